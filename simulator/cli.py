@@ -1,0 +1,68 @@
+"""`kraken-sim serve`: every endpoint with embedded defaults, one JSON ready line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from simulator.server.runtime import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kraken-sim", description="A faithful simulator of the Kraken exchange.")
+    sub = p.add_subparsers(dest="command")
+    s = sub.add_parser("serve", help="start every endpoint (HTTP+WS, FIX, admin)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080, help="HTTP+WS port (0: pick a free port)")
+    s.add_argument("--fix-port", type=int, default=9880, help="FIX port (0: pick a free port)")
+    s.add_argument("--tls-port", type=int, default=None, help="also serve HTTPS/WSS on this port")
+    s.add_argument("--cert", default=None, help="TLS certificate (PEM); generated when omitted")
+    s.add_argument("--key", default=None, help="TLS private key (PEM)")
+    s.add_argument("--config", default=None, help="scenario file (TOML or YAML)")
+    s.add_argument("--seed", type=int, default=0, help="seed for all randomness")
+    s.add_argument("--admin-token", default=None, help="require 'Authorization: Bearer TOKEN' on /admin")
+    s.add_argument("--state-dir", default=None, help="persist FIX sequence numbers and stores here")
+    s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command != "serve":
+        _parser().print_help(sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from simulator.server.scenario import ScenarioError, load_scenario
+    from simulator.server.server import serve_forever
+
+    scenario = None
+    if args.config:
+        try:
+            scenario = load_scenario(args.config)
+        except (ScenarioError, OSError) as exc:
+            print(f"kraken-sim: bad scenario: {exc}", file=sys.stderr)
+            return 2
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        fix_port=args.fix_port,
+        tls_port=args.tls_port,
+        cert=args.cert,
+        key=args.key,
+        seed=args.seed,
+        admin_token=args.admin_token,
+        state_dir=args.state_dir,
+        config_file=args.config,
+        log_level=args.log_level,
+    )
+    try:
+        return asyncio.run(serve_forever(settings, scenario))
+    except OSError as exc:
+        print(f"kraken-sim: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

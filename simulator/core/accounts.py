@@ -1,0 +1,183 @@
+"""Accounts, balances with holds, API keys and permissions.
+
+Balances are integers in units of 10**-BALANCE_DP per asset id.  An account's
+available balance is total minus what its open orders hold.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .ids import IdGenerator
+from .numbers import BALANCE_DP, fmt_units
+
+# Kraken's API-key permissions (names are ours; the set mirrors Kraken's UI).
+QUERY_FUNDS = "query_funds"
+DEPOSIT = "deposit"
+WITHDRAW = "withdraw"
+QUERY_OPEN = "query_open_orders_and_trades"
+QUERY_CLOSED = "query_closed_orders_and_trades"
+QUERY_LEDGER = "query_ledger"
+EXPORT = "export_data"
+CREATE_ORDERS = "create_and_modify_orders"
+CANCEL_ORDERS = "cancel_and_close_orders"
+WEBSOCKET = "websocket"
+EARN = "earn"
+ALL_PERMISSIONS = frozenset(
+    {
+        QUERY_FUNDS,
+        DEPOSIT,
+        WITHDRAW,
+        QUERY_OPEN,
+        QUERY_CLOSED,
+        QUERY_LEDGER,
+        EXPORT,
+        CREATE_ORDERS,
+        CANCEL_ORDERS,
+        WEBSOCKET,
+        EARN,
+    }
+)
+
+TIERS = ("starter", "intermediate", "pro")
+
+
+@dataclass
+class ApiKey:
+    key: str
+    secret: str  # base64, as Kraken hands it out
+    account_id: str
+    kind: str = "spot"  # spot | futures | fix
+    permissions: frozenset[str] = ALL_PERMISSIONS
+    nonce_window: int = 0  # 0: strictly increasing
+    otp: str | None = None
+    last_nonce: int = 0
+    seen_nonces: set[int] = field(default_factory=set)
+
+    @property
+    def secret_bytes(self) -> bytes:
+        return base64.b64decode(self.secret)
+
+    def accept_nonce(self, nonce: int) -> bool:
+        """Kraken's rule: increasing, or within the key's window and unseen."""
+        if nonce > self.last_nonce:
+            if self.nonce_window:
+                self.seen_nonces.add(nonce)
+                floor = nonce - self.nonce_window
+                self.seen_nonces = {n for n in self.seen_nonces if n > floor}
+            self.last_nonce = nonce
+            return True
+        if self.nonce_window and nonce > self.last_nonce - self.nonce_window:
+            if nonce in self.seen_nonces:
+                return False
+            self.seen_nonces.add(nonce)
+            return True
+        return False
+
+
+@dataclass
+class LedgerEntry:
+    id: str
+    refid: str
+    time_ns: int
+    type: str  # trade | deposit | withdrawal | transfer | adjustment | earn ...
+    subtype: str
+    asset: str
+    amount: int  # balance units, signed
+    fee: int
+    balance: int  # after
+
+
+class Account:
+    """One Kraken account (or subaccount): balances, holds, keys, settings."""
+
+    __slots__ = (
+        "id",
+        "balances",
+        "held",
+        "tier",
+        "volume_30d",
+        "parent_id",
+        "subaccounts",
+        "keys",
+        "ledger",
+        "rate_limits_enabled",
+        "futures",
+        "name",
+    )
+
+    def __init__(self, account_id: str, tier: str = "intermediate", parent_id: str | None = None) -> None:
+        self.id = account_id
+        self.balances: dict[str, int] = {}
+        self.held: dict[str, int] = {}
+        self.tier = tier
+        self.volume_30d = Decimal(0)
+        self.parent_id = parent_id
+        self.subaccounts: list[str] = []
+        self.keys: list[ApiKey] = []
+        self.ledger: list[LedgerEntry] = []
+        self.rate_limits_enabled = True
+        self.futures: dict[str, object] = {}  # the derivatives engine's per-account state
+        self.name = account_id
+
+    def total(self, asset: str) -> int:
+        return self.balances.get(asset, 0)
+
+    def available(self, asset: str) -> int:
+        return self.balances.get(asset, 0) - self.held.get(asset, 0)
+
+    def hold(self, asset: str, units: int) -> None:
+        self.held[asset] = self.held.get(asset, 0) + units
+
+    def credit(self, asset: str, units: int) -> int:
+        bal = self.balances.get(asset, 0) + units
+        self.balances[asset] = bal
+        return bal
+
+    def balance_text(self, asset: str, decimals: int) -> str:
+        units = self.balances.get(asset, 0)
+        return fmt_units(units // 10 ** (BALANCE_DP - decimals), decimals) if decimals <= BALANCE_DP else "0"
+
+
+class AccountRegistry:
+    """All accounts and keys; the engines share one registry."""
+
+    def __init__(self, ids: IdGenerator) -> None:
+        self._ids = ids
+        self.accounts: dict[str, Account] = {}
+        self.keys: dict[str, ApiKey] = {}
+        self._n = 0
+
+    def create(self, tier: str = "intermediate", parent_id: str | None = None) -> Account:
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}")
+        self._n += 1
+        acct = Account(f"AA{self._n:02d}{self._ids.kraken_id('N')[1:5]}", tier, parent_id)
+        self.accounts[acct.id] = acct
+        if parent_id is not None:
+            self.accounts[parent_id].subaccounts.append(acct.id)
+        return acct
+
+    def new_key(
+        self,
+        account: Account,
+        kind: str = "spot",
+        permissions: frozenset[str] = ALL_PERMISSIONS,
+        nonce_window: int = 0,
+        otp: str | None = None,
+    ) -> ApiKey:
+        # Kraken keys are 56 base64 chars; secrets are base64 of 64 bytes.
+        key_text = base64.b64encode(self._ids.token(42)).decode()
+        secret = base64.b64encode(self._ids.token(64)).decode()
+        k = ApiKey(key_text, secret, account.id, kind, frozenset(permissions), nonce_window, otp)
+        self.keys[key_text] = k
+        account.keys.append(k)
+        return k
+
+    def get(self, account_id: str) -> Account | None:
+        return self.accounts.get(account_id)
+
+    def key(self, key: str) -> ApiKey | None:
+        return self.keys.get(key)

@@ -1,0 +1,144 @@
+"""Price-time order book per instrument.
+
+Each side maps a sort key to a price level (asks by price, bids by -price, so
+index 0 is always the best).  A level keeps its orders in arrival order; a
+cancel only marks the order out of the book (O(1)) and the matcher skips it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+
+from sortedcontainers import SortedDict
+
+from .orders import BUY, Order
+
+
+class Level:
+    __slots__ = ("price", "orders", "visible", "count")
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.orders: deque[Order] = deque()
+        self.visible = 0  # sum of the live orders' visible quantity
+        self.count = 0  # live orders
+
+    def live(self) -> Iterator[Order]:
+        for o in self.orders:
+            if o.in_book:
+                yield o
+
+
+class BookSide:
+    __slots__ = ("is_bid", "levels")
+
+    def __init__(self, is_bid: bool) -> None:
+        self.is_bid = is_bid
+        self.levels: SortedDict = SortedDict()
+
+    def key(self, price: int) -> int:
+        return -price if self.is_bid else price
+
+    def best(self) -> Level | None:
+        if not self.levels:
+            return None
+        return self.levels.peekitem(0)[1]  # type: ignore[no-any-return]
+
+    def level(self, price: int) -> Level | None:
+        return self.levels.get(-price if self.is_bid else price)  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[Level]:
+        return iter(self.levels.values())
+
+    def __len__(self) -> int:
+        return len(self.levels)
+
+
+class OrderBook:
+    """Resting orders of one instrument; L2 and L3 views, top-N for checksums."""
+
+    __slots__ = ("symbol", "bids", "asks")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.bids = BookSide(True)
+        self.asks = BookSide(False)
+
+    def side(self, side: str) -> BookSide:
+        return self.bids if side == BUY else self.asks
+
+    def opposite(self, side: str) -> BookSide:
+        return self.asks if side == BUY else self.bids
+
+    def insert(self, order: Order) -> Level:
+        """Append at the back of its price level (price-time priority)."""
+        bs = self.bids if order.side == BUY else self.asks
+        price = order.price
+        assert price is not None
+        key = -price if bs.is_bid else price
+        lvl = bs.levels.get(key)
+        if lvl is None:
+            lvl = Level(price)
+            bs.levels[key] = lvl
+        lvl.orders.append(order)
+        lvl.visible += order.visible
+        lvl.count += 1
+        order.in_book = True
+        return lvl
+
+    def remove(self, order: Order) -> Level:
+        """Take an order out; its level goes when its last live order does."""
+        bs = self.bids if order.side == BUY else self.asks
+        price = order.price
+        assert price is not None
+        key = -price if bs.is_bid else price
+        lvl: Level = bs.levels[key]
+        order.in_book = False
+        lvl.visible -= order.visible
+        lvl.count -= 1
+        if lvl.count == 0:
+            del bs.levels[key]
+        return lvl
+
+    def requeue(self, order: Order) -> None:
+        """Move a live order to the back of its level (it loses priority)."""
+        lvl = self.side(order.side).level(order.price or 0)
+        assert lvl is not None
+        lvl.orders.remove(order)
+        lvl.orders.append(order)
+
+    def best_bid(self) -> int | None:
+        lvl = self.bids.best()
+        return lvl.price if lvl else None
+
+    def best_ask(self) -> int | None:
+        lvl = self.asks.best()
+        return lvl.price if lvl else None
+
+    def l2(self, side: str, depth: int | None = None) -> list[tuple[int, int]]:
+        """[(price, visible qty)] best first."""
+        out = []
+        for lvl in self.side(side):
+            out.append((lvl.price, lvl.visible))
+            if depth is not None and len(out) >= depth:
+                break
+        return out
+
+    def l3(self, side: str, depth: int | None = None) -> list[tuple[int, list[Order]]]:
+        """[(price, [orders in queue order])] best first."""
+        out = []
+        for lvl in self.side(side):
+            out.append((lvl.price, list(lvl.live())))
+            if depth is not None and len(out) >= depth:
+                break
+        return out
+
+    def orders(self) -> Iterator[Order]:
+        for bs in (self.bids, self.asks):
+            for lvl in bs:
+                yield from lvl.live()
+
+    def is_crossed(self) -> bool:
+        b, a = self.best_bid(), self.best_ask()
+        return b is not None and a is not None and b >= a

@@ -1,0 +1,45 @@
+"""Typed rejections.  The code is Kraken's own error string, so every Spot
+gateway reports the same text; a rejection never changes engine state."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Reject(str, Enum):
+    INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
+    PERMISSION_DENIED = "EGeneral:Permission denied"
+    UNKNOWN_PAIR = "EQuery:Unknown asset pair"
+    UNKNOWN_ASSET = "EQuery:Unknown asset"
+    INVALID_ORDER = "EOrder:Invalid order"
+    UNKNOWN_ORDER = "EOrder:Unknown order"
+    INVALID_PRICE = "EOrder:Invalid price"
+    TICK_SIZE = "EOrder:Tick size check failed"
+    ORDER_MINIMUM = "EGeneral:Invalid arguments:volume minimum not met"
+    COST_MINIMUM = "EOrder:Cost minimum not met"
+    INSUFFICIENT_FUNDS = "EOrder:Insufficient funds"
+    ORDERS_LIMIT = "EOrder:Orders limit exceeded"
+    RATE_LIMIT = "EOrder:Rate limit exceeded"
+    POST_ONLY = "EOrder:Post only order"
+    DEADLINE = "EService:Deadline elapsed"
+    DUPLICATE_CL_ORD_ID = "EOrder:Duplicate order"
+    UNAVAILABLE = "EService:Unavailable"
+    CANCEL_ONLY = "EService:Market in cancel_only mode"
+    POST_ONLY_MODE = "EService:Market in post_only mode"
+    LIMIT_ONLY_MODE = "EService:Market in limit_only mode"
+    REDUCE_ONLY_NO_POSITION = "EOrder:Reduce only:No position exists"
+    MARGIN_UNSUPPORTED = "EOrder:Cannot open position"
+    SCHEDULED_LIMIT = "EOrder:Scheduled orders limit exceeded"
+
+
+class EngineError(Exception):
+    """A command the engine refuses; `text` is the full Kraken error string."""
+
+    def __init__(self, code: Reject, detail: str | None = None) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(self.text)
+
+    @property
+    def text(self) -> str:
+        return f"{self.code.value}:{self.detail}" if self.detail else self.code.value

@@ -1,0 +1,211 @@
+"""Events: every state change the engines make, for gateways and the journal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .orders import Order
+
+
+class Fill:
+    """One side of a trade, as its owner sees it."""
+
+    __slots__ = (
+        "id",
+        "trade_id",
+        "order",
+        "account_id",
+        "pair_id",
+        "side",
+        "price",
+        "qty",
+        "cost",
+        "fee",
+        "fee_asset",
+        "maker",
+        "ts",
+        "counter_order_id",
+        "ledger_ids",
+        "ordertype",
+    )
+
+    def __init__(
+        self,
+        fill_id: str,
+        trade_id: int,
+        order: Order,
+        price: int,
+        qty: int,
+        cost: int,
+        fee: int,
+        maker: bool,
+        ts: int,
+        counter_order_id: str,
+    ) -> None:
+        self.id = fill_id
+        self.trade_id = trade_id
+        self.order = order
+        self.account_id = order.account_id
+        self.pair_id = order.pair.id
+        self.side = order.side
+        self.ordertype = order.ordertype
+        self.price = price
+        self.qty = qty
+        self.cost = cost
+        self.fee = fee
+        self.fee_asset = order.fee_asset
+        self.maker = maker
+        self.ts = ts
+        self.counter_order_id = counter_order_id
+        self.ledger_ids: list[str] = []
+
+
+class OrderEvent:
+    """An order's lifecycle step: pending_new, new, trade, filled, canceled,
+    expired, amended, restated, triggered, iceberg_refill, rejected."""
+
+    __slots__ = ("type", "order", "ts", "fill", "reason", "amend_id")
+    kind = "order"
+
+    def __init__(
+        self, type_: str, order: Order, ts: int, fill: Fill | None = None, reason: str | None = None
+    ) -> None:
+        self.type = type_
+        self.order = order
+        self.ts = ts
+        self.fill = fill
+        self.reason = reason
+        self.amend_id: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        o = self.order
+        d: dict[str, object] = {
+            "kind": "order",
+            "type": self.type,
+            "order_id": o.id,
+            "account": o.account_id,
+            "pair": o.pair.id,
+            "side": o.side,
+            "status": o.status,
+            "qty": o.qty,
+            "filled": o.filled,
+            "ts": self.ts,
+        }
+        if self.fill is not None:
+            f = self.fill
+            d["fill"] = {"id": f.id, "trade_id": f.trade_id, "price": f.price, "qty": f.qty, "fee": f.fee, "maker": f.maker}
+        if self.reason:
+            d["reason"] = self.reason
+        return d
+
+
+class TradeEvent:
+    """A public trade (per pair, sequential trade_id)."""
+
+    __slots__ = ("pair_id", "trade_id", "price", "qty", "taker_side", "ts", "maker_order_id", "taker_order_id", "ordertype")
+    kind = "trade"
+
+    def __init__(
+        self, pair_id: str, trade_id: int, price: int, qty: int, taker_side: str, ts: int, maker: str, taker: str, ordertype: str
+    ) -> None:
+        self.pair_id = pair_id
+        self.trade_id = trade_id
+        self.price = price
+        self.qty = qty
+        self.taker_side = taker_side
+        self.ts = ts
+        self.maker_order_id = maker
+        self.taker_order_id = taker
+        self.ordertype = ordertype
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": "trade",
+            "pair": self.pair_id,
+            "trade_id": self.trade_id,
+            "price": self.price,
+            "qty": self.qty,
+            "side": self.taker_side,
+            "ts": self.ts,
+            "maker_order_id": self.maker_order_id,
+            "taker_order_id": self.taker_order_id,
+        }
+
+
+class BookEvent:
+    """A change to one order's visible quantity at one price level.
+
+    Serves both L2 (`level_qty` after the change) and L3 (`order_qty`)."""
+
+    __slots__ = ("pair_id", "side", "price", "level_qty", "order_id", "order_qty", "action", "ts")
+    kind = "book"
+
+    def __init__(
+        self, pair_id: str, side: str, price: int, level_qty: int, order_id: str, order_qty: int, action: str, ts: int
+    ) -> None:
+        self.pair_id = pair_id
+        self.side = side
+        self.price = price
+        self.level_qty = level_qty
+        self.order_id = order_id
+        self.order_qty = order_qty
+        self.action = action  # add | modify | delete
+        self.ts = ts
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": "book",
+            "pair": self.pair_id,
+            "side": self.side,
+            "price": self.price,
+            "level_qty": self.level_qty,
+            "order_id": self.order_id,
+            "order_qty": self.order_qty,
+            "action": self.action,
+            "ts": self.ts,
+        }
+
+
+class BalanceEvent:
+    """A ledger entry: an account's balance of one asset changed."""
+
+    __slots__ = ("account_id", "entry")
+    kind = "balance"
+
+    def __init__(self, account_id: str, entry: object) -> None:
+        self.account_id = account_id
+        self.entry = entry
+
+    def to_json(self) -> dict[str, object]:
+        e = self.entry
+        return {
+            "kind": "balance",
+            "account": self.account_id,
+            "ledger_id": e.id,  # type: ignore[attr-defined]
+            "refid": e.refid,  # type: ignore[attr-defined]
+            "type": e.type,  # type: ignore[attr-defined]
+            "asset": e.asset,  # type: ignore[attr-defined]
+            "amount": e.amount,  # type: ignore[attr-defined]
+            "fee": e.fee,  # type: ignore[attr-defined]
+            "balance": e.balance,  # type: ignore[attr-defined]
+            "ts": e.time_ns,  # type: ignore[attr-defined]
+        }
+
+
+class NoticeEvent:
+    """Anything else a gateway may want to know (status, dead man's switch...)."""
+
+    __slots__ = ("name", "data", "ts")
+    kind = "notice"
+
+    def __init__(self, name: str, data: dict[str, object], ts: int) -> None:
+        self.name = name
+        self.data = data
+        self.ts = ts
+
+    def to_json(self) -> dict[str, object]:
+        return {"kind": "notice", "name": self.name, "ts": self.ts, **self.data}
+
+
+Event = OrderEvent | TradeEvent | BookEvent | BalanceEvent | NoticeEvent

@@ -1,0 +1,260 @@
+"""The venue: clock, instruments, accounts, engines and their sequencers.
+
+Everything a gateway needs, with no I/O.  Admin actions that change state
+(accounts, balances, status) are commands too, so the journal alone can
+rebuild a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .accounts import ALL_PERMISSIONS, Account, AccountRegistry, ApiKey
+from .clock import VenueClock
+from .commands import AmendRequest, EditRequest, OrderRequest
+from .engine import EngineConfig, SpotEngine
+from .errors import EngineError
+from .ids import IdGenerator
+from .instruments import InstrumentRegistry
+from .orders import Origin
+from .sequencer import Journal, Sequencer
+
+
+@dataclass
+class AccountCredentials:
+    account: Account
+    spot_key: ApiKey
+    futures_key: ApiKey
+    fix_key: ApiKey
+    fix_sender_comp_id: str
+    fix_target_comp_id: str = "KRAKEN-TRD"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account.id,
+            "api_key": self.spot_key.key,
+            "api_secret": self.spot_key.secret,
+            "futures_api_key": self.futures_key.key,
+            "futures_api_secret": self.futures_key.secret,
+            "fix": {
+                "sender_comp_id": self.fix_sender_comp_id,
+                "target_comp_id": self.fix_target_comp_id,
+                "api_key": self.fix_key.key,
+                "api_secret": self.fix_key.secret,
+            },
+        }
+
+
+@dataclass
+class VenueConfig:
+    seed: int = 0
+    clock_mode: str = "real"
+    clock_start_ns: int | None = None
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    instruments: dict[str, Any] | None = None  # instruments data; None: bundled defaults
+    journal_max: int | None = None
+
+
+# ---------------------------------------------------------------- handlers
+def _add_order(eng: SpotEngine, origin: Origin, account_id: str, req: OrderRequest) -> Any:
+    return eng.add_order(account_id, req, origin)
+
+
+def _amend_order(eng: SpotEngine, origin: Origin, account_id: str, req: AmendRequest) -> Any:
+    return eng.amend_order(account_id, req)
+
+
+def _edit_order(eng: SpotEngine, origin: Origin, account_id: str, req: EditRequest) -> Any:
+    return eng.edit_order(account_id, req, origin)
+
+
+def _cancel_order(eng: SpotEngine, origin: Origin, account_id: str, **kw: Any) -> Any:
+    return eng.cancel_order(account_id, **kw)
+
+
+def _cancel_all(eng: SpotEngine, origin: Origin, account_id: str, **kw: Any) -> Any:
+    return eng.cancel_all(account_id, **kw)
+
+
+def _cancel_all_after(eng: SpotEngine, origin: Origin, account_id: str, timeout: int) -> Any:
+    return eng.cancel_all_after(account_id, timeout)
+
+
+def _tick(eng: SpotEngine, origin: Origin) -> None:
+    eng.on_time()
+
+
+def _set_status(eng: SpotEngine, origin: Origin, status: str) -> None:
+    eng.set_status(status)
+
+
+def _set_index_price(eng: SpotEngine, origin: Origin, pair: str, price: Decimal) -> None:
+    eng.set_index_price(pair, price)
+
+
+def _adjust_balance(eng: SpotEngine, origin: Origin, account_id: str, asset: str, amount: Decimal, type: str = "deposit") -> int:
+    return eng.adjust_balance(account_id, asset, amount, type)
+
+
+def _transfer(eng: SpotEngine, origin: Origin, from_id: str, to_id: str, asset: str, amount: Decimal) -> None:
+    eng.transfer(from_id, to_id, asset, amount)
+
+
+def _set_tier(eng: SpotEngine, origin: Origin, account_id: str, tier: str | None = None, volume_30d: Decimal | None = None) -> None:
+    acct = eng.account(account_id)
+    if tier is not None:
+        from .accounts import TIERS
+
+        if tier not in TIERS:
+            from .errors import Reject
+
+            raise EngineError(Reject.INVALID_ARGUMENTS, "tier")
+        acct.tier = tier
+    if volume_30d is not None:
+        acct.volume_30d = volume_30d
+
+
+SPOT_HANDLERS = {
+    "add_order": _add_order,
+    "amend_order": _amend_order,
+    "edit_order": _edit_order,
+    "cancel_order": _cancel_order,
+    "cancel_all": _cancel_all,
+    "cancel_all_after": _cancel_all_after,
+    "tick": _tick,
+    "set_status": _set_status,
+    "set_index_price": _set_index_price,
+    "adjust_balance": _adjust_balance,
+    "transfer": _transfer,
+    "set_tier": _set_tier,
+}
+
+
+class Venue:
+    """One simulated Kraken: shared accounts, one engine+sequencer per market."""
+
+    def __init__(self, config: VenueConfig | None = None, clock: VenueClock | None = None) -> None:
+        self.config = config or VenueConfig()
+        self.clock = clock or VenueClock(self.config.clock_mode, self.config.clock_start_ns)
+        self._build()
+
+    def _build(self) -> None:
+        cfg = self.config
+        self.ids = IdGenerator(cfg.seed)
+        self.instruments = (
+            InstrumentRegistry.from_data(cfg.instruments) if cfg.instruments else InstrumentRegistry.default()
+        )
+        self.accounts = AccountRegistry(IdGenerator(cfg.seed + 1))
+        self.journal = Journal(cfg.journal_max)
+        self.spot = SpotEngine(self.instruments, self.accounts, self.ids, cfg.engine)
+        self.spot_seq = Sequencer("spot", self.spot, self.clock, self.journal)
+        for kind, fn in SPOT_HANDLERS.items():
+            self.spot_seq.register(kind, fn)
+        self.spot_seq.register("create_account", self._create_account_cmd)
+        self.sequencers: dict[str, Sequencer] = {"spot": self.spot_seq}
+        self.credentials: dict[str, AccountCredentials] = {}
+        self.extensions: dict[str, Any] = {}  # other markets/gateway state hang here
+
+    def add_market(self, name: str, engine: Any, handlers: dict[str, Any]) -> Sequencer:
+        """Register another engine (derivatives) with its own sequencer."""
+        seq = Sequencer(name, engine, self.clock, self.journal)
+        for kind, fn in handlers.items():
+            seq.register(kind, fn)
+        self.sequencers[name] = seq
+        return seq
+
+    # ------------------------------------------------------------ accounts
+    def _create_account_cmd(
+        self,
+        eng: SpotEngine,
+        origin: Origin,
+        balances: dict[str, Decimal] | None = None,
+        tier: str = "intermediate",
+        parent_id: str | None = None,
+        nonce_window: int = 0,
+        permissions: list[str] | None = None,
+    ) -> AccountCredentials:
+        if parent_id is not None and self.accounts.get(parent_id) is None:
+            from .errors import Reject
+
+            raise EngineError(Reject.INVALID_ARGUMENTS, "parent")
+        from .accounts import TIERS
+
+        if tier not in TIERS:
+            from .errors import Reject
+
+            raise EngineError(Reject.INVALID_ARGUMENTS, "tier")
+        for asset in (balances or {}):
+            if self.instruments.asset(asset) is None:
+                from .errors import Reject
+
+                raise EngineError(Reject.UNKNOWN_ASSET, asset)
+        acct = self.accounts.create(tier, parent_id)
+        perms = frozenset(permissions) if permissions is not None else ALL_PERMISSIONS
+        spot_key = self.accounts.new_key(acct, "spot", perms, nonce_window)
+        fut_key = self.accounts.new_key(acct, "futures", perms, nonce_window)
+        fix_key = self.accounts.new_key(acct, "fix", perms, nonce_window)
+        creds = AccountCredentials(acct, spot_key, fut_key, fix_key, f"CLIENT-{acct.id}")
+        self.credentials[acct.id] = creds
+        for asset, amount in (balances or {}).items():
+            eng.adjust_balance(acct.id, asset, amount, "deposit")
+        return creds
+
+    def create_account(
+        self,
+        balances: dict[str, Decimal | str] | None = None,
+        tier: str = "intermediate",
+        parent_id: str | None = None,
+        nonce_window: int = 0,
+        permissions: Iterable[str] | None = None,
+        origin: Origin | None = None,
+    ) -> AccountCredentials:
+        params: dict[str, Any] = {
+            "balances": {k: Decimal(str(v)) for k, v in (balances or {}).items()},
+            "tier": tier,
+            "parent_id": parent_id,
+            "nonce_window": nonce_window,
+            "permissions": sorted(permissions) if permissions is not None else None,
+        }
+        creds: AccountCredentials = self.spot_seq.submit("create_account", origin or Origin("admin"), params)
+        return creds
+
+    # ---------------------------------------------------------------- misc
+    def reset(self) -> None:
+        """Back to the configured scenario: fresh engines, accounts, journal."""
+        self._build()
+
+    def replay(self, commands: Iterable[dict[str, Any]]) -> int:
+        """Re-run journaled commands (as Journal.read_commands yields them)."""
+        n = 0
+        for c in commands:
+            seq = self.sequencers[c["engine"]]
+            origin = Origin(c.get("protocol", "admin"), c.get("session", ""), c.get("account", ""))
+            try:
+                seq.submit(c["command"], origin, c["params"], ts=c["ts"])
+            except EngineError:
+                pass
+            n += 1
+        return n
+
+    def state_digest(self) -> str:
+        """A fingerprint of balances, orders and trades (replay checks)."""
+        h = hashlib.sha256()
+        for aid in sorted(self.accounts.accounts):
+            a = self.accounts.accounts[aid]
+            h.update(f"{aid}|{sorted(a.balances.items())}|{sorted(a.held.items())}".encode())
+        for oid in sorted(self.spot.orders):
+            o = self.spot.orders[oid]
+            h.update(f"{oid}|{o.status}|{o.filled}|{o.qty}|{o.price}|{o.cost}|{o.fee}".encode())
+        for pid in sorted(self.spot.trades):
+            for t in self.spot.trades[pid]:
+                h.update(f"{pid}|{t.trade_id}|{t.price}|{t.qty}|{t.maker_order_id}|{t.taker_order_id}".encode())
+        for name, ext in sorted(self.extensions.items()):
+            digest = getattr(ext, "state_digest", None)
+            if callable(digest):
+                h.update(f"{name}|{digest()}".encode())
+        return h.hexdigest()

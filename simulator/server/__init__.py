@@ -1,0 +1,1 @@
+"""Running the venue: the HTTP/WS app, the FIX acceptor, the CLI's server."""

@@ -1,0 +1,307 @@
+"""The admin (test-control) API under /admin: accounts, reset, journal,
+clock, faults, books, status.  JSON over HTTP, in the OpenAPI schema."""
+
+from __future__ import annotations
+
+import hmac
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from simulator.core.clock import parse_rfc3339, rfc3339_us
+from simulator.core.errors import EngineError
+from simulator.core.numbers import BALANCE_DP, fmt_units
+from simulator.core.orders import Origin
+
+from .runtime import Runtime
+from .scenario import BookSeed
+from .seeding import seed_book
+
+ADMIN = Origin("admin", "api")
+
+
+class AccountIn(BaseModel):
+    balances: dict[str, str | int | float] = Field(default_factory=dict, examples=[{"XBT": "10", "USD": "100000"}])
+    futures_balances: dict[str, str | int | float] = Field(default_factory=dict, examples=[{"USD": "100000"}])
+    tier: str = Field("intermediate", description="starter | intermediate | pro")
+    parent_id: str | None = Field(None, description="make a subaccount of this account")
+    nonce_window: int = Field(0, ge=0, description="accept nonces this far below the last one (once each)")
+    permissions: list[str] | None = Field(None, description="API-key permissions; default all")
+
+
+class BalanceIn(BaseModel):
+    asset: str
+    amount: str | int | float = Field(description="signed amount to credit (negative debits)")
+    market: str = Field("spot", description="spot | futures")
+
+
+class TierIn(BaseModel):
+    tier: str | None = None
+    volume_30d: str | None = None
+    rate_limits: bool | None = Field(None, description="switch this account's rate limits on/off")
+
+
+class ClockIn(BaseModel):
+    mode: str | None = Field(None, description="frozen | real")
+    advance_ms: int | None = Field(None, ge=0)
+    set: str | None = Field(None, description="RFC3339 time to jump to")
+
+
+class BookIn(BaseModel):
+    levels: int = Field(10, ge=0, le=500)
+    step: str | None = None
+    qty: str | None = None
+    mid: str | None = None
+    bids: list[tuple[str, str]] = Field(default_factory=list, description="[[price, qty], ...]")
+    asks: list[tuple[str, str]] = Field(default_factory=list)
+    clear: bool = Field(False, description="cancel the market maker's orders on this pair first")
+
+
+class FaultsIn(BaseModel):
+    unavailable_share: float | None = Field(None, ge=0, le=1)
+    busy_share: float | None = Field(None, ge=0, le=1)
+    status: str | None = Field(None, description="online | maintenance | cancel_only | post_only | limit_only")
+    ws_reorder: bool | None = None
+    ws_paths: int | None = Field(None, ge=1, le=64)
+    ws_latency_ms: tuple[float, float] | None = None
+    latency_ms: dict[str, tuple[float, float] | None] | None = None
+    seed: int | None = None
+    drop_connection: str | None = Field(None, description="connection id to drop (see GET /admin/connections)")
+    drop_protocol: str | None = Field(None, description="drop every connection of this protocol: ws | fix | futures_ws")
+
+
+class IndexIn(BaseModel):
+    price: str
+
+
+def _dec(v: Any, name: str) -> Decimal:
+    try:
+        d = Decimal(str(v))
+    except InvalidOperation as exc:
+        raise HTTPException(400, f"{name}: not a number") from exc
+    if not d.is_finite():
+        raise HTTPException(400, f"{name}: not a number")
+    return d
+
+
+def _engine_call(fn: Any, *a: Any, **kw: Any) -> Any:
+    try:
+        return fn(*a, **kw)
+    except EngineError as exc:
+        raise HTTPException(400, exc.text) from exc
+    except (ValueError, KeyError) as exc:
+        raise HTTPException(400, str(exc)) from exc
+
+
+def account_view(rt: Runtime, account_id: str) -> dict[str, Any]:
+    v = rt.venue
+    acct = v.accounts.get(account_id)
+    if acct is None:
+        raise HTTPException(404, "unknown account")
+    assets = v.instruments.assets
+    return {
+        "account_id": acct.id,
+        "tier": acct.tier,
+        "volume_30d": str(acct.volume_30d),
+        "parent_id": acct.parent_id,
+        "subaccounts": acct.subaccounts,
+        "rate_limits": acct.rate_limits_enabled,
+        "balances": {
+            (assets[a].altname if a in assets else a): fmt_units(u, BALANCE_DP).rstrip("0").rstrip(".")
+            for a, u in sorted(acct.balances.items())
+        },
+        "held": {
+            (assets[a].altname if a in assets else a): fmt_units(u, BALANCE_DP).rstrip("0").rstrip(".")
+            for a, u in sorted(acct.held.items())
+            if u
+        },
+        "open_orders": sorted(v.spot.open_orders.get(acct.id, {})),
+        "futures": rt.hooks["futures_account_view"](acct.id) if "futures_account_view" in rt.hooks else None,
+    }
+
+
+def install(app: FastAPI, rt: Runtime) -> None:
+    def guard(request: Request) -> None:
+        token = rt.settings.admin_token
+        if token:
+            auth = request.headers.get("authorization", "")
+            if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
+                raise HTTPException(401, "admin token required")
+
+    r = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(guard)])
+
+    @r.post("/accounts", summary="Create an account with keys (spot, futures, FIX)")
+    def create_account(body: AccountIn) -> dict[str, Any]:
+        v = rt.venue
+        balances = {k: _dec(x, f"balances.{k}") for k, x in body.balances.items()}
+        creds = _engine_call(
+            v.create_account,
+            balances,
+            tier=body.tier,
+            parent_id=body.parent_id,
+            nonce_window=body.nonce_window,
+            permissions=body.permissions,
+            origin=ADMIN,
+        )
+        fut = rt.hooks.get("futures_deposit")
+        for asset, amount in body.futures_balances.items():
+            if fut is None:
+                raise HTTPException(400, "futures market is not available")
+            _engine_call(fut, creds.account.id, asset, _dec(amount, f"futures_balances.{asset}"))
+        out: dict[str, Any] = creds.to_json()
+        return out
+
+    @r.get("/accounts", summary="Every account")
+    def list_accounts() -> list[dict[str, Any]]:
+        return [account_view(rt, a) for a in rt.venue.accounts.accounts]
+
+    @r.get("/accounts/{account_id}", summary="One account: balances, holds, open orders")
+    def get_account(account_id: str) -> dict[str, Any]:
+        return account_view(rt, account_id)
+
+    @r.post("/accounts/{account_id}/balances", summary="Credit or debit a balance")
+    def adjust(account_id: str, body: BalanceIn) -> dict[str, Any]:
+        amount = _dec(body.amount, "amount")
+        if body.market == "futures":
+            fut = rt.hooks.get("futures_deposit")
+            if fut is None:
+                raise HTTPException(400, "futures market is not available")
+            _engine_call(fut, account_id, body.asset, amount)
+        else:
+            _engine_call(
+                rt.venue.spot_seq.submit,
+                "adjust_balance",
+                ADMIN,
+                {"account_id": account_id, "asset": body.asset, "amount": amount, "type": "adjustment"},
+            )
+        return account_view(rt, account_id)
+
+    @r.post("/accounts/{account_id}/tier", summary="Set tier, 30-day volume, rate limits on/off")
+    def set_tier(account_id: str, body: TierIn) -> dict[str, Any]:
+        vol = _dec(body.volume_30d, "volume_30d") if body.volume_30d is not None else None
+        _engine_call(
+            rt.venue.spot_seq.submit, "set_tier", ADMIN, {"account_id": account_id, "tier": body.tier, "volume_30d": vol}
+        )
+        if body.rate_limits is not None:
+            acct = rt.venue.accounts.get(account_id)
+            if acct is not None:
+                acct.rate_limits_enabled = body.rate_limits
+        return account_view(rt, account_id)
+
+    @r.post("/reset", summary="Back to the configured scenario")
+    def reset() -> dict[str, Any]:
+        rt.reset()
+        assert rt.demo is not None
+        return {"reset": True, "demo_account": rt.demo.to_json()}
+
+    @r.get("/journal", summary="Commands and events in engine order")
+    def journal(
+        since: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=100000), events: bool = True
+    ) -> dict[str, Any]:
+        out = []
+        last = since
+        for e in rt.venue.journal.since(since):
+            out.append(e.to_json(with_events=events))
+            last = e.seq
+            if len(out) >= limit:
+                break
+        return {"entries": out, "last": last, "dropped": rt.venue.journal.dropped}
+
+    @r.get("/clock", summary="The venue clock")
+    def get_clock() -> dict[str, Any]:
+        c = rt.venue.clock
+        return {"mode": c.mode, "now": rfc3339_us(c.now_ns()), "now_ns": c.now_ns()}
+
+    @r.post("/clock", summary="Freeze, run, advance or set the venue clock")
+    def set_clock(body: ClockIn) -> dict[str, Any]:
+        c = rt.venue.clock
+        if body.mode is not None:
+            if body.mode == "frozen":
+                c.freeze()
+            elif body.mode == "real":
+                c.run()
+            else:
+                raise HTTPException(400, "mode must be frozen or real")
+        if body.set is not None:
+            try:
+                ns = parse_rfc3339(body.set)
+            except ValueError as exc:
+                raise HTTPException(400, "set: not an RFC3339 time") from exc
+            if ns < c.now_ns():
+                raise HTTPException(400, "set: the venue clock only moves forward")
+            c.set_ns(ns)
+        if body.advance_ms:
+            c.advance_ms(body.advance_ms)
+        for seq in rt.venue.sequencers.values():
+            seq.poll_timers()
+        return get_clock()
+
+    @r.get("/faults", summary="Current faults")
+    def get_faults() -> dict[str, Any]:
+        d = rt.faults.to_json()
+        d["status"] = rt.venue.spot.status
+        return d
+
+    @r.post("/faults", summary="Inject faults: service errors, status, WS reordering, latency, dropped connections")
+    async def set_faults(body: FaultsIn) -> dict[str, Any]:
+        data = body.model_dump(exclude_none=True)
+        status = data.pop("status", None)
+        drop = data.pop("drop_connection", None)
+        drop_proto = data.pop("drop_protocol", None)
+        _engine_call(rt.apply_faults, data)
+        if status is not None:
+            for name, seq in rt.venue.sequencers.items():
+                if "set_status" in seq.handlers:
+                    _engine_call(seq.submit, "set_status", ADMIN, {"status": status})
+        dropped = []
+        for cid, conn in list(rt.connections.items()):
+            if cid == drop or (drop_proto and getattr(conn, "protocol", None) == drop_proto):
+                await conn.drop()
+                dropped.append(cid)
+        if drop and drop not in dropped:
+            raise HTTPException(404, "unknown connection")
+        res = get_faults()
+        res["dropped"] = dropped
+        return res
+
+    @r.get("/connections", summary="Live WS/FIX connections")
+    def connections() -> list[dict[str, Any]]:
+        return [
+            {"id": cid, "protocol": getattr(c, "protocol", "?"), "account": getattr(c, "account_id", None)}
+            for cid, c in rt.connections.items()
+        ]
+
+    @r.post("/books/{symbol:path}", summary="Place resting liquidity from the market-maker account")
+    def books(symbol: str, body: BookIn) -> dict[str, Any]:
+        seed = BookSeed(symbol, body.levels, body.step, body.qty, body.mid, list(body.bids), list(body.asks))
+        for side in (seed.bids, seed.asks):
+            for p, q in side:
+                _dec(p, "price")
+                _dec(q, "qty")
+        if rt.venue.instruments.pair(symbol) is None:
+            hook = rt.hooks.get("futures_seed_book")
+            if hook is None or rt.venue.instruments.future(symbol) is None:
+                raise HTTPException(404, "EQuery:Unknown asset pair")
+            return {"order_ids": _engine_call(hook, seed, body.clear)}
+        ids = _engine_call(seed_book, rt, seed, body.clear)
+        return {"order_ids": ids}
+
+    @r.post("/index/{symbol:path}", summary="Set the index (and for futures, mark) price")
+    def index(symbol: str, body: IndexIn) -> dict[str, Any]:
+        price = _dec(body.price, "price")
+        if rt.venue.instruments.pair(symbol) is not None:
+            _engine_call(rt.venue.spot_seq.submit, "set_index_price", ADMIN, {"pair": symbol, "price": price})
+        else:
+            hook = rt.hooks.get("futures_set_index")
+            if hook is None:
+                raise HTTPException(404, "unknown symbol")
+            _engine_call(hook, symbol, price)
+        return {"symbol": symbol, "price": str(price)}
+
+    @r.get("/state", summary="State digest (equal digests: equal state)")
+    def state() -> dict[str, Any]:
+        return {"digest": rt.venue.state_digest(), "journal_last": rt.venue.journal._seq}
+
+    app.include_router(r)

@@ -1,0 +1,167 @@
+"""What every gateway shares at run time: the venue plus serving settings.
+
+Gateways receive a Runtime; they parse, authenticate, submit commands to the
+venue's sequencers and format replies.  Faults and latency live here because
+they model the network in front of the engine, not the engine.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.core.venue import AccountCredentials, Venue
+
+
+@dataclass
+class Faults:
+    """Test-controlled misbehaviour of the network in front of the engine."""
+
+    unavailable_share: float = 0.0  # share of requests answered EService:Unavailable
+    busy_share: float = 0.0  # share answered EService:Busy
+    ws_reorder: bool = False  # non-sticky WS routing: messages may overtake each other
+    ws_paths: int = 4  # load-balancer paths a WS message can take
+    ws_latency_ms: tuple[float, float] = (0.0, 5.0)  # uniform per-path latency range
+    latency_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # protocol -> (lo, hi)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unavailable_share": self.unavailable_share,
+            "busy_share": self.busy_share,
+            "ws_reorder": self.ws_reorder,
+            "ws_paths": self.ws_paths,
+            "ws_latency_ms": list(self.ws_latency_ms),
+            "latency_ms": {k: list(v) for k, v in self.latency_ms.items()},
+        }
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    fix_port: int = 9880
+    tls_port: int | None = None
+    cert: str | None = None
+    key: str | None = None
+    seed: int = 0
+    admin_token: str | None = None
+    state_dir: str | None = None
+    config_file: str | None = None
+    log_level: str = "warning"
+
+
+class Runtime:
+    """Venue + settings + faults + registry of live connections."""
+
+    def __init__(self, venue: Venue, settings: Settings, scenario: Any = None) -> None:
+        self.venue = venue
+        self.settings = settings
+        self.scenario = scenario
+        self.faults = Faults()
+        self.rng = random.Random(settings.seed)
+        self.demo: AccountCredentials | None = None
+        self.urls: dict[str, Any] = {}
+        self.connections: dict[str, Any] = {}  # connection id -> object with .close()/.protocol
+        self.hooks: dict[str, Any] = {}  # gateway-published helpers (e.g. ws token minting)
+        self.bus = EventBus()
+        self.gateways: list[Any] = []  # modules with prepare(rt) / install(app, rt) / start(rt)
+        self._conn_seq = 0
+
+    def attach(self) -> None:
+        """Connect the bus to every sequencer of the current venue."""
+        for seq in self.venue.sequencers.values():
+            seq.subscribe(self.bus.dispatch)
+
+    def build(self) -> None:
+        """Gateways prepare the venue (extra markets), then the scenario is applied."""
+        from .seeding import build_state
+        from .scenario import Scenario
+
+        self.hooks.pop("market_maker", None)
+        self.hooks["after_build"] = []
+        for gw in self.gateways:
+            prep = getattr(gw, "prepare", None)
+            if prep is not None:
+                prep(self)
+        self.attach()
+        build_state(self, self.scenario or Scenario())
+        self.apply_faults(getattr(self.scenario, "faults", None) or {})
+
+    def reset(self) -> None:
+        """Back to the configured scenario; live connections are told first."""
+        for fn in list(self.hooks.get("on_reset", [])):
+            fn()
+        self.faults = Faults()
+        self.rng = random.Random(self.settings.seed)
+        self.venue.reset()
+        self.build()
+
+    def apply_faults(self, data: dict[str, Any]) -> None:
+        f = self.faults
+        for k in ("unavailable_share", "busy_share"):
+            if k in data:
+                v = float(data[k])
+                if not 0.0 <= v <= 1.0:
+                    raise ValueError(f"{k} must be between 0 and 1")
+                setattr(f, k, v)
+        if "ws_reorder" in data:
+            f.ws_reorder = bool(data["ws_reorder"])
+        if "ws_paths" in data:
+            f.ws_paths = max(1, int(data["ws_paths"]))
+        if "ws_latency_ms" in data:
+            lo, hi = data["ws_latency_ms"]
+            f.ws_latency_ms = (float(lo), float(hi))
+        if "latency_ms" in data:
+            for proto, rng in dict(data["latency_ms"]).items():
+                if rng is None:
+                    f.latency_ms.pop(proto, None)
+                else:
+                    lo, hi = rng
+                    f.latency_ms[str(proto)] = (float(lo), float(hi))
+        if "seed" in data:
+            self.rng = random.Random(int(data["seed"]))
+
+    def new_connection_id(self, protocol: str) -> str:
+        self._conn_seq += 1
+        return f"{protocol}-{self._conn_seq}"
+
+    def fault_reply(self) -> str | None:
+        """Roll the seeded dice for injected service errors."""
+        f = self.faults
+        if f.unavailable_share or f.busy_share:
+            r = self.rng.random()
+            if r < f.unavailable_share:
+                return "EService:Unavailable"
+            if r < f.unavailable_share + f.busy_share:
+                return "EService:Busy"
+        return None
+
+    def latency_s(self, protocol: str) -> float:
+        lo_hi = self.faults.latency_ms.get(protocol)
+        if not lo_hi:
+            return 0.0
+        lo, hi = lo_hi
+        return self.rng.uniform(lo, hi) / 1000.0
+
+
+class EventBus:
+    """Fan-out of journal entries from every sequencer to gateway feeds.
+
+    Survives venue resets (sequencers are rebuilt; the bus re-attaches)."""
+
+    def __init__(self) -> None:
+        self.subscribers: list[Any] = []
+
+    def subscribe(self, fn: Any) -> Any:
+        self.subscribers.append(fn)
+
+        def unsubscribe() -> None:
+            if fn in self.subscribers:
+                self.subscribers.remove(fn)
+
+        return unsubscribe
+
+    def dispatch(self, entry: Any) -> None:
+        for fn in list(self.subscribers):
+            fn(entry)

@@ -1,0 +1,213 @@
+"""Scenario files (TOML or YAML): instruments, accounts, balances, books,
+tiers, faults, seed.  Errors name the bad field (and line, for YAML)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulator.core.instruments import load_default_instruments
+
+DEFAULT_DEMO_BALANCES = {
+    "XBT": "10",
+    "ETH": "100",
+    "SOL": "1000",
+    "XDG": "100000",
+    "USDT": "1000000",
+    "USDC": "1000000",
+    "USD": "1000000",
+    "EUR": "1000000",
+}
+DEFAULT_FUTURES_BALANCES = {"USD": "100000", "XBT": "1"}
+
+
+class ScenarioError(ValueError):
+    """A scenario file is wrong; the message says where."""
+
+
+@dataclass
+class BookSeed:
+    symbol: str
+    levels: int = 10
+    step: str | None = None  # price step between levels; default: 10 ticks
+    qty: str | None = None  # per level; default: a few ordermins
+    mid: str | None = None  # default: the pair's reference price
+    bids: list[tuple[str, str]] = field(default_factory=list)
+    asks: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class AccountSeed:
+    name: str
+    balances: dict[str, str] = field(default_factory=dict)
+    futures_balances: dict[str, str] = field(default_factory=dict)
+    tier: str = "intermediate"
+    nonce_window: int = 0
+
+
+@dataclass
+class Scenario:
+    seed: int | None = None
+    instruments: dict[str, Any] | None = None
+    demo_balances: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_DEMO_BALANCES))
+    demo_futures_balances: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FUTURES_BALANCES))
+    accounts: list[AccountSeed] = field(default_factory=list)
+    books: list[BookSeed] | None = None  # None: seed every spot pair around its reference price
+    faults: dict[str, Any] = field(default_factory=dict)
+    clock: dict[str, Any] = field(default_factory=dict)
+    status: str = "online"
+
+
+def _line(data: Any, path: str) -> str:
+    lines = getattr(data, "_lines", {})
+    n = lines.get(path)
+    return f" (line {n})" if n else ""
+
+
+class _LineLoader(yaml.SafeLoader):
+    """YAML loader that remembers the line of every mapping key."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = _LinedDict()
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping._lines[key] = key_node.start_mark.line + 1
+    return mapping
+
+
+class _LinedDict(dict):  # type: ignore[type-arg]
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines: dict[str, int] = {}
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+
+
+def _where(d: Any, key: str, path: str) -> str:
+    lines = getattr(d, "_lines", None)
+    if lines and key in lines:
+        return f"{path} (line {lines[key]})"
+    return path
+
+
+def _dec(d: Any, key: str, path: str) -> str:
+    v = d[key]
+    try:
+        if isinstance(v, float):
+            v = repr(v)
+        Decimal(str(v))
+    except (InvalidOperation, ValueError) as exc:
+        raise ScenarioError(f"{_where(d, key, path)}: {v!r} is not a number") from exc
+    return str(v)
+
+
+KNOWN_TOP = {"seed", "instruments", "demo", "accounts", "books", "faults", "clock", "status"}
+
+
+def load_scenario(path: str) -> Scenario:
+    p = Path(path)
+    text = p.read_text()
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - safe loader subclass
+        else:
+            data = tomllib.loads(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(f"{path}: {exc}") from exc
+    return parse_scenario(data or {}, path)
+
+
+def parse_scenario(data: dict[str, Any], src: str = "scenario") -> Scenario:
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{src}: top level must be a table/mapping")
+    for k in data:
+        if k not in KNOWN_TOP:
+            raise ScenarioError(f"{src}: {_where(data, k, k)}: unknown field (expected one of {sorted(KNOWN_TOP)})")
+    sc = Scenario()
+    if "seed" in data:
+        if not isinstance(data["seed"], int):
+            raise ScenarioError(f"{src}: {_where(data, 'seed', 'seed')}: must be an integer")
+        sc.seed = data["seed"]
+    if "instruments" in data:
+        inst = data["instruments"]
+        if isinstance(inst, str):
+            base = Path(src).parent if src != "scenario" else Path(".")
+            import json
+
+            sc.instruments = json.loads((base / inst).read_text())
+        elif isinstance(inst, dict):
+            merged = load_default_instruments()
+            for section in ("assets", "spot_pairs", "futures"):
+                if section in inst:
+                    if not isinstance(inst[section], list):
+                        raise ScenarioError(f"{src}: {_where(inst, section, 'instruments.' + section)}: must be a list")
+                    merged[section] = list(inst[section])
+            sc.instruments = merged
+        else:
+            raise ScenarioError(f"{src}: {_where(data, 'instruments', 'instruments')}: must be a table or a file name")
+    if "demo" in data:
+        demo = data["demo"]
+        if not isinstance(demo, dict):
+            raise ScenarioError(f"{src}: {_where(data, 'demo', 'demo')}: must be a table")
+        if "balances" in demo:
+            sc.demo_balances = {k: _dec(demo["balances"], k, f"demo.balances.{k}") for k in demo["balances"]}
+        if "futures_balances" in demo:
+            fb = demo["futures_balances"]
+            sc.demo_futures_balances = {k: _dec(fb, k, f"demo.futures_balances.{k}") for k in fb}
+    for i, a in enumerate(data.get("accounts", []) or []):
+        path = f"accounts[{i}]"
+        if not isinstance(a, dict) or "name" not in a:
+            raise ScenarioError(f"{src}: {path}: each account needs a name")
+        bal = a.get("balances", {}) or {}
+        fb = a.get("futures_balances", {}) or {}
+        tier = a.get("tier", "intermediate")
+        if tier not in ("starter", "intermediate", "pro"):
+            raise ScenarioError(f"{src}: {_where(a, 'tier', path + '.tier')}: unknown tier {tier!r}")
+        sc.accounts.append(
+            AccountSeed(
+                name=str(a["name"]),
+                balances={k: _dec(bal, k, f"{path}.balances.{k}") for k in bal},
+                futures_balances={k: _dec(fb, k, f"{path}.futures_balances.{k}") for k in fb},
+                tier=tier,
+                nonce_window=int(a.get("nonce_window", 0)),
+            )
+        )
+    if "books" in data:
+        books = data["books"]
+        if books is False:
+            sc.books = []
+        elif isinstance(books, list):
+            sc.books = []
+            for i, b in enumerate(books):
+                path = f"books[{i}]"
+                if not isinstance(b, dict) or "symbol" not in b:
+                    raise ScenarioError(f"{src}: {path}: each book needs a symbol")
+                seed = BookSeed(symbol=str(b["symbol"]), levels=int(b.get("levels", 10)))
+                for k in ("step", "qty", "mid"):
+                    if k in b:
+                        setattr(seed, k, _dec(b, k, f"{path}.{k}"))
+                for side in ("bids", "asks"):
+                    for j, lvl in enumerate(b.get(side, []) or []):
+                        if not isinstance(lvl, (list, tuple)) or len(lvl) != 2:
+                            raise ScenarioError(f"{src}: {path}.{side}[{j}]: expected [price, qty]")
+                        getattr(seed, side).append((str(lvl[0]), str(lvl[1])))
+                sc.books.append(seed)
+        else:
+            raise ScenarioError(f"{src}: {_where(data, 'books', 'books')}: must be a list or false")
+    if "faults" in data:
+        if not isinstance(data["faults"], dict):
+            raise ScenarioError(f"{src}: {_where(data, 'faults', 'faults')}: must be a table")
+        sc.faults = dict(data["faults"])
+    if "clock" in data:
+        sc.clock = dict(data["clock"])
+    if "status" in data:
+        sc.status = str(data["status"])
+    return sc

@@ -1,0 +1,258 @@
+"""Serving the venue: uvicorn for HTTP/WS (plain and TLS), gateway listeners
+(FIX), the timer task, the ready line, and clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import sys
+import threading
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+
+from simulator.core.venue import Venue, VenueConfig
+from simulator.gateways import load_gateways
+
+from .app import build_app
+from .runtime import Runtime, Settings
+from .scenario import Scenario
+
+log = logging.getLogger("kraken_sim")
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: the venue server owns signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class VenueServer:
+    """Every listener of one simulated Kraken."""
+
+    def __init__(self, settings: Settings, scenario: Scenario | None = None) -> None:
+        self.settings = settings
+        self.scenario = scenario or Scenario()
+        seed = self.scenario.seed if self.scenario.seed is not None else settings.seed
+        settings.seed = seed
+        clock_mode = str(self.scenario.clock.get("mode", "real"))
+        venue = Venue(VenueConfig(seed=seed, clock_mode=clock_mode, instruments=self.scenario.instruments))
+        self.rt = Runtime(venue, settings, self.scenario)
+        self.rt.gateways = load_gateways()
+        self.rt.build()
+        self.app = build_app(self.rt)
+        self._servers: list[_Uvicorn] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.port = 0
+        self.tls_port: int | None = None
+        self.ca_cert: str | None = None
+        self.stopped = asyncio.Event() if False else None
+
+    async def start(self) -> dict[str, Any]:
+        s = self.settings
+        sock = _bind(s.host, s.port)
+        self.port = sock.getsockname()[1]
+        cfg = uvicorn.Config(
+            self.app, log_level=s.log_level, access_log=False, lifespan="off", ws_max_size=1 << 20, ws_ping_interval=None
+        )
+        server = _Uvicorn(cfg)
+        self._servers.append(server)
+        self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
+        if s.tls_port is not None:
+            from .tls import ensure_certificate
+
+            cert, key = ensure_certificate(s)
+            self.ca_cert = cert
+            tsock = _bind(s.host, s.tls_port)
+            self.tls_port = tsock.getsockname()[1]
+            tcfg = uvicorn.Config(
+                self.app,
+                log_level=s.log_level,
+                access_log=False,
+                lifespan="off",
+                ssl_certfile=cert,
+                ssl_keyfile=key,
+                ws_max_size=1 << 20,
+                ws_ping_interval=None,
+            )
+            tserver = _Uvicorn(tcfg)
+            self._servers.append(tserver)
+            self._tasks.append(asyncio.create_task(tserver.serve(sockets=[tsock])))
+        while not all(srv.started for srv in self._servers):
+            for t in self._tasks:
+                if t.done():
+                    t.result()  # surface a startup failure
+                    raise RuntimeError("HTTP server exited during startup")
+            await asyncio.sleep(0.005)
+        for gw in self.rt.gateways:
+            start = getattr(gw, "start", None)
+            if start is not None:
+                await start(self.rt)
+        self._tasks.append(asyncio.create_task(self._timers()))
+        return self.ready_info()
+
+    async def _timers(self) -> None:
+        """Fire engine timers (expiry, dead man's switch...) as venue time passes."""
+        while True:
+            await asyncio.sleep(0.02)
+            for seq in list(self.rt.venue.sequencers.values()):
+                try:
+                    seq.poll_timers()
+                except Exception:  # noqa: BLE001 - a timer bug must not stop the venue
+                    log.exception("timer failed")
+
+    def ready_info(self) -> dict[str, Any]:
+        s = self.settings
+        host = s.host
+        hp = f"[{host}]" if ":" in host else host
+        base = f"http://{hp}:{self.port}"
+        wsb = f"ws://{hp}:{self.port}"
+        fix_port = self.rt.urls.get("fix_port", s.fix_port)
+        info: dict[str, Any] = {
+            "ready": True,
+            "spot_rest": base,
+            "spot_ws": f"{wsb}/v2",
+            "spot_ws_auth": f"{wsb}/auth/v2",
+            "spot_ws_l3": f"{wsb}/l3/v2",
+            "futures_rest": base,
+            "futures_ws": f"{wsb}/ws/v1",
+            "fix": {"host": host, "port": fix_port},
+            "admin": f"{base}/admin",
+        }
+        if self.tls_port is not None:
+            tb = f"https://{hp}:{self.tls_port}"
+            tw = f"wss://{hp}:{self.tls_port}"
+            info["tls"] = {
+                "spot_rest": tb,
+                "spot_ws": f"{tw}/v2",
+                "spot_ws_auth": f"{tw}/auth/v2",
+                "spot_ws_l3": f"{tw}/l3/v2",
+                "futures_rest": tb,
+                "futures_ws": f"{tw}/ws/v1",
+                "ca_cert": self.ca_cert,
+            }
+            if "fix_tls_port" in self.rt.urls:
+                info["tls"]["fix"] = {"host": host, "port": self.rt.urls["fix_tls_port"]}
+        demo = self.rt.demo
+        if demo is not None:
+            d = demo.to_json()
+            info["demo_account"] = {
+                "api_key": d["api_key"],
+                "api_secret": d["api_secret"],
+                "futures_api_key": d["futures_api_key"],
+                "futures_api_secret": d["futures_api_secret"],
+                "fix": d["fix"],
+                "account_id": d["account_id"],
+            }
+        self.rt.urls.update({k: v for k, v in info.items() if k not in ("ready", "demo_account")})
+        return info
+
+    async def stop(self) -> None:
+        for gw in reversed(self.rt.gateways):
+            stop = getattr(gw, "stop", None)
+            if stop is not None:
+                with contextlib.suppress(Exception):
+                    await stop(self.rt)
+        for srv in self._servers:
+            srv.should_exit = True
+        for t in self._tasks:
+            if not t.done() and t.get_coro().__name__ == "_timers":  # type: ignore[union-attr]
+                t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(t, timeout=5)
+
+
+async def serve_forever(settings: Settings, scenario: Scenario | None = None) -> int:
+    """The CLI's main: start, print the ready line, wait for SIGTERM/SIGINT."""
+    import signal
+
+    server = VenueServer(settings, scenario)
+    info = await server.start()
+    sys.stdout.write(json.dumps(info) + "\n")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
+    return 0
+
+
+class ThreadedVenue:
+    """A venue server on its own event loop in a background thread (pytest)."""
+
+    def __init__(self, settings: Settings | None = None, scenario: Scenario | None = None) -> None:
+        self.settings = settings or Settings(port=0, fix_port=0)
+        self.scenario = scenario
+        self.server: VenueServer | None = None
+        self.info: dict[str, Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stop: asyncio.Event | None = None
+
+    def start(self, timeout: float = 10.0) -> dict[str, Any]:
+        self._thread = threading.Thread(target=self._run, name="kraken-sim", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("kraken-sim did not start in time")
+        if self._error is not None:
+            raise RuntimeError("kraken-sim failed to start") from self._error
+        return self.info
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._main())
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            self.server = VenueServer(self.settings, self.scenario)
+            self.info = await self.server.start()
+        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        await self._stop.wait()
+        await self.server.stop()
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        """Run `fn(*args)` on the venue's loop thread and return its result."""
+        assert self._loop is not None
+
+        async def _wrap() -> Any:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(_wrap(), self._loop).result(10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._loop is not None and self._stop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
