@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from simulator.server.runtime import Settings
@@ -13,16 +14,24 @@ from simulator.server.runtime import Settings
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kraken-sim", description="A faithful simulator of the Kraken exchange.")
     sub = p.add_subparsers(dest="command")
-    s = sub.add_parser("serve", help="start every endpoint (HTTP+WS, FIX, admin)")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8080, help="HTTP+WS port (0: pick a free port)")
-    s.add_argument("--fix-port", type=int, default=9880, help="FIX port (0: pick a free port)")
+    env = os.environ.get
+    s = sub.add_parser(
+        "serve",
+        help="start every endpoint (HTTP+WS, FIX, admin)",
+        description="Defaults can also come from KRAKEN_SIM_HOST, KRAKEN_SIM_PORT, KRAKEN_SIM_FIX_PORT, "
+        "KRAKEN_SIM_SEED, KRAKEN_SIM_CONFIG and KRAKEN_SIM_ADMIN_TOKEN (the container image uses them).",
+    )
+    s.add_argument("--host", default=env("KRAKEN_SIM_HOST", "127.0.0.1"))
+    s.add_argument("--port", type=int, default=int(env("KRAKEN_SIM_PORT", "8080")), help="HTTP+WS port (0: pick a free port)")
+    s.add_argument("--fix-port", type=int, default=int(env("KRAKEN_SIM_FIX_PORT", "9880")), help="FIX port (0: pick a free port)")
     s.add_argument("--tls-port", type=int, default=None, help="also serve HTTPS/WSS on this port")
     s.add_argument("--cert", default=None, help="TLS certificate (PEM); generated when omitted")
     s.add_argument("--key", default=None, help="TLS private key (PEM)")
-    s.add_argument("--config", default=None, help="scenario file (TOML or YAML)")
-    s.add_argument("--seed", type=int, default=0, help="seed for all randomness")
-    s.add_argument("--admin-token", default=None, help="require 'Authorization: Bearer TOKEN' on /admin")
+    s.add_argument("--config", default=env("KRAKEN_SIM_CONFIG"), help="scenario file (TOML or YAML)")
+    s.add_argument("--seed", type=int, default=int(env("KRAKEN_SIM_SEED", "0")), help="seed for all randomness")
+    s.add_argument(
+        "--admin-token", default=env("KRAKEN_SIM_ADMIN_TOKEN"), help="require 'Authorization: Bearer TOKEN' on /admin"
+    )
     s.add_argument("--state-dir", default=None, help="persist FIX sequence numbers and stores here")
     s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     return p

@@ -87,8 +87,12 @@ class OrderBook:
         order.in_book = True
         return lvl
 
-    def remove(self, order: Order) -> Level:
-        """Take an order out; its level goes when its last live order does."""
+    def remove(self, order: Order, purge: bool = False) -> Level:
+        """Take an order out; its level goes when its last live order does.
+
+        Normally the entry stays in the level's queue, dead, until the matcher
+        or the level's end drops it.  `purge` removes it now: needed when the
+        same order object will be inserted again (a price amend)."""
         bs = self.bids if order.side == BUY else self.asks
         price = order.price
         assert price is not None
@@ -99,6 +103,8 @@ class OrderBook:
         lvl.count -= 1
         if lvl.count == 0:
             del bs.levels[key]
+        elif purge:
+            lvl.orders.remove(order)
         return lvl
 
     def requeue(self, order: Order) -> None:

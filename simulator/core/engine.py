@@ -20,7 +20,7 @@ from .errors import EngineError, Reject
 from .events import BalanceEvent, BookEvent, Fill, NoticeEvent, OrderEvent, TradeEvent
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry, SpotPair
-from .numbers import PPM, ceil_div, decimals_of, to_units
+from .numbers import PPM, ceil_div, to_units
 from .orders import (
     BUY,
     CANCELED,
@@ -83,14 +83,31 @@ class EngineConfig:
 
 
 class AddResult:
-    """What add_order reports back: the order (None for validate) and its text."""
+    """What add_order reports back: the order (None for validate) and Kraken's
+    `descr` sentences (built on first use: most callers never read them)."""
 
-    __slots__ = ("order", "descr", "close_descr")
+    __slots__ = ("order", "_descr", "_close", "_make")
 
-    def __init__(self, order: Order | None, descr: str, close_descr: str) -> None:
+    def __init__(self, order: Order | None, descr: str | None, close_descr: str | None, make: Callable[[], tuple[str, str]] | None = None) -> None:
         self.order = order
-        self.descr = descr
-        self.close_descr = close_descr
+        self._descr = descr
+        self._close = close_descr
+        self._make = make
+
+    def _build(self) -> None:
+        if self._make is not None:
+            self._descr, self._close = self._make()
+            self._make = None
+
+    @property
+    def descr(self) -> str:
+        self._build()
+        return self._descr or ""
+
+    @property
+    def close_descr(self) -> str:
+        self._build()
+        return self._close or ""
 
 
 Admission = Callable[[str, Account, SpotPair | None, Order | None, int], None]
@@ -124,10 +141,13 @@ class SpotEngine:
         self.index_price: dict[str, int] = {}
         self.stops: dict[str, list[Order]] = {p: [] for p in instruments.pairs}
         self.cl_ids: dict[tuple[str, str], Order] = {}
+        self.open_count: dict[tuple[str, str], int] = {}  # (account, pair) -> open orders
         self.dead_man: dict[str, int] = {}  # account -> trigger ns
         self._timers: list[tuple[int, int, str, str]] = []
         self._timer_seq = 0
         self.admission: Admission | None = None  # rate-limit hook: raise EngineError to refuse
+        # timers of other core modules (funding...): kind -> fn(ref), fired from on_time
+        self.timer_handlers: dict[str, Callable[[str], None]] = {}
         for pid, ref in instruments.reference_prices.items():
             pair = instruments.pairs.get(pid)
             if pair is not None:
@@ -161,6 +181,10 @@ class SpotEngine:
     def _add_timer(self, at_ns: int, kind: str, ref: str) -> None:
         self._timer_seq += 1
         heapq.heappush(self._timers, (at_ns, self._timer_seq, kind, ref))
+
+    def add_timer(self, at_ns: int, kind: str, ref: str) -> None:
+        """Schedule `timer_handlers[kind](ref)` at venue time `at_ns` (journaled via tick)."""
+        self._add_timer(at_ns, kind, ref)
 
     def next_timer_ns(self) -> int | None:
         return self._timers[0][0] if self._timers else None
@@ -245,13 +269,12 @@ class SpotEngine:
             if units <= 0:
                 raise EngineError(Reject.INVALID_PRICE)
             return units
-        if decimals_of(value) > pair.pair_decimals:
+        units = to_units(value, pair.pair_decimals)
+        if units is None:
             raise EngineError(
                 Reject.INVALID_PRICE,
                 f"{label} price can only be specified up to {pair.pair_decimals} decimals.",
             )
-        units = to_units(value, pair.pair_decimals)
-        assert units is not None
         if units <= 0:
             raise EngineError(Reject.INVALID_PRICE)
         if units % pair.tick_units:
@@ -459,20 +482,26 @@ class SpotEngine:
             return False
         return o.price >= best if o.side == BUY else o.price <= best
 
-    def add_order(self, account_id: str, req: OrderRequest, origin: Origin | None = None) -> AddResult:
+    def add_order(
+        self, account_id: str, req: OrderRequest, origin: Origin | None = None, batch: bool = False, _charge: str = "add"
+    ) -> AddResult:
         o = self.build_order(account_id, req, origin)
-        descr = self.describe(o, req)
-        close_descr = self.describe_close(o)
         if req.validate:
-            return AddResult(None, descr, close_descr)
+            return AddResult(None, self.describe(o, req), self.describe_close(o))
+        descr = None
+        close_descr = None
         acct = self.accounts.accounts[account_id]
-        if self.admission is not None:
-            self.admission("add", acct, o.pair, o, self.now_ns)
+        o.batch = batch
+        if self.admission is not None and _charge:
+            self.admission(_charge, acct, o.pair, o, self.now_ns)
         o.id = self.ids.order_id()
         o.opened_ns = self.now_ns
+        o.rl_ns = self.now_ns
         o.last_update_ns = self.now_ns
         self.orders[o.id] = o
         self.open_orders.setdefault(account_id, {})[o.id] = o
+        key = (account_id, o.pair.id)
+        self.open_count[key] = self.open_count.get(key, 0) + 1
         if o.cl_ord_id is not None:
             self.cl_ids[(account_id, o.cl_ord_id)] = o
         if o.hold:
@@ -483,9 +512,23 @@ class SpotEngine:
             self._add_timer(o.expire_ns, "expire", o.id)
         if o.start_ns:
             self._add_timer(o.start_ns, "start", o.id)
-            return AddResult(o, descr, close_descr)
-        self._activate(o)
-        return AddResult(o, descr, close_descr)
+        else:
+            self._activate(o)
+        return AddResult(o, descr, close_descr, self._describer(o, req))
+
+    def _describer(self, o: Order, req: OrderRequest) -> Callable[[], tuple[str, str]]:
+        # the sentence shows the order as placed, so snapshot what can change
+        qty, price, trig = o.qty, o.price, o.trigger_price
+
+        def make() -> tuple[str, str]:
+            now = (o.qty, o.price, o.trigger_price)
+            o.qty, o.price, o.trigger_price = qty, price, trig
+            try:
+                return self.describe(o, req), self.describe_close(o)
+            finally:
+                o.qty, o.price, o.trigger_price = now
+
+        return make
 
     def _activate(self, o: Order) -> None:
         """Pending -> live: triggers wait, everything else meets the book."""
@@ -750,8 +793,8 @@ class SpotEngine:
             acct.held[o.hold_asset] -= o.hold
             o.hold = 0
         opened = self.open_orders.get(o.account_id)
-        if opened is not None:
-            opened.pop(o.id, None)
+        if opened is not None and opened.pop(o.id, None) is not None:
+            self.open_count[(o.account_id, o.pair.id)] -= 1
         self.closed_orders.setdefault(o.account_id, []).append(o)
         if o.cl_ord_id is not None:
             self.cl_ids.pop((o.account_id, o.cl_ord_id), None)
@@ -855,8 +898,11 @@ class SpotEngine:
             return
         child.id = self.ids.order_id()
         child.opened_ns = self.now_ns
+        child.rl_ns = self.now_ns
         self.orders[child.id] = child
         self.open_orders.setdefault(child.account_id, {})[child.id] = child
+        key = (child.account_id, pair.id)
+        self.open_count[key] = self.open_count.get(key, 0) + 1
         acct = self.accounts.accounts[child.account_id]
         if child.hold:
             acct.hold(child.hold_asset, child.hold)
@@ -881,6 +927,7 @@ class SpotEngine:
         userref: int | None = None,
         only_session: str | None = None,
         reason: str = R_USER,
+        batch: bool = False,
     ) -> list[Order]:
         """Cancel by id, client id, or every open order with a userref.
 
@@ -899,7 +946,7 @@ class SpotEngine:
                     raise EngineError(Reject.UNKNOWN_ORDER)
         if self.admission is not None:
             for o in targets:
-                self.admission("cancel", acct, o.pair, o, self.now_ns)
+                self.admission("batch_cancel" if batch else "cancel", acct, o.pair, o, self.now_ns)
         for o in targets:
             self._cancel(o, reason)
         return targets
@@ -993,6 +1040,7 @@ class SpotEngine:
         if self.admission is not None:
             self.admission("amend", acct, pair, o, self.now_ns)
         amend_id = self.ids.trade_id()
+        o.rl_ns = self.now_ns
         acct.held[o.hold_asset] = acct.held.get(o.hold_asset, 0) + need - o.hold
         o.hold = need
         o.amended = True
@@ -1020,7 +1068,7 @@ class SpotEngine:
             new_visible = min(new_display, new_qty - o.filled) if new_display else new_qty - o.filled
             loses = price_moves or new_qty > o.qty or (new_display != o.display and new_visible > old_visible)
             if price_moves:
-                level = book.remove(o)
+                level = book.remove(o, purge=True)
                 self._emit(BookEvent(pair.id, o.side, o.price or 0, level.visible, o.id, 0, "delete", self.now_ns))
                 o.qty, o.display, o.price = new_qty, new_display, new_price
                 ev = OrderEvent("amended", o, self.now_ns)
@@ -1090,8 +1138,10 @@ class SpotEngine:
             acct.held[o.hold_asset] += o.hold
         if req.validate:
             return o, AddResult(None, self.describe_request(pair, new_req), "")
+        if self.admission is not None:
+            self.admission("edit", acct, pair, o, self.now_ns)
         self._cancel(o, "Order replaced")
-        res = self.add_order(account_id, new_req, origin)
+        res = self.add_order(account_id, new_req, origin, _charge="")
         return o, res
 
     # ---------------------------------------------------------------- time
@@ -1117,6 +1167,10 @@ class SpotEngine:
                     del self.dead_man[ref]
                     n = self.cancel_all(ref, reason=R_DMS)
                     self._emit(NoticeEvent("dead_man_switch", {"account": ref, "canceled": len(n)}, self.now_ns))
+            else:
+                handler = self.timer_handlers.get(kind)
+                if handler is not None:
+                    handler(ref)
 
     def set_index_price(self, pair_name: str, price: Decimal) -> None:
         pair = self.pair(pair_name)
@@ -1211,10 +1265,17 @@ class SpotEngine:
             return f"take profit {trig} -> limit {p1}"
         if otype in TRAILING_TYPES:
             off = req.price if req is not None else None
+            if off is None and o is not None and o.trail_offset:
+                # a stored order: Kraken still shows the offset it was given (+50.0000%)
+                amount = Decimal(o.trail_offset) / 10_000 if o.trail_pct else Decimal(o.trail_offset).scaleb(-pair.pair_decimals)
+                off = RelPrice("+", amount, o.trail_pct)
             text = self._trail_text(pair, off) if off is not None else trig
             if otype == TRAILING_STOP:
                 return f"trailing stop {text}"
             p2 = req.price2 if req is not None else None
+            if p2 is None and o is not None and o.limit_offset is not None:
+                lo = o.limit_offset
+                p2 = RelPrice("+" if lo >= 0 else "-", Decimal(abs(lo)).scaleb(-pair.pair_decimals), False)
             return f"trailing stop {text} -> limit {self._trail_text(pair, p2) if isinstance(p2, RelPrice) else p1}"
         return otype.replace("-", " ")
 

@@ -20,6 +20,7 @@ class Reject(str, Enum):
     INSUFFICIENT_FUNDS = "EOrder:Insufficient funds"
     ORDERS_LIMIT = "EOrder:Orders limit exceeded"
     RATE_LIMIT = "EOrder:Rate limit exceeded"
+    RATE_LIMIT_API = "EAPI:Rate limit exceeded"
     POST_ONLY = "EOrder:Post only order"
     DEADLINE = "EService:Deadline elapsed"
     DUPLICATE_CL_ORD_ID = "EOrder:Duplicate order"

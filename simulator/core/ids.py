@@ -1,28 +1,53 @@
-"""Kraken-shaped identifiers from a seeded generator (replayable)."""
+"""Kraken-shaped identifiers, deterministic per seed (replayable).
+
+Ids come from a counter pushed through a keyed bijection on 80 bits, so they
+look random, never repeat, and cost a few integer operations each."""
 
 from __future__ import annotations
 
 import random
 
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_MASK80 = (1 << 80) - 1
+_MUL = 0x9E3779B97F4A7C15F39D  # odd: multiplication mod 2**80 is a bijection
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_PAIRS = [a + b for a in _B32 for b in _B32]  # 10 bits -> 2 chars
+
+
+def _encode80(x: int) -> str:
+    """80 bits -> 16 base32 characters."""
+    p = _PAIRS
+    return (
+        p[x >> 70]
+        + p[(x >> 60) & 1023]
+        + p[(x >> 50) & 1023]
+        + p[(x >> 40) & 1023]
+        + p[(x >> 30) & 1023]
+        + p[(x >> 20) & 1023]
+        + p[(x >> 10) & 1023]
+        + p[x & 1023]
+    )
 
 
 class IdGenerator:
     """Makes ids like `OQCLML-BW3P3-BUCMWZ` (6-5-6, first letter a prefix)."""
 
-    __slots__ = ("_rng",)
+    __slots__ = ("_rng", "_key", "_n")
 
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(seed)
+        self._key = self._rng.getrandbits(80)
+        self._n = 0
+
+    def _bits(self) -> int:
+        self._n += 1
+        x = (self._n ^ self._key) * _MUL & _MASK80
+        x ^= x >> 41
+        x = x * _MUL & _MASK80
+        return x ^ (x >> 37)
 
     def kraken_id(self, prefix: str) -> str:
-        bits = self._rng.getrandbits(80)
-        chars = []
-        for _ in range(16):
-            chars.append(_ALPHABET[bits & 31])
-            bits >>= 5
-        body = prefix + "".join(chars)
-        return f"{body[:6]}-{body[6:11]}-{body[11:17]}"
+        body = _encode80(self._bits())
+        return f"{prefix}{body[:5]}-{body[5:10]}-{body[10:16]}"
 
     def order_id(self) -> str:
         return self.kraken_id("O")
@@ -35,7 +60,7 @@ class IdGenerator:
 
     def uuid(self) -> str:
         """RFC 4122 version-4 shaped UUID (derivatives order ids)."""
-        b = self._rng.getrandbits(128)
+        b = (self._bits() << 48) | (self._bits() & 0xFFFFFFFFFFFF)
         b = (b & ~(0xF << 76)) | (4 << 76)
         b = (b & ~(0x3 << 62)) | (0x2 << 62)
         h = f"{b:032x}"

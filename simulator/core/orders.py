@@ -130,6 +130,8 @@ class Order:
         "price_text",
         "price2_text",
         "last_update_ns",
+        "rl_ns",
+        "batch",
     )
 
     def __init__(self, order_id: str, account_id: str, pair: SpotPair, side: str, ordertype: str, qty: int) -> None:
@@ -177,6 +179,8 @@ class Order:
         self.price_text = ""
         self.price2_text = ""
         self.last_update_ns = 0
+        self.rl_ns = 0  # rate-limit age reference: creation or last amend
+        self.batch = False  # placed by a batch (half the rate-limit cost)
 
     @property
     def remaining(self) -> int:

@@ -21,6 +21,7 @@ from .errors import EngineError
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry
 from .orders import Origin
+from .ratelimit import FuturesRateLimits, SpotRateLimits
 from .sequencer import Journal, Sequencer
 
 
@@ -57,11 +58,12 @@ class VenueConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     instruments: dict[str, Any] | None = None  # instruments data; None: bundled defaults
     journal_max: int | None = None
+    rate_limits: bool = True  # Kraken's limits on; switch off for load/property tests
 
 
 # ---------------------------------------------------------------- handlers
-def _add_order(eng: SpotEngine, origin: Origin, account_id: str, req: OrderRequest) -> Any:
-    return eng.add_order(account_id, req, origin)
+def _add_order(eng: SpotEngine, origin: Origin, account_id: str, req: OrderRequest, batch: bool = False) -> Any:
+    return eng.add_order(account_id, req, origin, batch=batch)
 
 
 def _amend_order(eng: SpotEngine, origin: Origin, account_id: str, req: AmendRequest) -> Any:
@@ -151,6 +153,12 @@ class Venue:
         self.accounts = AccountRegistry(IdGenerator(cfg.seed + 1))
         self.journal = Journal(cfg.journal_max)
         self.spot = SpotEngine(self.instruments, self.accounts, self.ids, cfg.engine)
+        self.ratelimits = SpotRateLimits(self.accounts)
+        self.ratelimits.enabled = cfg.rate_limits
+        self.ratelimits.open_counter = lambda a, p: self.spot.open_count.get((a, p), 0)  # type: ignore[attr-defined]
+        self.spot.admission = self.ratelimits.admission
+        self.futures_ratelimits = FuturesRateLimits(self.accounts)
+        self.futures_ratelimits.enabled = cfg.rate_limits
         self.spot_seq = Sequencer("spot", self.spot, self.clock, self.journal)
         for kind, fn in SPOT_HANDLERS.items():
             self.spot_seq.register(kind, fn)
@@ -177,6 +185,7 @@ class Venue:
         parent_id: str | None = None,
         nonce_window: int = 0,
         permissions: list[str] | None = None,
+        rate_limits: bool = True,
     ) -> AccountCredentials:
         if parent_id is not None and self.accounts.get(parent_id) is None:
             from .errors import Reject
@@ -194,6 +203,7 @@ class Venue:
 
                 raise EngineError(Reject.UNKNOWN_ASSET, asset)
         acct = self.accounts.create(tier, parent_id)
+        acct.rate_limits_enabled = rate_limits
         perms = frozenset(permissions) if permissions is not None else ALL_PERMISSIONS
         spot_key = self.accounts.new_key(acct, "spot", perms, nonce_window)
         fut_key = self.accounts.new_key(acct, "futures", perms, nonce_window)
@@ -212,8 +222,10 @@ class Venue:
         nonce_window: int = 0,
         permissions: Iterable[str] | None = None,
         origin: Origin | None = None,
+        rate_limits: bool = True,
     ) -> AccountCredentials:
         params: dict[str, Any] = {
+            "rate_limits": rate_limits,
             "balances": {k: Decimal(str(v)) for k, v in (balances or {}).items()},
             "tier": tier,
             "parent_id": parent_id,

@@ -25,7 +25,9 @@ def market_maker(rt: Runtime) -> AccountCredentials:
     mm: AccountCredentials | None = rt.hooks.get("market_maker")
     if mm is None:
         venue = rt.venue
-        mm = venue.create_account({a.id: MM_BALANCE for a in venue.instruments.assets.values()}, tier="pro")
+        mm = venue.create_account(
+            {a.id: MM_BALANCE for a in venue.instruments.assets.values()}, tier="pro", rate_limits=False
+        )
         rt.hooks["market_maker"] = mm
     return mm
 
