@@ -7,7 +7,7 @@ until advanced or set, so tests can make time-based behaviour exact.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 NS_PER_S = 1_000_000_000
 NS_PER_MS = 1_000_000
@@ -84,7 +84,7 @@ class VenueClock:
             cb()
 
     def datetime(self) -> datetime:
-        return datetime.fromtimestamp(self.now_ns() / NS_PER_S, tz=timezone.utc)
+        return datetime.fromtimestamp(self.now_ns() / NS_PER_S, tz=UTC)
 
     def isoformat(self) -> str:
         """RFC3339 with microseconds, as Kraken WS v2 stamps its messages."""
@@ -93,12 +93,12 @@ class VenueClock:
 
 def rfc3339_us(ns: int) -> str:
     us = ns // 1000
-    dt = datetime.fromtimestamp(us // 1_000_000, tz=timezone.utc)
+    dt = datetime.fromtimestamp(us // 1_000_000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{us % 1_000_000:06d}Z"
 
 
 def rfc3339_s(ns: int) -> str:
-    dt = datetime.fromtimestamp(ns // NS_PER_S, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ns // NS_PER_S, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -123,5 +123,5 @@ def parse_rfc3339(text: str) -> int:
         t = head + tz
     dt = datetime.fromisoformat(t)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp()) * NS_PER_S + frac_ns

@@ -43,7 +43,6 @@ from .orders import (
     STOP_LOSS_LIMIT,
     STP_BOTH,
     STP_MODES,
-    STP_NEWEST,
     STP_OLDEST,
     TAKE_PROFIT,
     TAKE_PROFIT_LIMIT,
@@ -269,12 +268,13 @@ class SpotEngine:
             if units <= 0:
                 raise EngineError(Reject.INVALID_PRICE)
             return units
-        units = to_units(value, pair.pair_decimals)
-        if units is None:
+        abs_units = to_units(value, pair.pair_decimals)
+        if abs_units is None:
             raise EngineError(
                 Reject.INVALID_PRICE,
                 f"{label} price can only be specified up to {pair.pair_decimals} decimals.",
             )
+        units = abs_units
         if units <= 0:
             raise EngineError(Reject.INVALID_PRICE)
         if units % pair.tick_units:

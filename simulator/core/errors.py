@@ -3,10 +3,10 @@ gateway reports the same text; a rejection never changes engine state."""
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Reject(str, Enum):
+class Reject(StrEnum):
     INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
     PERMISSION_DENIED = "EGeneral:Permission denied"
     UNKNOWN_PAIR = "EQuery:Unknown asset pair"

@@ -120,7 +120,7 @@ def _set_tier(eng: SpotEngine, origin: Origin, account_id: str, tier: str | None
         acct.volume_30d = volume_30d
 
 
-SPOT_HANDLERS = {
+SPOT_HANDLERS: dict[str, Any] = {
     "add_order": _add_order,
     "amend_order": _amend_order,
     "edit_order": _edit_order,

@@ -252,7 +252,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
         drop_proto = data.pop("drop_protocol", None)
         _engine_call(rt.apply_faults, data)
         if status is not None:
-            for name, seq in rt.venue.sequencers.items():
+            for _name, seq in rt.venue.sequencers.items():
                 if "set_status" in seq.handlers:
                     _engine_call(seq.submit, "set_status", ADMIN, {"status": status})
         dropped = []

@@ -75,8 +75,8 @@ class Runtime:
 
     def build(self) -> None:
         """Gateways prepare the venue (extra markets), then the scenario is applied."""
-        from .seeding import build_state
         from .scenario import Scenario
+        from .seeding import build_state
 
         self.hooks.pop("market_maker", None)
         self.hooks["after_build"] = []
