@@ -1,0 +1,166 @@
+"""Session-level checks that end in a Reject (35=3) rather than a dropped frame.
+
+Without a data dictionary only what FIX 4.4 defines for every message is
+checked: field syntax (tag numbers, empty values, size, repeats, header
+order), the header fields, the MsgType enumeration and the admin messages'
+own fields. Application fields are the application's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.gateways.fix import tags
+from simulator.gateways.fix.codec import Limits, Msg, is_uint, parse_fix_timestamp
+from simulator.gateways.fix.tags import RejectReason as R
+from simulator.gateways.fix.tags import tag_label
+
+_BOOLEAN = ("Y", "N")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a message is rejected; `logout` ends the session after the Reject."""
+
+    reason: int
+    tag: int | None
+    text: str
+    logout: bool = False
+
+
+def missing(tag: int) -> Problem:
+    return Problem(R.REQUIRED_TAG_MISSING, tag, f"Missing mandatory field: {tag_label(tag)}")
+
+
+def bad_format(tag: int) -> Problem:
+    return Problem(R.INCORRECT_DATA_FORMAT, tag, f"Incorrect data format for value: {tag_label(tag)}")
+
+
+def bad_value(tag: int, why: str = "") -> Problem:
+    suffix = f" ({why})" if why else ""
+    return Problem(R.VALUE_INCORRECT, tag,
+                   f"Value is incorrect (out of range) for this tag: {tag_label(tag)}{suffix}")
+
+
+def check_fields(msg: Msg, limits: Limits) -> Problem | None:
+    """Field syntax: tag numbers, empty and oversized values, repeats, header order."""
+    if len(msg.pairs) > limits.max_fields:
+        return Problem(R.OTHER, None, f"Too many fields (limit {limits.max_fields})")
+    body_started = False
+    for tag, value in msg.pairs:
+        if tag <= 0:
+            return Problem(R.INVALID_TAG_NUMBER, tag, f"Invalid tag number: {tag}")
+        if value == "":
+            return Problem(R.TAG_WITHOUT_VALUE, tag, f"Tag specified without a value: {tag_label(tag)}")
+        if len(value.encode("utf-8", "surrogateescape")) > limits.max_field_bytes:
+            return bad_value(tag, f"longer than {limits.max_field_bytes} bytes")
+        if tag in tags.HEADER_TAGS:
+            if body_started:
+                return Problem(R.TAG_OUT_OF_ORDER, tag,
+                               f"Tag specified out of required order: {tag_label(tag)}")
+        elif tag not in tags.TRAILER_TAGS:
+            body_started = True
+    dup = msg.duplicate_tag()
+    if dup is not None:
+        return Problem(R.TAG_APPEARS_MORE_THAN_ONCE, dup,
+                       f"Tag appears more than once: {tag_label(dup)}")
+    return None
+
+
+def check_header(msg: Msg, now_ns: int, max_latency_s: float | None) -> Problem | None:
+    """SendingTime, PossDupFlag/OrigSendingTime (MsgSeqNum and CompIDs are checked earlier)."""
+    sending = msg.get(tags.SENDING_TIME)
+    if sending is None:
+        return missing(tags.SENDING_TIME)
+    try:
+        sending_ns = parse_fix_timestamp(sending)
+    except ValueError:
+        return bad_format(tags.SENDING_TIME)
+    for flag in (tags.POSS_DUP_FLAG, tags.POSS_RESEND):
+        if msg.get(flag) not in (None, *_BOOLEAN):
+            return bad_format(flag)
+    orig = msg.get(tags.ORIG_SENDING_TIME)
+    if orig is not None:
+        try:
+            orig_ns = parse_fix_timestamp(orig)
+        except ValueError:
+            return bad_format(tags.ORIG_SENDING_TIME)
+        if orig_ns > sending_ns:
+            return Problem(R.SENDING_TIME_ACCURACY, tags.ORIG_SENDING_TIME,
+                           "SendingTime accuracy problem: OrigSendingTime after SendingTime",
+                           logout=True)
+    elif msg.poss_dup and msg.msg_type != "4":
+        return missing(tags.ORIG_SENDING_TIME)
+    if max_latency_s is not None and abs(sending_ns - now_ns) > max_latency_s * 1e9:
+        return Problem(R.SENDING_TIME_ACCURACY, tags.SENDING_TIME,
+                       "SendingTime accuracy problem", logout=True)
+    return None
+
+
+def check_msg_type(msg: Msg) -> Problem | None:
+    mt = msg.msg_type or ""
+    if mt in tags.FIX44_MSG_TYPES or (mt.startswith("U") and len(mt) > 1):
+        return None
+    return Problem(R.INVALID_MSG_TYPE, tags.MSG_TYPE, f"Invalid MsgType: {mt}")
+
+
+def _int_field(msg: Msg, tag: int, *, minimum: int) -> tuple[int | None, Problem | None]:
+    value = msg.get(tag)
+    if value is None:
+        return None, missing(tag)
+    if not is_uint(value):
+        return None, bad_format(tag)
+    n = int(value)
+    if n < minimum:
+        return None, bad_value(tag)
+    return n, None
+
+
+def check_admin(msg: Msg) -> Problem | None:
+    """Required fields and formats of the admin messages the session layer consumes."""
+    mt = msg.msg_type
+    if mt == "1":
+        return None if msg.get(tags.TEST_REQ_ID) is not None else missing(tags.TEST_REQ_ID)
+    if mt == "2":
+        begin, problem = _int_field(msg, tags.BEGIN_SEQ_NO, minimum=1)
+        if problem:
+            return problem
+        end, problem = _int_field(msg, tags.END_SEQ_NO, minimum=0)
+        if problem:
+            return problem
+        if end and begin and end < begin:
+            return bad_value(tags.END_SEQ_NO, "EndSeqNo before BeginSeqNo")
+        return None
+    if mt == "4":
+        if msg.get(tags.GAP_FILL_FLAG) not in (None, *_BOOLEAN):
+            return bad_format(tags.GAP_FILL_FLAG)
+        return _int_field(msg, tags.NEW_SEQ_NO, minimum=1)[1]
+    if mt == "A":
+        return check_logon_fields(msg)
+    return None
+
+
+def check_logon_fields(msg: Msg) -> Problem | None:
+    """Logon fields: EncryptMethod 0, HeartBtInt, and the Y/N / 0/1 flags."""
+    encrypt = msg.get(tags.ENCRYPT_METHOD)
+    if encrypt is None:
+        return missing(tags.ENCRYPT_METHOD)
+    if encrypt != "0":
+        return bad_value(tags.ENCRYPT_METHOD, "only 0 (none) is supported")
+    problem = _int_field(msg, tags.HEART_BT_INT, minimum=0)[1]
+    if problem:
+        return problem
+    for flag in (tags.RESET_SEQ_NUM_FLAG, tags.FORCE_RESET_CLORDID, tags.REBASED):
+        if msg.get(flag) not in (None, *_BOOLEAN):
+            return bad_format(flag)
+    if msg.get(tags.CANCEL_ORDERS_ON_DISCONNECT) not in (None, "0", "1"):
+        return bad_value(tags.CANCEL_ORDERS_ON_DISCONNECT, "0 = cancel on disconnect, 1 = keep")
+    return None
+
+
+def parse_seq_num(value: str | None) -> int | None:
+    """MsgSeqNum as a positive int, or None when missing or malformed."""
+    if value is None or not is_uint(value):
+        return None
+    n = int(value)
+    return n if n > 0 else None
