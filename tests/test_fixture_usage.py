@@ -97,3 +97,22 @@ def test_admin_token_guard() -> None:
         assert ei.value.status == 401
     finally:
         tv.stop()
+
+
+def test_journal_download_replays_to_the_same_state(kraken_venue: KrakenVenue, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    admin = kraken_venue.admin
+    acct = admin.create_account({"USD": "100000", "XBT": "2"})
+    admin.seed_book("BTC/USD", bids=[["50000.0", "0.5"]], asks=[["50010.0", "0.5"]])
+    admin.seed_book("BTC/USD", bids=[["50020.0", "0.1"]], asks=[])  # crosses the ask: a trade
+    assert acct["account_id"]
+    with urllib.request.urlopen(kraken_venue.admin_url + "/journal.jsonl", timeout=10) as r:
+        (tmp_path / "j.jsonl").write_bytes(r.read())
+    digest = admin.request("GET", "/state")["digest"]
+    out = subprocess.run(
+        [sys.executable, "-m", "simulator", "replay", str(tmp_path / "j.jsonl")], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["digest"] == digest

@@ -141,6 +141,7 @@ class SpotEngine:
         self.stops: dict[str, list[Order]] = {p: [] for p in instruments.pairs}
         self.cl_ids: dict[tuple[str, str], Order] = {}
         self.open_count: dict[tuple[str, str], int] = {}  # (account, pair) -> open orders
+        self._fee_cache: dict[tuple[str, bool, Decimal], int] = {}
         self.dead_man: dict[str, int] = {}  # account -> trigger ns
         self._timers: list[tuple[int, int, str, str]] = []
         self._timer_seq = 0
@@ -166,9 +167,6 @@ class SpotEngine:
         if a is None:
             raise EngineError(Reject.PERMISSION_DENIED)
         return a
-
-    def _emit(self, ev: object) -> None:
-        self.events.append(ev)
 
     def _ledger(self, acct: Account, asset: str, amount: int, fee: int, type_: str, refid: str, subtype: str = "") -> LedgerEntry:
         bal = acct.credit(asset, amount - fee)
@@ -210,7 +208,11 @@ class SpotEngine:
         return q
 
     def _fee_ppm(self, acct: Account, pair: SpotPair, maker: bool) -> int:
-        return pair.fee_ppm(acct.volume_30d, maker)
+        key = (pair.id, maker, acct.volume_30d)
+        ppm = self._fee_cache.get(key)
+        if ppm is None:
+            ppm = self._fee_cache[key] = pair.fee_ppm(acct.volume_30d, maker)
+        return ppm
 
     def _hold_for(self, o: Order, qty: int, price: int | None) -> int:
         """Balance units an order must hold for `qty` lots at `price`."""
@@ -507,7 +509,7 @@ class SpotEngine:
         if o.hold:
             if not o.viqc:
                 acct.hold(o.hold_asset, o.hold)
-        self._emit(OrderEvent("pending_new", o, self.now_ns))
+        self.events.append(OrderEvent("pending_new", o, self.now_ns))
         if o.expire_ns:
             self._add_timer(o.expire_ns, "expire", o.id)
         if o.start_ns:
@@ -534,21 +536,21 @@ class SpotEngine:
         """Pending -> live: triggers wait, everything else meets the book."""
         o.status = OPEN
         if o.ordertype in TRIGGERED_TYPES and not o.triggered:
-            self._emit(OrderEvent("new", o, self.now_ns))
+            self.events.append(OrderEvent("new", o, self.now_ns))
             if self._should_trigger(o):
                 self._trigger(o)
             else:
                 self.stops[o.pair.id].append(o)
             return
         if o.post_only and self._crosses(o):
-            self._emit(OrderEvent("new", o, self.now_ns))
+            self.events.append(OrderEvent("new", o, self.now_ns))
             self._close(o, CANCELED, R_POST_ONLY)
             return
         if o.tif == FOK and not self._fok_fillable(o):
-            self._emit(OrderEvent("new", o, self.now_ns))
+            self.events.append(OrderEvent("new", o, self.now_ns))
             self._close(o, CANCELED, R_FOK)
             return
-        self._emit(OrderEvent("new", o, self.now_ns))
+        self.events.append(OrderEvent("new", o, self.now_ns))
         self._execute(o)
 
     def _fok_fillable(self, o: Order) -> bool:
@@ -624,8 +626,8 @@ class SpotEngine:
                         m.visible = nxt
                         lvl.visible += nxt
                         orders.append(m)
-                        self._emit(BookEvent(pair.id, m.side, price, lvl.visible, m.id, nxt, "add", self.now_ns))
-                        self._emit(OrderEvent("iceberg_refill", m, self.now_ns))
+                        self.events.append(BookEvent(pair.id, m.side, price, lvl.visible, m.id, nxt, "add", self.now_ns))
+                        self.events.append(OrderEvent("iceberg_refill", m, self.now_ns))
             if stp_stop:
                 break
         if o.filled and self.stops[pair.id]:
@@ -694,7 +696,7 @@ class SpotEngine:
                     m.visible = nxt
                     lvl.visible += nxt
                     lvl.orders.append(m)
-                    self._emit(BookEvent(pair.id, m.side, lvl.price, lvl.visible, m.id, nxt, "add", self.now_ns))
+                    self.events.append(BookEvent(pair.id, m.side, lvl.price, lvl.visible, m.id, nxt, "add", self.now_ns))
         self._close(o, CLOSED if o.filled else CANCELED, None if o.filled else R_NO_LIQUIDITY)
 
     def _fill(self, taker: Order, maker: Order, price: int, qty: int, taker_acct: Account) -> None:
@@ -713,13 +715,13 @@ class SpotEngine:
         lvl.visible -= qty
         tfill = self._settle(taker, taker_acct, price, qty, cost, False, seq, maker.id)
         mfill = self._settle(maker, maker_acct, price, qty, cost, True, seq, taker.id)
-        self._emit(trade)
+        self.events.append(trade)
         if maker.visible == 0 and maker.filled >= maker.qty:
             pass  # the delete book event is emitted by _finish_resting
         else:
-            self._emit(BookEvent(pair.id, maker.side, price, lvl.visible, maker.id, maker.visible, "modify", now))
-        self._emit(OrderEvent("trade", taker, now, tfill))
-        self._emit(OrderEvent("trade", maker, now, mfill))
+            self.events.append(BookEvent(pair.id, maker.side, price, lvl.visible, maker.id, maker.visible, "modify", now))
+        self.events.append(OrderEvent("trade", taker, now, tfill))
+        self.events.append(OrderEvent("trade", maker, now, mfill))
         if taker.close is not None:
             self._place_close(taker, qty)
         if maker.close is not None:
@@ -767,19 +769,19 @@ class SpotEngine:
         pair = o.pair
         o.visible = o.display if o.display and o.display < o.remaining else o.remaining
         lvl = self.books[pair.id].insert(o)
-        self._emit(BookEvent(pair.id, o.side, o.price or 0, lvl.visible, o.id, o.visible, "add", self.now_ns))
+        self.events.append(BookEvent(pair.id, o.side, o.price or 0, lvl.visible, o.id, o.visible, "add", self.now_ns))
 
     def _finish_resting(self, m: Order, lvl: object) -> None:
         """A resting order filled completely: out of the book, closed."""
         book = self.books[m.pair.id]
         level = book.remove(m)
-        self._emit(BookEvent(m.pair.id, m.side, m.price or 0, level.visible, m.id, 0, "delete", self.now_ns))
+        self.events.append(BookEvent(m.pair.id, m.side, m.price or 0, level.visible, m.id, 0, "delete", self.now_ns))
         self._close(m, CLOSED, None)
 
     def _cancel_resting(self, m: Order, reason: str) -> None:
         book = self.books[m.pair.id]
         level = book.remove(m)
-        self._emit(BookEvent(m.pair.id, m.side, m.price or 0, level.visible, m.id, 0, "delete", self.now_ns))
+        self.events.append(BookEvent(m.pair.id, m.side, m.price or 0, level.visible, m.id, 0, "delete", self.now_ns))
         self._close(m, CANCELED, reason)
 
     def _close(self, o: Order, status: str, reason: str | None) -> None:
@@ -808,7 +810,7 @@ class SpotEngine:
             kind = "expired"
         else:
             kind = "canceled"
-        self._emit(OrderEvent(kind, o, self.now_ns, reason=reason))
+        self.events.append(OrderEvent(kind, o, self.now_ns, reason=reason))
 
     # ------------------------------------------------------------- triggers
     def _trigger_reference(self, o: Order) -> int:
@@ -869,12 +871,12 @@ class SpotEngine:
             need = self._hold_for(o, o.remaining, hp)
             extra = need - o.hold
             if extra > 0 and extra > acct.available(o.hold_asset):
-                self._emit(OrderEvent("triggered", o, self.now_ns))
+                self.events.append(OrderEvent("triggered", o, self.now_ns))
                 self._close(o, CANCELED, R_FUNDS)
                 return
             acct.held[o.hold_asset] = acct.held.get(o.hold_asset, 0) + extra
             o.hold = need
-        self._emit(OrderEvent("triggered", o, self.now_ns))
+        self.events.append(OrderEvent("triggered", o, self.now_ns))
         self._execute(o)
 
     def _place_close(self, parent: Order, qty: int) -> None:
@@ -894,7 +896,7 @@ class SpotEngine:
         try:
             child = self.build_order(parent.account_id, req, parent.origin)
         except EngineError as exc:
-            self._emit(NoticeEvent("close_rejected", {"parent": parent.id, "error": exc.text}, self.now_ns))
+            self.events.append(NoticeEvent("close_rejected", {"parent": parent.id, "error": exc.text}, self.now_ns))
             return
         child.id = self.ids.order_id()
         child.opened_ns = self.now_ns
@@ -906,7 +908,7 @@ class SpotEngine:
         acct = self.accounts.accounts[child.account_id]
         if child.hold:
             acct.hold(child.hold_asset, child.hold)
-        self._emit(OrderEvent("pending_new", child, self.now_ns))
+        self.events.append(OrderEvent("pending_new", child, self.now_ns))
         self._activate(child)
 
     # ---------------------------------------------------------------- cancel
@@ -1050,13 +1052,13 @@ class SpotEngine:
             o.qty = o.filled if o.filled else o.qty
             ev = OrderEvent("amended", o, self.now_ns)
             ev.amend_id = amend_id
-            self._emit(ev)
+            self.events.append(ev)
             if o.filled:
                 o.qty = o.filled
                 if o.in_book:
                     book = self.books[pair.id]
                     level = book.remove(o)
-                    self._emit(BookEvent(pair.id, o.side, o.price or 0, level.visible, o.id, 0, "delete", self.now_ns))
+                    self.events.append(BookEvent(pair.id, o.side, o.price or 0, level.visible, o.id, 0, "delete", self.now_ns))
                 self._close(o, CLOSED, R_AMEND_QTY)
             else:
                 self._cancel(o, R_AMEND_QTY)
@@ -1069,11 +1071,11 @@ class SpotEngine:
             loses = price_moves or new_qty > o.qty or (new_display != o.display and new_visible > old_visible)
             if price_moves:
                 level = book.remove(o, purge=True)
-                self._emit(BookEvent(pair.id, o.side, o.price or 0, level.visible, o.id, 0, "delete", self.now_ns))
+                self.events.append(BookEvent(pair.id, o.side, o.price or 0, level.visible, o.id, 0, "delete", self.now_ns))
                 o.qty, o.display, o.price = new_qty, new_display, new_price
                 ev = OrderEvent("amended", o, self.now_ns)
                 ev.amend_id = amend_id
-                self._emit(ev)
+                self.events.append(ev)
                 self._execute(o)  # a price amend may now cross (non post-only)
                 return o, amend_id
             lvl = book.side(o.side).level(o.price or 0)
@@ -1083,12 +1085,12 @@ class SpotEngine:
             o.qty, o.display = new_qty, new_display
             if loses or not self.config.amend_keeps_priority_on_decrease:
                 book.requeue(o)
-            self._emit(BookEvent(pair.id, o.side, o.price or 0, lvl.visible, o.id, o.visible, "modify", self.now_ns))
+            self.events.append(BookEvent(pair.id, o.side, o.price or 0, lvl.visible, o.id, o.visible, "modify", self.now_ns))
         else:
             o.qty, o.display, o.price = new_qty, new_display, new_price
         ev = OrderEvent("amended", o, self.now_ns)
         ev.amend_id = amend_id
-        self._emit(ev)
+        self.events.append(ev)
         if o.ordertype in TRIGGERED_TYPES and not o.triggered and self._should_trigger(o):
             if o in self.stops[pair.id]:
                 self.stops[pair.id].remove(o)
@@ -1155,7 +1157,7 @@ class SpotEngine:
                 if o is not None and o.is_open and o.expire_ns and o.expire_ns <= self.now_ns:
                     if o.in_book:
                         level = self.books[o.pair.id].remove(o)
-                        self._emit(BookEvent(o.pair.id, o.side, o.price or 0, level.visible, o.id, 0, "delete", self.now_ns))
+                        self.events.append(BookEvent(o.pair.id, o.side, o.price or 0, level.visible, o.id, 0, "delete", self.now_ns))
                     self._close(o, EXPIRED, R_EXPIRED)
             elif kind == "start":
                 o = self.orders.get(ref)
@@ -1166,7 +1168,7 @@ class SpotEngine:
                 if at is not None and at <= self.now_ns:
                     del self.dead_man[ref]
                     n = self.cancel_all(ref, reason=R_DMS)
-                    self._emit(NoticeEvent("dead_man_switch", {"account": ref, "canceled": len(n)}, self.now_ns))
+                    self.events.append(NoticeEvent("dead_man_switch", {"account": ref, "canceled": len(n)}, self.now_ns))
             else:
                 handler = self.timer_handlers.get(kind)
                 if handler is not None:
@@ -1185,7 +1187,7 @@ class SpotEngine:
         if status not in SYSTEM_STATUSES:
             raise EngineError(Reject.INVALID_ARGUMENTS, "status")
         self.status = status
-        self._emit(NoticeEvent("system_status", {"status": status}, self.now_ns))
+        self.events.append(NoticeEvent("system_status", {"status": status}, self.now_ns))
 
     # ---------------------------------------------------------- accounting
     def adjust_balance(self, account_id: str, asset_name: str, amount: Decimal, type_: str = "deposit") -> int:

@@ -4,6 +4,7 @@ clock, faults, books, status.  JSON over HTTP, in the OpenAPI schema."""
 from __future__ import annotations
 
 import hmac
+import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -208,6 +209,13 @@ def install(app: FastAPI, rt: Runtime) -> None:
             if len(out) >= limit:
                 break
         return {"entries": out, "last": last, "dropped": rt.venue.journal.dropped}
+
+    @r.get("/journal.jsonl", summary="The journal's commands as JSONL (replay with `kraken-sim replay FILE`)")
+    def journal_jsonl() -> Any:
+        from fastapi.responses import PlainTextResponse
+
+        lines = [json.dumps(e.to_json(with_events=False)) for e in rt.venue.journal.entries]
+        return PlainTextResponse("\n".join(lines) + ("\n" if lines else ""), media_type="application/x-ndjson")
 
     @r.get("/clock", summary="The venue clock")
     def get_clock() -> dict[str, Any]:

@@ -94,6 +94,8 @@ def build_state(rt: Runtime, scenario: Scenario) -> None:
     if books is None:
         books = [BookSeed(symbol=p.id) for p in venue.instruments.pairs.values() if p.status == "online"]
     for b in books:
+        if venue.instruments.pair(b.symbol) is None and venue.instruments.future(b.symbol) is not None:
+            continue  # futures books are seeded by the derivatives gateway's after_build hook
         seed_book(rt, b)
     if scenario.status != "online":
         venue.spot_seq.submit("set_status", ADMIN, {"status": scenario.status})
