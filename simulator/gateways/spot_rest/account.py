@@ -1,0 +1,362 @@
+"""Private account data: balances, orders, trades, ledgers, fees, WS tokens.
+
+Reads go straight to engine state (no command needed); every object is
+shaped by `formatting` so REST matches Kraken field for field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from simulator.core.accounts import (
+    QUERY_CLOSED,
+    QUERY_FUNDS,
+    QUERY_LEDGER,
+    QUERY_OPEN,
+    WEBSOCKET,
+)
+from simulator.core.events import Fill
+from simulator.core.instruments import FeeTier, SpotPair
+from simulator.core.numbers import BALANCE_DP, fmt_decimal
+from simulator.core.orders import Order
+from simulator.server.tokens import TOKEN_TTL_S
+
+from . import formatting as fmt
+from .market import Valuer
+from .params import ApiError, Params, invalid, sane
+from .registry import UNKNOWN_ASSET, Ctx, private
+
+PAGE = 50
+NS = 1_000_000_000
+E_INVALID_ORDER = "EOrder:Invalid order"
+LEDGER_TYPES = (
+    "all", "trade", "deposit", "withdrawal", "transfer", "margin", "adjustment", "rollover", "credit",
+    "settled", "staking", "dividend", "sale", "nft_rebate", "earn",
+)  # fmt: skip
+TRADE_TYPES = ("all", "any position", "closed position", "closing position", "no position")
+
+
+# ------------------------------------------------------------------ balances
+def _funding(ctx: Ctx) -> Any:
+    return ctx.venue.extensions.get("spot_funding")
+
+
+def balances(ctx: Ctx) -> list[tuple[str, int, int, int]]:
+    """(asset key, decimals, total, hold_trade) as Balance/BalanceEx show them:
+    net of pending withdrawals, plus Earn allocations as `<ALT>.B`."""
+    acct = ctx.acct
+    inst = ctx.venue.instruments
+    funding = _funding(ctx)
+    out = []
+    for asset_id, units in acct.balances.items():
+        asset = inst.assets.get(asset_id)
+        dp = asset.decimals if asset is not None else BALANCE_DP
+        pending = funding.pending_withdrawals(acct.id, asset_id) if funding is not None else 0
+        held = acct.held.get(asset_id, 0) - pending
+        out.append((asset_id, dp, units - pending, max(held, 0)))
+    if funding is not None:
+        per_asset: dict[str, int] = {}
+        for s in funding.strategies():
+            units = funding.allocated(acct.id, s.id)
+            if units:
+                per_asset[s.asset] = per_asset.get(s.asset, 0) + units
+        for asset_id, units in per_asset.items():
+            asset = inst.assets[asset_id]
+            out.append((f"{asset.altname}.B", asset.decimals, units, 0))
+    return out
+
+
+@private("Balance", perms=[(QUERY_FUNDS,)])
+def balance(ctx: Ctx, p: Params) -> dict[str, str]:
+    return {k: fmt.balance(total, dp) for k, dp, total, _ in balances(ctx)}
+
+
+@private("BalanceEx", perms=[(QUERY_FUNDS,)])
+def balance_ex(ctx: Ctx, p: Params) -> dict[str, dict[str, str]]:
+    return {
+        k: {"balance": fmt.balance(total, dp), "hold_trade": fmt.balance(held, dp)}
+        for k, dp, total, held in balances(ctx)
+    }
+
+
+@private("TradeBalance", ("asset", "aclass"), perms=[(QUERY_OPEN, QUERY_FUNDS)])
+def trade_balance(ctx: Ctx, p: Params) -> dict[str, str]:
+    name = p.text("asset") or "ZUSD"
+    target = ctx.venue.instruments.asset(name)
+    if target is None:
+        raise ApiError(UNKNOWN_ASSET)
+    valuer = Valuer(ctx.engine)
+    total = Decimal(0)
+    for asset_id, _, units, _ in balances(ctx):
+        if asset_id in ctx.venue.instruments.assets and units:
+            total += valuer.convert(Decimal(units).scaleb(-BALANCE_DP), asset_id, target.id)
+    open_value = Decimal(0)
+    for o in ctx.engine.open_orders.get(ctx.account_id, {}).values():
+        px = o.price or o.trigger_price or ctx.engine.last_price.get(o.pair.id)
+        if px:
+            notional = Decimal(px * o.remaining).scaleb(-(o.pair.pair_decimals + o.pair.lot_decimals))
+            open_value += valuer.convert(notional, o.pair.quote.id, target.id)
+    dp = target.decimals
+
+    def f(d: Decimal) -> str:
+        return fmt_decimal(d, dp)
+
+    zero = f(Decimal(0))
+    return {"eb": f(total), "tb": f(total), "m": zero, "uv": f(open_value), "n": zero, "c": zero, "v": zero,
+            "e": f(total), "mf": f(total), "ml": zero}  # fmt: skip
+
+
+# -------------------------------------------------------------------- orders
+def _fill_index(ctx: Ctx) -> dict[str, Fill]:
+    idx: dict[str, Fill] | None = ctx.cache.get("fills")
+    if idx is None:
+        idx = {f.id: f for f in ctx.engine.fills.get(ctx.account_id, [])}
+        ctx.cache["fills"] = idx
+    return idx
+
+
+def _order_trades(ctx: Ctx, o: Order, consolidate: bool) -> list[str]:
+    if not o.trades:
+        return []
+    idx = _fill_index(ctx)
+    fills = [idx[t] for t in o.trades if t in idx]
+    return [r.id for r in fmt.trade_rows(fills, consolidate)]
+
+
+def _orders_out(ctx: Ctx, p: Params, orders: list[Order]) -> dict[str, Any]:
+    with_trades = p.flag("trades")
+    consolidate = p.flag("consolidate_taker", True)
+    return {
+        o.id: fmt.order_json(ctx.engine, o, _order_trades(ctx, o, consolidate) if with_trades else None) for o in orders
+    }
+
+
+def _filter_ids(p: Params, orders: list[Order]) -> list[Order]:
+    userref = p.integer("userref", lo=-(2**31), hi=2**31 - 1)
+    cl = p.text("cl_ord_id")
+    if userref is not None:
+        orders = [o for o in orders if o.userref == userref]
+    if cl is not None:
+        orders = [o for o in orders if o.cl_ord_id == cl]
+    return orders
+
+
+@private("OpenOrders", ("trades", "userref", "cl_ord_id"), perms=[(QUERY_OPEN,)])
+def open_orders(ctx: Ctx, p: Params) -> dict[str, Any]:
+    orders = sorted(ctx.engine.open_orders.get(ctx.account_id, {}).values(), key=lambda o: o.opened_ns, reverse=True)
+    return {"open": _orders_out(ctx, p, _filter_ids(p, orders))}
+
+
+def time_bound(ctx: Ctx, p: Params, name: str, lookup: Any) -> int | None:
+    """`start`/`end`: unix seconds (decimals allowed) or an id whose time counts."""
+    v = p.text(name, max_len=64)
+    if v is None:
+        return None
+    try:
+        d = Decimal(v)
+    except ArithmeticError:
+        d = None
+    if d is not None and d.is_finite():
+        return int(sane(d, name) * NS)
+    t = lookup(v)
+    if t is None:
+        raise invalid(name)
+    return int(t)
+
+
+def _window(ctx: Ctx, p: Params, lookup: Any) -> tuple[int | None, int | None, int]:
+    start = time_bound(ctx, p, "start", lookup)
+    end = time_bound(ctx, p, "end", lookup)
+    ofs = p.integer("ofs", 0, lo=0)
+    assert ofs is not None
+    return start, end, ofs
+
+
+def _in(t: int, start: int | None, end: int | None) -> bool:
+    return (start is None or t > start) and (end is None or t <= end)
+
+
+@private(
+    "ClosedOrders",
+    ("trades", "userref", "cl_ord_id", "start", "end", "ofs", "closetime", "consolidate_taker", "without_count"),
+    perms=[(QUERY_CLOSED,)],
+)
+def closed_orders(ctx: Ctx, p: Params) -> dict[str, Any]:
+    eng = ctx.engine
+
+    def order_time(oid: str) -> int | None:
+        o = eng.orders.get(oid)
+        return o.opened_ns if o is not None and o.account_id == ctx.account_id else None
+
+    start, end, ofs = _window(ctx, p, order_time)
+    closetime = p.enum("closetime", ("open", "close", "both"), "both")
+    orders = _filter_ids(p, list(eng.closed_orders.get(ctx.account_id, [])))
+    if closetime == "open":
+        orders = [o for o in orders if _in(o.opened_ns, start, end)]
+        orders.sort(key=lambda o: o.opened_ns, reverse=True)
+    else:
+        if closetime == "close":
+            orders = [o for o in orders if _in(o.closed_ns, start, end)]
+        else:
+            orders = [o for o in orders if _in(o.opened_ns, start, end) or _in(o.closed_ns, start, end)]
+        orders.sort(key=lambda o: o.closed_ns, reverse=True)
+    out: dict[str, Any] = {"closed": _orders_out(ctx, p, orders[ofs : ofs + PAGE])}
+    if not p.flag("without_count"):
+        out["count"] = len(orders)
+    return out
+
+
+@private("QueryOrders", ("txid", "trades", "userref", "consolidate_taker"), perms=[(QUERY_OPEN, QUERY_CLOSED)])
+def query_orders(ctx: Ctx, p: Params) -> dict[str, Any]:
+    ids = p.items("txid", required=True, max_items=50)
+    found = []
+    for oid in ids:
+        o = ctx.engine.orders.get(oid)
+        if o is None or o.account_id != ctx.account_id:
+            raise ApiError(E_INVALID_ORDER)
+        found.append(o)
+    return _orders_out(ctx, p, _filter_ids(p, found))
+
+
+# -------------------------------------------------------------------- trades
+def _rows(ctx: Ctx, consolidate: bool) -> list[fmt.TradeRow]:
+    return fmt.trade_rows(ctx.engine.fills.get(ctx.account_id, []), consolidate)
+
+
+@private(
+    "TradesHistory",
+    ("type", "trades", "start", "end", "ofs", "without_count", "consolidate_taker", "ledgers"),
+    perms=[(QUERY_CLOSED,)],
+)
+def trades_history(ctx: Ctx, p: Params) -> dict[str, Any]:
+    kind = p.enum("type", TRADE_TYPES, "all")
+    p.flag("trades")
+    rows = _rows(ctx, p.flag("consolidate_taker", True))
+    by_id = {r.id: r.time_ns for r in rows}
+    start, end, ofs = _window(ctx, p, by_id.get)
+    if kind in ("any position", "closed position", "closing position"):
+        rows = []  # no spot margin: no position trades
+    rows = [r for r in rows if _in(r.time_ns, start, end)]
+    rows.reverse()
+    with_ledgers = p.flag("ledgers")
+    out: dict[str, Any] = {"trades": {r.id: r.to_json(with_ledgers) for r in rows[ofs : ofs + PAGE]}}
+    if not p.flag("without_count"):
+        out["count"] = len(rows)
+    return out
+
+
+@private("QueryTrades", ("txid", "trades"), perms=[(QUERY_OPEN, QUERY_CLOSED)])
+def query_trades(ctx: Ctx, p: Params) -> dict[str, Any]:
+    ids = p.items("txid", required=True, max_items=20)
+    p.flag("trades")
+    rows = {r.id: r for r in _rows(ctx, True)}
+    idx = _fill_index(ctx)
+    out = {}
+    for tid in ids:
+        row = rows.get(tid)
+        if row is None:
+            fill = idx.get(tid)  # an unconsolidated fill id still names a trade
+            if fill is None:
+                raise ApiError(E_INVALID_ORDER)
+            row = fmt.TradeRow(fill)
+        out[tid] = row.to_json()
+    return out
+
+
+@private("OpenPositions", ("txid", "docalcs", "consolidation"), perms=[(QUERY_OPEN,)])
+def open_positions(ctx: Ctx, p: Params) -> dict[str, Any] | list[Any]:
+    p.flag("docalcs")
+    # no spot margin in the simulator: never any position (consolidated: a list)
+    return [] if p.enum("consolidation", ("market",)) else {}
+
+
+# ------------------------------------------------------------------- ledgers
+@private("Ledgers", ("asset", "aclass", "type", "start", "end", "ofs", "without_count"), perms=[(QUERY_LEDGER,)])
+def ledgers(ctx: Ctx, p: Params) -> dict[str, Any]:
+    inst = ctx.venue.instruments
+    wanted: set[str] | None = None
+    names = p.items("asset", max_items=100)
+    if names and names != ["all"]:
+        wanted = set()
+        for n in names:
+            a = inst.asset(n)
+            if a is None:
+                raise ApiError(UNKNOWN_ASSET)
+            wanted.add(a.id)
+    aclass = p.enum("aclass", ("currency", "tokenized_asset"), "currency")
+    kind = p.enum("type", LEDGER_TYPES, "all")
+    entries = ctx.acct.ledger
+    by_id = {e.id: e.time_ns for e in entries}
+    start, end, ofs = _window(ctx, p, by_id.get)
+    sel = [
+        e
+        for e in reversed(entries)
+        if (wanted is None or e.asset in wanted)
+        and (kind == "all" or e.type == kind)
+        and _in(e.time_ns, start, end)
+        and (inst.assets[e.asset].aclass if e.asset in inst.assets else "currency") == aclass
+    ]
+    out: dict[str, Any] = {"ledger": {e.id: fmt.ledger_json(ctx.engine, e) for e in sel[ofs : ofs + PAGE]}}
+    if not p.flag("without_count"):
+        out["count"] = len(sel)
+    return out
+
+
+@private("QueryLedgers", ("id", "trades"), perms=[(QUERY_LEDGER,)])
+def query_ledgers(ctx: Ctx, p: Params) -> dict[str, Any]:
+    ids = p.items("id", required=True, max_items=20)
+    p.flag("trades")
+    by_id = {e.id: e for e in ctx.acct.ledger}
+    out = {}
+    for lid in ids:
+        e = by_id.get(lid)
+        if e is None:
+            raise invalid("id")
+        out[lid] = fmt.ledger_json(ctx.engine, e)
+    return out
+
+
+# ---------------------------------------------------------------------- fees
+def _pct(d: Decimal) -> str:
+    return fmt_decimal(d, 4)
+
+
+def fee_info(tiers: tuple[FeeTier, ...], volume: Decimal) -> dict[str, Any]:
+    if not tiers:
+        zero = _pct(Decimal(0))
+        return {"fee": zero, "minfee": zero, "maxfee": zero, "nextfee": None, "tiervolume": zero, "nextvolume": None}
+    i = 0
+    for j, t in enumerate(tiers):
+        if volume >= t.volume:
+            i = j
+    nxt = tiers[i + 1] if i + 1 < len(tiers) else None
+    return {
+        "fee": _pct(tiers[i].percent),
+        "minfee": _pct(min(t.percent for t in tiers)),
+        "maxfee": _pct(max(t.percent for t in tiers)),
+        "nextfee": _pct(nxt.percent) if nxt else None,
+        "tiervolume": _pct(tiers[i].volume),
+        "nextvolume": _pct(nxt.volume) if nxt else None,
+    }
+
+
+@private("TradeVolume", ("pair", "fee-info", "fee_schedule"), perms=[(QUERY_FUNDS,)])
+def trade_volume(ctx: Ctx, p: Params) -> dict[str, Any]:
+    p.flag("fee-info")
+    p.flag("fee_schedule")
+    vol = ctx.acct.volume_30d
+    out: dict[str, Any] = {"currency": "ZUSD", "volume": _pct(vol)}
+    names = p.items("pair", max_items=100)
+    if names:
+        pairs: list[tuple[str, SpotPair]] = [(n, ctx.pair(n)) for n in names]
+        out["fees"] = {n: fee_info(pr.fees, vol) for n, pr in pairs}
+        out["fees_maker"] = {n: fee_info(pr.fees_maker, vol) for n, pr in pairs}
+    return out
+
+
+# ---------------------------------------------------------------- websockets
+@private("GetWebSocketsToken", perms=[(WEBSOCKET,)])
+def ws_token(ctx: Ctx, p: Params) -> dict[str, Any]:
+    store = ctx.rt.hooks["ws_tokens"]
+    tok = store.mint(ctx.account_id)
+    return {"token": tok.token, "expires": TOKEN_TTL_S}
