@@ -2,9 +2,9 @@
 
     def test_buy(kraken_venue):
         acct = kraken_venue.admin.create_account({"USD": "100000"})
-        exchange = ccxt.kraken({"apiKey": acct["api_key"], "secret": acct["api_secret"],
-                                "urls": {"api": {"public": kraken_venue.spot_rest + "/0/public",
-                                                 "private": kraken_venue.spot_rest + "/0/private"}}})
+        exchange = ccxt.kraken({"apiKey": acct["api_key"], "secret": acct["api_secret"]})
+        exchange.urls["api"] = dict(exchange.urls["api"], public=kraken_venue.spot_rest,
+                                    private=kraken_venue.spot_rest)
 """
 
 from __future__ import annotations
