@@ -1,0 +1,318 @@
+"""One client WebSocket: the read loop, the envelope, the writer and its queue.
+
+Replies and feed messages share one FIFO queue per connection drained by a
+writer task; the queue is bounded, and a client that falls that far behind is
+disconnected (as a venue drops a consumer it cannot serve) instead of slowing
+the engine or growing memory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket
+
+from .fmt import ts_us
+from .jsonw import dumps
+from .methods import TRADING_METHODS, Reply, Trading
+from .params import WsError, unsupported
+from .router import Router
+from .subscriptions import PRIVATE_REFUSED, Ack, Subscriptions
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+log = logging.getLogger("kraken_sim.spot_ws")
+ENVELOPE = frozenset({"method", "params", "req_id"})
+
+
+def _now_text() -> str:
+    return ts_us(time.time_ns())
+
+
+class WsConnection:
+    """A live spot WS connection (registered in rt.connections as protocol "ws")."""
+
+    protocol = "ws"
+
+    def __init__(self, hub: Hub, ws: WebSocket, kind: str) -> None:
+        self.hub = hub
+        self.ws = ws
+        self.kind = kind  # public | auth | l3
+        self.id = hub.rt.new_connection_id("ws")
+        self.connection_id = hub.conn_ids.getrandbits(64)
+        self.account_id: str | None = None
+        self.queue: deque[str] = deque()
+        self.wake = asyncio.Event()
+        self.subs: dict[tuple[Any, ...], Any] = {}
+        self.closed = False
+        self.last_recv = time.monotonic()
+        self.last_send = self.last_recv
+        self.router = Router(self)
+        self.subscriptions = Subscriptions(self)
+        self.tokens = hub.config.msg_burst
+        self.tokens_at = self.last_recv
+        self._writer: asyncio.Task[None] | None = None
+        self.sending = False
+        self.in_handle = False
+
+    # --------------------------------------------------------------- output
+    def send(self, text: str) -> None:
+        """Queue a message (any thread); overflowing the queue drops the client."""
+        if self.closed:
+            return
+        q = self.queue
+        if len(q) >= self.hub.config.max_queue:
+            self.closed = True
+            q.clear()
+            self.hub.call_in_loop(self._overflow)
+            return
+        q.append(text)
+        if len(q) == 1 and not self.in_handle:  # the reader flushes after its own request
+            self.hub.wake(self)
+
+    def _overflow(self) -> None:
+        log.warning("spot ws %s: client too slow, disconnecting", self.id)
+        asyncio.get_running_loop().create_task(self._close(1008, "slow consumer"))
+
+    def reply(
+        self,
+        method: str,
+        req_id: int | None,
+        time_in: str,
+        result: Any = None,
+        error: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        d: dict[str, Any] = {"method": method, "success": error is None, "time_in": time_in, "time_out": _now_text()}
+        if error is not None:
+            d["error"] = error
+        if result is not None:
+            d["result"] = result
+        if req_id is not None:
+            d["req_id"] = req_id
+        if extra:
+            d.update(extra)
+        self.send(dumps(dict(sorted(d.items()))))
+
+    def send_acks(self, acks: list[Ack]) -> None:
+        cur = self._current
+        for a in acks:
+            extra = dict(a.extra)
+            method = extra.pop("method", cur[0])
+            self.reply(method, cur[1], cur[2], a.result, a.error, extra)
+
+    async def _writer_loop(self) -> None:
+        """Sends what the feed queued; the reader flushes its own replies (one loop hop less)."""
+        q = self.queue
+        ev = self.wake
+        try:
+            while True:
+                if not q or self.sending:
+                    ev.clear()
+                    if not q or self.sending:
+                        await ev.wait()
+                    continue
+                await self.flush()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the socket went away under us
+            self.closed = True
+
+    async def flush(self) -> None:
+        """Send everything queued; only one coroutine sends at a time, keeping order."""
+        if self.sending:
+            return
+        self.sending = True
+        q = self.queue
+        send = self.ws.send
+        try:
+            while q:
+                await send({"type": "websocket.send", "text": q.popleft()})
+            self.last_send = time.monotonic()
+        finally:
+            self.sending = False
+
+    # ---------------------------------------------------------------- lifecycle
+    async def serve(self) -> None:
+        hub = self.hub
+        await self.ws.accept()
+        hub.bind_loop()
+        hub.conns.add(self)
+        hub.rt.connections[self.id] = self
+        self.send(hub.status_message(self.connection_id))
+        self._writer = asyncio.get_running_loop().create_task(self._writer_loop())
+        try:
+            while not self.closed:
+                msg = await self.ws.receive()
+                t = msg["type"]
+                if t == "websocket.disconnect":
+                    break
+                text = msg.get("text")
+                if text is None:
+                    raw = msg.get("bytes") or b""
+                    try:
+                        text = raw.decode()
+                    except UnicodeDecodeError:
+                        text = ""
+                self.last_recv = time.monotonic()
+                self.in_handle = True
+                try:
+                    await self.handle(text)
+                except Exception:  # noqa: BLE001 - one bad request must not kill the session
+                    log.exception("spot ws request failed")
+                    self.reply("unknown", None, _now_text(), error="EGeneral:Internal error")
+                finally:
+                    self.in_handle = False
+                if self.queue:
+                    if self.sending:
+                        self.wake.set()
+                    else:
+                        await self.flush()
+        except Exception:  # noqa: BLE001 - disconnects surface here in several shapes
+            pass
+        finally:
+            await self._cleanup()
+
+    async def _cleanup(self) -> None:
+        self.closed = True
+        self.hub.forget(self)
+        self.hub.rt.connections.pop(self.id, None)
+        if self._writer is not None:
+            if self.queue and not self._writer.done():
+                # let queued replies go out before the writer stops
+                try:
+                    await asyncio.wait_for(self._drain(), timeout=1.0)
+                except TimeoutError:
+                    pass
+            self._writer.cancel()
+
+    async def _drain(self) -> None:
+        while self.queue and self._writer is not None and not self._writer.done():
+            await asyncio.sleep(0.005)
+
+    async def _close(self, code: int, reason: str) -> None:
+        self.closed = True
+        try:
+            await self.ws.close(code, reason)
+        except Exception:  # noqa: BLE001 - already closed
+            pass
+
+    async def drop(self, code: int = 1001, reason: str = "") -> None:
+        """Close the connection from the venue side (admin fault, reset, idle)."""
+        if self.closed and self._writer is None:
+            return
+        self.closed = True
+        if self._writer is not None:
+            self._writer.cancel()
+        await self._close(code, reason)
+
+    # ----------------------------------------------------------------- input
+    def _rate_ok(self) -> bool:
+        cfg = self.hub.config
+        now = time.monotonic()
+        self.tokens = min(cfg.msg_burst, self.tokens + (now - self.tokens_at) * cfg.msg_rate)
+        self.tokens_at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+    async def handle(self, text: str) -> None:
+        time_in = _now_text()
+        self._current: tuple[str, int | None, str] = ("", None, time_in)
+        cfg = self.hub.config
+        if not self._rate_ok():
+            self._plain_error("Exceeded msg rate", time_in)
+            return
+        if len(text) > cfg.max_frame:
+            self._plain_error(cfg.malformed_text, time_in)
+            return
+        try:
+            msg = json.loads(text, parse_float=Decimal)
+        except (ValueError, RecursionError):
+            self._plain_error(cfg.malformed_text, time_in)
+            return
+        if type(msg) is not dict or type(msg.get("method")) is not str:
+            self._plain_error(cfg.malformed_text, time_in)
+            return
+        method: str = msg["method"]
+        req_id = msg.get("req_id")
+        if req_id is not None and type(req_id) is not int:
+            self.reply(method, None, time_in, error="Req_id field must be an integer")
+            return
+        self._current = (method, req_id, time_in)
+        for k in msg:
+            if k not in ENVELOPE:
+                self.reply(method, req_id, time_in, error=unsupported(k, method).text)
+                return
+        params = msg.get("params")
+        if method == "ping":
+            if "params" in msg:
+                self.reply("ping", req_id, time_in, error=unsupported("params", "ping").text)
+                return
+            d: dict[str, Any] = {"method": "pong"}
+            if req_id is not None:
+                d["req_id"] = req_id
+            d["time_in"] = time_in
+            d["time_out"] = _now_text()
+            self.send(dumps(d))
+            return
+        if params is None:
+            params = {}
+        elif type(params) is not dict:
+            self.reply(method, req_id, time_in, error="Params field must be an object")
+            return
+        if method in ("subscribe", "unsubscribe"):
+            try:
+                acks = self.subscriptions.handle(method, params)
+            except WsError as exc:
+                extra = dict(exc.extra)
+                if method == "unsubscribe" and exc.text == "Subscription Not Found":
+                    extra.setdefault("method", "subscribe")
+                self.send_acks([Ack(error=exc.text, **extra)])
+                return
+            self.send_acks(acks)
+            return
+        if method not in TRADING_METHODS:
+            self.reply(method, req_id, time_in, error="Unsupported event")
+            return
+        if self.kind != "auth":
+            self.reply(method, req_id, time_in, error=PRIVATE_REFUSED)
+            return
+        token = params.get("token")
+        if token is None:
+            self.reply(method, req_id, time_in, error="Token(s) not found")
+            return
+        store = self.hub.rt.hooks.get("ws_tokens")
+        acct = store.account_for(token) if store is not None and type(token) is str else None
+        if acct is None:
+            self.reply(method, req_id, time_in, error="EAPI:Invalid token")
+            return
+        self.account_id = acct
+        try:
+            job = Trading(self, acct, method, params).build()
+        except WsError as exc:
+            self.reply(method, req_id, time_in, error=exc.text)
+            return
+
+        def run() -> None:
+            replies: list[Reply] = job()
+            for result, error, extra in replies:
+                self.reply(method, req_id, time_in, result, error, extra)
+
+        if self.router.reordering():
+            self.router.route(run)
+            return
+        lat = self.hub.rt.latency_s("ws")
+        if lat:
+            await asyncio.sleep(lat)
+        run()
+
+    def _plain_error(self, text: str, time_in: str) -> None:
+        self.send(dumps({"error": text, "success": False, "time_in": time_in, "time_out": _now_text()}))

@@ -1,0 +1,499 @@
+"""subscribe / unsubscribe: per-channel params, one ack per symbol, snapshots.
+
+Acks for every symbol go out first, then the snapshots, as Kraken does; all
+of it happens under the sequencer lock so no engine update can slip between a
+snapshot and the subscriber's registration."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .channels import book as l2
+from .channels import level3 as l3
+from .channels.market import (
+    OHLC_INTERVALS,
+    bbo,
+    candles,
+    instrument_message,
+    ohlc_message,
+    ticker_message,
+    trade_message,
+)
+from .executions import MAX_RATE_COUNT, BalanceSub, ExecSub, balance_snapshot, snapshot_reports
+from .jsonw import dumps
+from .params import WsError, array, boolean, check_fields, enum, integer, string
+
+if TYPE_CHECKING:
+    from simulator.core.instruments import SpotPair
+
+    from .connection import WsConnection
+
+PUBLIC = frozenset({"ticker", "book", "trade", "ohlc", "instrument"})
+PRIVATE = frozenset({"executions", "balances"})
+FIELDS: dict[str, frozenset[str]] = {
+    "ticker": frozenset({"channel", "symbol", "event_trigger", "snapshot"}),
+    "book": frozenset({"channel", "symbol", "depth", "snapshot"}),
+    "trade": frozenset({"channel", "symbol", "snapshot"}),
+    "ohlc": frozenset({"channel", "symbol", "interval", "snapshot"}),
+    "instrument": frozenset({"channel", "snapshot", "include_tokenized_assets", "execution_venue"}),
+    "level3": frozenset({"channel", "symbol", "depth", "snapshot", "token"}),
+    "executions": frozenset(
+        {
+            "channel",
+            "token",
+            "snap_orders",
+            "snap_trades",
+            "order_status",
+            "ratecounter",
+            "rebased",
+            "users",
+            "snapshot_trades",
+            "snapshot",
+        }
+    ),
+    "balances": frozenset({"channel", "token", "snapshot", "rebased", "users"}),
+    "heartbeat": frozenset({"channel"}),
+}
+PRIVATE_REFUSED = "Private data and trading are unavailable on this endpoint. Try ws-auth.kraken.com"
+PUBLIC_REFUSED = "Public market data subscriptions are unavailable on this endpoint. Try ws.kraken.com"
+L3_REFUSED = "Level3 data is unavailable on this endpoint. Try ws-l3.kraken.com"
+
+
+class Ack:
+    """One reply: result or error (+ top-level extras such as `symbol`)."""
+
+    __slots__ = ("result", "error", "extra")
+
+    def __init__(self, result: dict[str, Any] | None = None, error: str | None = None, **extra: Any) -> None:
+        self.result = result
+        self.error = error
+        self.extra = extra
+
+
+def endpoint_refusal(kind: str, channel: str) -> str | None:
+    """Kraken's text for a channel asked on the wrong host, or None."""
+    if channel in ("heartbeat", "status"):
+        return None
+    if kind == "public":
+        if channel in PRIVATE:
+            return PRIVATE_REFUSED
+        if channel == "level3":
+            return L3_REFUSED
+    elif kind == "auth":
+        if channel in PUBLIC:
+            return PUBLIC_REFUSED
+    else:  # l3 host
+        if channel in PRIVATE:
+            return PRIVATE_REFUSED
+        if channel in PUBLIC:
+            return PUBLIC_REFUSED
+    return None
+
+
+class Subscriptions:
+    def __init__(self, conn: WsConnection) -> None:
+        self.conn = conn
+        self.hub = conn.hub
+
+    # --------------------------------------------------------------- common
+    def _symbols(self, params: dict[str, Any]) -> list[str]:
+        syms = array(params, "symbol")
+        if not syms:
+            raise WsError("Symbol(s) not found")
+        for s in syms:
+            if type(s) is not str:
+                raise WsError("Symbol field must be an array of strings")
+        return syms
+
+    def _pair(self, symbol: str) -> SpotPair | None:
+        p = self.hub.rt.venue.instruments.pair(symbol)
+        return p if p is not None and p.symbol == symbol else None
+
+    def _account(self, params: dict[str, Any], channel: str) -> str:
+        token = params.get("token")
+        acct = None
+        if type(token) is str:
+            store = self.hub.rt.hooks.get("ws_tokens")
+            acct = store.account_for(token) if store is not None else None
+        if acct is None:
+            raise WsError("ESession:Invalid session", channel=channel, status="error")
+        self.conn.account_id = acct
+        return acct
+
+    def handle(self, method: str, params: dict[str, Any]) -> list[Ack]:
+        """Validate, register, and queue acks + snapshots; returns acks for the caller to send first."""
+        channel = params.get("channel")
+        if channel is None:
+            raise WsError("Subscription name invalid") if method == "subscribe" else WsError("Subscription Not Found")
+        if type(channel) is not str:
+            raise WsError("Channel field must be a string")
+        refusal = endpoint_refusal(self.conn.kind, channel)
+        if refusal is not None:
+            raise WsError(refusal)
+        if channel == "status":
+            raise WsError("Symbol(s) not found")
+        allowed = FIELDS.get(channel)
+        if allowed is None:
+            raise WsError("Subscription name invalid")
+        check_fields(params, allowed, method)
+        fn = getattr(self, f"_{method}_{channel}")
+        return fn(params)  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------ public
+    def _per_symbol(
+        self,
+        params: dict[str, Any],
+        channel: str,
+        key_extra: Any,
+        result: dict[str, Any],
+        on_new: Any,
+        unsubscribe: bool = False,
+    ) -> list[Ack]:
+        """One ack per symbol; `on_new(pair)` registers and returns the snapshot text or None."""
+        acks: list[Ack] = []
+        todo: list[SpotPair] = []
+        subs = self.conn.subs
+        for sym in self._symbols(params):
+            pair = self._pair(sym)
+            if pair is None:
+                acks.append(Ack(error=f"Currency pair not supported {sym}", symbol=sym))
+                continue
+            key = (channel, pair.id)
+            if unsubscribe:
+                if subs.get(key) != key_extra:
+                    acks.append(Ack(error="Subscription Not Found", symbol=sym, method="subscribe"))
+                    continue
+                del subs[key]
+                todo.append(pair)
+                acks.append(Ack({**result, "symbol": sym}))
+                continue
+            if key in subs or any(p is pair for p in todo):
+                acks.append(Ack(error="Already subscribed", symbol=sym))
+                continue
+            subs[key] = key_extra
+            todo.append(pair)
+            acks.append(Ack({**result, "symbol": sym}))
+        self.conn.send_acks(acks)
+        for pair in todo:
+            text = on_new(pair)
+            if text is not None:
+                self.conn.send(text)
+        return []
+
+    def _subscribe_ticker(self, p: dict[str, Any]) -> list[Ack]:
+        trig = enum(p, "event_trigger", ("trades", "bbo"), "trades") or "trades"
+        snap = boolean(p, "snapshot", True)
+        hub, conn = self.hub, self.conn
+
+        def on_new(pair: SpotPair) -> str | None:
+            by = hub.tickers.setdefault(pair.id, {"trades": set(), "bbo": set()})
+            book = hub.rt.venue.spot.books[pair.id]
+            if not by["bbo"] and not by["trades"]:
+                hub.bbo[pair.id] = bbo(book)
+            by[trig].add(conn)
+            st = hub.ensure_stats(pair.id)
+            return ticker_message("snapshot", st.ticker(book, hub.rt.venue.clock.now_ns())) if snap else None
+
+        with hub.lock:
+            return self._per_symbol(
+                p, "ticker", trig, {"channel": "ticker", "event_trigger": trig, "snapshot": snap}, on_new
+            )
+
+    def _unsubscribe_ticker(self, p: dict[str, Any]) -> list[Ack]:
+        trig = enum(p, "event_trigger", ("trades", "bbo"), "trades") or "trades"
+        hub, conn = self.hub, self.conn
+
+        def on_gone(pair: SpotPair) -> None:
+            by = hub.tickers.get(pair.id)
+            if by is not None:
+                by[trig].discard(conn)
+                if not by["trades"] and not by["bbo"]:
+                    del hub.tickers[pair.id]
+
+        with hub.lock:
+            return self._per_symbol(p, "ticker", trig, {"channel": "ticker", "event_trigger": trig}, on_gone, True)
+
+    def _depth(self, p: dict[str, Any], allowed: tuple[int, ...]) -> int:
+        v = p.get("depth")
+        if v is None:
+            return 10
+        if type(v) is not int or v not in allowed:
+            raise WsError("Subscription depth not supported")
+        return v
+
+    def _subscribe_book(self, p: dict[str, Any]) -> list[Ack]:
+        depth = self._depth(p, l2.DEPTHS)
+        snap = boolean(p, "snapshot", True)
+        hub, conn = self.hub, self.conn
+
+        def on_new(pair: SpotPair) -> str | None:
+            book = hub.rt.venue.spot.books[pair.id]
+            now = hub.rt.venue.clock.now_ns()
+            g = hub.books.get((pair.id, depth))
+            if g is None:
+                g = l2.BookGroup(pair, depth)
+                hub.books[(pair.id, depth)] = g
+                text = g.snapshot(book, now)
+            else:
+                text = g.peek_snapshot(book, now)
+            g.subs.add(conn)
+            return text if snap else None
+
+        with hub.lock:
+            return self._per_symbol(p, "book", depth, {"channel": "book", "depth": depth, "snapshot": snap}, on_new)
+
+    def _unsubscribe_book(self, p: dict[str, Any]) -> list[Ack]:
+        depth = self._depth(p, l2.DEPTHS)
+        hub, conn = self.hub, self.conn
+
+        def on_gone(pair: SpotPair) -> None:
+            g = hub.books.get((pair.id, depth))
+            if g is not None:
+                g.subs.discard(conn)
+                if not g.subs:
+                    del hub.books[(pair.id, depth)]
+
+        with hub.lock:
+            return self._per_symbol(
+                p, "book", depth, {"channel": "book", "depth": depth, "snapshot": True}, on_gone, True
+            )
+
+    def _subscribe_level3(self, p: dict[str, Any]) -> list[Ack]:
+        self._account(p, "level3")
+        depth = self._depth(p, l3.DEPTHS)
+        snap = boolean(p, "snapshot", True)
+        hub, conn = self.hub, self.conn
+
+        def on_new(pair: SpotPair) -> str | None:
+            book = hub.rt.venue.spot.books[pair.id]
+            now = hub.rt.venue.clock.now_ns()
+            g = hub.l3.get((pair.id, depth))
+            if g is None:
+                g = l3.L3Group(pair, depth)
+                hub.l3[(pair.id, depth)] = g
+                text = g.snapshot(book, now)
+            else:
+                text = g.snapshot(book, now, reset=False)
+            g.subs.add(conn)
+            return text if snap else None
+
+        with hub.lock:
+            return self._per_symbol(p, "level3", depth, {"channel": "level3", "depth": depth, "snapshot": snap}, on_new)
+
+    def _unsubscribe_level3(self, p: dict[str, Any]) -> list[Ack]:
+        self._account(p, "level3")
+        depth = self._depth(p, l3.DEPTHS)
+        hub, conn = self.hub, self.conn
+
+        def on_gone(pair: SpotPair) -> None:
+            g = hub.l3.get((pair.id, depth))
+            if g is not None:
+                g.subs.discard(conn)
+                if not g.subs:
+                    del hub.l3[(pair.id, depth)]
+
+        with hub.lock:
+            return self._per_symbol(p, "level3", depth, {"channel": "level3", "depth": depth}, on_gone, True)
+
+    def _subscribe_trade(self, p: dict[str, Any]) -> list[Ack]:
+        snap = boolean(p, "snapshot", False)
+        hub, conn = self.hub, self.conn
+
+        def on_new(pair: SpotPair) -> str | None:
+            hub.trades.setdefault(pair.id, set()).add(conn)
+            if not snap:
+                return None
+            return trade_message("snapshot", pair, hub.rt.venue.spot.trades[pair.id][-50:])
+
+        with hub.lock:
+            return self._per_symbol(p, "trade", True, {"channel": "trade", "snapshot": snap}, on_new)
+
+    def _unsubscribe_trade(self, p: dict[str, Any]) -> list[Ack]:
+        hub, conn = self.hub, self.conn
+
+        def on_gone(pair: SpotPair) -> None:
+            s = hub.trades.get(pair.id)
+            if s is not None:
+                s.discard(conn)
+                if not s:
+                    del hub.trades[pair.id]
+
+        with hub.lock:
+            return self._per_symbol(p, "trade", True, {"channel": "trade"}, on_gone, True)
+
+    def _interval(self, p: dict[str, Any]) -> int:
+        v = p.get("interval")
+        if v is None:
+            return 1
+        if type(v) is not int or v not in OHLC_INTERVALS:
+            raise WsError("Subscription ohlc interval not supported")
+        return v
+
+    def _subscribe_ohlc(self, p: dict[str, Any]) -> list[Ack]:
+        minutes = self._interval(p)
+        snap = boolean(p, "snapshot", True)
+        hub, conn = self.hub, self.conn
+
+        def on_new(pair: SpotPair) -> str | None:
+            hub.ohlc.setdefault((pair.id, minutes), set()).add(conn)
+            cs = candles(hub.rt.venue.spot.trades[pair.id], minutes)
+            if cs and (pair.id, minutes) not in hub.candles:
+                hub.candles[(pair.id, minutes)] = cs[-1]
+            if not snap:
+                return None
+            return ohlc_message("snapshot", pair, cs, minutes, hub.rt.venue.clock.now_ns())
+
+        result = {
+            "channel": "ohlc",
+            "interval": minutes,
+            "snapshot": snap,
+            "warnings": ["timestamp is deprecated, use interval_begin"],
+        }
+        with hub.lock:
+            return self._per_symbol(p, "ohlc", minutes, result, on_new)
+
+    def _unsubscribe_ohlc(self, p: dict[str, Any]) -> list[Ack]:
+        minutes = self._interval(p)
+        hub, conn = self.hub, self.conn
+
+        def on_gone(pair: SpotPair) -> None:
+            s = hub.ohlc.get((pair.id, minutes))
+            if s is not None:
+                s.discard(conn)
+                if not s:
+                    del hub.ohlc[(pair.id, minutes)]
+                    hub.candles.pop((pair.id, minutes), None)
+
+        with hub.lock:
+            return self._per_symbol(p, "ohlc", minutes, {"channel": "ohlc", "interval": minutes}, on_gone, True)
+
+    def _subscribe_instrument(self, p: dict[str, Any]) -> list[Ack]:
+        snap = boolean(p, "snapshot", True)
+        boolean(p, "include_tokenized_assets")
+        enum(p, "execution_venue", ("international", "bitnomial-exchange"))
+        key = ("instrument",)
+        if key in self.conn.subs:
+            return [Ack(error="Already subscribed")]
+        self.conn.subs[key] = True
+        self.conn.send_acks(
+            [
+                Ack(
+                    {
+                        "channel": "instrument",
+                        "snapshot": snap,
+                        "warnings": ["tick_size is deprecated, use price_increment"],
+                    }
+                )
+            ]
+        )
+        eng = self.hub.rt.venue.spot
+        with self.hub.lock:
+            self.hub.instrument.add(self.conn)
+            if snap:
+                self.conn.send(instrument_message(eng.instruments, set(eng.index_price)))
+        return []
+
+    def _unsubscribe_instrument(self, p: dict[str, Any]) -> list[Ack]:
+        if self.conn.subs.pop(("instrument",), None) is None:
+            return [Ack(error="Subscription Not Found", method="subscribe")]
+        self.hub.instrument.discard(self.conn)
+        return [Ack({"channel": "instrument"})]
+
+    def _subscribe_heartbeat(self, p: dict[str, Any]) -> list[Ack]:
+        return [Ack({"channel": "heartbeat"})]
+
+    def _unsubscribe_heartbeat(self, p: dict[str, Any]) -> list[Ack]:
+        return [Ack({"channel": "heartbeat"})]
+
+    # ----------------------------------------------------------- private
+    def _subscribe_executions(self, p: dict[str, Any]) -> list[Ack]:
+        acct = self._account(p, "executions")
+        snap_trades = boolean(p, "snap_trades", boolean(p, "snapshot_trades", False))
+        snap_orders = boolean(p, "snap_orders", boolean(p, "snapshot", True))
+        order_status = boolean(p, "order_status", True)
+        ratecounter = boolean(p, "ratecounter", False)
+        boolean(p, "rebased", True)
+        users = enum(p, "users", ("all",))
+        key = ("executions",)
+        if key in self.conn.subs:
+            return [Ack(error="Already subscribed", channel="executions")]
+        hub = self.hub
+        eng = hub.rt.venue.spot
+        account = eng.accounts.get(acct)
+        tier = account.tier if account is not None else "intermediate"
+        max_hook = hub.rt.hooks.get("spot_maxratecount")
+        maxrate = max_hook(acct) if max_hook is not None else MAX_RATE_COUNT.get(tier, 125)
+        self.conn.subs[key] = acct
+        self.conn.send_acks(
+            [
+                Ack(
+                    {
+                        "channel": "executions",
+                        "maxratecount": maxrate,
+                        "snap_orders": snap_orders,
+                        "snap_trades": snap_trades,
+                    }
+                )
+            ]
+        )
+        sub = ExecSub(self.conn, acct, snap_orders, snap_trades, order_status, ratecounter)
+        with hub.lock:
+            targets = [acct]
+            if users == "all" and account is not None:
+                targets += list(account.subaccounts)
+            for a in targets:
+                hub.execs.setdefault(a, set()).add(sub)
+            if users != "all":
+                data = snapshot_reports(eng, acct, snap_orders, snap_trades)
+                self.conn.send(
+                    dumps({"channel": "executions", "type": "snapshot", "data": data, "sequence": sub.next_seq()})
+                )
+        return []
+
+    def _unsubscribe_executions(self, p: dict[str, Any]) -> list[Ack]:
+        self._account(p, "executions")
+        if self.conn.subs.pop(("executions",), None) is None:
+            return [Ack(error="Subscription Not Found", method="subscribe")]
+        with self.hub.lock:
+            for acct, subs in list(self.hub.execs.items()):
+                for s in [x for x in subs if x.conn is self.conn]:
+                    subs.discard(s)
+                if not subs:
+                    del self.hub.execs[acct]
+        return [Ack({"channel": "executions"})]
+
+    def _subscribe_balances(self, p: dict[str, Any]) -> list[Ack]:
+        acct = self._account(p, "balances")
+        snap = boolean(p, "snapshot", True)
+        boolean(p, "rebased", True)
+        enum(p, "users", ("all",))
+        key = ("balances",)
+        if key in self.conn.subs:
+            return [Ack(error="Already subscribed", channel="balances")]
+        self.conn.subs[key] = acct
+        self.conn.send_acks([Ack({"channel": "balances", "snapshot": snap})])
+        sub = BalanceSub(self.conn, acct)
+        hub = self.hub
+        with hub.lock:
+            hub.balances.setdefault(acct, set()).add(sub)
+            if snap:
+                data = balance_snapshot(hub.rt.venue.spot, acct)
+                self.conn.send(
+                    dumps({"channel": "balances", "type": "snapshot", "data": data, "sequence": sub.next_seq()})
+                )
+        return []
+
+    def _unsubscribe_balances(self, p: dict[str, Any]) -> list[Ack]:
+        self._account(p, "balances")
+        if self.conn.subs.pop(("balances",), None) is None:
+            return [Ack(error="Subscription Not Found", method="subscribe")]
+        with self.hub.lock:
+            for acct, subs in list(self.hub.balances.items()):
+                for s in [x for x in subs if x.conn is self.conn]:
+                    subs.discard(s)
+                if not subs:
+                    del self.hub.balances[acct]
+        return [Ack({"channel": "balances"})]
+
+
+__all__ = ["Ack", "Subscriptions", "endpoint_refusal", "integer", "string"]
