@@ -11,7 +11,9 @@ import pytest
 
 from .helpers import Raw
 
-RECORDED = Path("/work/shared/data/recorded/nautilus_trader")
+RECORDED = Path(__file__).resolve().parents[3] / "shared" / "data" / "recorded" / "nautilus_trader"
+if not RECORDED.is_dir():
+    RECORDED = Path("/work/shared/data/recorded/nautilus_trader")
 pytestmark = pytest.mark.skipif(not RECORDED.is_dir(), reason="recorded payloads not available")
 
 
