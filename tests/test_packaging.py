@@ -134,3 +134,33 @@ def test_bad_scenario_file_is_refused_with_field_and_line(tmp_path: Path) -> Non
     )
     assert r.returncode == 2
     assert "accounts[0].tier (line 4)" in r.stderr and "platinum" in r.stderr
+
+
+def test_every_package_is_listed_for_the_wheel() -> None:
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "simulator").rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
+    assert "simulator.fixtures" in listed
+
+
+def test_wheel_carries_the_data(tmp_path: Path) -> None:
+    import zipfile
+
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    (wheel,) = tmp_path.glob("kraken_sim-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "simulator/fixtures/instruments.json" in names
+    assert "simulator/dashboard/index.html" in names
+    assert "simulator/core/engine.py" in names

@@ -19,6 +19,7 @@ GATEWAY_MODULES = (
     "simulator.gateways.futures_ws",
     "simulator.gateways.fix.gateway",
     "simulator.gateways.ratelimits",
+    "simulator.gateways.market",
 )
 
 

@@ -61,6 +61,7 @@ class Scenario:
     faults: dict[str, Any] = field(default_factory=dict)
     clock: dict[str, Any] = field(default_factory=dict)
     status: str = "online"
+    market: list[dict[str, Any]] = field(default_factory=list)  # background participants (server/market.py)
 
 
 def _line(data: Any, path: str) -> str:
@@ -109,7 +110,7 @@ def _dec(d: Any, key: str, path: str) -> str:
     return str(v)
 
 
-KNOWN_TOP = {"seed", "instruments", "demo", "accounts", "books", "faults", "clock", "status"}
+KNOWN_TOP = {"seed", "instruments", "demo", "accounts", "books", "faults", "clock", "status", "market"}
 
 
 def load_scenario(path: str) -> Scenario:
@@ -210,4 +211,14 @@ def parse_scenario(data: dict[str, Any], src: str = "scenario") -> Scenario:
         sc.clock = dict(data["clock"])
     if "status" in data:
         sc.status = str(data["status"])
+    if "market" in data:
+        from .market import parse_market_config
+
+        entries = data["market"] if isinstance(data["market"], list) else [data["market"]]
+        for i, m in enumerate(entries):
+            try:
+                parse_market_config(m, f"market[{i}]")
+            except ValueError as exc:
+                raise ScenarioError(f"{src}: {exc}") from exc
+            sc.market.append(dict(m))
     return sc

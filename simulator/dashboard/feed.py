@@ -1,0 +1,346 @@
+"""The dashboard's server side: state snapshots and the /dashboard/ws feed.
+
+The bus subscriber only appends the journal entry to a bounded deque and
+bumps a version (it runs inside the sequencer).  Each viewer's socket wakes a
+few times a second and, when the version moved (or a second passed, for the
+decaying rate counters and the clock), sends one JSON snapshot of the chosen
+instrument.  A viewer that cannot keep up is dropped; it never slows the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse, Response
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from simulator.core.clock import rfc3339_us
+from simulator.core.commands import AmendRequest, OrderRequest
+from simulator.core.events import TradeEvent
+from simulator.core.instruments import SpotPair
+from simulator.core.numbers import fmt_units
+from simulator.core.ratelimit import SPOT_TIERS
+from simulator.core.sequencer import JournalEntry
+from simulator.server.runtime import Runtime
+
+log = logging.getLogger("kraken_sim.dashboard")
+
+JOURNAL_KEEP = 200  # entries the feed keeps (the bounded queue)
+JOURNAL_SEND = 60  # entries each update carries
+BOOK_DEPTH = 30
+TRADES_SEND = 40
+ORDERS_PER_ACCOUNT = 25
+THROTTLE_S = 0.25  # at most four updates a second per viewer
+IDLE_REFRESH_S = 1.0  # counters decay and clocks run even when nothing trades
+SEND_TIMEOUT_S = 5.0
+
+STATIC = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+
+
+def static_text(name: str) -> str:
+    """A dashboard file from package data (the source tree as a fallback)."""
+    try:
+        return resources.files("simulator.dashboard").joinpath(name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        return (Path(__file__).parent / name).read_text(encoding="utf-8")
+
+
+class DashboardFeed:
+    """Journal tail + version counter, fed from `rt.bus`."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.entries: deque[JournalEntry] = deque(maxlen=JOURNAL_KEEP)
+        self.version = 0
+        self.viewers = 0
+
+    def on_entry(self, entry: JournalEntry) -> None:
+        self.entries.append(entry)
+        self.version += 1
+
+    def on_reset(self) -> None:
+        self.entries.clear()
+        self.version += 1
+
+    # ------------------------------------------------------------ labels
+    def labels(self) -> dict[str, str]:
+        """Account id -> a name a person recognises."""
+        rt = self.rt
+        out: dict[str, str] = {}
+        mm = rt.hooks.get("market_maker")
+        if mm is not None:
+            out[mm.account.id] = "seed-mm"
+        if rt.demo is not None:
+            out[rt.demo.account.id] = "demo"
+        for name, creds in (rt.hooks.get("named_accounts") or {}).items():
+            out[creds.account.id] = str(name)
+        mgr = rt.hooks.get("market")
+        if mgr is not None:
+            out.update(mgr.labels)
+        return out
+
+    # ---------------------------------------------------------- snapshot
+    def pick_pair(self, symbol: str | None) -> SpotPair:
+        inst = self.rt.venue.instruments
+        pair = inst.pair(symbol) if symbol else None
+        if pair is None:
+            pair = inst.pair("BTC/USD") or next(iter(inst.pairs.values()))
+        return pair
+
+    def snapshot(self, symbol: str | None) -> dict[str, Any]:
+        """Everything one view shows, for one instrument, consistently."""
+        v = self.rt.venue
+        with v.spot_seq._lock:
+            return self._snapshot(self.pick_pair(symbol))
+
+    def _snapshot(self, pair: SpotPair) -> dict[str, Any]:
+        rt = self.rt
+        v = rt.venue
+        eng = v.spot
+        now = v.clock.now_ns()
+        labels = self.labels()
+        pdp, ldp = pair.pair_decimals, pair.lot_decimals
+        mgr = rt.hooks.get("market")
+        live = {pid for pid, m in mgr.markets.items() if m.cfg.enabled} if mgr is not None else set()
+        replaying = {pid for pid, r in mgr.replays.items() if not r.done} if mgr is not None else set()
+        pairs = []
+        for p in v.instruments.pairs.values():
+            if p.status != "online":
+                continue
+            book = eng.books[p.id]
+            b, a, last = book.best_bid(), book.best_ask(), eng.last_price.get(p.id)
+            pairs.append({
+                "symbol": p.symbol,
+                "bid": fmt_units(b, p.pair_decimals) if b is not None else None,
+                "ask": fmt_units(a, p.pair_decimals) if a is not None else None,
+                "last": fmt_units(last, p.pair_decimals) if last is not None else None,
+                "bots": p.id in live,
+                "replay": p.id in replaying,
+            })
+        book = eng.books[pair.id]
+        levels = {
+            side: [[fmt_units(px, pdp), fmt_units(q, ldp)] for px, q in book.l2(side, BOOK_DEPTH)]
+            for side in ("buy", "sell")
+        }
+        trades = [
+            {
+                "id": t.trade_id,
+                "time": rfc3339_us(t.ts),
+                "price": fmt_units(t.price, pdp),
+                "qty": fmt_units(t.qty, ldp),
+                "side": t.taker_side,
+            }
+            for t in reversed(eng.trades[pair.id][-TRADES_SEND:])
+        ]
+        orders: list[dict[str, Any]] = []
+        for acct_id, opened in eng.open_orders.items():
+            mine = [o for o in opened.values() if o.pair is pair]
+            if not mine:
+                continue
+            mine.sort(key=lambda o: (o.side, -(o.price or 0) if o.side == "buy" else (o.price or 0)))
+            orders.append({
+                "account": acct_id,
+                "label": labels.get(acct_id, acct_id),
+                "count": len(mine),
+                "orders": [
+                    {
+                        "id": o.id,
+                        "side": o.side,
+                        "type": o.ordertype,
+                        "price": fmt_units(o.price, pdp) if o.price is not None else "",
+                        "remaining": fmt_units(o.remaining, ldp),
+                    }
+                    for o in mine[:ORDERS_PER_ACCOUNT]
+                ],
+            })
+        orders.sort(key=lambda g: (str(g["label"]).startswith(("maker", "taker", "replay", "seed")), str(g["label"])))
+        rl = v.ratelimits
+        limits: dict[str, dict[str, Any]] = {}
+        for (acct_id, pid), _ in list(rl.trading.items()):
+            acct = v.accounts.get(acct_id)
+            if acct is None:
+                continue
+            row = limits.setdefault(acct_id, {"account": acct_id, "label": labels.get(acct_id, acct_id), "tier": acct.tier, "pairs": {}})
+            rl_pair = v.instruments.pairs.get(pid)
+            row["pairs"][rl_pair.symbol if rl_pair else pid] = round(rl.trade_counter(acct, pid, now), 3)
+        for acct_id in list(rl.calls):
+            acct = v.accounts.get(acct_id)
+            if acct is not None:
+                limits.setdefault(acct_id, {"account": acct_id, "label": labels.get(acct_id, acct_id), "tier": acct.tier, "pairs": {}})
+        if rt.demo is not None:
+            d = rt.demo.account
+            limits.setdefault(d.id, {"account": d.id, "label": "demo", "tier": d.tier, "pairs": {}})
+        for acct_id, row in limits.items():
+            acct = v.accounts.accounts[acct_id]
+            row["trade_max"] = rl.max_trade_counter(acct)
+            row["counter"] = row["pairs"].get(pair.symbol, 0.0)
+            row["calls"] = round(rl.call_counter(acct, now), 3)
+            row["call_max"] = SPOT_TIERS[acct.tier].call_max if acct.tier in SPOT_TIERS else None
+        conns: dict[str, list[dict[str, Any]]] = {}
+        for cid, c in list(rt.connections.items()):
+            proto = str(getattr(c, "protocol", "?"))
+            conn_acct = getattr(c, "account_id", None)
+            conns.setdefault(proto, []).append(
+                {"id": cid, "account": conn_acct, "label": labels.get(conn_acct, conn_acct) if conn_acct else None}
+            )
+        market = None
+        if mgr is not None:
+            m = mgr.markets.get(pair.id)
+            r = mgr.replays.get(pair.id)
+            market = {"bots": m.status() if m is not None else None, "replay": r.status() if r is not None else None}
+            if market["bots"] is not None:
+                market["bots"].pop("accounts", None)
+        return {
+            "type": "state",
+            "symbol": pair.symbol,
+            "pair": pair.id,
+            "decimals": [pdp, ldp],
+            "clock": {"mode": v.clock.mode, "now": rfc3339_us(now), "now_ns": now},
+            "status": eng.status,
+            "pairs": pairs,
+            "book": {"bids": levels["buy"], "asks": levels["sell"]},
+            "last": fmt_units(eng.last_price[pair.id], pdp) if pair.id in eng.last_price else None,
+            "trades": trades,
+            "orders": orders,
+            "ratelimits": sorted(limits.values(), key=lambda r: (r["label"] != "demo", r["label"])),
+            "connections": conns,
+            "viewers": self.viewers,
+            "market": market,
+            "journal": [self.describe(e, labels) for e in list(self.entries)[-JOURNAL_SEND:]][::-1],
+            "journal_last": v.journal._seq,
+        }
+
+    def describe(self, e: JournalEntry, labels: dict[str, str]) -> dict[str, Any]:
+        """One journal line: who did what, and what it caused."""
+        p = e.params
+        acct = e.origin.account_id or str(p.get("account_id", "") or "")
+        text = e.kind
+        req = p.get("req")
+        inst = self.rt.venue.instruments
+        if isinstance(req, OrderRequest):
+            pair = inst.pair(req.pair)
+            name = pair.symbol if pair is not None else req.pair
+            price = f" @ {req.price}" if req.price is not None else ""
+            text = f"{req.side} {req.qty} {name} {req.ordertype}{price}" + (f" {req.tif}" if req.tif != "GTC" else "")
+        elif isinstance(req, AmendRequest):
+            text = f"amend {req.order_id or req.cl_ord_id}" + (f" -> {req.limit_price}" if req.limit_price is not None else "")
+        elif isinstance(req, dict) and "side" in req and "symbol" in req:  # derivatives: Kraken's own field names
+            limit = req.get("limitPrice") or req.get("stopPrice")
+            text = f"{req['side']} {req.get('size', '')} {req['symbol']} {req.get('orderType', '')}" + (f" @ {limit}" if limit is not None else "")
+        elif e.kind == "cancel_order":
+            text = f"cancel {p.get('order_id') or p.get('cl_ord_id') or p.get('userref')}"
+        elif e.kind == "cancel_all":
+            text = "cancel all" + (f" {p['pair']}" if p.get("pair") else "")
+        order = getattr(e.result, "order", None)
+        if order is not None and getattr(order, "id", None):
+            text += f" -> {order.id}"
+        elif isinstance(getattr(e.result, "order_id", None), str):
+            text += f" -> {e.result.order_id}"
+        trades = sum(1 for ev in e.events if isinstance(ev, TradeEvent))
+        return {
+            "seq": e.seq,
+            "time": rfc3339_us(e.ts),
+            "command": e.kind,
+            "engine": e.engine,
+            "protocol": e.origin.protocol,
+            "account": acct,
+            "label": labels.get(acct, acct),
+            "text": text,
+            "events": len(e.events),
+            "trades": trades,
+            "error": e.error,
+        }
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, Decimal):
+        return str(o)
+    return str(o)
+
+
+def dumps(d: dict[str, Any]) -> str:
+    return json.dumps(d, default=_json_default, separators=(",", ":"))
+
+
+async def serve_viewer(feed: DashboardFeed, ws: WebSocket) -> None:
+    """One dashboard tab: snapshots when something changed, throttled."""
+    await ws.accept()
+    state = {"symbol": ws.query_params.get("symbol") or None, "force": True}
+
+    async def reader() -> None:
+        while True:
+            raw = await ws.receive_text()
+            with contextlib.suppress(ValueError, AttributeError):
+                msg = json.loads(raw)
+                if isinstance(msg, dict) and isinstance(msg.get("symbol"), str):
+                    state["symbol"] = msg["symbol"]
+                    state["force"] = True
+
+    feed.viewers += 1
+    read_task = asyncio.create_task(reader())
+    sent_version = -1
+    sent_at = 0.0
+    try:
+        while not read_task.done():
+            now = time.monotonic()
+            if state["force"] or feed.version != sent_version or now - sent_at >= IDLE_REFRESH_S:
+                state["force"] = False
+                sent_version = feed.version
+                sent_at = now
+                sym = state["symbol"]
+                text = dumps(feed.snapshot(sym if isinstance(sym, str) else None))
+                await asyncio.wait_for(ws.send_text(text), SEND_TIMEOUT_S)
+            await asyncio.sleep(THROTTLE_S)
+    except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
+        pass
+    finally:
+        feed.viewers -= 1
+        read_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, Exception):
+            await read_task
+        with contextlib.suppress(Exception):
+            await ws.close()
+
+
+def install(app: FastAPI, rt: Runtime, feed: DashboardFeed) -> None:
+    """`/` (the page), `/dashboard/{file}`, `/dashboard/state`, `/dashboard/ws`."""
+
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(static_text("index.html"))
+
+    @app.get("/dashboard", include_in_schema=False)
+    def index_alias() -> HTMLResponse:
+        return HTMLResponse(static_text("index.html"))
+
+    @app.get("/dashboard/state", tags=["admin"], summary="Dashboard snapshot of one instrument (what the page shows)")
+    def state(symbol: str | None = Query(None)) -> Response:
+        return Response(dumps(feed.snapshot(symbol)), media_type="application/json")
+
+    @app.get("/dashboard/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if name not in STATIC:
+            raise HTTPException(404, "not found")
+        return Response(static_text(name), media_type=STATIC[name], headers={"Cache-Control": "no-cache"})
+
+    async def ws_endpoint(websocket: WebSocket) -> None:
+        await serve_viewer(feed, websocket)
+
+    app.router.add_websocket_route("/dashboard/ws", ws_endpoint)
+
+
+__all__ = ["DashboardFeed", "install", "serve_viewer", "static_text"]
