@@ -136,9 +136,15 @@ class KrakenVenue:
 
 
 def start_venue(
-    seed: int = 0, scenario: Scenario | None = None, tls: bool = False, admin_token: str | None = None
+    seed: int = 0,
+    scenario: Scenario | None = None,
+    tls: bool = False,
+    admin_token: str | None = None,
+    state_dir: str | None = None,
 ) -> tuple[ThreadedVenue, KrakenVenue]:
-    settings = Settings(port=0, fix_port=0, tls_port=0 if tls else None, seed=seed, admin_token=admin_token)
+    settings = Settings(
+        port=0, fix_port=0, tls_port=0 if tls else None, seed=seed, admin_token=admin_token, state_dir=state_dir
+    )
     tv = ThreadedVenue(settings, scenario)
     tv.start()
     return tv, KrakenVenue(tv)

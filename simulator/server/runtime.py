@@ -74,7 +74,9 @@ class Runtime:
             seq.subscribe(self.bus.dispatch)
 
     def build(self) -> None:
-        """Gateways prepare the venue (extra markets), then the scenario is applied."""
+        """Gateways prepare the venue (extra markets), then the scenario is
+        applied — or, with a state directory that holds a journal, the
+        recorded run is replayed instead."""
         from .scenario import Scenario
         from .seeding import build_state
 
@@ -85,8 +87,46 @@ class Runtime:
             if prep is not None:
                 prep(self)
         self.attach()
-        build_state(self, self.scenario or Scenario())
+        store = self._journal_file()
+        if store is not None and store.exists():
+            self._restore(store)
+        else:
+            build_state(self, self.scenario or Scenario())
+            if store is not None:
+                mm = self.hooks.get("market_maker")
+                store.save_identity(
+                    {
+                        "demo": self.demo.account.id if self.demo else None,
+                        "market_maker": mm.account.id if mm is not None else None,
+                    }
+                )
         self.apply_faults(getattr(self.scenario, "faults", None) or {})
+
+    def _journal_file(self) -> Any:
+        if not self.settings.state_dir:
+            return None
+        store = self.hooks.get("journal_file")
+        if store is None:
+            from .persistence import JournalFile
+
+            store = self.hooks["journal_file"] = JournalFile(self.settings.state_dir)
+            self.bus.subscribe(store.write)
+        return store
+
+    def _restore(self, store: Any) -> None:
+        """Replay the state directory's journal into the fresh venue."""
+        commands = store.commands()
+        store.replaying = True
+        try:
+            self.venue.replay(commands)
+        finally:
+            store.replaying = False
+        ident = store.identity()
+        creds = self.venue.credentials
+        if ident.get("demo") in creds:
+            self.demo = creds[ident["demo"]]
+        if ident.get("market_maker") in creds:
+            self.hooks["market_maker"] = creds[ident["market_maker"]]
 
     def reset(self) -> None:
         """Back to the configured scenario; live connections are told first."""
@@ -94,6 +134,9 @@ class Runtime:
             fn()
         self.faults = Faults()
         self.rng = random.Random(self.settings.seed)
+        store = self.hooks.get("journal_file")
+        if store is not None:
+            store.truncate()
         self.venue.reset()
         self.build()
 

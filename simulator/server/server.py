@@ -172,6 +172,9 @@ class VenueServer:
             if stop is not None:
                 with contextlib.suppress(Exception):
                     await stop(self.rt)
+        store = self.rt.hooks.get("journal_file")
+        if store is not None:
+            store.close()
         for srv in self._servers:
             srv.should_exit = True
         for t in self._tasks:
