@@ -150,10 +150,17 @@ def test_every_package_is_listed_for_the_wheel() -> None:
 
 
 def test_wheel_carries_the_data(tmp_path: Path) -> None:
+    import shutil
     import zipfile
 
+    src = tmp_path / "src"  # build from a copy: setuptools writes build/ into the source tree
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for name in ("simulator", "fixtures"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     r = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(src)],
         capture_output=True,
         text=True,
         timeout=300,
