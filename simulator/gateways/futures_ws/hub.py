@@ -1,0 +1,550 @@
+"""Futures WebSocket v1: connections, subscriptions, and the engine feed.
+
+Engine events arrive from the bus inside the sequencer (any thread); each is
+turned into Kraken messages at once, while the engine state they describe is
+current, and queued on the subscribed connections.  Every connection has a
+bounded queue drained by its own writer task; a client that falls too far
+behind is disconnected.  Tickers are throttled to one per product per
+second, as Kraken does; heartbeats follow a configurable interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from simulator.core.derivatives import FuturesEngine
+from simulator.core.derivatives.events import (
+    FAccountEvent,
+    FBookEvent,
+    FFillEvent,
+    FMarketEvent,
+    FNoticeEvent,
+    FOrderEvent,
+    FPositionEvent,
+    FTradeEvent,
+)
+from simulator.core.derivatives.model import ContractSpec, FAccount
+from simulator.core.ids import IdGenerator
+from simulator.core.sequencer import JournalEntry, Sequencer
+from simulator.gateways.futures_rest import fmt
+from simulator.gateways.futures_rest.auth import sign_challenge
+from simulator.gateways.futures_rest.jsonw import dumps
+from simulator.server.runtime import Runtime
+
+from . import feeds
+
+log = logging.getLogger("kraken_sim.futures_ws")
+
+PUBLIC = frozenset({"ticker", "ticker_lite", "book", "trade", "heartbeat"})
+PRIVATE = frozenset(
+    {"open_orders", "open_orders_verbose", "fills", "balances", "open_positions", "account_log", "notifications_auth"}
+)
+ALIASES = {"open_position": "open_positions"}
+AUTH_FAILED = "Failed to subscribe to authenticated feed"
+
+
+@dataclass
+class HubConfig:
+    heartbeat_s: float = 5.0  # Kraken does not document it
+    ticker_interval_s: float = 1.0  # one ticker per product per second [DOC]
+    positions_interval_s: float = 1.0  # mark-driven open_positions/balances refreshes
+    max_queue: int = 20000  # messages queued per connection before it is dropped
+    max_message: int = 65536  # bytes of one client message
+
+
+class FuturesConn:
+    """One client socket at /ws/v1 (in rt.connections as protocol futures_ws)."""
+
+    protocol = "futures_ws"
+
+    def __init__(self, hub: Hub, ws: WebSocket) -> None:
+        self.hub = hub
+        self.ws = ws
+        self.id = hub.rt.new_connection_id("futures_ws")
+        self.account_id: str | None = None
+        self.queue: deque[str] = deque()
+        self.wake = asyncio.Event()
+        self.closed = False
+        self.challenges: dict[str, str] = {}  # challenge -> api key it was issued for
+        self.public: dict[str, set[str]] = {}  # feed -> products ("" for heartbeat)
+        self.private: dict[str, set[str] | None] = {}  # feed -> product filter (fills) or None
+        self.pending: set[tuple[str, str]] = set()  # throttled (feed, product) still to send
+        self.next_at: dict[tuple[str, str], float] = {}
+        self.refresh_due = False  # mark moved: open_positions/balances to resend
+        self.refresh_at = 0.0
+        self.bal_seq = 0
+        self.pos_seq = 0
+        self.last_hb = time.monotonic()
+        self._writer: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ output
+    def send(self, msg: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        if len(self.queue) >= self.hub.config.max_queue:
+            self.closed = True
+            self.queue.clear()
+            self.hub.call_in_loop(self._overflow)
+            return
+        self.queue.append(dumps(msg))
+        if len(self.queue) == 1:
+            self.hub.wake(self)
+
+    def _overflow(self) -> None:
+        log.warning("futures ws %s: client too slow, disconnecting", self.id)
+        asyncio.get_running_loop().create_task(self._close(1008, "slow consumer"))
+
+    async def _writer_loop(self) -> None:
+        q = self.queue
+        try:
+            while True:
+                if not q:
+                    self.wake.clear()
+                    if not q:
+                        await self.wake.wait()
+                    continue
+                await self.ws.send_text(q.popleft())
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the socket went away
+            self.closed = True
+
+    # ------------------------------------------------------------ lifecycle
+    async def serve(self) -> None:
+        hub = self.hub
+        await self.ws.accept()
+        hub.bind_loop()
+        with hub.lock:
+            hub.conns.add(self)
+        hub.rt.connections[self.id] = self
+        self.send({"event": "info", "version": 1})
+        self._writer = asyncio.get_running_loop().create_task(self._writer_loop())
+        try:
+            while not self.closed:
+                msg = await self.ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+                text = msg.get("text")
+                if text is None:
+                    text = (msg.get("bytes") or b"").decode("utf-8", errors="replace")
+                try:
+                    hub.handle(self, text)
+                except Exception:  # noqa: BLE001 - one bad request must not end the session
+                    log.exception("futures ws request failed")
+                    self.send({"event": "alert", "message": "Bad websocket message"})
+        except Exception:  # noqa: BLE001 - disconnects surface here in several shapes
+            pass
+        finally:
+            await self._cleanup()
+
+    async def _cleanup(self) -> None:
+        self.closed = True
+        self.hub.forget(self)
+        self.hub.rt.connections.pop(self.id, None)
+        if self._writer is not None:
+            if self.queue and not self._writer.done():
+                try:
+                    await asyncio.wait_for(self._drain(), timeout=1.0)
+                except TimeoutError:
+                    pass
+            self._writer.cancel()
+
+    async def _drain(self) -> None:
+        while self.queue and self._writer is not None and not self._writer.done():
+            await asyncio.sleep(0.005)
+
+    async def _close(self, code: int, reason: str) -> None:
+        self.closed = True
+        try:
+            await self.ws.close(code, reason)
+        except Exception:  # noqa: BLE001 - already closed
+            pass
+
+    async def drop(self, code: int = 1001, reason: str = "") -> None:
+        """Close from the venue side (admin fault, reset, shutdown)."""
+        self.closed = True
+        if self._writer is not None:
+            self._writer.cancel()
+        await self._close(code, reason)
+
+
+class Hub:
+    """All futures WS connections and the engine → feed fan-out."""
+
+    def __init__(self, rt: Runtime, config: HubConfig | None = None) -> None:
+        self.rt = rt
+        self.config = config or HubConfig()
+        self.lock = threading.RLock()
+        self.conns: set[FuturesConn] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.book_seq: dict[str, int] = {}
+        self.ids = IdGenerator(rt.settings.seed ^ 0xC4A1)
+
+    # --------------------------------------------------------------- plumbing
+    @property
+    def eng(self) -> FuturesEngine:
+        eng: FuturesEngine = self.rt.venue.extensions["futures"]
+        return eng
+
+    @property
+    def seq(self) -> Sequencer:
+        return self.rt.venue.sequencers["futures"]
+
+    def bind_loop(self) -> None:
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+            self.loop_thread = threading.get_ident()
+        if self._task is None or self._task.done():
+            self._task = self.loop.create_task(self._periodic())
+
+    def wake(self, conn: FuturesConn) -> None:
+        if threading.get_ident() == self.loop_thread:
+            conn.wake.set()
+        elif self.loop is not None:
+            self.loop.call_soon_threadsafe(conn.wake.set)
+
+    def call_in_loop(self, fn: Any, *args: Any) -> None:
+        if self.loop is None:
+            return
+        if threading.get_ident() == self.loop_thread:
+            fn(*args)
+        else:
+            self.loop.call_soon_threadsafe(fn, *args)
+
+    def now_ns(self) -> int:
+        """View time: the venue clock (the engine's own clock only moves on commands)."""
+        eng = self.eng
+        now = self.rt.venue.clock.now_ns()
+        if now > eng.now_ns:
+            eng.now_ns = now
+        return eng.now_ns
+
+    def forget(self, conn: FuturesConn) -> None:
+        with self.lock:
+            self.conns.discard(conn)
+
+    def on_reset(self) -> None:
+        """The venue restarted: every connection is closed, sequences restart."""
+        with self.lock:
+            conns = list(self.conns)
+            self.conns.clear()
+            self.book_seq.clear()
+        for c in conns:
+            c.closed = True
+            self.call_in_loop(self._drop_soon, c)
+
+    def _drop_soon(self, c: FuturesConn) -> None:
+        if self.loop is not None:
+            self.loop.create_task(c.drop(1012, "venue reset"))
+
+    # --------------------------------------------------------------- requests
+    def handle(self, conn: FuturesConn, text: str) -> None:
+        if len(text) > self.config.max_message:
+            conn.send({"event": "error", "message": "Json Error"})
+            return
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            conn.send({"event": "error", "message": "Json Error"})
+            return
+        if not isinstance(msg, dict):
+            conn.send({"event": "error", "message": "Json Error"})
+            return
+        event = msg.get("event")
+        if event == "challenge":
+            key = msg.get("api_key")
+            if not isinstance(key, str) or not key:
+                conn.send({"event": "error", "message": "Json Error"})
+                return
+            challenge = self.ids.uuid()
+            conn.challenges[challenge] = key
+            conn.send({"event": "challenge", "message": challenge})
+            return
+        if event not in ("subscribe", "unsubscribe"):
+            conn.send({"event": "alert", "message": "Bad websocket message"})
+            return
+        feed = msg.get("feed")
+        feed = ALIASES.get(feed, feed) if isinstance(feed, str) else feed
+        with self.seq._lock, self.lock:
+            self.now_ns()
+            if feed in PUBLIC:
+                self._public(conn, event, feed, msg)
+            elif feed in PRIVATE:
+                self._private(conn, event, feed, msg)
+            else:
+                verb = "subscribe" if event == "subscribe" else "unsubscribe"
+                conn.send({"event": "alert", "message": f"Couldn't {verb} to invalid feed"})
+
+    def _products(self, conn: FuturesConn, event: str, raw: Any) -> list[ContractSpec] | None:
+        verb = "subscribe" if event == "subscribe" else "unsubscribe"
+        if not isinstance(raw, list) or not raw or not all(isinstance(p, str) for p in raw):
+            conn.send({"event": "alert", "message": "Bad websocket message"})
+            return None
+        out = []
+        for p in raw:
+            c = self.rt.venue.instruments.future(p)
+            spec = self.eng.specs.get(c.symbol) if c is not None else None
+            if spec is None or not spec.tradeable:
+                conn.send({"event": "alert", "message": f"Couldn't {verb} to invalid product `{p}`"})
+                return None
+            out.append(spec)
+        return out
+
+    def _public(self, conn: FuturesConn, event: str, feed: str, msg: dict[str, Any]) -> None:
+        if feed == "heartbeat":
+            if event == "subscribe":
+                conn.public["heartbeat"] = {""}
+                conn.last_hb = time.monotonic()
+            else:
+                conn.public.pop("heartbeat", None)
+            conn.send({"event": "subscribed" if event == "subscribe" else "unsubscribed", "feed": "heartbeat"})
+            return
+        specs = self._products(conn, event, msg.get("product_ids"))
+        if specs is None:
+            return
+        syms = [s.symbol for s in specs]
+        subs = conn.public.setdefault(feed, set())
+        if event == "unsubscribe":
+            subs.difference_update(syms)
+            for s in syms:
+                conn.pending.discard((feed, s))
+            conn.send({"event": "unsubscribed", "feed": feed, "product_ids": syms})
+            return
+        subs.update(syms)
+        conn.send({"event": "subscribed", "feed": feed, "product_ids": syms})
+        eng = self.eng
+        now = eng.now_ns
+        mono = time.monotonic()
+        for spec in specs:
+            if feed in ("ticker", "ticker_lite"):
+                conn.send(feeds.ticker(eng, spec, now, lite=feed == "ticker_lite"))
+                conn.next_at[(feed, spec.symbol)] = mono + self.config.ticker_interval_s
+            elif feed == "book":
+                seq = self.book_seq.setdefault(spec.symbol, 1)
+                conn.send(feeds.book_snapshot(eng, spec, seq, now))
+            elif feed == "trade":
+                conn.send(feeds.trade_snapshot(eng, spec))
+
+    def _authorise(self, conn: FuturesConn, msg: dict[str, Any]) -> str | None:
+        key_text = msg.get("api_key")
+        challenge = msg.get("original_challenge")
+        signed = msg.get("signed_challenge")
+        if not all(isinstance(x, str) and x for x in (key_text, challenge, signed)):
+            return None
+        assert isinstance(key_text, str) and isinstance(challenge, str) and isinstance(signed, str)
+        if conn.challenges.get(challenge) != key_text:
+            return None
+        key = self.rt.venue.accounts.key(key_text)
+        if key is None or key.kind != "futures":
+            return None
+        if not hmac.compare_digest(sign_challenge(challenge, key.secret).encode(), signed.encode()):
+            return None
+        if conn.account_id is not None and conn.account_id != key.account_id:
+            return None
+        return key.account_id
+
+    def _private(self, conn: FuturesConn, event: str, feed: str, msg: dict[str, Any]) -> None:
+        account = self._authorise(conn, msg)
+        if account is None:
+            verb = "subscribe to" if event == "subscribe" else "unsubscribe from"
+            conn.send(
+                {
+                    "event": "alert",
+                    "message": AUTH_FAILED if event == "subscribe" else f"Failed to {verb} authenticated feed",
+                }
+            )
+            return
+        ack = {
+            "event": "subscribed" if event == "subscribe" else "unsubscribed",
+            "feed": feed,
+            "api_key": msg["api_key"],
+            "original_challenge": msg["original_challenge"],
+            "signed_challenge": msg["signed_challenge"],
+        }
+        if event == "unsubscribe":
+            conn.private.pop(feed, None)
+            conn.send(ack)
+            return
+        products: set[str] | None = None
+        if feed == "fills" and msg.get("product_ids") is not None:
+            specs = self._products(conn, event, msg.get("product_ids"))
+            if specs is None:
+                return
+            products = {s.symbol for s in specs}
+            ack["product_ids"] = sorted(products)
+        conn.account_id = account
+        conn.private[feed] = products
+        conn.send(ack)
+        eng = self.eng
+        fa = eng.fa(account)
+        now = eng.now_ns
+        if feed in ("open_orders", "open_orders_verbose"):
+            orders = sorted(fa.open.values(), key=lambda o: (o.created_ns, o.id))
+            conn.send(
+                {"feed": f"{feed}_snapshot", "account": account, "orders": [fmt.ws_order(o.snap()) for o in orders]}
+            )
+        elif feed == "fills":
+            fills = [f for f in fa.fills if products is None or f.spec.symbol in products][-100:]
+            conn.send(
+                {"feed": "fills_snapshot", "account": account, "fills": [fmt.ws_fill(eng, f, False) for f in fills]}
+            )
+        elif feed == "balances":
+            conn.bal_seq += 1
+            conn.send(feeds.balances(eng, fa, conn.bal_seq - 1, now, snapshot=True))
+        elif feed == "open_positions":
+            conn.pos_seq += 1
+            conn.send(feeds.positions(eng, fa, conn.pos_seq - 1, now))
+        elif feed == "account_log":
+            logs = list(fa.logs)[-100:]
+            conn.send({"feed": "account_log_snapshot", "logs": [feeds.log_entry(eng, lg) for lg in reversed(logs)]})
+        elif feed == "notifications_auth":
+            conn.send({"feed": "notifications_auth", "notifications": list(eng.notifications)})
+
+    # --------------------------------------------------------------- engine feed
+    def on_entry(self, entry: JournalEntry) -> None:
+        """Called inside the sequencer for every command (keep it short)."""
+        if entry.engine != "futures" or not entry.events or not self.conns:
+            return
+        eng = self.eng
+        with self.lock:
+            conns = list(self.conns)
+            if not conns:
+                return
+            touched: set[str] = set()  # accounts whose balances/positions changed
+            moved: set[str] = set()  # contracts whose ticker changed
+            market = False
+            for ev in entry.events:
+                if isinstance(ev, FBookEvent):
+                    spec = eng.specs[ev.symbol]
+                    seq = self.book_seq.get(ev.symbol, 1) + 1
+                    self.book_seq[ev.symbol] = seq
+                    msg = feeds.book_delta(spec, ev.side, ev.price, ev.qty, seq, ev.ts)
+                    for c in conns:
+                        if ev.symbol in c.public.get("book", ()):
+                            c.send(msg)
+                    moved.add(ev.symbol)
+                elif isinstance(ev, FTradeEvent):
+                    spec = eng.specs[ev.trade.symbol]
+                    msg = feeds.trade(spec, ev.trade)
+                    for c in conns:
+                        if ev.trade.symbol in c.public.get("trade", ()):
+                            c.send(msg)
+                    moved.add(ev.trade.symbol)
+                elif isinstance(ev, FOrderEvent):
+                    o = ev.order
+                    for c in conns:
+                        if c.account_id != o.account_id:
+                            continue
+                        for feed in ("open_orders", "open_orders_verbose"):
+                            if feed in c.private and (feed == "open_orders_verbose" or not ev.verbose_only):
+                                c.send(feeds.order_update(feed, o, ev.reason, ev.is_cancel))
+                elif isinstance(ev, FFillEvent):
+                    f = ev.fill
+                    msg = {"feed": "fills", "username": f.account_id, "fills": [fmt.ws_fill(eng, f, True)]}
+                    for c in conns:
+                        flt = c.private.get("fills", set()) if "fills" in c.private else None
+                        if (
+                            c.account_id == f.account_id
+                            and "fills" in c.private
+                            and (flt is None or f.spec.symbol in flt)
+                        ):
+                            c.send(msg)
+                elif isinstance(ev, FAccountEvent):
+                    touched.add(ev.account_id)
+                    if ev.log is not None:
+                        msg = {"feed": "account_log", "new_entry": feeds.log_entry(eng, ev.log)}
+                        for c in conns:
+                            if c.account_id == ev.account_id and "account_log" in c.private:
+                                c.send(msg)
+                elif isinstance(ev, FPositionEvent):
+                    touched.add(ev.account_id)
+                elif isinstance(ev, FMarketEvent):
+                    moved.add(ev.symbol)
+                    market = True
+                elif isinstance(ev, FNoticeEvent) and ev.name == "notification":
+                    msg = {"feed": "notifications_auth", "notifications": [ev.data]}
+                    for c in conns:
+                        if "notifications_auth" in c.private:
+                            c.send(msg)
+            now = eng.now_ns
+            for acct in touched:
+                fa = eng.state.get(acct)
+                if fa is not None:
+                    self._send_account(conns, fa, now)
+            for sym in moved:
+                for feed in ("ticker", "ticker_lite"):
+                    for c in conns:
+                        if sym in c.public.get(feed, ()):
+                            c.pending.add((feed, sym))
+            if market:
+                for c in conns:
+                    if c.account_id is not None and ("balances" in c.private or "open_positions" in c.private):
+                        c.refresh_due = True
+
+    def _send_account(self, conns: list[FuturesConn], fa: FAccount, now: int) -> None:
+        eng = self.eng
+        for c in conns:
+            if c.account_id != fa.id:
+                continue
+            if "balances" in c.private:
+                c.send(feeds.balances(eng, fa, c.bal_seq, now, snapshot=False))
+                c.bal_seq += 1
+            if "open_positions" in c.private:
+                c.send(feeds.positions(eng, fa, c.pos_seq, now))
+                c.pos_seq += 1
+
+    # --------------------------------------------------------------- periodic
+    async def _periodic(self) -> None:
+        """Throttled tickers, mark-driven position refreshes, heartbeats."""
+        while True:
+            await asyncio.sleep(0.05)
+            try:
+                self._tick()
+            except Exception:  # noqa: BLE001 - a feed bug must not stop the others
+                log.exception("futures ws periodic failed")
+
+    def _tick(self) -> None:
+        if not self.conns or "futures" not in self.rt.venue.sequencers:
+            return  # nobody listening, or the venue is being rebuilt
+        mono = time.monotonic()
+        cfg = self.config
+        with self.seq._lock, self.lock:
+            now = self.now_ns()
+            eng = self.eng
+            built: dict[tuple[str, str], dict[str, Any]] = {}  # one ticker per product per pass
+            for c in list(self.conns):
+                if c.closed:
+                    continue
+                if c.pending:
+                    for feed, sym in list(c.pending):
+                        if c.next_at.get((feed, sym), 0.0) <= mono:
+                            c.pending.discard((feed, sym))
+                            spec = eng.specs.get(sym)
+                            if spec is not None:
+                                msg = built.get((feed, sym))
+                                if msg is None:
+                                    msg = feeds.ticker(eng, spec, now, lite=feed == "ticker_lite")
+                                    built[(feed, sym)] = msg
+                                c.send(msg)
+                            c.next_at[(feed, sym)] = mono + cfg.ticker_interval_s
+                if c.refresh_due and c.refresh_at <= mono and c.account_id is not None:
+                    c.refresh_due = False
+                    c.refresh_at = mono + cfg.positions_interval_s
+                    fa = eng.state.get(c.account_id)
+                    if fa is not None:
+                        self._send_account([c], fa, now)
+                if "heartbeat" in c.public and mono - c.last_hb >= cfg.heartbeat_s:
+                    c.last_hb = mono
+                    c.send({"feed": "heartbeat", "time": now // 1_000_000})
