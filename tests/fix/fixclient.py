@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from datetime import UTC, datetime
 from pathlib import Path
 from ssl import SSLContext
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import simplefix
 
@@ -78,7 +78,7 @@ class FixClient:
         self._buf = b""
         self.received: list[Msg] = []
 
-    async def connect(self, ssl: SSLContext | None = None) -> FixClient:
+    async def connect(self, ssl: SSLContext | None = None) -> Self:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=ssl)
         return self
 

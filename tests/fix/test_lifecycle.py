@@ -141,6 +141,7 @@ def test_daily_reset_at_22_utc_with_frozen_clock() -> None:
             await c.send("5")
             assert await c.wait_closed()
             await asyncio.wait_for(app.disconnected.wait(), 2)
+            assert app.disconnects[-1][1] is False  # the venue's reset keeps the client's orders
             store = acc.store(KEY)
             assert (store.next_sender_seq, store.next_target_seq, store.get_range(1, 10)) == (1, 1, [])
             c2 = await FixClient(acc.port).connect()  # 34=1 without 141=Y is now right

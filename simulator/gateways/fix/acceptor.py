@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import logging
 import ssl as ssl_module
+from collections.abc import Callable
 from pathlib import Path
 
 from simulator.core.clock import VenueClock
 from simulator.gateways.fix.app import FixApplication
 from simulator.gateways.fix.auth import NonceTracker
+from simulator.gateways.fix.codec import Msg
 from simulator.gateways.fix.profile import FixProfile, plain_profile
 from simulator.gateways.fix.registry import SessionRegistry, session_day
 from simulator.gateways.fix.session import FixSession, SessionContext
@@ -33,6 +35,7 @@ class FixAcceptor:
         self.host = host
         self.port = 0
         self._server: asyncio.Server | None = None
+        self._extra_servers: list[asyncio.Server] = []
         self._sessions: dict[str, FixSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -67,6 +70,19 @@ class FixAcceptor:
         self._ctx.clock.on_jump(self._on_clock_jump)
         log.info("FIX acceptor (%s profile) listening on %s:%s",
                  self.profile.name, self.host, self.port)
+
+    async def add_listener(self, port: int, ssl: ssl_module.SSLContext | None = None) -> int:
+        """Accept on another port too (e.g. TLS beside plain TCP); returns the bound port.
+
+        Every listener shares the sessions, stores and nonces, so one FIX
+        identity cannot be logged on twice through different ports.
+        """
+        server = await asyncio.start_server(self._handle, self.host, port, ssl=ssl)
+        self._extra_servers.append(server)
+        bound: int = server.sockets[0].getsockname()[1]
+        log.info("FIX acceptor (%s profile) also listening on %s:%s%s",
+                 self.profile.name, self.host, bound, " (TLS)" if ssl is not None else "")
+        return bound
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._stopping:
@@ -153,16 +169,17 @@ class FixAcceptor:
         if self._stopping:
             return
         self._stopping = True
-        if self._server is not None:
-            self._server.close()
+        servers = ([self._server] if self._server is not None else []) + self._extra_servers
+        for server in servers:
+            server.close()
         await self._close_sessions(logout_text="Venue shutting down")
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        if self._server is not None:
+        for server in servers:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+                await asyncio.wait_for(server.wait_closed(), 2.0)
         self._ctx.registry.close()
         log.info("FIX acceptor on port %s stopped", self.port)
 
@@ -176,11 +193,17 @@ async def start_fix_acceptor(
     ssl: ssl_module.SSLContext | None = None,
     state_dir: str | Path | None = None,
     profile: FixProfile | None = None,
+    profile_selector: Callable[[Msg], FixProfile | None] | None = None,
 ) -> FixAcceptor:
-    """Listen on host:port (0 = a free port, see `.port`); default profile is plain FIX 4.4."""
+    """Listen on host:port (0 = a free port, see `.port`); default profile is plain FIX 4.4.
+
+    `profile_selector(logon)` may pick another profile per connection (None: `profile`);
+    the profiles should agree on the daily reset time, which the acceptor drives.
+    """
     profile = profile or plain_profile()
     registry = SessionRegistry(Path(state_dir) if state_dir is not None else None)
-    ctx = SessionContext(profile, app, clock, registry, NonceTracker(profile.nonce_window_ms))
+    ctx = SessionContext(profile, app, clock, registry, NonceTracker(profile.nonce_window_ms),
+                         profile_selector)
     acceptor = FixAcceptor(ctx, host)
     await acceptor._start(port, ssl)
     return acceptor

@@ -9,6 +9,7 @@ included) so the session layer can reject what a FIX engine must reject.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import simplefix
+from simplefix import data as simplefix_data
 from simplefix import errors as simplefix_errors
 
 from simulator.gateways.fix import tags
@@ -184,11 +186,13 @@ class Msg:
     message re-encodes byte for byte). Repeated tags are kept, not merged.
     """
 
-    __slots__ = ("pairs", "raw")
+    __slots__ = ("pairs", "raw", "_index", "_indexed_len")
 
     def __init__(self, pairs: Sequence[tuple[int, str]], raw: bytes | None = None) -> None:
         self.pairs: list[tuple[int, str]] = list(pairs)
         self.raw = raw
+        self._index: dict[int, str] | None = None
+        self._indexed_len = -1
 
     @classmethod
     def new(cls, msg_type: str, fields: Iterable[tuple[int, FieldValue]] = ()) -> Msg:
@@ -209,16 +213,19 @@ class Msg:
         return self.get(tags.POSS_DUP_FLAG) == "Y"
 
     def get(self, tag: int, default: str | None = None) -> str | None:
-        for t, v in self.pairs:
-            if t == tag:
-                return v
-        return default
+        """First value of `tag` (handlers read a dozen fields: indexed on first use)."""
+        pairs = self.pairs
+        index = self._index
+        if index is None or self._indexed_len != len(pairs):
+            index = self._index = {t: v for t, v in reversed(pairs)}
+            self._indexed_len = len(pairs)
+        return index.get(tag, default)
 
     def get_all(self, tag: int) -> list[str]:
         return [v for t, v in self.pairs if t == tag]
 
     def __contains__(self, tag: object) -> bool:
-        return any(t == tag for t, _ in self.pairs)
+        return isinstance(tag, int) and self.get(tag) is not None
 
     def body(self) -> list[tuple[int, str]]:
         """Fields that are neither standard header nor trailer."""
@@ -269,8 +276,43 @@ def format_value(value: FieldValue) -> str:
     return text
 
 
+# Length fields of FIX data fields: the next field's value may contain SOH.
+_RAW_LEN_RE = re.compile(b"\x01(?:%s)=" % b"|".join(b"%d" % t for t in simplefix_data.RAW_LEN_TAGS))
+
+
 def decode(raw: bytes) -> Msg:
-    """Split one framed message into pairs with simplefix (no semantic checks)."""
+    """Split one framed message into pairs (no semantic checks).
+
+    The common case (no data fields, every field `digits=value`) is split
+    directly; anything else goes through simplefix's parser, whose results
+    and errors are the reference (the fast path only ever agrees with it).
+    """
+    msg = _decode_plain(raw)
+    return msg if msg is not None else _decode_simplefix(raw)
+
+
+def _decode_plain(raw: bytes) -> Msg | None:
+    if not raw.endswith(SOH) or _RAW_LEN_RE.search(raw) is not None:
+        return None
+    fields = raw.split(SOH)
+    fields.pop()
+    last = len(fields) - 1
+    pairs: list[tuple[int, str]] = []
+    append = pairs.append
+    for i, field in enumerate(fields):
+        tag, eq, value = field.partition(b"=")
+        if not eq or not tag.isdigit():
+            return None
+        t = int(tag)
+        if t == tags.CHECKSUM and i != last:
+            return None  # a second message in the frame: let simplefix say so
+        append((t, value.decode("utf-8", "surrogateescape")))
+    if not pairs or pairs[0][0] != tags.BEGIN_STRING or pairs[-1][0] != tags.CHECKSUM:
+        return None
+    return Msg(pairs, raw)
+
+
+def _decode_simplefix(raw: bytes) -> Msg:
     parser = simplefix.FixParser(allow_empty_values=True)
     parser.append_buffer(raw)
     try:
@@ -294,37 +336,42 @@ def encode_message(
     *,
     orig_sending_time: str | None = None,
 ) -> bytes:
-    """Standard header (8,9,35,49,56,34,52[,43,122]) + body + trailer, via simplefix.
+    """Standard header (8,9,35,49,56,34,52[,43,122]) + body + trailer.
 
     A non-None `orig_sending_time` marks a retransmission (PossDupFlag=Y).
+    Byte for byte what simplefix's FixMessage.encode() produces for the same
+    fields (tests hold it to that), built in one pass because every outbound
+    message goes through here.
     """
-    fm = simplefix.FixMessage()
-    fm.append_pair(tags.BEGIN_STRING, _b(begin_string), header=True)
-    fm.append_pair(tags.MSG_TYPE, _b(msg_type), header=True)
-    fm.append_pair(tags.SENDER_COMP_ID, _b(sender), header=True)
-    fm.append_pair(tags.TARGET_COMP_ID, _b(target), header=True)
-    fm.append_pair(tags.MSG_SEQ_NUM, str(seq_num).encode(), header=True)
-    fm.append_pair(tags.SENDING_TIME, _b(sending_time), header=True)
+    head = f"35={msg_type}\x0149={sender}\x0156={target}\x0134={seq_num}\x0152={sending_time}\x01"
     if orig_sending_time is not None:
-        fm.append_pair(tags.POSS_DUP_FLAG, b"Y", header=True)
-        fm.append_pair(tags.ORIG_SENDING_TIME, _b(orig_sending_time), header=True)
-    for tag, value in body:
-        fm.append_pair(tag, _b(value))
-    return bytes(fm.encode())
+        head += f"43=Y\x01122={orig_sending_time}\x01"
+    text = head + "".join([f"{t}={v}\x01" for t, v in body if t not in _ENVELOPE_TAGS])
+    payload = text.encode("utf-8", "surrogateescape")
+    out = b"8=%s\x019=%d\x01%s" % (_b(begin_string), len(payload), payload)
+    return out + b"10=%03d\x01" % (sum(out) % 256)
+
+
+_ENVELOPE_TAGS = frozenset({tags.BEGIN_STRING, tags.BODY_LENGTH, tags.MSG_TYPE, tags.CHECKSUM})
 
 
 def _b(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-_TS_RE = re.compile(r"^(\d{8})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$")
+_TS_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$", re.ASCII)
+_ts_cache: tuple[int, str] = (-1, "")
 
 
 def fix_timestamp(ns: int) -> str:
     """UTCTimestamp with milliseconds, as Kraken sends it: YYYYMMDD-HH:MM:SS.sss."""
+    global _ts_cache
     secs, rem = divmod(ns, 1_000_000_000)
-    dt = datetime.fromtimestamp(secs, tz=UTC)
-    return dt.strftime("%Y%m%d-%H:%M:%S") + f".{rem // 1_000_000:03d}"
+    cached_secs, text = _ts_cache
+    if cached_secs != secs:
+        text = datetime.fromtimestamp(secs, tz=UTC).strftime("%Y%m%d-%H:%M:%S")
+        _ts_cache = (secs, text)
+    return f"{text}.{rem // 1_000_000:03d}"
 
 
 def parse_fix_timestamp(text: str) -> int:
@@ -332,9 +379,10 @@ def parse_fix_timestamp(text: str) -> int:
     m = _TS_RE.match(text)
     if not m:
         raise ValueError(f"not a UTCTimestamp: {text!r}")
-    date, hh, mm, ss, frac = m.groups()
-    dt = datetime.strptime(f"{date}{hh}{mm}{ss}", "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    if int(ss) > 59:
-        raise ValueError(f"not a UTCTimestamp: {text!r}")
-    frac_ns = int((frac or "").ljust(9, "0")) if frac else 0
-    return int(dt.timestamp()) * 1_000_000_000 + frac_ns
+    year, month, day, hh, mm, ss, frac = m.groups()
+    try:  # the constructor checks ranges (month, day of month, 0-23, 0-59, 0-59)
+        dt = datetime(int(year), int(month), int(day), int(hh), int(mm), int(ss), tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"not a UTCTimestamp: {text!r}") from None
+    frac_ns = int(frac.ljust(9, "0")) if frac else 0
+    return calendar.timegm(dt.utctimetuple()) * 1_000_000_000 + frac_ns

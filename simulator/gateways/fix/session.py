@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from simulator.core.clock import VenueClock
@@ -62,6 +63,9 @@ class SessionContext:
     clock: VenueClock
     registry: SessionRegistry
     nonces: NonceTracker
+    # Picks the profile for a connection from its Logon (one port serving, e.g., a
+    # signed Kraken profile and a plain one); None keeps `profile` for every logon.
+    select_profile: Callable[[Msg], FixProfile | None] | None = None
 
 
 class FixSession:
@@ -141,6 +145,11 @@ class FixSession:
         return self.state in (State.ACTIVE, State.LOGOUT_SENT)
 
     @property
+    def profile(self) -> FixProfile:
+        """The profile this connection runs under (chosen at Logon)."""
+        return self._profile
+
+    @property
     def is_closed(self) -> bool:
         return self.state is State.CLOSED
 
@@ -154,9 +163,10 @@ class FixSession:
         mt = msg.msg_type
         if not mt or mt in tags.ADMIN_MSG_TYPES:
             raise ValueError(f"send() is for application messages, got MsgType {mt!r}")
-        body = [(t, v) for t, v in msg.pairs if t != tags.MSG_TYPE]
-        bad = [t for t, _ in body if t in tags.SESSION_MANAGED_TAGS]
-        if bad:
+        pairs = msg.pairs
+        body = pairs[1:] if pairs[0][0] == tags.MSG_TYPE else [(t, v) for t, v in pairs if t != tags.MSG_TYPE]
+        if not tags.SESSION_MANAGED_TAGS.isdisjoint([t for t, _ in body]):
+            bad = [t for t, _ in body if t in tags.SESSION_MANAGED_TAGS]
             raise ValueError(f"session-managed tags in an application message: {bad}")
         seq, raw = self._encode_and_store(mt, body)
         self._ctx.registry.deliver(self.key, raw)
@@ -255,7 +265,9 @@ class FixSession:
         key = self._key
         try:
             if self._app_notified:
-                cod = self._cod and (not self.graceful or self._profile.cod_on_logout)
+                # the venue's own daily reset is not a client leaving: orders stay
+                cod = (self._cod and self._pending_reset_day is None
+                       and (not self.graceful or self._profile.cod_on_logout))
                 try:
                     await resolve(self._ctx.app.on_disconnect(self, cod))
                 except Exception:
@@ -564,7 +576,8 @@ class FixSession:
 
     async def _on_logon(self, msg: Msg) -> None:
         """First message: identify, validate, authenticate, sequence, reply."""
-        ctx, profile = self._ctx, self._profile
+        ctx = self._ctx
+        profile = self._profile = self._profile_for(msg)
         key, service, seq = logon.identify(msg, profile)
         if not ctx.registry.claim(key, self):
             raise LogonRefused(f"session {key} already logged on")
@@ -584,6 +597,18 @@ class FixSession:
         except Exception:
             log.exception("FIX %s: on_logon failed", self._instance_id)
         await self._drain_queue()
+
+    def _profile_for(self, msg: Msg) -> FixProfile:
+        """The profile this connection runs under, chosen from its Logon."""
+        select = self._ctx.select_profile
+        if select is None:
+            return self._ctx.profile
+        try:
+            chosen = select(msg)
+        except Exception:
+            log.exception("FIX %s: profile selection failed", self._instance_id)
+            raise LogonRefused("profile selection failed", "Logon failed: internal error") from None
+        return chosen or self._ctx.profile
 
     def _accept_logon(self, msg: Msg, seq: int, heartbeat: int, day: int) -> None:
         store = self._store = self._ctx.registry.store(self.key)

@@ -52,7 +52,8 @@ def check_fields(msg: Msg, limits: Limits) -> Problem | None:
             return Problem(R.INVALID_TAG_NUMBER, tag, f"Invalid tag number: {tag}")
         if value == "":
             return Problem(R.TAG_WITHOUT_VALUE, tag, f"Tag specified without a value: {tag_label(tag)}")
-        if len(value.encode("utf-8", "surrogateescape")) > limits.max_field_bytes:
+        if len(value) * 4 > limits.max_field_bytes and \
+                len(value.encode("utf-8", "surrogateescape")) > limits.max_field_bytes:
             return bad_value(tag, f"longer than {limits.max_field_bytes} bytes")
         if tag in tags.HEADER_TAGS:
             if body_started:

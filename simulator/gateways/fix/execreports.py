@@ -1,0 +1,148 @@
+"""ExecutionReport (35=8) content for Spot orders, from engine state at one event.
+
+The bus hands a journal entry over after the command finished, when an
+order already shows its final state; the caller therefore passes the
+running totals as of the event (`cum`, `cost`), and this module only
+formats. Quantities use the pair's lot decimals and prices its price
+decimals, as Kraken's FIX examples do (fix.md §6.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from simulator.core.events import Fill
+from simulator.core.instruments import InstrumentRegistry
+from simulator.core.numbers import BALANCE_DP, fmt_units, plain
+from simulator.core.orders import TRIGGERED_TYPES, Order
+from simulator.gateways.fix import fields as F
+from simulator.gateways.fix.codec import Msg, fix_timestamp
+
+
+@dataclass(slots=True, eq=False)
+class OrderTrack:
+    """What FIX knows about an order the engine does not: its ClOrdID chain.
+
+    Kept only while the order is open. `owner` is the FIX connection
+    (instance id) that placed it; `account_id` the logged-on account (the
+    order itself may be booked to a subaccount through 78/79).
+    """
+
+    order_id: str
+    market: str  # "spot" | "futures"
+    owner: str
+    account_id: str
+    cl_ord_id: str | None
+    symbol: str
+    aliases: list[str] = field(default_factory=list)
+    cum: int = 0  # derivatives: filled size seen so far (for AvgPx)
+    px_qty: int = 0  # derivatives: sum of price units x size units
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """An order's running totals as of one event (the engine only keeps the final ones)."""
+
+    cum: int  # lots filled
+    cost: int  # cost units
+    qty: int  # lots ordered
+    triggered: bool
+    terminal: bool
+
+
+def avg_price_units(o: Order, cum: int, cost: int) -> int:
+    if not cum:
+        return 0
+    return (cost * o.pair.cost_shift * 2 + cum) // (2 * cum)
+
+
+def ord_type_code(o: Order, triggered: bool) -> str:
+    """After a trigger the order shows the model it now executes as (fix.md §6.2)."""
+    if triggered and o.ordertype in TRIGGERED_TYPES:
+        return "2" if o.price is not None else "1"
+    return F.ORD_TYPE_CODES.get(o.ordertype, "2")
+
+
+def spot_report(
+    instruments: InstrumentRegistry,
+    o: Order,
+    snap: Snapshot,
+    *,
+    exec_id: str,
+    exec_type: str,
+    status: str,
+    ts: int,
+    cl_ord_id: str | None,
+    symbol: str,
+    orig_cl_ord_id: str | None = None,
+    fill: Fill | None = None,
+    text: str | None = None,
+    extra: list[tuple[int, str]] | None = None,
+) -> Msg:
+    """One ExecutionReport; fields in FIX 4.4 order (Kraken does not require an order)."""
+    pair = o.pair
+    pdp, ldp = pair.pair_decimals, pair.lot_decimals
+    body: list[tuple[int, str]] = [(F.ORDER_ID, o.id)]
+    if cl_ord_id is not None:
+        body.append((F.CL_ORD_ID, cl_ord_id))
+    if orig_cl_ord_id is not None:
+        body.append((F.ORIG_CL_ORD_ID, orig_cl_ord_id))
+    body += [
+        (F.EXEC_ID, exec_id),
+        (F.EXEC_TYPE, exec_type),
+        (F.ORD_STATUS, status),
+        (F.SYMBOL, symbol),
+        (F.SIDE, F.SIDE_CODES[o.side]),
+        (F.ORDER_QTY, fmt_units(snap.qty, ldp)),
+        (F.ORD_TYPE, ord_type_code(o, snap.triggered)),
+    ]
+    if o.price is not None:
+        body.append((F.PRICE, fmt_units(o.price, pdp)))
+    if o.ordertype in TRIGGERED_TYPES and o.trigger_price is not None:
+        body.append((F.STOP_PX, fmt_units(o.trigger_price, pdp)))
+    body.append((F.TIME_IN_FORCE, F.TIF_CODES.get(o.tif, "1")))
+    if o.expire_ns:
+        body.append((F.EXPIRE_TIME, fix_timestamp(o.expire_ns)[:17]))
+    if o.start_ns:
+        body.append((F.EFFECTIVE_TIME, fix_timestamp(o.start_ns)))
+    if o.post_only:
+        body.append((F.EXEC_INST, "P"))
+    if o.display:
+        body.append((F.DISPLAY_QTY, fmt_units(o.display, ldp)))
+    if fill is not None:
+        body += [
+            (F.LAST_QTY, fmt_units(fill.qty, ldp)),
+            (F.LAST_PX, fmt_units(fill.price, pdp)),
+            (F.SECONDARY_EXEC_ID, str(fill.trade_id)),
+            (F.LAST_LIQUIDITY_IND, "1" if fill.maker else "2"),
+            (F.COMMISSION, plain(Decimal(fill.fee).scaleb(-BALANCE_DP))),
+            (F.COMM_TYPE, "3"),
+        ]
+        asset = instruments.assets.get(fill.fee_asset)
+        body.append((F.COMM_CURRENCY, asset.altname if asset is not None else fill.fee_asset))
+    leaves = 0 if snap.terminal else max(snap.qty - snap.cum, 0)
+    body += [
+        (F.LEAVES_QTY, fmt_units(leaves, ldp)),
+        (F.CUM_QTY, fmt_units(snap.cum, ldp)),
+        (F.AVG_PX, fmt_units(avg_price_units(o, snap.cum, snap.cost), pdp)),
+        (F.TRANSACT_TIME, fix_timestamp(ts)),
+    ]
+    if text:
+        body.append((F.TEXT, text))
+    if extra:
+        body += extra
+    return Msg([(35, "8"), *body])
+
+
+def current_status(o: Order) -> str:
+    """OrdStatus of an order now (OrderStatusRequest answers)."""
+    if o.status == "pending":
+        return F.OrdStatus.PENDING_NEW
+    if o.status == "closed":
+        return F.OrdStatus.FILLED if o.filled >= o.qty else F.OrdStatus.CANCELED
+    if o.status == "canceled":
+        return F.OrdStatus.CANCELED
+    if o.status == "expired":
+        return F.OrdStatus.EXPIRED
+    return F.OrdStatus.PARTIALLY_FILLED if o.filled else F.OrdStatus.NEW

@@ -1,0 +1,497 @@
+"""Derivatives order entry on the unified session: PF_/PI_/FI_ symbols route here.
+
+The derivatives engine answers a request with a status word instead of an
+exception (Kraken Futures' `sendStatus`), and its events do not cover every
+step of a taker (a fully filled taker has fills but no order event). So the
+reports of the request's own order are built after `submit` returns, from
+the result and the fills it caused (collected while the command ran);
+everything else (makers, cancels by others, triggers, the dead man's switch)
+comes from the bus as on Spot. Each order-entry message is charged to the
+connection's own Derivatives FIX budget (`rt.hooks["futures_fix_ratelimit"]`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
+from simulator.core.engine import R_COD
+from simulator.core.errors import EngineError
+from simulator.core.numbers import BALANCE_DP, plain
+from simulator.core.orders import Origin
+from simulator.gateways.fix import fields as F
+from simulator.gateways.fix.codec import Msg, fix_timestamp
+from simulator.gateways.fix.execreports import OrderTrack
+from simulator.gateways.fix.fields import BusinessReject, ExecType, OrdStatus
+from simulator.gateways.fix.orders import alloc_account, exec_inst, invalid, permission_denied, unknown_order
+from simulator.gateways.fix.tags import BusinessRejectReason as R
+
+if TYPE_CHECKING:
+    from simulator.core.sequencer import JournalEntry, Sequencer
+    from simulator.gateways.fix.application import FixConn, KrakenFixApp, Request
+
+NS = 1_000_000_000
+EXEC_INST_DRV = frozenset({"s", "E", "P"})
+SPOT_ONLY_TAGS = (F.EXPIRE_TIME, F.EFFECTIVE_TIME, F.DISPLAY_QTY, F.MAX_FLOOR, F.LEVERAGE, F.STP_TYPE)
+ORD_TYPE_CODE = {"mkt": "1", "lmt": "2", "post": "2", "ioc": "2", "fok": "2", "trailing_stop": "U"}
+TIF_CODE = {"ioc": "3", "fok": "4", "mkt": "3"}
+NOT_FOUND = frozenset({"notFound", "orderForEditNotFound", "filled"})
+SKIP_REASONS = frozenset({"partial_fill", "limit_order_from_stop", "new_placed_order_by_user"})
+TRIGGER_TYPES = frozenset({"stp", "take_profit", "trailing_stop"})
+
+
+def num(d: Decimal) -> str:
+    """Derivatives numbers as Kraken Futures prints them: no trailing zeros."""
+    return plain(d)
+
+
+def fut_ord_type(otype: str, has_limit: bool, triggered: bool) -> str:
+    if otype == "stp":
+        return ("2" if has_limit else "1") if triggered else ("4" if has_limit else "3")
+    if otype == "take_profit":
+        return ("2" if has_limit else "1") if triggered else ("T" if has_limit else "R")
+    if otype == "trailing_stop" and triggered:
+        return "2" if has_limit else "1"
+    return ORD_TYPE_CODE.get(otype, "2")
+
+
+class FuturesOrders:
+    """Order entry and reports for the derivatives engine (`rt.venue.sequencers["futures"]`)."""
+
+    def __init__(self, app: KrakenFixApp) -> None:
+        self.app = app
+
+    # ------------------------------------------------------------ plumbing
+    @property
+    def engine(self) -> Any:
+        return self.app.rt.venue.extensions.get("futures")
+
+    @property
+    def seq(self) -> Sequencer | None:
+        return self.app.rt.venue.sequencers.get("futures")
+
+    def available(self) -> bool:
+        return self.seq is not None and self.engine is not None
+
+    def owns(self, conn: FixConn, msg: Msg) -> bool:
+        """Does this cancel/replace/status address a derivatives order?"""
+        symbol = msg.get(F.SYMBOL)
+        if symbol is not None:
+            return self.app.is_derivatives(symbol)
+        eng = self.engine
+        order_id = msg.get(F.ORDER_ID)
+        if order_id is not None:
+            return eng is not None and order_id in eng.orders
+        cl = msg.get(F.ORIG_CL_ORD_ID) or msg.get(F.CL_ORD_ID)
+        tracked = self.app.aliases.get((conn.account_id, cl or ""))
+        track = self.app.tracks.get(tracked or "")
+        return track is not None and track.market == "futures"
+
+    def _need(self) -> Any:
+        if not self.available():
+            raise BusinessReject(R.UNKNOWN_SECURITY, "Derivatives market not available")
+        return self.engine
+
+    def _charge(self, conn: FixConn) -> None:
+        hook = self.app.rt.hooks.get("futures_fix_ratelimit")
+        if hook is not None:
+            hook(conn.instance_id, conn.account_id, self.app.config.derivatives_cost)
+
+    def _begin(self, conn: FixConn, kind: str, cl: str | None, **kw: Any) -> Request:
+        from simulator.gateways.fix.application import Request
+
+        req = Request(conn, Origin("fix", conn.instance_id, conn.account_id), kind, cl, **kw)
+        self.app.request = req
+        return req
+
+    def _mine(self, conn: FixConn, o: Any) -> Any:
+        if o is None:
+            return None
+        if o.account_id == conn.account_id:
+            return o
+        acct = self.app.rt.venue.accounts.get(o.account_id)
+        return o if acct is not None and acct.parent_id == conn.account_id else None
+
+    def find(self, conn: FixConn, msg: Msg, cl_tag: int = F.ORIG_CL_ORD_ID) -> Any:
+        eng = self.engine
+        order_id = msg.get(F.ORDER_ID)
+        if order_id is not None:
+            return self._mine(conn, eng.orders.get(order_id))
+        cl = msg.get(cl_tag)
+        if cl is None:
+            raise F.missing(cl_tag)
+        tracked = self.app.aliases.get((conn.account_id, cl))
+        if tracked is not None:
+            return self._mine(conn, eng.orders.get(tracked))
+        fa = eng.state.get(conn.account_id)
+        if fa is not None:
+            for o in fa.open.values():
+                if o.cli_ord_id == cl:
+                    return o
+        return None
+
+    # ---------------------------------------------------------------- D
+    def new_order(self, conn: FixConn, msg: Msg, symbol: str) -> None:
+        eng = self._need()
+        cl = F.derivatives_cl_ord_id(msg)
+        spec = eng.specs.get(symbol.upper())
+        if spec is None:
+            raise BusinessReject(R.UNKNOWN_SECURITY, "contractNotFound")
+        side = F.enum_value(msg, F.SIDE, F.SIDES)
+        kind = F.required(msg, F.ORD_TYPE)
+        if kind not in ("1", "2", "3", "4", "R", "T", "U"):
+            raise F.bad_value(F.ORD_TYPE, "V is Spot only" if kind == "V" else "")
+        qty = F.decimal_field(msg, F.ORDER_QTY)
+        if qty is None:
+            raise F.missing(F.ORDER_QTY)
+        tif = F.required(msg, F.TIME_IN_FORCE)
+        if tif not in ("1", "3", "4"):
+            raise F.bad_value(F.TIME_IN_FORCE, "GTD is Spot only" if tif == "6" else "")
+        F.required(msg, F.TRANSACT_TIME)
+        F.timestamp_field(msg, F.TRANSACT_TIME)
+        for tag in SPOT_ONLY_TAGS:
+            if tag in msg:
+                raise F.FieldProblem(2, tag, f"Tag not defined for this message type: {F.label(tag)} (Spot only)")
+        insts = exec_inst(msg, EXEC_INST_DRV)
+        if "s" not in insts:
+            raise F.bad_value(F.EXEC_INST, "s (single fee) is required on Derivatives")
+        price = F.decimal_field(msg, F.PRICE)
+        stop = F.decimal_field(msg, F.STOP_PX)
+        if kind in ("2", "4", "T") and price is None:
+            raise F.missing(F.PRICE)
+        if kind in ("3", "4", "R", "T", "U") and stop is None:
+            raise F.missing(F.STOP_PX)
+        signal = {"1": "index", "5": "last"}.get(msg.get(F.DISCRETION_INST) or "5")
+        if signal is None:
+            raise F.bad_value(F.DISCRETION_INST)
+        req: dict[str, Any] = {"symbol": spec.symbol, "side": side, "size": qty, "cliOrdId": cl,
+                               "reduceOnly": "E" in insts}
+        if kind == "1":
+            req["orderType"] = "mkt"
+        elif kind == "2":
+            req["orderType"] = "post" if "P" in insts else {"1": "lmt", "3": "ioc", "4": "fok"}[tif]
+            req["limitPrice"] = price
+        elif kind == "U":
+            req.update(orderType="trailing_stop", trailingStopMaxDeviation=stop,
+                       trailingStopDeviationUnit="QUOTE_CURRENCY", triggerSignal=signal)
+        else:
+            req.update(orderType="stp" if kind in ("3", "4") else "take_profit", stopPrice=stop,
+                       triggerSignal=signal)
+            if kind in ("4", "T"):
+                req["limitPrice"] = price
+        deadline = F.timestamp_field(msg, F.VALID_UNTIL_TIME)
+        if deadline is not None:
+            if deadline > self.app.rt.venue.clock.now_ns() + 60 * NS:
+                raise invalid("deadline")
+            req["processBefore"] = deadline
+        if (conn.account_id, cl) in self.app.aliases:
+            raise BusinessReject(R.OTHER, "clientOrderIdAlreadyExist")  # a live order's replaced id
+        account = alloc_account(self.app.rt.venue, conn, msg)
+        if not conn.may(CREATE_ORDERS):
+            raise permission_denied()
+        self._charge(conn)
+        if account != conn.account_id:
+            conn.alloc_accounts.add(account)
+        request = self._begin(conn, "new", cl, symbol=symbol)
+        seq = self.seq
+        assert seq is not None
+        result = seq.submit("send_order", request.origin, {"account_id": account, "req": req})
+        if result.status != "placed" or result.order_id is None:
+            raise BusinessReject(R.OTHER, result.status)
+        o = eng.orders.get(result.order_id)
+        if o is None:
+            return
+        track = OrderTrack(o.id, "futures", conn.instance_id, conn.account_id, cl, symbol)
+        track.aliases.append(cl)
+        live = o.state in ("open", "trigger")
+        if live:
+            self.app.tracks[o.id] = track
+            self.app.aliases[(conn.account_id, cl)] = o.id
+        self._own_reports(conn, o, track, request, new=True)
+
+    def _own_reports(self, conn: FixConn, o: Any, track: OrderTrack, request: Request, *, new: bool) -> None:
+        """Reports for the order a request placed or edited: ack, its fills, its end."""
+        fills = request.stash
+        cum = o.filled - sum(f.qty for f, _ in fills)
+        ts = self.app.rt.venue.clock.now_ns()
+        handle = conn.handle
+        if new:
+            handle.send(self.report(o, track, ExecType.NEW, OrdStatus.NEW if not cum else OrdStatus.PARTIALLY_FILLED,
+                                    cum, ts=o.created_ns or ts, terminal=False))
+        else:
+            handle.send(self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, cum, ts=ts, terminal=False,
+                                    orig=request.orig))
+        for fill, trade_id in fills:
+            cum += fill.qty
+            track.cum += fill.qty
+            track.px_qty += fill.qty * fill.price
+            status = OrdStatus.FILLED if cum >= o.qty else OrdStatus.PARTIALLY_FILLED
+            handle.send(self.report(o, track, ExecType.TRADE, status, cum, ts=fill.ts, terminal=False,
+                                    fill=fill, trade_id=trade_id))
+        if o.state == "cancelled" and cum < o.qty:
+            handle.send(self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, cum, ts=ts, terminal=True,
+                                    text=o.update_reason))
+        if o.state not in ("open", "trigger"):
+            self.app._untrack(o.id)
+
+    # ---------------------------------------------------------------- F
+    def cancel(self, conn: FixConn, msg: Msg) -> None:
+        self._need()
+        cl = F.required(msg, F.CL_ORD_ID)
+        if not conn.may(CANCEL_ORDERS, CREATE_ORDERS):
+            raise permission_denied()
+        seq = self.seq
+        assert seq is not None
+        with seq._lock:
+            o = self.find(conn, msg)
+            if o is None or o.origin_session != conn.instance_id:
+                raise unknown_order()
+            self._charge(conn)
+            request = self._begin(conn, "cancel", cl, order_id=o.id)
+            result = seq.submit("cancel_order", request.origin, {"account_id": o.account_id, "order_id": o.id})
+        if result.status != "cancelled":
+            raise BusinessReject(R.UNKNOWN_ORDER if result.status in NOT_FOUND else R.OTHER, result.status)
+
+    # ---------------------------------------------------------------- G
+    def replace(self, conn: FixConn, msg: Msg) -> None:
+        """Derivatives amend (Kraken: UAT only so far): size absolute, prices in place."""
+        self._need()
+        new_cl = F.derivatives_cl_ord_id(msg)
+        qty = F.decimal_field(msg, F.ORDER_QTY)
+        if qty is None:
+            raise F.missing(F.ORDER_QTY)
+        F.required(msg, F.ORD_TYPE)
+        price = F.decimal_field(msg, F.PRICE)
+        stop = F.decimal_field(msg, F.STOP_PX)
+        if not conn.may(CREATE_ORDERS):
+            raise permission_denied()
+        seq = self.seq
+        assert seq is not None
+        with seq._lock:
+            o = self.find(conn, msg)
+            if o is None or o.origin_session != conn.instance_id or o.state not in ("open", "trigger"):
+                raise unknown_order()
+            track = self.app.tracks.get(o.id)
+            if track is None:
+                raise unknown_order()
+            if new_cl != track.cl_ord_id and (conn.account_id, new_cl) in self.app.aliases:
+                raise BusinessReject(R.OTHER, "clientOrderIdAlreadyExist")
+            self._charge(conn)
+            edit: dict[str, Any] = {"orderId": o.id, "size": qty, "qtyMode": "ABSOLUTE"}
+            if price is not None and o.otype != "trailing_stop":
+                edit["limitPrice"] = price
+            if stop is not None and o.state == "trigger" and o.otype != "trailing_stop":
+                edit["stopPrice"] = stop
+            request = self._begin(conn, "replace", new_cl, order_id=o.id)
+            request.orig = track.cl_ord_id
+            result = seq.submit("edit_order", request.origin, {"account_id": o.account_id, "req": edit})
+        if result.status != "edited":
+            raise BusinessReject(R.UNKNOWN_ORDER if result.status in NOT_FOUND else R.OTHER, result.status)
+        self.app.add_alias(track, new_cl)
+        self._own_reports(conn, o, track, request, new=False)
+
+    # ---------------------------------------------------------------- q
+    def mass_cancel(self, conn: FixConn, msg: Msg, kind: str, symbol: str | None) -> None:
+        if not self.available():
+            if symbol is not None:
+                raise BusinessReject(R.UNKNOWN_SECURITY, "Derivatives market not available")
+            return
+        eng = self.engine
+        spec = None
+        if symbol is not None:
+            spec = eng.specs.get(symbol.upper())
+            if spec is None:
+                raise BusinessReject(R.UNKNOWN_SECURITY, "contractNotFound")
+        seq = self.seq
+        assert seq is not None
+        request = self._begin(conn, "mass", msg.get(F.CL_ORD_ID))
+        with seq._lock:
+            if kind == "7":
+                if eng.state.get(conn.account_id) is not None:
+                    seq.submit("cancel_all", request.origin, {"account_id": conn.account_id})
+                return
+            self._cancel_session_orders(conn, request.origin, spec)
+
+    def _cancel_session_orders(self, conn: FixConn, origin: Origin, spec: Any = None) -> None:
+        eng, seq = self.engine, self.seq
+        assert seq is not None
+        for account in sorted(conn.accounts()):
+            fa = eng.state.get(account)
+            if fa is None:
+                continue
+            mine = [o for o in fa.open.values()
+                    if o.origin_session == conn.instance_id and (spec is None or o.spec is spec)]
+            for o in sorted(mine, key=lambda x: (x.created_ns, x.id)):
+                try:
+                    seq.submit("cancel_order", origin, {"account_id": account, "order_id": o.id})
+                except EngineError as exc:
+                    self.app.log.warning("FIX %s: derivatives cancel refused: %s", conn.instance_id, exc.text)
+
+    def cancel_on_disconnect(self, conn: FixConn) -> None:
+        if not self.available():
+            return
+        request = self._begin(conn, "cod", None)
+        try:
+            self._cancel_session_orders(conn, request.origin)
+        finally:
+            self.app.request = None
+
+    # ---------------------------------------------------------------- H
+    def status(self, conn: FixConn, msg: Msg) -> None:
+        self._need()
+        o = self.find(conn, msg, cl_tag=F.CL_ORD_ID)
+        if o is None or o.state not in ("open", "trigger"):
+            raise unknown_order()
+        track = self.app.tracks.get(o.id) or OrderTrack(o.id, "futures", "", conn.account_id, o.cli_ord_id,
+                                                         o.spec.symbol)
+        extra = [(F.ORD_STATUS_REQ_ID, v) for v in [msg.get(F.ORD_STATUS_REQ_ID)] if v is not None]
+        status = OrdStatus.PARTIALLY_FILLED if o.filled else OrdStatus.NEW
+        conn.handle.send(self.report(o, track, ExecType.ORDER_STATUS, status, o.filled,
+                                     ts=self.app.rt.venue.clock.now_ns(), terminal=False, extra=extra))
+
+    # ------------------------------------------------------------- reports
+    def report(
+        self, o: Any, track: OrderTrack | None, exec_type: str, status: str, cum: int, *, ts: int, terminal: bool,
+        fill: Any = None, trade_id: int | None = None, text: str | None = None, orig: str | None = None,
+        cl_override: str | None = None, extra: list[tuple[int, str]] | None = None,
+    ) -> Msg:
+        spec = o.spec
+        cl = cl_override if cl_override is not None else (track.cl_ord_id if track is not None else o.cli_ord_id)
+        body: list[tuple[int, str]] = [(F.ORDER_ID, o.id)]
+        if cl is not None:
+            body.append((F.CL_ORD_ID, cl))
+        if orig is not None:
+            body.append((F.ORIG_CL_ORD_ID, orig))
+        limit = o.price if o.otype != "mkt" and not (o.otype in TRIGGER_TYPES and o.market) else None
+        body += [
+            (F.EXEC_ID, self.app.next_exec_id()),
+            (F.EXEC_TYPE, exec_type),
+            (F.ORD_STATUS, status),
+            (F.SYMBOL, track.symbol if track is not None and track.symbol else spec.symbol),
+            (F.SIDE, F.SIDE_CODES[o.side]),
+            (F.ORDER_QTY, num(spec.size_dec(o.qty))),
+            (F.ORD_TYPE, fut_ord_type(o.otype, limit is not None, o.triggered)),
+        ]
+        if limit is not None:
+            body.append((F.PRICE, num(spec.price_dec(limit))))
+        if o.otype in TRIGGER_TYPES and o.stop_price is not None:
+            body.append((F.STOP_PX, num(spec.price_dec(o.stop_price))))
+        body.append((F.TIME_IN_FORCE, TIF_CODE.get(o.otype, "1")))
+        insts = ["s"] + (["P"] if o.otype == "post" else []) + (["E"] if o.reduce_only else [])
+        body.append((F.EXEC_INST, " ".join(insts)))
+        if fill is not None:
+            body += [
+                (F.LAST_QTY, num(spec.size_dec(fill.qty))),
+                (F.LAST_PX, num(spec.price_dec(fill.price))),
+                (F.SECONDARY_EXEC_ID, str(trade_id) if trade_id is not None else fill.exec_id),
+                (F.LAST_LIQUIDITY_IND, "1" if fill.fill_type == "maker" else "2"),
+                (F.COMMISSION, plain(Decimal(fill.fee).scaleb(-BALANCE_DP))),
+                (F.COMM_TYPE, "3"),
+            ]
+            asset = self.app.rt.venue.instruments.assets.get(fill.fee_asset)
+            body.append((F.COMM_CURRENCY, asset.altname if asset is not None else fill.fee_asset))
+        leaves = 0 if terminal else max(o.qty - cum, 0)
+        avg = Decimal(0)
+        if track is not None and track.cum:
+            avg = (Decimal(track.px_qty) / track.cum).quantize(Decimal(1)) if track.cum else Decimal(0)
+        body += [
+            (F.LEAVES_QTY, num(spec.size_dec(leaves))),
+            (F.CUM_QTY, num(spec.size_dec(cum))),
+            (F.AVG_PX, num(spec.price_dec(int(avg)))),
+            (F.TRANSACT_TIME, fix_timestamp(ts)),
+        ]
+        if text:
+            body.append((F.TEXT, text))
+        if extra:
+            body += extra
+        return Msg([(35, "8"), *body])
+
+    # ----------------------------------------------------------------- bus
+    def on_entry(self, entry: JournalEntry) -> None:
+        app = self.app
+        req = app.request
+        if req is not None and entry.origin is not req.origin:
+            req = None
+        trade_ids: dict[str, int] = {}
+        for ev in entry.events:
+            if getattr(ev, "kind", "") == "futures_trade":
+                trade_ids[ev.trade.uid] = ev.trade.trade_id
+        for ev in entry.events:
+            kind = getattr(ev, "kind", "")
+            if kind == "futures_fill":
+                self._on_fill(ev.fill, trade_ids.get(ev.fill.exec_id), req)
+            elif kind == "futures_order":
+                self._on_order(ev, req, entry)
+
+    def _is_own(self, o: Any, req: Request | None) -> bool:
+        """Events of the order a new/replace request is about wait for `_own_reports`."""
+        if req is None:
+            return False
+        if req.kind == "new":
+            return o.cli_ord_id == req.cl_ord_id and o.account_id in req.conn.accounts()
+        return req.kind == "replace" and o.id == req.order_id
+
+    def _on_fill(self, fill: Any, trade_id: int | None, req: Request | None) -> None:
+        o = fill.order
+        if self._is_own(o, req):
+            assert req is not None
+            req.stash.append((fill, trade_id))
+            return
+        track = self.app.tracks.get(o.id)
+        if track is None:
+            return
+        handle = self.app.handle_for(track.owner)
+        if handle is None:
+            return
+        track.cum += fill.qty
+        track.px_qty += fill.qty * fill.price
+        status = OrdStatus.FILLED if o.filled >= o.qty else OrdStatus.PARTIALLY_FILLED
+        self.app.send(handle, self.report(o, track, ExecType.TRADE, status, o.filled, ts=fill.ts, terminal=False,
+                                          fill=fill, trade_id=trade_id))
+        if o.filled >= o.qty:
+            self.app._untrack(o.id)
+
+    def _on_order(self, ev: Any, req: Request | None, entry: JournalEntry) -> None:
+        o = ev.order
+        if ev.verbose_only or self._is_own(o, req):
+            return
+        reason = ev.reason
+        track = self.app.tracks.get(o.id)
+        owner = self.app.handle_for(track.owner) if track is not None else None
+        requester = None
+        mass = req is not None and req.kind in ("cancel", "mass")
+        if mass and ev.is_cancel and req is not None and o.account_id in req.conn.accounts():
+            requester = req.conn.handle
+        if reason in SKIP_REASONS or (reason == "full_fill" and ev.is_cancel):
+            if ev.is_cancel:
+                self.app._untrack(o.id)
+            return
+        if owner is None and requester is None:
+            return
+        ts = ev.ts
+        if reason == "stop_order_triggered":
+            msg = self.report(o, track, ExecType.RESTATED, OrdStatus.NEW if not o.filled else
+                              OrdStatus.PARTIALLY_FILLED, o.filled, ts=ts, terminal=False)
+        elif reason == "edited_by_user":
+            msg = self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled, ts=ts, terminal=False)
+        elif ev.is_cancel:
+            text = R_COD if req is not None and req.kind == "cod" else reason
+            if requester is not None and req is not None:
+                cl = track.cl_ord_id if track is not None else o.cli_ord_id
+                self.app.send(requester, self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, o.filled,
+                                                     ts=ts, terminal=True, text=text, cl_override=req.cl_ord_id,
+                                                     orig=cl))
+                if owner is not None and owner.key != requester.key:
+                    self.app.send(owner, self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, o.filled,
+                                                     ts=ts, terminal=True, text=text))
+            elif owner is not None:
+                self.app.send(owner, self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, o.filled,
+                                                 ts=ts, terminal=True, text=text))
+            self.app._untrack(o.id)
+            return
+        else:
+            return
+        if owner is not None:
+            self.app.send(owner, msg)
+
