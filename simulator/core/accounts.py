@@ -77,7 +77,7 @@ class ApiKey:
         return False
 
 
-@dataclass
+@dataclass(slots=True)
 class LedgerEntry:
     id: str
     refid: str

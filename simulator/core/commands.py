@@ -11,7 +11,7 @@ from .orders import GTC, STP_NEWEST, RelPrice
 PriceIn = Decimal | RelPrice | None
 
 
-@dataclass
+@dataclass(slots=True)
 class CloseRequest:
     """Kraken's conditional close (OTO): placed on each fill of the primary."""
 
@@ -20,7 +20,7 @@ class CloseRequest:
     price2: PriceIn = None
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderRequest:
     pair: str
     side: str
@@ -47,7 +47,7 @@ class OrderRequest:
     oflags: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class AmendRequest:
     order_id: str | None = None
     cl_ord_id: str | None = None
@@ -59,7 +59,7 @@ class AmendRequest:
     deadline_ns: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class EditRequest:
     order_id: str
     pair: str | None = None

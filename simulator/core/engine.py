@@ -365,8 +365,6 @@ class SpotEngine:
         o.viqc = req.viqc
         o.origin = origin
         o.trigger_ref = req.trigger_ref
-        o.price_text = str(req.price) if req.price is not None else ""
-        o.price2_text = str(req.price2) if req.price2 is not None else ""
         o.oflags = req.oflags
         if otype in (LIMIT, ICEBERG):
             if req.price is None:
@@ -761,7 +759,10 @@ class SpotEngine:
             e1 = self._ledger(acct, base, -base_units, fee if o.fee_in_base else 0, "trade", fill.id)
             e2 = self._ledger(acct, quote, cost_bal, 0 if o.fee_in_base else fee, "trade", fill.id)
         fill.ledger_ids = [e1.id, e2.id]
-        o.trades.append(fill.id)
+        if o.trades:
+            o.trades.append(fill.id)
+        else:
+            o.trades = [fill.id]
         self.fills.setdefault(acct.id, []).append(fill)
         return fill
 

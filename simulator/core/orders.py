@@ -82,6 +82,9 @@ class Origin:
     account_id: str = ""
 
 
+_NO_TRADES: list[str] = []  # shared, never appended to (saves a list per resting order)
+
+
 class Order:
     """A spot order.  Prices in pair-decimal units, quantities in lots."""
 
@@ -127,8 +130,6 @@ class Order:
         "trades",
         "oflags",
         "close",
-        "price_text",
-        "price2_text",
         "last_update_ns",
         "rl_ns",
         "batch",
@@ -173,11 +174,9 @@ class Order:
         self.hold = 0  # balance units held for this order
         self.hold_asset = ""
         self.amended = False
-        self.trades: list[str] = []
+        self.trades: list[str] = _NO_TRADES  # replaced by a list on the first fill
         self.oflags = ""
         self.close: dict[str, object] | None = None
-        self.price_text = ""
-        self.price2_text = ""
         self.last_update_ns = 0
         self.rl_ns = 0  # rate-limit age reference: creation or last amend
         self.batch = False  # placed by a batch (half the rate-limit cost)

@@ -24,7 +24,7 @@ Handler = Callable[..., Any]
 Subscriber = Callable[["JournalEntry"], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class JournalEntry:
     seq: int
     ts: int
@@ -34,7 +34,7 @@ class JournalEntry:
     params: dict[str, Any]
     events: list[Any] = field(default_factory=list)
     error: str | None = None
-    result: Any = None
+    result: Any = None  # only while subscribers run (not kept: it would pin every reply)
 
     def to_json(self, with_events: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -159,7 +159,9 @@ class Sequencer:
             self._finish(entry)
             raise
         self._finish(entry)
-        return entry.result
+        result = entry.result
+        entry.result = None  # subscribers saw it; the journal keeps commands and events only
+        return result
 
     def _finish(self, entry: JournalEntry) -> None:
         eng = self.engine

@@ -246,6 +246,8 @@ class DashboardFeed:
         elif e.kind == "cancel_all":
             text = "cancel all" + (f" {p['pair']}" if p.get("pair") else "")
         order = getattr(e.result, "order", None)
+        if order is None:  # past entries keep no result: the order is in its events
+            order = next((ev.order for ev in e.events if getattr(ev, "kind", "") == "order"), None)
         if order is not None and getattr(order, "id", None):
             text += f" -> {order.id}"
         elif isinstance(getattr(e.result, "order_id", None), str):
