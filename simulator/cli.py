@@ -19,7 +19,8 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         help="start every endpoint (HTTP+WS, FIX, admin)",
         description="Defaults can also come from KRAKEN_SIM_HOST, KRAKEN_SIM_PORT, KRAKEN_SIM_FIX_PORT, "
-        "KRAKEN_SIM_SEED, KRAKEN_SIM_CONFIG and KRAKEN_SIM_ADMIN_TOKEN (the container image uses them).",
+        "KRAKEN_SIM_SEED, KRAKEN_SIM_CONFIG, KRAKEN_SIM_ADMIN_TOKEN and KRAKEN_SIM_ADMIN_REMOTE=1 "
+        "(the container image uses them).",
     )
     s.add_argument("--host", default=env("KRAKEN_SIM_HOST", "127.0.0.1"))
     s.add_argument("--port", type=int, default=int(env("KRAKEN_SIM_PORT", "8080")), help="HTTP+WS port (0: pick a free port)")
@@ -31,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=int(env("KRAKEN_SIM_SEED", "0")), help="seed for all randomness")
     s.add_argument(
         "--admin-token", default=env("KRAKEN_SIM_ADMIN_TOKEN"), help="require 'Authorization: Bearer TOKEN' on /admin"
+    )
+    s.add_argument(
+        "--admin-allow-remote",
+        action="store_true",
+        default=env("KRAKEN_SIM_ADMIN_REMOTE", "").lower() in ("1", "true", "yes"),
+        help="without --admin-token, answer /admin from non-loopback clients too (default: loopback only)",
     )
     s.add_argument("--state-dir", default=None, help="persist FIX sequence numbers and stores here")
     s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
@@ -95,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         key=args.key,
         seed=args.seed,
         admin_token=args.admin_token,
+        admin_remote=args.admin_allow_remote,
         state_dir=args.state_dir,
         config_file=args.config,
         log_level=args.log_level,

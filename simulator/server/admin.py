@@ -3,15 +3,22 @@ clock, faults, books, status.  JSON over HTTP, in the OpenAPI schema."""
 
 from __future__ import annotations
 
+import copy
 import hmac
+import ipaddress
 import json
+import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.core.clock import parse_rfc3339, rfc3339_us
+from simulator.core.engine import SYSTEM_STATUSES
 from simulator.core.errors import EngineError
 from simulator.core.numbers import BALANCE_DP, fmt_units
 from simulator.core.orders import Origin
@@ -61,6 +68,8 @@ class BookIn(BaseModel):
 
 
 class FaultsIn(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
     unavailable_share: float | None = Field(None, ge=0, le=1)
     busy_share: float | None = Field(None, ge=0, le=1)
     status: str | None = Field(None, description="online | maintenance | cancel_only | post_only | limit_only")
@@ -85,6 +94,13 @@ def _dec(v: Any, name: str) -> Decimal:
     if not d.is_finite():
         raise HTTPException(400, f"{name}: not a number")
     return d
+
+
+def _whole_units(d: Decimal, dp: int) -> bool:
+    """True if `d` has no digit below 10**-dp (read off the digits: no rounding context)."""
+    _sign, digits, exp = d.as_tuple()
+    extra = -int(exp) - dp
+    return extra <= 0 or not any(digits[-extra:])
 
 
 def _engine_call(fn: Any, *a: Any, **kw: Any) -> Any:
@@ -123,8 +139,68 @@ def account_view(rt: Runtime, account_id: str) -> dict[str, Any]:
     }
 
 
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, safe for inputs its default handler fails on with a 500: bodies
+    that are not UTF-8, and JSON's non-standard Infinity/NaN echoed back."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = jsonable_encoder(errors, custom_encoder={
+        bytes: lambda b: b.decode("utf-8", "replace"),
+        float: lambda f: f if math.isfinite(f) else str(f),
+    })
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
+REMOTE_REFUSED = "admin API is loopback-only: start with --admin-token T (or --admin-allow-remote) to expose it"
+
+
+def is_loopback(host: str | None) -> bool:
+    """A loopback peer.  A peer that is not an IP address (none, "testclient") did not
+    come over TCP: an in-process ASGI call, local by construction."""
+    if not host:
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
+
+
+def remote_refused(rt: Runtime, host: str | None) -> bool:
+    """Without --admin-token the admin API answers loopback peers only, unless the
+    server was started with --admin-allow-remote (the container image does)."""
+    s = rt.settings
+    return not s.admin_token and not s.admin_remote and not is_loopback(host)
+
+
+class AdminGate:
+    """ASGI middleware applying the loopback rule to every /admin path, whichever
+    gateway installed the route (admin, FIX, derivatives, market)."""
+
+    def __init__(self, app: Any, rt: Runtime) -> None:
+        self.app = app
+        self.rt = rt
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket") and scope["path"].startswith("/admin"):
+            client = scope.get("client")
+            if remote_refused(self.rt, client[0] if client else None):
+                if scope["type"] == "http":
+                    await JSONResponse({"detail": REMOTE_REFUSED}, status_code=403)(scope, receive, send)
+                else:
+                    await send({"type": "websocket.close", "code": 1008})
+                return
+        await self.app(scope, receive, send)
+
+
 def install(app: FastAPI, rt: Runtime) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(AdminGate, rt=rt)
+
     def guard(request: Request) -> None:
+        if remote_refused(rt, request.client.host if request.client else None):
+            raise HTTPException(403, REMOTE_REFUSED)
         token = rt.settings.admin_token
         if token:
             auth = request.headers.get("authorization", "")
@@ -137,6 +213,15 @@ def install(app: FastAPI, rt: Runtime) -> None:
     def create_account(body: AccountIn) -> dict[str, Any]:
         v = rt.venue
         balances = {k: _dec(x, f"balances.{k}") for k, x in body.balances.items()}
+        fut = rt.hooks.get("futures_deposit")
+        fut_amounts = {k: _dec(x, f"futures_balances.{k}") for k, x in body.futures_balances.items()}
+        for asset, amount in fut_amounts.items():  # refuse before the account exists: no half-made accounts
+            if fut is None:
+                raise HTTPException(400, "futures market is not available")
+            if v.instruments.asset(asset) is None:
+                raise HTTPException(400, f"futures_balances.{asset}: unknown asset")
+            if amount <= 0 or not _whole_units(amount, BALANCE_DP):
+                raise HTTPException(400, f"futures_balances.{asset}: not a positive amount")
         creds = _engine_call(
             v.create_account,
             balances,
@@ -146,11 +231,8 @@ def install(app: FastAPI, rt: Runtime) -> None:
             permissions=body.permissions,
             origin=ADMIN,
         )
-        fut = rt.hooks.get("futures_deposit")
-        for asset, amount in body.futures_balances.items():
-            if fut is None:
-                raise HTTPException(400, "futures market is not available")
-            _engine_call(fut, creds.account.id, asset, _dec(amount, f"futures_balances.{asset}"))
+        for asset, amount in fut_amounts.items():
+            _engine_call(fut, creds.account.id, asset, amount)
         out: dict[str, Any] = creds.to_json()
         return out
 
@@ -258,7 +340,20 @@ def install(app: FastAPI, rt: Runtime) -> None:
         status = data.pop("status", None)
         drop = data.pop("drop_connection", None)
         drop_proto = data.pop("drop_protocol", None)
-        _engine_call(rt.apply_faults, data)
+        # refuse before changing anything: a refused call leaves the faults as they were
+        if drop and drop not in rt.connections:
+            raise HTTPException(404, "unknown connection")
+        if status is not None and status not in SYSTEM_STATUSES:
+            raise HTTPException(400, "EGeneral:Invalid arguments:status")
+        ranges = [data.get("ws_latency_ms"), *(data.get("latency_ms") or {}).values()]
+        if any(r is not None and not 0 <= r[0] <= r[1] for r in ranges):
+            raise HTTPException(400, "latency ranges are [low, high] milliseconds with 0 <= low <= high")
+        saved = (copy.deepcopy(rt.faults), rt.rng)
+        try:
+            _engine_call(rt.apply_faults, data)
+        except HTTPException:
+            rt.faults, rt.rng = saved
+            raise
         if status is not None:
             for _name, seq in rt.venue.sequencers.items():
                 if "set_status" in seq.handlers:

@@ -46,6 +46,7 @@ class Settings:
     key: str | None = None
     seed: int = 0
     admin_token: str | None = None
+    admin_remote: bool = False  # without admin_token, answer /admin from non-loopback peers too
     state_dir: str | None = None
     config_file: str | None = None
     log_level: str = "warning"

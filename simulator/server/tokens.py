@@ -1,6 +1,7 @@
 """WebSocket auth tokens (REST GetWebSocketsToken) with Kraken's 15-minute
 rule: a token must be used to connect within 15 minutes of its creation; once
-a connection subscribed with it, it stays valid for that connection."""
+a connection subscribed with it, it stays valid for that connection.  A token
+carries the permissions of the API key that minted it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class WsToken:
     account_id: str
     created_ns: int
     used: bool = False
+    permissions: frozenset[str] | None = None  # the minting key's; None: every permission
 
 
 class WsTokenStore:
@@ -27,9 +29,9 @@ class WsTokenStore:
         self.ids = ids
         self.tokens: dict[str, WsToken] = {}
 
-    def mint(self, account_id: str) -> WsToken:
+    def mint(self, account_id: str, permissions: frozenset[str] | None = None) -> WsToken:
         text = base64.b64encode(self.ids.token(30)).decode()
-        tok = WsToken(text, account_id, self.clock.now_ns())
+        tok = WsToken(text, account_id, self.clock.now_ns(), permissions=permissions)
         self.tokens[text] = tok
         return tok
 
@@ -42,3 +44,8 @@ class WsTokenStore:
             return None
         tok.used = True
         return tok.account_id
+
+    def permissions_for(self, token: str) -> frozenset[str] | None:
+        """The permissions a token carries (None: all, or an unknown token)."""
+        tok = self.tokens.get(token)
+        return tok.permissions if tok is not None else None

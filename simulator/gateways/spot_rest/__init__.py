@@ -36,6 +36,8 @@ def prepare(rt: Any) -> None:
     hooks.setdefault("spot_rest_config", RestConfig())
     if "ws_tokens" not in hooks:
         hooks["ws_tokens"] = WsTokenStore(venue.clock, IdGenerator(rt.settings.seed + 0x7070))
+    else:  # a reset: account ids are handed out again, so no old token may open the new accounts
+        hooks["ws_tokens"].tokens.clear()
 
     def create_account(engine: Any, origin: Origin, parent_id: str, tier: str) -> Any:
         return venue._create_account_cmd(engine, origin, None, tier, parent_id).account

@@ -358,5 +358,5 @@ def trade_volume(ctx: Ctx, p: Params) -> dict[str, Any]:
 @private("GetWebSocketsToken", perms=[(WEBSOCKET,)])
 def ws_token(ctx: Ctx, p: Params) -> dict[str, Any]:
     store = ctx.rt.hooks["ws_tokens"]
-    tok = store.mint(ctx.account_id)
+    tok = store.mint(ctx.account_id, ctx.key.permissions if ctx.key is not None else None)
     return {"token": tok.token, "expires": TOKEN_TTL_S}

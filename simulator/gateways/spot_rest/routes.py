@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from simulator.core.errors import EngineError
 
@@ -44,11 +45,14 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise invalid()
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise invalid()
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise invalid()
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise invalid() from None  # the client went away mid-body: nothing was done, nobody reads the reply
     return b"".join(chunks)
 
 

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 
 from .fmt import ts_us
 from .jsonw import dumps
-from .methods import TRADING_METHODS, Reply, Trading
+from .methods import METHOD_PERMISSIONS, TRADING_METHODS, Reply, Trading
 from .params import WsError, unsupported
 from .router import Router
 from .subscriptions import PRIVATE_REFUSED, Ack, Subscriptions
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kraken_sim.spot_ws")
 ENVELOPE = frozenset({"method", "params", "req_id"})
+PERMISSION_DENIED = "EGeneral:Permission denied"
 
 
 def _now_text() -> str:
@@ -295,6 +296,10 @@ class WsConnection:
             self.reply(method, req_id, time_in, error="EAPI:Invalid token")
             return
         self.account_id = acct
+        perms = store.permissions_for(token) if store is not None else None
+        if perms is not None and any(not (group & perms) for group in METHOD_PERMISSIONS.get(method, ())):
+            self.reply(method, req_id, time_in, error=PERMISSION_DENIED)
+            return
         try:
             job = Trading(self, acct, method, params).build()
         except WsError as exc:

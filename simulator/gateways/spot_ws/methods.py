@@ -9,6 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.clock import NS_PER_S, parse_rfc3339, rfc3339_s
 from simulator.core.commands import AmendRequest, CloseRequest, EditRequest, OrderRequest
 from simulator.core.errors import EngineError, Reject
@@ -58,6 +59,19 @@ TRADING_METHODS = frozenset(
         "batch_cancel",
     }
 )
+
+_EITHER = frozenset({CREATE_ORDERS, CANCEL_ORDERS})
+# the token's key needs one permission of every group (as the REST twins: AddOrder, AddOrderBatch...)
+METHOD_PERMISSIONS: dict[str, tuple[frozenset[str], ...]] = {
+    "add_order": (frozenset({CREATE_ORDERS}),),
+    "batch_add": (frozenset({CREATE_ORDERS}), frozenset({CANCEL_ORDERS})),
+    "amend_order": (_EITHER,),
+    "edit_order": (frozenset({CREATE_ORDERS}), frozenset({CANCEL_ORDERS})),
+    "cancel_order": (_EITHER,),
+    "cancel_all": (_EITHER,),
+    "cancel_all_orders_after": (_EITHER,),
+    "batch_cancel": (_EITHER,),
+}
 
 ORDER_FIELDS = frozenset(
     {

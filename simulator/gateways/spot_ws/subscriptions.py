@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from simulator.core.accounts import QUERY_CLOSED, QUERY_FUNDS, QUERY_OPEN
+
 from .channels import book as l2
 from .channels import level3 as l3
 from .channels.market import (
@@ -30,6 +32,11 @@ if TYPE_CHECKING:
 
 PUBLIC = frozenset({"ticker", "book", "trade", "ohlc", "instrument"})
 PRIVATE = frozenset({"executions", "balances"})
+# the token's key needs one of these (REST twins: OpenOrders/ClosedOrders, Balance)
+CHANNEL_PERMISSIONS = {
+    "executions": frozenset({QUERY_OPEN, QUERY_CLOSED}),
+    "balances": frozenset({QUERY_FUNDS}),
+}
 FIELDS: dict[str, frozenset[str]] = {
     "ticker": frozenset({"channel", "symbol", "event_trigger", "snapshot"}),
     "book": frozenset({"channel", "symbol", "depth", "snapshot"}),
@@ -111,12 +118,14 @@ class Subscriptions:
 
     def _account(self, params: dict[str, Any], channel: str) -> str:
         token = params.get("token")
-        acct = None
-        if type(token) is str:
-            store = self.hub.rt.hooks.get("ws_tokens")
-            acct = store.account_for(token) if store is not None else None
-        if acct is None:
+        store = self.hub.rt.hooks.get("ws_tokens")
+        acct = store.account_for(token) if store is not None and type(token) is str else None
+        if store is None or acct is None:
             raise WsError("ESession:Invalid session", channel=channel, status="error")
+        perms = store.permissions_for(token)
+        need = CHANNEL_PERMISSIONS.get(channel)
+        if perms is not None and need is not None and not (need & perms):
+            raise WsError("EGeneral:Permission denied", channel=channel, status="error")
         self.conn.account_id = acct
         return acct
 
