@@ -159,7 +159,7 @@ def main() -> int:
                 f"{mib:,.0f} MiB (target < 1024 MiB)"
             )
     if a.json:
-        print(json.dumps({"fills_identical": same, "ops_per_s": best, "peak_mib": mem}))
+        print(json.dumps({"fills_identical": same, "ops_per_s": best, "peak_mib": mem, "memory_orders": a.memory_orders}))
     return 0 if same else 1
 
 

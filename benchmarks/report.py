@@ -76,11 +76,13 @@ def parse_engine(text: str) -> list[Row]:
         rows.append(Row("engine", "matching throughput (ops/s)", _f(ours), peer, _f(base), _f(ratio, ".2f") + "x",
                         f">= {target:.2f}x" if target else "", None if target is None or ratio is None
                         else ratio >= target))
+    n = int(d.get("memory_orders") or 0)
     for k, label in (("journal", "journal on"), ("no_journal", "journal off")):
         mib = d.get("peak_mib", {}).get(k)
         if mib is not None:
-            rows.append(Row("engine", f"peak RSS, resting orders ({label}), MiB", _f(mib), target="< 1024",
-                            ok=mib < 1024))
+            full = n >= 1_000_000  # the target is stated for 1M resting orders
+            rows.append(Row("engine", f"peak RSS, {n:,} resting orders ({label}), MiB", _f(mib),
+                            target="< 1024 at 1M" if full else "", ok=(mib < 1024) if full else None))
     return rows
 
 
