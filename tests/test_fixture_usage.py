@@ -116,3 +116,21 @@ def test_journal_download_replays_to_the_same_state(kraken_venue: KrakenVenue, t
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["digest"] == digest
+
+
+def test_latency_profile_shapes_protocols(kraken_venue: KrakenVenue) -> None:
+    import time
+
+    admin = kraken_venue.admin
+    out = admin.faults(latency_profile="kraken", seed=1)
+    assert out["latency_ms"]["rest"] == [20.0, 120.0] and out["latency_ms"]["fix"] == [0.5, 2.0]
+    rt = kraken_venue.runtime
+    rest = [kraken_venue.call(rt.latency_s, "rest") for _ in range(50)]
+    fix = [kraken_venue.call(rt.latency_s, "fix") for _ in range(50)]
+    assert min(rest) >= 0.02 and max(fix) <= 0.002 and len(set(rest)) > 40  # variable REST, tight FIX
+    t0 = time.perf_counter()
+    get(kraken_venue.spot_rest + "/0/public/Time")
+    assert time.perf_counter() - t0 >= 0.02  # the REST gateway waits it out
+    assert admin.faults(latency_profile="off")["latency_ms"] == {}
+    with pytest.raises(AdminError):
+        admin.faults(latency_profile="slow")

@@ -77,6 +77,9 @@ class FaultsIn(BaseModel):
     ws_paths: int | None = Field(None, ge=1, le=64)
     ws_latency_ms: tuple[float, float] | None = None
     latency_ms: dict[str, tuple[float, float] | None] | None = None
+    latency_profile: str | None = Field(
+        None, description="off | kraken (REST 20-120 ms, WS 2-10 ms, FIX 0.5-2 ms; seeded, per request)"
+    )
     seed: int | None = None
     drop_connection: str | None = Field(None, description="connection id to drop (see GET /admin/connections)")
     drop_protocol: str | None = Field(None, description="drop every connection of this protocol: ws | fix | futures_ws")

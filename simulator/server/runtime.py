@@ -14,6 +14,19 @@ from typing import Any
 from simulator.core.venue import AccountCredentials, Venue
 
 
+# Seeded uniform latency (ms) per protocol, shaped like Kraken's own table:
+# REST higher and variable, WebSocket low, FIX lowest.  Off unless asked for.
+LATENCY_PROFILES: dict[str, dict[str, tuple[float, float]]] = {
+    "off": {},
+    "kraken": {
+        "rest": (20.0, 120.0),
+        "futures_rest": (20.0, 120.0),
+        "ws": (2.0, 10.0),
+        "fix": (0.5, 2.0),
+    },
+}
+
+
 @dataclass
 class Faults:
     """Test-controlled misbehaviour of the network in front of the engine."""
@@ -156,6 +169,11 @@ class Runtime:
         if "ws_latency_ms" in data:
             lo, hi = data["ws_latency_ms"]
             f.ws_latency_ms = (float(lo), float(hi))
+        if "latency_profile" in data:
+            name = data["latency_profile"]
+            if name not in LATENCY_PROFILES:
+                raise ValueError(f"latency_profile must be one of {sorted(LATENCY_PROFILES)}")
+            f.latency_ms = dict(LATENCY_PROFILES[name])
         if "latency_ms" in data:
             for proto, rng in dict(data["latency_ms"]).items():
                 if rng is None:
