@@ -13,7 +13,6 @@ from typing import Any
 
 from simulator.core.venue import AccountCredentials, Venue
 
-
 # Seeded uniform latency (ms) per protocol, shaped like Kraken's own table:
 # REST higher and variable, WebSocket low, FIX lowest.  Off unless asked for.
 LATENCY_PROFILES: dict[str, dict[str, tuple[float, float]]] = {
