@@ -628,8 +628,6 @@ class SpotEngine:
                         self.events.append(OrderEvent("iceberg_refill", m, self.now_ns))
             if stp_stop:
                 break
-        if o.filled and self.stops[pair.id]:
-            pass  # triggers are checked after the taker settles (below)
         if o.filled >= o.qty:
             self._close(o, CLOSED, None)
         elif stp_stop:
