@@ -39,6 +39,7 @@ from simulator.core.sequencer import JournalEntry, Sequencer
 from simulator.gateways.futures_rest import fmt
 from simulator.gateways.futures_rest.auth import sign_challenge
 from simulator.gateways.futures_rest.jsonw import dumps
+from simulator.gateways.ws_common import LoopBound, QueuedConnection
 from simulator.server.runtime import Runtime
 
 from . import feeds
@@ -62,7 +63,7 @@ class HubConfig:
     max_message: int = 65536  # bytes of one client message
 
 
-class FuturesConn:
+class FuturesConn(QueuedConnection):
     """One client socket at /ws/v1 (in rt.connections as protocol futures_ws)."""
 
     protocol = "futures_ws"
@@ -147,29 +148,6 @@ class FuturesConn:
         finally:
             await self._cleanup()
 
-    async def _cleanup(self) -> None:
-        self.closed = True
-        self.hub.forget(self)
-        self.hub.rt.connections.pop(self.id, None)
-        if self._writer is not None:
-            if self.queue and not self._writer.done():
-                try:
-                    await asyncio.wait_for(self._drain(), timeout=1.0)
-                except TimeoutError:
-                    pass
-            self._writer.cancel()
-
-    async def _drain(self) -> None:
-        while self.queue and self._writer is not None and not self._writer.done():
-            await asyncio.sleep(0.005)
-
-    async def _close(self, code: int, reason: str) -> None:
-        self.closed = True
-        try:
-            await self.ws.close(code, reason)
-        except Exception:  # noqa: BLE001 - already closed
-            pass
-
     async def drop(self, code: int = 1001, reason: str = "") -> None:
         """Close from the venue side (admin fault, reset, shutdown)."""
         self.closed = True
@@ -178,7 +156,7 @@ class FuturesConn:
         await self._close(code, reason)
 
 
-class Hub:
+class Hub(LoopBound):
     """All futures WS connections and the engine → feed fan-out."""
 
     def __init__(self, rt: Runtime, config: HubConfig | None = None) -> None:
@@ -208,20 +186,6 @@ class Hub:
             self.loop_thread = threading.get_ident()
         if self._task is None or self._task.done():
             self._task = self.loop.create_task(self._periodic())
-
-    def wake(self, conn: FuturesConn) -> None:
-        if threading.get_ident() == self.loop_thread:
-            conn.wake.set()
-        elif self.loop is not None:
-            self.loop.call_soon_threadsafe(conn.wake.set)
-
-    def call_in_loop(self, fn: Any, *args: Any) -> None:
-        if self.loop is None:
-            return
-        if threading.get_ident() == self.loop_thread:
-            fn(*args)
-        else:
-            self.loop.call_soon_threadsafe(fn, *args)
 
     def now_ns(self) -> int:
         """View time: the venue clock (the engine's own clock only moves on commands)."""

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
 
+from simulator.gateways.ws_common import QueuedConnection
+
 from .fmt import ts_us
 from .jsonw import dumps
 from .methods import METHOD_PERMISSIONS, TRADING_METHODS, Reply, Trading
@@ -36,7 +38,7 @@ def _now_text() -> str:
     return ts_us(time.time_ns())
 
 
-class WsConnection:
+class WsConnection(QueuedConnection):
     """A live spot WS connection (registered in rt.connections as protocol "ws")."""
 
     protocol = "ws"
@@ -179,30 +181,6 @@ class WsConnection:
             pass
         finally:
             await self._cleanup()
-
-    async def _cleanup(self) -> None:
-        self.closed = True
-        self.hub.forget(self)
-        self.hub.rt.connections.pop(self.id, None)
-        if self._writer is not None:
-            if self.queue and not self._writer.done():
-                # let queued replies go out before the writer stops
-                try:
-                    await asyncio.wait_for(self._drain(), timeout=1.0)
-                except TimeoutError:
-                    pass
-            self._writer.cancel()
-
-    async def _drain(self) -> None:
-        while self.queue and self._writer is not None and not self._writer.done():
-            await asyncio.sleep(0.005)
-
-    async def _close(self, code: int, reason: str) -> None:
-        self.closed = True
-        try:
-            await self.ws.close(code, reason)
-        except Exception:  # noqa: BLE001 - already closed
-            pass
 
     async def drop(self, code: int = 1001, reason: str = "") -> None:
         """Close the connection from the venue side (admin fault, reset, idle)."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.events import BalanceEvent, BookEvent, NoticeEvent, OrderEvent, TradeEvent
+from simulator.gateways.ws_common import LoopBound
 
 from .channels.book import BookGroup
 from .channels.level3 import L3Group
@@ -58,7 +59,7 @@ class HubConfig:
     malformed_text: str = "Malformed request"
 
 
-class Hub:
+class Hub(LoopBound):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.config = HubConfig()
@@ -95,21 +96,6 @@ class Hub:
             self.loop_thread = threading.get_ident()
         if self._task is None or self._task.done():
             self._task = self.loop.create_task(self._housekeeping())
-
-    def wake(self, conn: WsConnection) -> None:
-        """Wake a writer from any thread (admin calls run engine commands in a worker thread)."""
-        if threading.get_ident() == self.loop_thread:
-            conn.wake.set()
-        elif self.loop is not None:
-            self.loop.call_soon_threadsafe(conn.wake.set)
-
-    def call_in_loop(self, fn: Any, *args: Any) -> None:
-        if self.loop is None:
-            return
-        if threading.get_ident() == self.loop_thread:
-            fn(*args)
-        else:
-            self.loop.call_soon_threadsafe(fn, *args)
 
     def status_message(self, conn_id: int) -> str:
         status = self.rt.venue.spot.status

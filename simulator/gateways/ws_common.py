@@ -1,0 +1,63 @@
+"""What the Spot v2 and Derivatives v1 WebSocket gateways share: waking a
+connection's writer from any thread, and closing a connection whose bounded
+outbound queue may still hold replies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from typing import Any
+
+
+class LoopBound:
+    """A hub bound to the event loop its connections live on."""
+
+    loop: asyncio.AbstractEventLoop | None
+    loop_thread: int | None
+
+    def wake(self, conn: Any) -> None:
+        """Wake a writer from any thread (admin calls run engine commands in a worker thread)."""
+        if threading.get_ident() == self.loop_thread:
+            conn.wake.set()
+        elif self.loop is not None:
+            self.loop.call_soon_threadsafe(conn.wake.set)
+
+    def call_in_loop(self, fn: Any, *args: Any) -> None:
+        if self.loop is None:
+            return
+        if threading.get_ident() == self.loop_thread:
+            fn(*args)
+        else:
+            self.loop.call_soon_threadsafe(fn, *args)
+
+
+class QueuedConnection:
+    """Shutdown of a connection with a writer task draining `queue`."""
+
+    closed: bool
+    queue: Any
+    ws: Any
+    id: str
+    hub: Any
+    _writer: asyncio.Task[Any] | None
+
+    async def _cleanup(self) -> None:
+        self.closed = True
+        self.hub.forget(self)
+        self.hub.rt.connections.pop(self.id, None)
+        if self._writer is not None:
+            if self.queue and not self._writer.done():
+                # let queued replies go out before the writer stops
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._drain(), timeout=1.0)
+            self._writer.cancel()
+
+    async def _drain(self) -> None:
+        while self.queue and self._writer is not None and not self._writer.done():
+            await asyncio.sleep(0.005)
+
+    async def _close(self, code: int, reason: str) -> None:
+        self.closed = True
+        with contextlib.suppress(Exception):  # already closed
+            await self.ws.close(code, reason)
