@@ -76,6 +76,11 @@ def parse_engine(text: str) -> list[Row]:
         rows.append(Row("engine", "matching throughput (ops/s)", _f(ours), peer, _f(base), _f(ratio, ".2f") + "x",
                         f">= {target:.2f}x" if target else "", None if target is None or ratio is None
                         else ratio >= target))
+    dflt = d.get("ops_per_s_default_gc", {})
+    if dflt.get("kraken-sim") and dflt.get("pyorderbook"):
+        r = dflt["kraken-sim"] / dflt["pyorderbook"]
+        rows.append(Row("engine", "matching throughput, CPython's default GC (ops/s)", _f(dflt["kraken-sim"]),
+                        "pyorderbook", _f(dflt["pyorderbook"]), _f(r, ".2f") + "x"))
     n = int(d.get("memory_orders") or 0)
     for k, label in (("journal", "journal on"), ("no_journal", "journal off")):
         mib = d.get("peak_mib", {}).get(k)

@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         config_file=args.config,
         log_level=args.log_level,
     )
+    from simulator.server.gcpolicy import tune_for_server
+
+    tune_for_server()
     try:
         return asyncio.run(serve_forever(settings, scenario))
     except OSError as exc:

@@ -77,17 +77,83 @@ class ApiKey:
         return False
 
 
-@dataclass(slots=True)
 class LedgerEntry:
-    id: str
-    refid: str
-    time_ns: int
-    type: str  # trade | deposit | withdrawal | transfer | adjustment | earn ...
-    subtype: str
-    asset: str
-    amount: int  # balance units, signed
-    fee: int
-    balance: int  # after
+    """A ledger entry, and the balance event that announces it.
+
+    Its id is taken from the venue's id sequence when the entry is made but
+    rendered only when read (most entries are never shown); `ref` is the
+    refid text, or the `Fill` whose id it is."""
+
+    __slots__ = ("_bits", "_id", "ref", "account_id", "time_ns", "type", "subtype", "asset", "amount", "fee", "balance")
+    kind = "balance"
+
+    def __init__(
+        self,
+        bits: int,
+        ref: object,
+        time_ns: int,
+        type_: str,
+        subtype: str,
+        asset: str,
+        amount: int,
+        fee: int,
+        balance: int,
+        account_id: str = "",
+    ) -> None:
+        self._bits = bits
+        self._id: str | None = None
+        self.ref = ref
+        self.time_ns = time_ns
+        self.type = type_  # trade | deposit | withdrawal | transfer | adjustment | earn ...
+        self.subtype = subtype
+        self.asset = asset
+        self.amount = amount  # balance units, signed
+        self.fee = fee
+        self.balance = balance  # after
+        self.account_id = account_id
+
+    @property
+    def id(self) -> str:
+        i = self._id
+        if i is None:
+            i = self._id = IdGenerator.render("L", self._bits)
+        return i
+
+    @property
+    def refid(self) -> str:
+        r = self.ref
+        return r if isinstance(r, str) else r.id  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def entry(self) -> LedgerEntry:
+        """The event's ledger entry (itself: one object for both)."""
+        return self
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": "balance",
+            "account": self.account_id,
+            "ledger_id": self.id,
+            "refid": self.refid,
+            "type": self.type,
+            "asset": self.asset,
+            "amount": self.amount,
+            "fee": self.fee,
+            "balance": self.balance,
+            "ts": self.time_ns,
+        }
+
+    def __repr__(self) -> str:
+        return f"LedgerEntry({self.id} {self.type} {self.asset} {self.amount} fee={self.fee} bal={self.balance})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LedgerEntry):
+            return NotImplemented
+        return (self._bits, self.refid, self.time_ns, self.type, self.subtype, self.asset, self.amount, self.fee,
+                self.balance) == (other._bits, other.refid, other.time_ns, other.type, other.subtype, other.asset,
+                                  other.amount, other.fee, other.balance)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Account:

@@ -1,16 +1,18 @@
 """Price-time order book per instrument.
 
-Each side maps a sort key to a price level (asks by price, bids by -price, so
-index 0 is always the best).  A level keeps its orders in arrival order; a
-cancel only marks the order out of the book (O(1)) and the matcher skips it.
+Each side maps a sort key to a price level (asks by price, bids by -price)
+and keeps the keys in a plain list sorted best-last, so the best level is
+`keys[-1]` and the levels nearest the touch, where nearly all adds and
+removals happen, are the cheapest to insert and delete (`bisect` is C).  A
+level keeps its orders in arrival order; a cancel only marks the order out of
+the book (O(1)) and the matcher skips it.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
-
-from sortedcontainers import SortedDict
 
 from .orders import BUY, Order
 
@@ -31,28 +33,53 @@ class Level:
 
 
 class BookSide:
-    __slots__ = ("is_bid", "levels")
+    """One side: `levels` by key, `keys` sorted so that the best is last."""
+
+    __slots__ = ("is_bid", "levels", "keys")
 
     def __init__(self, is_bid: bool) -> None:
         self.is_bid = is_bid
-        self.levels: SortedDict = SortedDict()
+        self.levels: dict[int, Level] = {}
+        # bids: ascending prices (best = highest, last); asks: descending (best = lowest, last)
+        self.keys: list[int] = []
 
     def key(self, price: int) -> int:
-        return -price if self.is_bid else price
+        return price if self.is_bid else -price
 
     def best(self) -> Level | None:
-        if not self.levels:
-            return None
-        return self.levels.peekitem(0)[1]  # type: ignore[no-any-return]
+        keys = self.keys
+        return self.levels[keys[-1]] if keys else None
 
     def level(self, price: int) -> Level | None:
-        return self.levels.get(-price if self.is_bid else price)  # type: ignore[no-any-return]
+        return self.levels.get(price if self.is_bid else -price)
+
+    def add_level(self, key: int, lvl: Level) -> None:
+        self.levels[key] = lvl
+        keys = self.keys
+        if not keys or key > keys[-1]:
+            keys.append(key)
+        else:
+            insort(keys, key)
+
+    def drop_level(self, key: int) -> None:
+        del self.levels[key]
+        keys = self.keys
+        if keys[-1] == key:
+            keys.pop()
+        else:
+            del keys[bisect_left(keys, key)]
 
     def __iter__(self) -> Iterator[Level]:
-        return iter(self.levels.values())
+        """Levels best first."""
+        levels = self.levels
+        for k in reversed(self.keys):
+            yield levels[k]
 
     def __len__(self) -> int:
-        return len(self.levels)
+        return len(self.keys)
+
+    def __bool__(self) -> bool:
+        return bool(self.keys)
 
 
 class OrderBook:
@@ -76,11 +103,11 @@ class OrderBook:
         bs = self.bids if order.side == BUY else self.asks
         price = order.price
         assert price is not None
-        key = -price if bs.is_bid else price
+        key = price if bs.is_bid else -price
         lvl = bs.levels.get(key)
         if lvl is None:
             lvl = Level(price)
-            bs.levels[key] = lvl
+            bs.add_level(key, lvl)
         lvl.orders.append(order)
         lvl.visible += order.visible
         lvl.count += 1
@@ -96,13 +123,13 @@ class OrderBook:
         bs = self.bids if order.side == BUY else self.asks
         price = order.price
         assert price is not None
-        key = -price if bs.is_bid else price
+        key = price if bs.is_bid else -price
         lvl: Level = bs.levels[key]
         order.in_book = False
         lvl.visible -= order.visible
         lvl.count -= 1
         if lvl.count == 0:
-            del bs.levels[key]
+            bs.drop_level(key)
         elif purge:
             lvl.orders.remove(order)
         return lvl

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from .accounts import Account, AccountRegistry, LedgerEntry
-from .book import OrderBook
+from .book import Level, OrderBook
 from .commands import AmendRequest, CloseRequest, EditRequest, OrderRequest, PriceIn
 from .errors import EngineError, Reject
-from .events import BalanceEvent, BookEvent, Fill, NoticeEvent, OrderEvent, TradeEvent
+from .events import BookEvent, Fill, NoticeEvent, OrderEvent, TradeEvent
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry, SpotPair
 from .numbers import PPM, ceil_div, to_units
@@ -168,11 +168,15 @@ class SpotEngine:
             raise EngineError(Reject.PERMISSION_DENIED)
         return a
 
-    def _ledger(self, acct: Account, asset: str, amount: int, fee: int, type_: str, refid: str, subtype: str = "") -> LedgerEntry:
-        bal = acct.credit(asset, amount - fee)
-        entry = LedgerEntry(self.ids.ledger_id(), refid, self.now_ns, type_, subtype, asset, amount, fee, bal)
+    def _ledger(self, acct: Account, asset: str, amount: int, fee: int, type_: str, refid: object, subtype: str = "") -> LedgerEntry:
+        """Book `amount - fee` to the account; the entry is also the balance event.
+        `refid` is the reference text, or the Fill whose id it is."""
+        balances = acct.balances
+        bal = balances.get(asset, 0) + amount - fee
+        balances[asset] = bal
+        entry = LedgerEntry(self.ids.reserve(), refid, self.now_ns, type_, subtype, asset, amount, fee, bal, acct.id)
         acct.ledger.append(entry)
-        self.events.append(BalanceEvent(acct.id, entry))
+        self.events.append(entry)
         return entry
 
     def _add_timer(self, at_ns: int, kind: str, ref: str) -> None:
@@ -587,8 +591,8 @@ class SpotEngine:
         is_buy = o.side == BUY
         taker_acct = self.accounts.accounts[o.account_id]
         stp_stop = False
-        while o.filled < o.qty and opp.levels:
-            lvl = opp.levels.peekitem(0)[1]
+        while o.filled < o.qty and opp.keys:
+            lvl = opp.levels[opp.keys[-1]]
             price = lvl.price
             if is_buy:
                 if price > limit:  # type: ignore[operator]
@@ -613,7 +617,7 @@ class SpotEngine:
                 qty = o.qty - o.filled
                 if m.visible < qty:
                     qty = m.visible
-                self._fill(o, m, price, qty, taker_acct)
+                self._fill(o, m, lvl, price, qty, taker_acct)
                 if m.visible == 0:
                     if m.filled >= m.qty:
                         orders.popleft()
@@ -633,7 +637,7 @@ class SpotEngine:
         elif stp_stop:
             self._close(o, CANCELED, R_STP)
         elif market:
-            self._close(o, CLOSED if o.filled else CANCELED, R_MPP if opp.levels else R_NO_LIQUIDITY)
+            self._close(o, CLOSED if o.filled else CANCELED, R_MPP if opp.keys else R_NO_LIQUIDITY)
         elif o.tif == IOC or o.tif == FOK:
             self._close(o, CLOSED if o.filled else CANCELED, R_IOC if o.tif == IOC else R_FOK)
         else:
@@ -664,8 +668,8 @@ class SpotEngine:
         o.hold = 0
         ppm = self._fee_ppm(acct, pair, False)
         opp = self.books[pair.id].asks
-        while budget > 0 and opp.levels:
-            lvl = opp.levels.peekitem(0)[1]
+        while budget > 0 and opp.keys:
+            lvl = opp.levels[opp.keys[-1]]
             if lvl.price > limit:
                 break
             m = lvl.orders[0]
@@ -681,7 +685,7 @@ class SpotEngine:
                 break
             o.qty += qty
             before = o.cost
-            self._fill(o, m, lvl.price, qty, acct)
+            self._fill(o, m, lvl, lvl.price, qty, acct)
             budget -= (o.cost - before) + (self._fee(o.cost - before, ppm) if not o.fee_in_base else 0)
             if m.visible == 0:
                 lvl.orders.popleft()
@@ -695,7 +699,7 @@ class SpotEngine:
                     self.events.append(BookEvent(pair.id, m.side, lvl.price, lvl.visible, m.id, nxt, "add", self.now_ns))
         self._close(o, CLOSED if o.filled else CANCELED, None if o.filled else R_NO_LIQUIDITY)
 
-    def _fill(self, taker: Order, maker: Order, price: int, qty: int, taker_acct: Account) -> None:
+    def _fill(self, taker: Order, maker: Order, lvl: Level, price: int, qty: int, taker_acct: Account) -> None:
         pair = taker.pair
         now = self.now_ns
         maker_acct = self.accounts.accounts[maker.account_id]
@@ -707,7 +711,6 @@ class SpotEngine:
         self.last_price[pair.id] = price
         # maker side of the book shrinks
         maker.visible -= qty
-        lvl = self.books[pair.id].opposite(taker.side).levels.peekitem(0)[1]
         lvl.visible -= qty
         tfill = self._settle(taker, taker_acct, price, qty, cost, False, seq, maker.id)
         mfill = self._settle(maker, maker_acct, price, qty, cost, True, seq, taker.id)
@@ -728,15 +731,17 @@ class SpotEngine:
     ) -> Fill:
         """Move balances for one side of a fill and release its hold."""
         pair = o.pair
+        now = self.now_ns
         ppm = self._fee_ppm(acct, pair, maker)
         o.filled += qty
         o.cost += cost
-        o.last_update_ns = self.now_ns
-        fill = Fill(self.ids.trade_id(), seq, o, price, qty, cost, 0, maker, self.now_ns, counter)
+        o.last_update_ns = now
+        fill = Fill(self.ids.reserve(), seq, o, price, qty, cost, 0, maker, now, counter)
         base, quote = pair.base.id, pair.quote.id
         base_units = qty * pair.base_mult
         cost_bal = cost * pair.cost_mult
-        if o.fee_in_base:
+        in_base = o.fee_in_base
+        if in_base:
             fee = self._fee(qty, ppm) * pair.base_mult
         else:
             fee = self._fee(cost, ppm) * pair.cost_mult
@@ -751,17 +756,21 @@ class SpotEngine:
             acct.held[o.hold_asset] -= used
             o.hold -= used
         if o.side == BUY:
-            e1 = self._ledger(acct, quote, -cost_bal, 0 if o.fee_in_base else fee, "trade", fill.id)
-            e2 = self._ledger(acct, base, base_units, fee if o.fee_in_base else 0, "trade", fill.id)
+            e1 = self._ledger(acct, quote, -cost_bal, 0 if in_base else fee, "trade", fill)
+            e2 = self._ledger(acct, base, base_units, fee if in_base else 0, "trade", fill)
         else:
-            e1 = self._ledger(acct, base, -base_units, fee if o.fee_in_base else 0, "trade", fill.id)
-            e2 = self._ledger(acct, quote, cost_bal, 0 if o.fee_in_base else fee, "trade", fill.id)
-        fill.ledger_ids = [e1.id, e2.id]
+            e1 = self._ledger(acct, base, -base_units, fee if in_base else 0, "trade", fill)
+            e2 = self._ledger(acct, quote, cost_bal, 0 if in_base else fee, "trade", fill)
+        fill.ledger = (e1, e2)
         if o.trades:
-            o.trades.append(fill.id)
+            o.trades.append(fill)
         else:
-            o.trades = [fill.id]
-        self.fills.setdefault(acct.id, []).append(fill)
+            o.trades = [fill]
+        fills = self.fills.get(acct.id)
+        if fills is None:
+            self.fills[acct.id] = [fill]
+        else:
+            fills.append(fill)
         return fill
 
     def _rest(self, o: Order) -> None:

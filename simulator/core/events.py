@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .accounts import LedgerEntry
+from .ids import IdGenerator
+
 if TYPE_CHECKING:
     from .orders import Order
 
 
 class Fill:
-    """One side of a trade, as its owner sees it."""
+    """One side of a trade, as its owner sees it.  Its id is rendered on
+    first read (see `IdGenerator.reserve`)."""
 
     __slots__ = (
-        "id",
+        "_bits",
+        "_id",
         "trade_id",
         "order",
         "account_id",
@@ -26,13 +31,13 @@ class Fill:
         "maker",
         "ts",
         "counter_order_id",
-        "ledger_ids",
+        "ledger",
         "ordertype",
     )
 
     def __init__(
         self,
-        fill_id: str,
+        bits: int,
         trade_id: int,
         order: Order,
         price: int,
@@ -43,7 +48,8 @@ class Fill:
         ts: int,
         counter_order_id: str,
     ) -> None:
-        self.id = fill_id
+        self._bits = bits
+        self._id: str | None = None
         self.trade_id = trade_id
         self.order = order
         self.account_id = order.account_id
@@ -58,7 +64,18 @@ class Fill:
         self.maker = maker
         self.ts = ts
         self.counter_order_id = counter_order_id
-        self.ledger_ids: list[str] = []
+        self.ledger: tuple[LedgerEntry, ...] = ()
+
+    @property
+    def id(self) -> str:
+        i = self._id
+        if i is None:
+            i = self._id = IdGenerator.render("T", self._bits)
+        return i
+
+    @property
+    def ledger_ids(self) -> list[str]:
+        return [e.id for e in self.ledger]
 
 
 class OrderEvent:
@@ -167,30 +184,8 @@ class BookEvent:
         }
 
 
-class BalanceEvent:
-    """A ledger entry: an account's balance of one asset changed."""
-
-    __slots__ = ("account_id", "entry")
-    kind = "balance"
-
-    def __init__(self, account_id: str, entry: object) -> None:
-        self.account_id = account_id
-        self.entry = entry
-
-    def to_json(self) -> dict[str, object]:
-        e = self.entry
-        return {
-            "kind": "balance",
-            "account": self.account_id,
-            "ledger_id": e.id,  # type: ignore[attr-defined]
-            "refid": e.refid,  # type: ignore[attr-defined]
-            "type": e.type,  # type: ignore[attr-defined]
-            "asset": e.asset,  # type: ignore[attr-defined]
-            "amount": e.amount,  # type: ignore[attr-defined]
-            "fee": e.fee,  # type: ignore[attr-defined]
-            "balance": e.balance,  # type: ignore[attr-defined]
-            "ts": e.time_ns,  # type: ignore[attr-defined]
-        }
+BalanceEvent = LedgerEntry
+"""A ledger entry is its own balance event (`kind == "balance"`, `.entry` is itself)."""
 
 
 class NoticeEvent:

@@ -49,6 +49,16 @@ class IdGenerator:
         body = _encode80(self._bits())
         return f"{prefix}{body[:5]}-{body[5:10]}-{body[10:16]}"
 
+    def reserve(self) -> int:
+        """Take the next id now, render it later with `render` (fills and
+        ledger entries: most are never shown, and rendering is the cost)."""
+        return self._bits()
+
+    @staticmethod
+    def render(prefix: str, bits: int) -> str:
+        body = _encode80(bits)
+        return f"{prefix}{body[:5]}-{body[5:10]}-{body[10:16]}"
+
     def order_id(self) -> str:
         return self.kraken_id("O")
 

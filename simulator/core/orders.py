@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from .instruments import SpotPair
+
+if TYPE_CHECKING:
+    from .events import Fill
 
 BUY = "buy"
 SELL = "sell"
@@ -82,7 +86,7 @@ class Origin:
     account_id: str = ""
 
 
-_NO_TRADES: list[str] = []  # shared, never appended to (saves a list per resting order)
+_NO_TRADES: list[Fill] = []  # shared, never appended to (saves a list per resting order)
 
 
 class Order:
@@ -174,7 +178,7 @@ class Order:
         self.hold = 0  # balance units held for this order
         self.hold_asset = ""
         self.amended = False
-        self.trades: list[str] = _NO_TRADES  # replaced by a list on the first fill
+        self.trades: list[Fill] = _NO_TRADES  # its fills; replaced by a list on the first fill
         self.oflags = ""
         self.close: dict[str, object] | None = None
         self.last_update_ns = 0

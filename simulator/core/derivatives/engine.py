@@ -798,8 +798,8 @@ class FuturesEngine:
         book = self.books[spec.symbol]
         opp = book.asks if o.side == BUY else book.bids
         buy = o.side == BUY
-        while o.remaining > 0 and opp.levels:
-            lvl = opp.levels.peekitem(0)[1]
+        while o.remaining > 0 and opp.keys:
+            lvl: Any = opp.levels[opp.keys[-1]]  # futures orders share the book type
             if limit is not None and (lvl.price > limit if buy else lvl.price < limit):
                 break
             orders = lvl.orders

@@ -118,8 +118,7 @@ def _fill_index(ctx: Ctx) -> dict[str, Fill]:
 def _order_trades(ctx: Ctx, o: Order, consolidate: bool) -> list[str]:
     if not o.trades:
         return []
-    idx = _fill_index(ctx)
-    fills = [idx[t] for t in o.trades if t in idx]
+    fills = list(o.trades)
     return [r.id for r in fmt.trade_rows(fills, consolidate)]
 
 

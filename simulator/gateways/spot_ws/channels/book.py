@@ -27,7 +27,7 @@ DEPTHS = (10, 25, 100, 500, 1000)
 
 def top(side: BookSide, n: int) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
-    for lvl in side.levels.values():
+    for lvl in side:
         out.append((lvl.price, lvl.visible))
         if len(out) >= n:
             break

@@ -28,7 +28,7 @@ Window = dict[int, list[tuple[str, int, int]]]  # price -> [(order_id, visible l
 
 def window(side: BookSide, n: int) -> Window:
     out: Window = {}
-    for lvl in side.levels.values():
+    for lvl in side:
         orders: list[Order] = [o for o in lvl.orders if o.in_book]
         out[lvl.price] = [(o.id, o.visible, o.opened_ns) for o in orders]
         if len(out) >= n:
