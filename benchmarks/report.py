@@ -166,6 +166,16 @@ def parse_load(text: str) -> list[Row]:
     return rows
 
 
+def parse_floor(text: str) -> list[Row]:
+    pyob = _num(r"pyorderbook: ([\d.]+) us/op", text)
+    budget = _num(r"target leaves ([\d.]+) us/op", text)
+    floor = _num(r"allocation floor .*?: ([\d.]+) us/op", text)
+    ratio = floor / budget if floor and budget else None
+    return [Row("floor", "allocation floor of the engine workload (us/op)", _f(floor, ".2f"),
+                "2x-pyorderbook budget", _f(budget, ".2f"), _f(ratio, ".2f") + "x",
+                f"pyorderbook {_f(pyob, '.2f')} us/op")]
+
+
 def parse_check_peers(text: str) -> list[Row]:
     rows = []
     for m in re.finditer(r"^\s+(\S+)\s+([\d,]+) fills\s+(MATCH|\S+)", text, re.M):
@@ -178,6 +188,7 @@ def parse_check_peers(text: str) -> list[Row]:
 KNOWN: dict[str, tuple[list[str], list[str], Parser]] = {
     "engine": (["--ops", "50000", "--check-ops", "5000", "--repeat", "1", "--memory-orders", "200000", "--json"],
                ["--json"], parse_engine),
+    "floor": (["--ops", "50000", "--repeat", "1"], [], parse_floor),
     "startup": (["--n", "5"], [], parse_startup),
     "spot_rest": (["--seconds", "2", "--rounds", "1"], [], parse_spot_rest),
     "spot_ws": (["--seconds", "2"], [], parse_spot_ws),

@@ -492,8 +492,6 @@ class SpotEngine:
         o = self.build_order(account_id, req, origin)
         if req.validate:
             return AddResult(None, self.describe(o, req), self.describe_close(o))
-        descr = None
-        close_descr = None
         acct = self.accounts.accounts[account_id]
         o.batch = batch
         if self.admission is not None and _charge:
@@ -518,7 +516,7 @@ class SpotEngine:
             self._add_timer(o.start_ns, "start", o.id)
         else:
             self._activate(o)
-        return AddResult(o, descr, close_descr, self._describer(o, req))
+        return AddResult(o, None, None, self._describer(o, req))
 
     def _describer(self, o: Order, req: OrderRequest) -> Callable[[], tuple[str, str]]:
         # the sentence shows the order as placed, so snapshot what can change

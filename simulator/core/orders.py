@@ -77,7 +77,7 @@ class RelPrice:
         return f"{self.sign}{self.amount}{'%' if self.percent else ''}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Origin:
     """Who sent a command: protocol, connection/session id, account."""
 
