@@ -10,7 +10,7 @@ import base64
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .ids import IdGenerator
+from .ids import IdGenerator, RenderedId
 from .numbers import BALANCE_DP, fmt_units
 
 # Kraken's API-key permissions (names are ours; the set mirrors Kraken's UI).
@@ -86,6 +86,7 @@ class LedgerEntry:
 
     __slots__ = ("_bits", "_id", "ref", "account_id", "time_ns", "type", "subtype", "asset", "amount", "fee", "balance")
     kind = "balance"
+    id: str = RenderedId("L")  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -111,13 +112,6 @@ class LedgerEntry:
         self.fee = fee
         self.balance = balance  # after
         self.account_id = account_id
-
-    @property
-    def id(self) -> str:
-        i = self._id
-        if i is None:
-            i = self._id = IdGenerator.render("L", self._bits)
-        return i
 
     @property
     def refid(self) -> str:

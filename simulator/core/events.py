@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .accounts import LedgerEntry
-from .ids import IdGenerator
+from .ids import RenderedId
 
 if TYPE_CHECKING:
     from .orders import Order
@@ -34,6 +34,7 @@ class Fill:
         "ledger",
         "ordertype",
     )
+    id: str = RenderedId("T")  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -65,13 +66,6 @@ class Fill:
         self.ts = ts
         self.counter_order_id = counter_order_id
         self.ledger: tuple[LedgerEntry, ...] = ()
-
-    @property
-    def id(self) -> str:
-        i = self._id
-        if i is None:
-            i = self._id = IdGenerator.render("T", self._bits)
-        return i
 
     @property
     def ledger_ids(self) -> list[str]:

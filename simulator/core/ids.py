@@ -6,6 +6,7 @@ look random, never repeat, and cost a few integer operations each."""
 from __future__ import annotations
 
 import random
+from typing import Any
 
 _MASK80 = (1 << 80) - 1
 _MUL = 0x9E3779B97F4A7C15F39D  # odd: multiplication mod 2**80 is a bijection
@@ -78,3 +79,22 @@ class IdGenerator:
 
     def token(self, nbytes: int = 32) -> bytes:
         return self._rng.getrandbits(nbytes * 8).to_bytes(nbytes, "big")
+
+
+class RenderedId:
+    """A class attribute that renders an id taken with `IdGenerator.reserve`
+    on first read; the owner keeps `_bits` (the reserved id) and `_id` (the
+    text, None until read)."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        i = obj._id
+        if i is None:
+            i = obj._id = IdGenerator.render(self.prefix, obj._bits)
+        return i
