@@ -33,8 +33,10 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -52,6 +54,9 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 PAIR, WSSYM = "XBTUSD", "BTC/USD"
+FUTURES_SYMBOL = "PF_XBTUSD"
+FUTURES_V3 = "/derivatives/api/v3/"
+PROTOCOLS = ("rest", "ws", "fix", "futures_rest", "futures_ws")
 TERMINAL = {"closed", "canceled", "expired"}
 SOH = b"\x01"
 _FRAME = re.compile(rb"8=FIX[^\x01]*\x019=(\d+)\x01")
@@ -69,6 +74,10 @@ class LoadConfig:
     slow_consumer: bool = True
     cross_share: float = 0.25  # orders priced through the touch
     request_timeout_s: float = 5.0
+    futures_rest: int = 0  # Derivatives REST v3 clients (orders on FUTURES_SYMBOL)
+    futures_ws: int = 0  # Derivatives clients that order over REST and follow their fills on WS v1
+    fix_resume: bool = False  # FIX re-logons keep their sequence numbers (no 141=Y) instead of resetting
+    reconnect_s: float = 20.0  # how long a client keeps reconnecting to a venue that went away
 
 
 @dataclass
@@ -92,6 +101,10 @@ class View:
     gapped: bool = False  # its feed was interrupted at least once
     latencies: list[float] = field(default_factory=list)
     ack_times: list[float] = field(default_factory=list)  # monotonic time of each answer
+    in_seqs: list[int] = field(default_factory=list)  # FIX: MsgSeqNum of every message received
+    logons: list[tuple[int, int]] = field(default_factory=list)  # FIX: (our MsgSeqNum, theirs) per Logon
+    seq_resets: int = 0  # FIX: logons that had to reset the sequence numbers
+    acked_before_restart: int = 0
 
 
 @dataclass
@@ -102,15 +115,15 @@ class LoadResult:
     stats: dict[str, Any]
 
     def table(self) -> str:
-        lines = [f"{'protocol':<6}{'clients':>8}{'acks/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'kills':>7}{'in-doubt':>10}"]
-        for proto in ("rest", "ws", "fix"):
+        lines = [f"{'protocol':<13}{'clients':>8}{'acks/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'kills':>7}{'in-doubt':>10}"]
+        for proto in PROTOCOLS:
             vs = [v for v in self.views if v.protocol == proto]
             if not vs:
                 continue
             lat = sorted(x for v in vs for x in v.latencies)
             acks = sum(len(v.latencies) for v in vs)
             lines.append(
-                f"{proto:<6}{len(vs):>8}{acks / self.seconds:>10,.0f}{_pct(lat, 50) * 1e3:>9.2f}"
+                f"{proto:<13}{len(vs):>8}{acks / self.seconds:>10,.0f}{_pct(lat, 50) * 1e3:>9.2f}"
                 f"{_pct(lat, 99) * 1e3:>9.2f}{sum(v.kills for v in vs):>7}{sum(len(v.in_doubt) for v in vs):>10}"
             )
         return "\n".join(lines)
@@ -138,6 +151,24 @@ class Shared:
         self.clients = 0
         self.stopped = 0
         self.quiet = asyncio.Event()
+        self.up = asyncio.Event()  # cleared while the venue is being restarted
+        self.up.set()
+        self.restarted = False
+        self.restarting = False  # clients keep going until the restarted venue had its own half
+        self.http: httpx.AsyncClient | None = None  # the run's admin client (replaced after a restart)
+        self.futures_tick = Decimal(1)
+        self.futures_bid = Decimal(0)
+        self.futures_qdp = 4
+        self.futures_ask = Decimal(0)
+
+    async def wait_up(self) -> None:
+        """After a failed request: wait (bounded) while the venue restarts."""
+        if not self.up.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.up.wait(), self.cfg.reconnect_s)
+
+    def give_up_at(self) -> float:
+        return self.deadline + self.cfg.reconnect_s
 
     def next_cl(self) -> str:
         return str(next(self.cl_ids))
@@ -148,7 +179,7 @@ class Shared:
         return str(n)
 
     def done(self) -> bool:
-        return time.monotonic() >= self.deadline
+        return not self.restarting and time.monotonic() >= self.deadline
 
     async def all_stopped(self) -> None:
         """Wait until every client stopped trading: a client still connected keeps
@@ -245,6 +276,7 @@ async def rest_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Ra
                     v.in_doubt.add(cl)
                 elif method == "CancelOrder":
                     v.open.discard(params["txid"])
+                await sh.wait_up()
                 continue
             v.latencies.append(time.perf_counter() - t0)
             v.ack_times.append(time.monotonic())
@@ -379,10 +411,38 @@ class WsSession:
             self.reader.cancel()
 
 
-async def ws_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Random) -> None:
+async def ws_token(sh: Shared, creds: dict[str, Any]) -> str:
     async with httpx.AsyncClient(timeout=10) as http:
         res = await rest_call(sh, http, creds, "GetWebSocketsToken", {})
-    s = WsSession(sh, v, res["result"]["token"])
+    return str(res["result"]["token"])
+
+
+async def reopen(sh: Shared, what: str, attempt: Callable[[], Awaitable[None]],
+                 cleanup: Callable[[], Awaitable[None]]) -> None:
+    """Reconnect until it works or the venue stayed away too long."""
+    while True:
+        await sh.wait_up()
+        try:
+            await attempt()
+            return
+        except Exception as exc:  # noqa: BLE001 - the venue is not (yet) back
+            await cleanup()
+            if time.monotonic() > sh.give_up_at():
+                raise RuntimeError(f"{what}: could not reconnect: {exc!r}") from exc
+            await asyncio.sleep(0.1)
+
+
+async def ws_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Random) -> None:
+    s = WsSession(sh, v, await ws_token(sh, creds))
+
+    async def connect() -> None:
+        try:
+            await s.open()
+        except RuntimeError:  # the token died with the venue it came from: a new one
+            await s.close()
+            s.token = await ws_token(sh, creds)
+            await s.open()
+
     await s.open()
     next_kill = _next_kill(sh, rng)
     try:
@@ -392,7 +452,7 @@ async def ws_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Rand
                     v.dropped_by_venue += 1
                 v.gapped = True
                 await s.close()
-                await s.open()
+                await reopen(sh, v.name, connect, s.close)
             kill = time.monotonic() >= next_kill
             if kill:
                 next_kill = _next_kill(sh, rng)
@@ -424,6 +484,7 @@ async def ws_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Rand
                     v.timeouts += 1  # a live connection that got no answer in time
                 if cl is not None:
                     v.in_doubt.add(cl)
+                await sh.wait_up()
                 continue
             v.latencies.append(time.perf_counter() - t0)
             v.ack_times.append(time.monotonic())
@@ -486,36 +547,60 @@ class FixSession:
         self.by_seq: dict[int, str] = {}
         self.logged_on: asyncio.Future[dict[int, str]] | None = None
         self.dead = False
+        self.ever_logged_on = False
+        self.logon_seq = 1
 
     async def open(self) -> None:
-        """Logon; retried while the venue still holds the previous (aborted) session."""
-        for attempt in range(50):
+        """Logon; retried while the venue still holds the previous (aborted)
+        session, or is restarting."""
+        give_up = max(time.monotonic() + 2.5, self.sh.give_up_at())
+        while True:
             try:
                 await self._logon()
                 return
-            except (ConnectionError, RuntimeError, TimeoutError):
+            except (ConnectionError, RuntimeError, TimeoutError, OSError):
                 await self.close()
-                if attempt == 49:
+                if time.monotonic() > give_up:
                     raise
+                await self.sh.wait_up()
                 await asyncio.sleep(0.05)
 
     async def _logon(self) -> None:
         self.dead = False
         fix = self.creds["fix"]
         self.reader, self.writer = await asyncio.open_connection(self.sh.info["fix"]["host"], self.sh.info["fix"]["port"])
-        self.seq = 1
+        resume = self.sh.cfg.fix_resume and self.ever_logged_on
+        if not resume:
+            self.seq = 1
         self.logged_on = asyncio.get_running_loop().create_future()
         self.waiting = {}  # this connection's requests: a dying older reader must not fail them
         self.task = asyncio.ensure_future(self._read(self.reader, self.waiting, self.logged_on))
         nonce = self.sh.fix_nonce(fix["api_key"])
         from simulator.gateways.fix.auth import kraken_logon_password
 
-        pw = kraken_logon_password(fix["api_secret"], "1", fix["sender_comp_id"], fix["target_comp_id"],
+        pw = kraken_logon_password(fix["api_secret"], str(self.seq), fix["sender_comp_id"], fix["target_comp_id"],
                                    fix["api_key"], nonce)
-        self.send("A", [(98, 0), (108, 30), (141, "Y"), (553, fix["api_key"]), (554, pw), (5025, nonce)])
+        self.logon_seq = self.seq
+        ours = self.send("A", [(98, 0), (108, 30), *([] if resume else [(141, "Y")]), (553, fix["api_key"]),
+                               (554, pw), (5025, nonce)])
         reply = await asyncio.wait_for(self.logged_on, 10)
         if reply.get(35) != "A":
+            if resume and "too low" in reply.get(58, ""):
+                self.v.seq_resets += 1  # the venue forgot what it had from us: start over
+                self.ever_logged_on = False
             raise RuntimeError(f"FIX logon refused: {reply}")
+        self.ever_logged_on = True
+        self.v.logons.append((ours, int(reply.get(34, "0"))))
+
+    def gap_fill(self, begin: int) -> None:
+        """Skip what the venue lost of ours before this Logon (it queued the Logon
+        and anything after it: filling past those would make it drop them)."""
+        assert self.writer is not None
+        new_seq = self.logon_seq if begin < self.logon_seq else self.seq
+        fix = self.creds["fix"]
+        self.writer.write(fix_frame([(35, "4"), (49, fix["sender_comp_id"]), (56, fix["target_comp_id"]),
+                                     (34, begin), (43, "Y"), (52, fix_time()), (122, fix_time()), (123, "Y"),
+                                     (36, new_seq)]))
 
     def send(self, msg_type: str, fields: list[tuple[int, Any]]) -> int:
         assert self.writer is not None
@@ -553,8 +638,13 @@ class FixSession:
     def _on(self, msg: dict[int, str]) -> None:
         mt = msg.get(35)
         v = self.v
+        if msg.get(34, "").isdigit() and msg.get(43) != "Y":
+            v.in_seqs.append(int(msg[34]))
         if mt in ("A", "5") and self.logged_on is not None and not self.logged_on.done():
             self.logged_on.set_result(msg)
+        if mt == "2":  # ResendRequest: nothing of ours is worth replaying (orders are in doubt): gap fill
+            self.gap_fill(int(msg.get(7, "1")))
+            return
         if mt == "1":
             self.send("0", [(112, msg.get(112, ""))])
             return
@@ -649,6 +739,7 @@ async def fix_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Ran
                     v.timeouts += 1  # a live connection that got no answer in time
                 if add:
                     v.in_doubt.add(cl)
+                await sh.wait_up()
                 continue
             v.latencies.append(time.perf_counter() - t0)
             v.ack_times.append(time.monotonic())
@@ -672,6 +763,219 @@ async def fix_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Ran
                 await s.request("test:" + test_id, "1", [(112, test_id)])
     finally:
         await s.close()
+
+
+# -------------------------------------------------------------- derivatives
+def futures_authent(post_data: str, nonce: str, path: str, secret_b64: str) -> str:
+    """Kraken's Authent: b64(HMAC-SHA512(secret, SHA256(postData + nonce + path))), path without /derivatives."""
+    path = path.removeprefix("/derivatives")
+    digest = hashlib.sha256((post_data + nonce + path).encode()).digest()
+    return base64.b64encode(hmac.new(base64.b64decode(secret_b64), digest, hashlib.sha512).digest()).decode()
+
+
+async def futures_call(sh: Shared, http: httpx.AsyncClient, creds: dict[str, Any], method: str, endpoint: str,
+                       params: dict[str, Any]) -> dict[str, Any]:
+    """One signed v3 call as python-kraken-sdk makes it (form body, Nonce header)."""
+    path = FUTURES_V3 + endpoint
+    encoded = urlencode(params)
+    query, body = (encoded, "") if method == "GET" else ("", encoded)
+    nonce = str(next(sh.nonces))
+    r = await http.request(method, sh.info["futures_rest"] + path + ("?" + query if query else ""),
+                           content=body.encode(), headers={
+                               "APIKey": creds["futures_api_key"], "Nonce": nonce,
+                               "Content-Type": "application/x-www-form-urlencoded",
+                               "Authent": futures_authent(query + body, nonce, path, creds["futures_api_secret"])})
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def futures_price(sh: Shared, rng: random.Random, side: str) -> Decimal:
+    cross = rng.random() < sh.cfg.cross_share
+    ticks = rng.randint(0, 30) * sh.futures_tick
+    if side == "buy":
+        p = sh.futures_ask + ticks if cross else sh.futures_bid - ticks
+    else:
+        p = sh.futures_bid - ticks if cross else sh.futures_ask + ticks
+    return max(p, sh.futures_tick)
+
+
+class FuturesFeed:
+    """A WS v1 connection following one account's fills and open orders."""
+
+    def __init__(self, sh: Shared, v: View, creds: dict[str, Any]) -> None:
+        self.sh = sh
+        self.v = v
+        self.creds = creds
+        self.ws: ClientConnection | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.placed: dict[str, asyncio.Future[float]] = {}  # cliOrdId -> when its open_orders update came
+        self.subscribed: asyncio.Future[None] | None = None
+        self.dead = False
+
+    async def open(self) -> None:
+        self.dead = False
+        self.ws = await ws_connect(self.sh.info["futures_ws"], max_size=None, ping_interval=None,
+                                   open_timeout=10, close_timeout=1)
+        self.subscribed = asyncio.get_running_loop().create_future()
+        challenge: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.reader = asyncio.ensure_future(self._read(self.ws, challenge))
+        await self.ws.send(json.dumps({"event": "challenge", "api_key": self.creds["futures_api_key"]}))
+        ch = await asyncio.wait_for(challenge, 10)
+        signed = base64.b64encode(hmac.new(base64.b64decode(self.creds["futures_api_secret"]),
+                                           hashlib.sha256(ch.encode()).digest(), hashlib.sha512).digest()).decode()
+        auth = {"api_key": self.creds["futures_api_key"], "original_challenge": ch, "signed_challenge": signed}
+        for feed in ("fills", "open_orders"):
+            await self.ws.send(json.dumps({"event": "subscribe", "feed": feed, **auth}))
+        await asyncio.wait_for(self.subscribed, 10)
+
+    async def _read(self, ws: ClientConnection, challenge: asyncio.Future[str]) -> None:
+        subs: set[str] = set()
+        try:
+            async for raw in ws:
+                msg = json.loads(raw, parse_float=Decimal)
+                ev = msg.get("event")
+                if ev == "challenge" and not challenge.done():
+                    challenge.set_result(str(msg["message"]))
+                elif ev == "subscribed":
+                    subs.add(str(msg.get("feed")))
+                    if {"fills", "open_orders"} <= subs and self.subscribed is not None \
+                            and not self.subscribed.done():
+                        self.subscribed.set_result(None)
+                elif ev == "alert" and self.subscribed is not None and not self.subscribed.done():
+                    self.subscribed.set_exception(RuntimeError(f"futures WS: {msg}"))
+                elif msg.get("feed") == "fills":  # not fills_snapshot: history, counted already
+                    for f in msg.get("fills", []):
+                        self._seen(f.get("cli_ord_id"))  # a taker filled at once has no open_orders update
+                        self.v.exec_ids[str(f["fill_id"])] += 1
+                        self.v.fills.setdefault(str(f["order_id"]), []).append(Decimal(str(f["qty"])))
+                elif msg.get("feed") == "open_orders":
+                    self._seen((msg.get("order") or {}).get("cli_ord_id"))
+                    if msg.get("is_cancel") and msg.get("order_id"):
+                        self.v.open.discard(str(msg["order_id"]))
+        except Exception:  # noqa: BLE001 - the connection went away
+            pass
+        finally:
+            for fut in [challenge, self.subscribed, *self.placed.values()]:
+                if fut is not None and not fut.done():
+                    fut.set_exception(ConnectionError("closed"))
+                    fut.exception()
+
+    def _seen(self, cli: Any) -> None:
+        """The first feed message naming one of our orders: its WS v1 latency."""
+        fut = self.placed.get(str(cli)) if cli is not None else None
+        if fut is not None and not fut.done():
+            fut.set_result(time.perf_counter())
+
+    def alive(self) -> bool:
+        return not self.dead and self.reader is not None and not self.reader.done()
+
+    def abort(self) -> None:
+        self.dead = True
+        if self.ws is not None:
+            self.ws.transport.abort()
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(), 2)
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+async def futures_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Random) -> None:
+    """Orders over Derivatives REST v3; `futures_ws` clients also follow their
+    fills and open orders on WS v1 (latency: send -> the order's WS update)."""
+    http = httpx.AsyncClient(timeout=sh.cfg.request_timeout_s)
+    feed = FuturesFeed(sh, v, creds) if v.protocol == "futures_ws" else None
+    resting: dict[str, tuple[str, Decimal]] = {}  # its orders: side, limit price
+    if feed is not None:
+        await feed.open()
+    next_kill = _next_kill(sh, rng)
+    try:
+        while not sh.done():
+            if feed is not None and not feed.alive():
+                v.gapped = True
+                await feed.close()
+                await reopen(sh, v.name, feed.open, feed.close)
+            kill = time.monotonic() >= next_kill
+            if kill:
+                next_kill = _next_kill(sh, rng)
+            cl: str | None = None
+            if rng.random() < 0.65 or not v.open:
+                side = rng.choice(("buy", "sell"))
+                cl = "f" + sh.next_cl()
+                endpoint = "sendorder"
+                price = futures_price(sh, rng, side)
+                # never cross its own resting orders: the venue's self-trade prevention would cancel
+                # the remainder without an order event (see the report), which is not what this checks
+                mine = {p for o, (sd, p) in resting.items() if o in v.open and sd != side}
+                if mine:
+                    price = min(price, min(mine) - sh.futures_tick) if side == "buy" else \
+                        max(price, max(mine) + sh.futures_tick)
+                params: dict[str, Any] = {"orderType": "lmt", "symbol": FUTURES_SYMBOL, "side": side,
+                                          "size": str(Decimal(rng.randint(1, 20)) / 1000),
+                                          "limitPrice": str(price), "cliOrdId": cl}
+            else:
+                endpoint, params = "cancelorder", {"order_id": rng.choice(sorted(v.open))}
+            v.sent += 1
+            placed: asyncio.Future[float] | None = None
+            if feed is not None and cl is not None:
+                placed = feed.placed[cl] = asyncio.get_running_loop().create_future()
+            t0 = time.perf_counter()
+            task = asyncio.ensure_future(futures_call(sh, http, creds, "POST", endpoint, params))
+            if kill:  # abort the REST connection (or the WS feed) with the request in flight
+                await asyncio.sleep(rng.random() * 0.002)
+                if feed is not None:
+                    feed.abort()
+                else:
+                    await http.aclose()
+                    http = httpx.AsyncClient(timeout=sh.cfg.request_timeout_s)
+                v.kills += 1
+            try:
+                res = await task
+            except Exception as exc:  # noqa: BLE001 - killed mid-request: the outcome is unknown to us
+                if isinstance(exc, (TimeoutError, httpx.TimeoutException)) and not kill:
+                    v.timeouts += 1
+                if cl is not None:
+                    v.in_doubt.add(cl)
+                    feed.placed.pop(cl, None) if feed is not None else None
+                else:
+                    v.open.discard(params["order_id"])
+                await sh.wait_up()
+                continue
+            t_ack = time.perf_counter()
+            if endpoint == "sendorder":
+                assert cl is not None
+                st = res.get("sendStatus") or {}
+                if res.get("result") == "success" and st.get("status") == "placed":
+                    oid = str(st["order_id"])
+                    v.acked[cl] = oid
+                    v.open.add(oid)  # maybe filled already: a later cancel finds out
+                    resting[oid] = (params["side"], Decimal(params["limitPrice"]))
+                else:
+                    v.rejected[cl] = str(st.get("status") or res.get("error"))
+            else:
+                st = res.get("cancelStatus") or {}
+                v.open.discard(params["order_id"])
+                if st.get("status") == "cancelled":
+                    v.cancel_acked.add(params["order_id"])
+            if placed is not None and cl in v.acked:
+                try:  # the WS v1 latency: until the account's open_orders feed shows the order
+                    t_ack = await asyncio.wait_for(asyncio.shield(placed), sh.cfg.request_timeout_s)
+                except (TimeoutError, ConnectionError):
+                    t_ack = time.perf_counter()
+                    v.gapped = True
+            if feed is not None and cl is not None:
+                feed.placed.pop(cl, None)
+            v.latencies.append(t_ack - t0)
+            v.ack_times.append(time.monotonic())
+        await sh.all_stopped()
+        if feed is not None and feed.alive():
+            await asyncio.sleep(0.3)  # fills of its last orders on the way
+    finally:
+        await http.aclose()
+        if feed is not None:
+            await feed.close()
 
 
 # ------------------------------------------------------------ slow consumer
@@ -734,84 +1038,143 @@ class SlowConsumer:
 
 
 # --------------------------------------------------------------------- run
-async def setup_accounts(sh: Shared, http: httpx.AsyncClient, n: int) -> list[dict[str, Any]]:
+async def setup_accounts(sh: Shared, http: httpx.AsyncClient, kinds: list[str]) -> list[dict[str, Any]]:
     base = sh.info["admin"]
     out = []
-    for _ in range(n):
-        creds = await admin(http, base, "POST", "/accounts",
-                            {"balances": {"USD": "10000000", "XBT": "100"}, "tier": "intermediate"})
+    for kind in kinds:
+        body: dict[str, Any] = {"balances": {"USD": "10000000", "XBT": "100"}, "tier": "intermediate"}
+        if kind.startswith("futures"):
+            body["futures_balances"] = {"USD": "10000000"}
+        creds = await admin(http, base, "POST", "/accounts", body)
         await admin(http, base, "POST", f"/accounts/{creds['account_id']}/tier", {"rate_limits": False})
         out.append(creds)
     return out
 
 
+async def futures_value(http: httpx.AsyncClient, info: dict[str, Any],
+                        accounts: dict[str, dict[str, Any]]) -> Decimal:
+    """What the derivatives engine conserves, from the admin API: every flex
+    account's portfolio value (collateral + unrealised PnL + funding, USD) plus
+    the house's USD (fees, residues).  Only the load's contract trades, USD-margined."""
+    total = Decimal(0)
+    for a in accounts.values():
+        flex = ((a.get("futures") or {}).get("margin_accounts") or {}).get("flex")
+        if flex:
+            total += Decimal(flex["portfolio_value"])
+    house = await admin(http, info["admin"], "GET", "/futures/house")
+    return total + Decimal(house["balances"].get("USD", "0"))
+
+
 async def run_load(info: dict[str, Any], cfg: LoadConfig,
                    probe: Callable[[], Awaitable[dict[str, Any]]] | None = None,
-                   on_slow_consumer: Callable[[tuple[str, int]], Awaitable[None]] | None = None) -> LoadResult:
+                   on_slow_consumer: Callable[[tuple[str, int]], Awaitable[None]] | None = None,
+                   restart: Callable[[], Awaitable[dict[str, Any]]] | None = None) -> LoadResult:
     """Run the clients for `cfg.seconds`, quiesce, reconcile.  In-process callers may
     pass `probe` (sampled every 50 ms for venue-side figures, e.g. WS queue lengths)
-    and `on_slow_consumer` (called with the slow consumer's local socket address)."""
+    and `on_slow_consumer` (called with the slow consumer's local socket address).
+    `restart` (a venue in its own process): called once mid-run to stop and start
+    the venue on its state directory; returns the new ready line (same ports)."""
     sh = Shared(info, cfg)
     rng = random.Random(cfg.seed)
-    base = info["admin"]
-    async with httpx.AsyncClient(timeout=60) as http:
-        if (await admin(http, base, "GET", "/clock"))["mode"] != "real":
-            await admin(http, base, "POST", "/clock", {"mode": "real"})
-        depth = (await http.get(info["spot_rest"] + f"/0/public/Depth?pair={PAIR}&count=1")).json()["result"]
-        book = next(iter(depth.values()))
-        sh.bid, sh.ask = Decimal(book["bids"][0][0]), Decimal(book["asks"][0][0])
-        kinds = ["rest"] * cfg.rest + ["ws"] * cfg.ws + ["fix"] * cfg.fix
-        creds = await setup_accounts(sh, http, len(kinds))
-        before = {a["account_id"]: a for a in await admin(http, base, "GET", "/accounts")}
-        start_seq = (await admin(http, base, "GET", "/state"))["journal_last"]
-        views = [View(f"{k}{i}", k, c["account_id"]) for i, (k, c) in enumerate(zip(kinds, creds, strict=True))]
-        runners = {"rest": rest_client, "ws": ws_client, "fix": fix_client}
-        stats: dict[str, Any] = {"probe_max": {}}
-        slow = SlowConsumer(sh) if cfg.slow_consumer else None
+    http = sh.http = httpx.AsyncClient(timeout=60)
+    try:
+        return await _run_load(sh, rng, http, probe, on_slow_consumer, restart)
+    finally:
+        if sh.http is not None:
+            await sh.http.aclose()
+
+
+async def _run_load(sh: Shared, rng: random.Random, http: httpx.AsyncClient,
+                    probe: Callable[[], Awaitable[dict[str, Any]]] | None,
+                    on_slow_consumer: Callable[[tuple[str, int]], Awaitable[None]] | None,
+                    restart: Callable[[], Awaitable[dict[str, Any]]] | None) -> LoadResult:
+    cfg, info, base = sh.cfg, sh.info, sh.info["admin"]
+    sh.http = http
+    if (await admin(http, base, "GET", "/clock"))["mode"] != "real":
+        await admin(http, base, "POST", "/clock", {"mode": "real"})
+    depth = (await http.get(info["spot_rest"] + f"/0/public/Depth?pair={PAIR}&count=1")).json()["result"]
+    book = next(iter(depth.values()))
+    sh.bid, sh.ask = Decimal(book["bids"][0][0]), Decimal(book["asks"][0][0])
+    kinds = (["rest"] * cfg.rest + ["ws"] * cfg.ws + ["fix"] * cfg.fix + ["futures_rest"] * cfg.futures_rest
+             + ["futures_ws"] * cfg.futures_ws)
+    if cfg.futures_rest or cfg.futures_ws:
+        fob = (await http.get(info["futures_rest"] + FUTURES_V3 + f"orderbook?symbol={FUTURES_SYMBOL}")).json()
+        sh.futures_bid = Decimal(str(fob["orderBook"]["bids"][0][0]))
+        sh.futures_ask = Decimal(str(fob["orderBook"]["asks"][0][0]))
+        ins = (await http.get(info["futures_rest"] + FUTURES_V3 + "instruments")).json()["instruments"]
+        spec = next(i for i in ins if i["symbol"] == FUTURES_SYMBOL)
+        sh.futures_tick = Decimal(str(spec["tickSize"]))
+        sh.futures_qdp = int(spec.get("contractValueTradePrecision", 4))
+    creds = await setup_accounts(sh, http, kinds)
+    before = {a["account_id"]: a for a in await admin(http, base, "GET", "/accounts")}
+    start_seq = (await admin(http, base, "GET", "/state"))["journal_last"]
+    views = [View(f"{k}{i}", k, c["account_id"]) for i, (k, c) in enumerate(zip(kinds, creds, strict=True))]
+    runners = {"rest": rest_client, "ws": ws_client, "fix": fix_client, "futures_rest": futures_client,
+               "futures_ws": futures_client}
+    stats: dict[str, Any] = {"probe_max": {}, "restart": None, "futures_qty_dp": sh.futures_qdp,
+                             "fix_resume": cfg.fix_resume}
+    fut_before = await futures_value(http, info, before) if cfg.futures_rest or cfg.futures_ws else None
+    slow = SlowConsumer(sh) if cfg.slow_consumer else None
+    if slow is not None:
+        await slow.open(http)
+        if on_slow_consumer is not None and slow.ws is not None:
+            await on_slow_consumer(slow.ws.transport.get_extra_info("sockname")[:2])
+    sh.deadline = time.monotonic() + cfg.seconds
+    sh.clients = len(views)
+    tasks = [asyncio.ensure_future(runners[v.protocol](sh, v, c, random.Random(rng.random())))
+             for v, c in zip(views, creds, strict=True)]
+    t0 = time.monotonic()
+    stats["started"] = t0
+    admin_dropped: list[str] = []
+    while not all(t.done() for t in tasks):
+        await asyncio.sleep(0.05)
+        if any(t.done() and t.exception() is not None for t in tasks):
+            sh.quiet.set()  # a client failed: let the others finish (the failure is raised below)
         if slow is not None:
-            await slow.open(http)
-            if on_slow_consumer is not None and slow.ws is not None:
-                await on_slow_consumer(slow.ws.transport.get_extra_info("sockname")[:2])
-        sh.deadline = time.monotonic() + cfg.seconds
-        sh.clients = len(views)
-        tasks = [asyncio.ensure_future(runners[v.protocol](sh, v, c, random.Random(rng.random())))
-                 for v, c in zip(views, creds, strict=True)]
-        t0 = time.monotonic()
-        stats["started"] = t0
-        admin_dropped: list[str] = []
-        while not all(t.done() for t in tasks):
-            await asyncio.sleep(0.05)
-            if any(t.done() and t.exception() is not None for t in tasks):
-                sh.quiet.set()  # a client failed: let the others finish (the failure is raised below)
-            if slow is not None:
-                await slow.watch(http, t0)
-            if probe is not None:
-                for k, val in (await probe()).items():
-                    stats["probe_max"][k] = max(stats["probe_max"].get(k, 0), val)
-            if cfg.admin_drop_ws and not admin_dropped and time.monotonic() - t0 > cfg.seconds / 2:
-                # the venue drops the clients' WS connections (not the slow consumer's: its fate is its own)
-                admin_dropped = ["none"]
-                for c in await admin(http, base, "GET", "/connections"):
-                    if c["protocol"] == "ws" and c["id"] != (slow.conn_id if slow else None):
-                        with contextlib.suppress(httpx.HTTPStatusError):  # gone meanwhile
-                            await admin(http, base, "POST", "/faults", {"drop_connection": c["id"]})
-                            admin_dropped.append(c["id"])
-            if time.monotonic() > sh.deadline + 30:
-                raise TimeoutError("clients did not stop")
-        elapsed = time.monotonic() - t0
-        for i, t in enumerate(tasks):
-            exc = t.exception()
-            if exc is not None:
-                raise RuntimeError(f"client {i} failed: {exc!r}") from exc
-        await asyncio.sleep(0.3)  # cancel-on-disconnect and feeds settle
-        stats["slow_consumer"] = await slow.finish() if slow is not None else {}
-        stats["admin_dropped"] = len([d for d in admin_dropped if d != "none"])
-        problems = await reconcile(http, info, views, before, start_seq, stats)
+            await slow.watch(http, t0)
+        if probe is not None:
+            for k, val in (await probe()).items():
+                stats["probe_max"][k] = max(stats["probe_max"].get(k, 0), val)
+        if cfg.admin_drop_ws and not admin_dropped and time.monotonic() - t0 > cfg.seconds / 2:
+            # the venue drops the clients' WS connections (not the slow consumer's: its fate is its own)
+            admin_dropped = ["none"]
+            for c in await admin(http, base, "GET", "/connections"):
+                if c["protocol"] == "ws" and c["id"] != (slow.conn_id if slow else None):
+                    with contextlib.suppress(httpx.HTTPStatusError):  # gone meanwhile
+                        await admin(http, base, "POST", "/faults", {"drop_connection": c["id"]})
+                        admin_dropped.append(c["id"])
+        if restart is not None and stats["restart"] is None and time.monotonic() - t0 > cfg.seconds / 2:
+            for v in views:
+                v.acked_before_restart = len(v.acked)
+            sh.up.clear()
+            sh.restarting = True
+            t_stop = time.monotonic()
+            new_info = await restart()
+            outage = time.monotonic() - t_stop
+            sh.deadline = time.monotonic() + cfg.seconds / 2  # the second half trades as long as the first
+            sh.restarting = False
+            stats["restart"] = {"outage_s": round(outage, 2), "ready": new_info}
+            await http.aclose()  # its keep-alive connections went with the old process
+            http = sh.http = httpx.AsyncClient(timeout=60)
+            sh.restarted = True
+            sh.up.set()
+        if time.monotonic() > sh.give_up_at() + 30:
+            raise TimeoutError("clients did not stop")
+    elapsed = time.monotonic() - t0
+    for i, t in enumerate(tasks):
+        exc = t.exception()
+        if exc is not None:
+            raise RuntimeError(f"client {i} failed: {exc!r}") from exc
+    await asyncio.sleep(0.3)  # cancel-on-disconnect and feeds settle
+    stats["slow_consumer"] = await slow.finish() if slow is not None else {}
+    stats["admin_dropped"] = len([d for d in admin_dropped if d != "none"])
+    problems = await reconcile(http, info, views, before, start_seq, stats, fut_before)
     return LoadResult(elapsed, views, problems, stats)
 
 
 async def reconcile(http: httpx.AsyncClient, info: dict[str, Any], views: list[View],
-                    before: dict[str, dict[str, Any]], start_seq: int, stats: dict[str, Any]) -> list[str]:
+                    before: dict[str, dict[str, Any]], start_seq: int, stats: dict[str, Any],
+                    fut_before: Decimal | None = None) -> list[str]:
     """Every check in the module docstring; returns the problems found (empty: reconciled)."""
     base = info["admin"]
     problems: list[str] = []
@@ -848,7 +1211,8 @@ async def reconcile(http: httpx.AsyncClient, info: dict[str, Any], views: list[V
                     trade_net[a] += ev["amount"]
 
     # 1. acknowledged orders: in the journal, on the right account, with the client's id
-    for v in views:
+    spot_views = [v for v in views if not v.protocol.startswith("futures")]
+    for v in spot_views:
         for cl, oid in v.acked.items():
             if by_cl.get((v.account_id, cl)) != [oid]:
                 problems.append(f"{v.name}: ack {cl}->{oid} vs journal {by_cl.get((v.account_id, cl))}")
@@ -878,7 +1242,7 @@ async def reconcile(http: httpx.AsyncClient, info: dict[str, Any], views: list[V
                 elif seen != venue_q:
                     problems.append(f"{v.name}: fills of {oid} seen {seen}, venue {venue_q}")
     # 4. exactly one state per order: open in the venue's list, or terminal
-    load_accounts = {v.account_id for v in views}
+    load_accounts = {v.account_id for v in spot_views}
     for oid, o in orders.items():
         acct = after.get(o["account"])
         if acct is None:
@@ -908,12 +1272,20 @@ async def reconcile(http: httpx.AsyncClient, info: dict[str, Any], views: list[V
         for asset, held in after.get(a, {}).get("held", {}).items():
             if Decimal(held) < 0 or Decimal(held) > Decimal(after[a]["balances"].get(asset, "0")):
                 problems.append(f"account {a}: {asset} held {held} outside [0, balance]")
+    problems += reconcile_futures(entries, views, after, stats)
+    if fut_before is not None:
+        fut_after = await futures_value(http, info, after)
+        stats["futures_value"] = {"before": str(fut_before), "after": str(fut_after)}
+        if fut_after != fut_before:
+            problems.append(f"derivatives value not conserved: {fut_before} before, {fut_after} after")
+    problems += check_fix_sequences(views, bool(stats.get("fix_resume")))
     stats.update({
         "journal_entries": len(entries),
         "orders": len(orders),
         "fills": sum(len(f) for f in fills.values()),
         "fees": {a: str(Decimal(f).scaleb(-10)) for a, f in fees.items() if f},
         "acked": sum(len(v.acked) for v in views),
+        "acked_before_restart": sum(v.acked_before_restart for v in views),
         "in_doubt": sum(len(v.in_doubt) for v in views),
         "in_doubt_executed": sum(1 for v in views for cl in v.in_doubt if by_cl.get((v.account_id, cl))),
         "kills": sum(v.kills for v in views),
@@ -921,6 +1293,174 @@ async def reconcile(http: httpx.AsyncClient, info: dict[str, Any], views: list[V
         "dropped_by_venue": sum(v.dropped_by_venue for v in views),
     })
     return problems
+
+
+def reconcile_futures(entries: list[dict[str, Any]], views: list[View], after: dict[str, dict[str, Any]],
+                      stats: dict[str, Any]) -> list[str]:
+    """The derivatives half of the checks: acks vs journal, one state per order,
+    what was cancelled is cancelled, each WS v1 client's fills vs the venue's."""
+    problems: list[str] = []
+    fviews = [v for v in views if v.protocol.startswith("futures")]
+    if not fviews:
+        return problems
+    by_cl: dict[tuple[str, str], list[str]] = {}
+    orders: dict[str, dict[str, Any]] = {}
+    fills: dict[str, dict[str, int]] = {}
+    sizes: dict[str, int] = {}  # order id -> size asked for (qty units)
+    qdp = 10 ** int(stats.get("futures_qty_dp", 4))
+    for e in entries:
+        if e["engine"] != "futures":
+            continue
+        if e["command"] == "send_order" and "error" not in e:
+            req = e["params"].get("req") or {}
+            cli, acct = req.get("cliOrdId"), e["params"].get("account_id")
+            # a taker filled in full on entry has fill events only (no futures_order event)
+            first = next((ev for ev in e["events"] if ev["kind"] in ("futures_order", "futures_fill")
+                          and ev["account"] == acct), None)
+            if cli and first is not None and first.get("reason") != "rejected":
+                by_cl.setdefault((first["account"], str(cli)), []).append(first["order_id"])
+                size = req.get("size")
+                if isinstance(size, dict) and "$d" in size:
+                    sizes[first["order_id"]] = int(Decimal(size["$d"]) * qdp)
+        for ev in e["events"]:
+            if ev["kind"] == "futures_order":
+                o = orders.setdefault(ev["order_id"], {"account": ev["account"]})
+                o.update(filled=ev["filled"], qty=ev["qty"], is_cancel=ev["is_cancel"], reason=ev["reason"])
+                o.pop("fills_only", None)
+            elif ev["kind"] == "futures_fill":
+                fills.setdefault(ev["order_id"], {})[ev["fill_id"]] = ev["qty"]
+                orders.setdefault(ev["order_id"], {"account": ev["account"], "fills_only": True})
+    for oid, o in orders.items():
+        if o.get("fills_only"):  # filled in full on entry: all it asked for, in fills
+            filled = sum(fills.get(oid, {}).values())
+            o.update(filled=filled, qty=sizes.get(oid), is_cancel=False, reason="taker_full_fill")
+            if sizes.get(oid) is not None and filled != sizes[oid]:
+                problems.append(f"futures order {oid}: fills-only with {filled} of {sizes[oid]}")
+    for v in fviews:
+        for cl, oid in v.acked.items():
+            if by_cl.get((v.account_id, cl)) != [oid]:
+                problems.append(f"{v.name}: ack {cl}->{oid} vs journal {by_cl.get((v.account_id, cl))}")
+            elif orders.get(oid, {}).get("account") != v.account_id:
+                problems.append(f"{v.name}: order {oid} not on account {v.account_id}")
+        dup = [k for k, ids in by_cl.items() if k[0] == v.account_id and len(ids) > 1]
+        if dup:
+            problems.append(f"{v.name}: client ids with several orders: {dup[:5]}")
+        for oid in v.cancel_acked:
+            o = orders.get(oid, {})
+            if not o.get("is_cancel") or o.get("filled") == o.get("qty"):
+                problems.append(f"{v.name}: cancel of {oid} acked, venue has {o}")
+        if v.protocol == "futures_ws":
+            dups = [k for k, n in v.exec_ids.items() if n > 1]
+            if dups:
+                problems.append(f"{v.name}: fills seen twice: {dups[:5]}")
+            for oid in v.acked.values():
+                venue_q = sorted(fills.get(oid, {}).values())
+                seen = sorted(int(q * qdp) for q in v.fills.get(oid, []))
+                if v.gapped:
+                    if Counter(seen) - Counter(venue_q):
+                        problems.append(f"{v.name}: fills of {oid} the venue does not have: {seen} vs {venue_q}")
+                elif seen != venue_q:
+                    problems.append(f"{v.name}: fills of {oid} seen {seen}, venue {venue_q}")
+    accts = {v.account_id for v in fviews}
+    for oid, o in orders.items():
+        acct = after.get(o["account"])
+        if acct is None or o["account"] not in accts:
+            continue
+        is_open = oid in ((acct.get("futures") or {}).get("open_orders") or [])
+        terminal = bool(o["is_cancel"]) or o["filled"] == o["qty"]
+        if is_open == terminal:
+            problems.append(f"futures order {oid}: journal {o}, in open list: {is_open}")
+    for aid in accts:
+        stray = [x for x in ((after[aid].get("futures") or {}).get("open_orders") or []) if x not in orders]
+        if stray:
+            problems.append(f"account {aid}: futures orders the journal never created: {stray[:5]}")
+    stats.update({
+        "futures_orders": len(orders),
+        "futures_fills": sum(len(f) for f in fills.values()),
+        "futures_acked": sum(len(v.acked) for v in fviews),
+        "futures_in_doubt": sum(len(v.in_doubt) for v in fviews),
+    })
+    return problems
+
+
+def check_fix_sequences(views: list[View], resume: bool) -> list[str]:
+    """With resumed sessions, the venue's MsgSeqNums only ever go up (across
+    re-logons and restarts), and no logon needed a reset."""
+    problems: list[str] = []
+    for v in views:
+        if not resume or v.protocol != "fix" or len(v.logons) < 2:
+            continue
+        if v.seq_resets:
+            problems.append(f"{v.name}: {v.seq_resets} logon(s) needed a sequence reset")
+        back = [(a, b) for a, b in itertools.pairwise(v.in_seqs) if b <= a]
+        if back:
+            problems.append(f"{v.name}: venue MsgSeqNum went back: {back[:5]}")
+        ours = [a for a, _ in v.logons[1:]]
+        if ours and min(ours) <= 1:
+            problems.append(f"{v.name}: re-logon started over at MsgSeqNum {min(ours)}")
+    return problems
+
+
+class SimProcess:
+    """The simulator in its own process, stoppable (SIGTERM or SIGKILL) and
+    restartable on the same state directory and ports."""
+
+    def __init__(self, state_dir: str | None = None, extra: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.state_dir = state_dir
+        self.extra = extra or []
+        self.env = env
+        self.proc: subprocess.Popen[str] | None = None
+        self.info: dict[str, Any] = {}
+        self.starts = 0
+
+    def start(self, port: int = 0, fix_port: int = 0) -> dict[str, Any]:
+        cmd = [sys.executable, "-m", "simulator", "serve", "--port", str(port), "--fix-port", str(fix_port),
+               "--log-level", "error", *self.extra]
+        if self.state_dir:
+            cmd += ["--state-dir", self.state_dir]
+        deadline = time.monotonic() + 30
+        while True:  # the old process's port may linger for a moment
+            env = {**os.environ, **self.env} if self.env else None
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+            assert self.proc.stdout is not None
+            line = self.proc.stdout.readline()
+            if line:
+                break
+            self.proc.wait(10)
+            if time.monotonic() > deadline:
+                raise RuntimeError("simulator did not start")
+            time.sleep(0.2)
+        self.info = json.loads(line)
+        self.starts += 1
+        return self.info
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(30)
+
+    async def restart(self, sig: int = signal.SIGTERM) -> dict[str, Any]:
+        """Stop with `sig`, start again on the same ports; the new ready line."""
+        port = int(self.info["spot_rest"].rsplit(":", 1)[1])
+        fix_port = int(self.info["fix"]["port"])
+        old = self.info
+        rc = await asyncio.to_thread(self.stop, sig)
+        if sig == signal.SIGTERM and rc != 0:
+            raise RuntimeError(f"simulator exited {rc} on SIGTERM")
+        info = await asyncio.to_thread(self.start, port, fix_port)
+        if info["spot_rest"] != old["spot_rest"] or info["fix"] != old["fix"]:
+            raise RuntimeError(f"restarted on other ports: {info}")
+        return info
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
 
 
 # --------------------------------------------------------------------- main
@@ -943,26 +1483,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ws", type=int, default=4)
     ap.add_argument("--fix", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--futures-rest", type=int, default=2, help="Derivatives REST v3 clients")
+    ap.add_argument("--futures-ws", type=int, default=2, help="Derivatives clients following their fills on WS v1")
+    ap.add_argument("--restart", choices=["none", "term", "kill"], default="none",
+                    help="stop the venue mid-run (SIGTERM / SIGKILL) and restart it on its state directory")
     ap.add_argument("--no-faults", action="store_true", help="no kills, no admin drop, no slow consumer")
     ap.add_argument("--baseline", action="store_true",
                     help="first run the same clients without faults, on a fresh venue (the same-run baseline)")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON line too")
     a = ap.parse_args(argv)
-    cfg = LoadConfig(seconds=a.seconds, rest=a.rest, ws=a.ws, fix=a.fix, seed=a.seed)
+    fut = {"futures_rest": a.futures_rest, "futures_ws": a.futures_ws}
+    cfg = LoadConfig(seconds=a.seconds, rest=a.rest, ws=a.ws, fix=a.fix, seed=a.seed, **fut)
     calm = LoadConfig(seconds=a.seconds, rest=a.rest, ws=a.ws, fix=a.fix, seed=a.seed, kill_every_s=None,
-                      admin_drop_ws=False, slow_consumer=False)
-    if a.no_faults:
+                      admin_drop_ws=False, slow_consumer=False, **fut)
+    if a.no_faults or a.restart != "none":
         cfg = calm
+    if a.restart != "none":
+        cfg.fix_resume = True
     base: LoadResult | None = None
     if a.baseline and not a.no_faults:
         base = _run_on_fresh_venue(calm)
         print(f"baseline, same clients without faults ({base.seconds:.1f} s):")
         print(base.table())
         print(f"reconciliation: {'OK' if not base.problems else f'{len(base.problems)} PROBLEMS'}\n")
-    res = _run_on_fresh_venue(cfg)
+    res = _run_on_fresh_venue(cfg, a.restart)
     s = res.stats
-    print(f"load: {cfg.rest} REST + {cfg.ws} WS + {cfg.fix} FIX clients, one account each, {res.seconds:.1f} s, "
-          f"faults {'off' if a.no_faults else 'on'} (venue in its own process)")
+    if s.get("restart"):
+        print(f"restart ({a.restart}) mid-run: venue away {s['restart']['outage_s']} s, "
+              f"{s['acked_before_restart']} acks before it")
+    print(f"load: {cfg.rest} REST + {cfg.ws} WS + {cfg.fix} FIX + {cfg.futures_rest} derivatives REST + "
+          f"{cfg.futures_ws} derivatives WS clients, one account each, {res.seconds:.1f} s, "
+          f"faults {'off' if a.no_faults or a.restart != 'none' else 'on'} (venue in its own process)")
     print(res.table())
     print(f"journal entries {s['journal_entries']:,}, orders {s['orders']:,}, fills {s['fills']:,}, "
           f"acked {s['acked']:,}, in doubt {s['in_doubt']} ({s['in_doubt_executed']} executed), "
@@ -983,7 +1534,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _figures(res: LoadResult) -> dict[str, dict[str, float]]:
     out = {}
-    for proto in ("rest", "ws", "fix"):
+    for proto in PROTOCOLS:
         lat = sorted(x for v in res.views if v.protocol == proto for x in v.latencies)
         if lat:
             out[proto] = {"acks_per_s": len(lat) / res.seconds, "p50_ms": _pct(lat, 50) * 1e3,
@@ -991,13 +1542,24 @@ def _figures(res: LoadResult) -> dict[str, dict[str, float]]:
     return out
 
 
-def _run_on_fresh_venue(cfg: LoadConfig) -> LoadResult:
-    proc, info = _start_sim()
-    try:
-        return asyncio.run(run_load(info, cfg))
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def _run_on_fresh_venue(cfg: LoadConfig, restart: str = "none") -> LoadResult:
+    if restart == "none":
+        proc, info = _start_sim()
+        try:
+            return asyncio.run(run_load(info, cfg))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kraken-sim-load-") as state:
+        sim = SimProcess(state)
+        info = sim.start()
+        sig = signal.SIGKILL if restart == "kill" else signal.SIGTERM
+        try:
+            return asyncio.run(run_load(info, cfg, restart=lambda: sim.restart(sig)))
+        finally:
+            sim.close()
 
 
 if __name__ == "__main__":

@@ -270,3 +270,21 @@ class Venue:
             if callable(digest):
                 h.update(f"{name}|{digest()}".encode())
         return h.hexdigest()
+
+    # ------------------------------------------------------------ snapshots
+    def snapshot_wiring(self) -> dict[str, Any]:
+        """Objects a state snapshot refers to by name instead of copying:
+        every start rebuilds them identically from the config (clock,
+        instruments, sequencers with their locks, handlers and subscribers).
+        Everything else hanging off the venue is state (see
+        simulator/server/persistence.py)."""
+        out: dict[str, Any] = {
+            "venue": self,
+            "venue.config": self.config,
+            "venue.clock": self.clock,
+            "venue.instruments": self.instruments,
+            "venue.spot_seq": self.spot_seq,
+        }
+        for name, seq in self.sequencers.items():
+            out[f"venue.sequencers[{name!r}]"] = seq
+        return out

