@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulator.gateways.fix.registry import SessionRegistry, session_day
+from simulator.gateways.fix.registry import SessionRegistry, next_epoch, session_day
 from simulator.gateways.fix.store import FileStore, MessageStore, SessionKey, open_store
 
 KEY = SessionKey("FIX.4.4", "KRAKEN-TRD", "CLIENT")
@@ -69,6 +69,13 @@ def test_registry_instance_ids_unique_across_restart(tmp_path: Path) -> None:
     r2 = SessionRegistry(tmp_path)
     ids.add(r2.new_instance_id())
     assert len(ids) == 3
+
+
+def test_epoch_counts_process_starts(tmp_path: Path) -> None:
+    """ExecIDs carry it: a restart on the same state directory never repeats one."""
+    assert [next_epoch(tmp_path), next_epoch(tmp_path), next_epoch(tmp_path)] == [1, 2, 3]
+    (tmp_path / "epoch.json").write_text("not json")
+    assert next_epoch(tmp_path) == 1  # a damaged counter restarts rather than failing the start
 
 
 def test_session_day_boundary_is_22_utc() -> None:

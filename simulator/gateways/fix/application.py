@@ -167,6 +167,7 @@ class KrakenFixApp:
         self._drain_scheduled = False
         self._draining = False
         self._exec_n = 0
+        self.exec_epoch = 1  # the process start count with a state directory (ExecIDs stay unique across restarts)
         self.spot = SpotOrders(self)
         self.futures = FuturesOrders(self)
         self.md = MarketData(self)
@@ -201,8 +202,10 @@ class KrakenFixApp:
         self._pending.clear()
 
     def next_exec_id(self) -> str:
+        """Unique per execution report: `E<epoch>.<n>`, the epoch counting
+        process starts on one state directory (so a restart never repeats one)."""
         self._exec_n += 1
-        return f"E{self._exec_n}"
+        return f"E{self.exec_epoch}.{self._exec_n}"
 
     # ------------------------------------------------------- FixApplication
     def api_secret(self, api_key: str) -> str | None:

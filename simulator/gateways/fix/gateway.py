@@ -32,6 +32,7 @@ from simulator.gateways.fix.acceptor import FixAcceptor, start_fix_acceptor
 from simulator.gateways.fix.application import FixConfig, KrakenFixApp
 from simulator.gateways.fix.codec import Msg
 from simulator.gateways.fix.profile import FixProfile, ServiceSpec, kraken_profile
+from simulator.gateways.fix.registry import next_epoch
 from simulator.server.runtime import Runtime
 
 log = logging.getLogger("kraken_sim.fix")
@@ -72,6 +73,8 @@ class FixGateway:
         self.loop_thread = threading.get_ident()
         self.app.bind_loop()
         state_dir = Path(s.state_dir) / "fix" if s.state_dir else None
+        if state_dir is not None:
+            self.app.exec_epoch = next_epoch(state_dir)
         self.acceptor = await start_fix_acceptor(
             s.host, s.fix_port, self.app, self.rt.venue.clock,
             state_dir=state_dir, profile=self.kraken, profile_selector=self.select_profile,

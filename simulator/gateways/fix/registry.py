@@ -47,6 +47,28 @@ class Holder(Protocol):
     def write(self, raw: bytes) -> None: ...
 
 
+def _read_count(path: Path) -> int:
+    try:
+        return int(json.loads(path.read_text())["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _write_count(path: Path, n: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"count": n}))
+    os.replace(tmp, path)
+
+
+def next_epoch(state_dir: Path) -> int:
+    """Count this process start on the state directory (1 for the first)."""
+    path = state_dir / "epoch.json"
+    n = _read_count(path) + 1
+    _write_count(path, n)
+    return n
+
+
 class SessionRegistry:
     """Stores by SessionKey (opened lazily) and the connection holding each key."""
 
@@ -56,20 +78,14 @@ class SessionRegistry:
         self._holders: dict[SessionKey, Holder] = {}
         self._instances = 0
         self._instances_path = state_dir / "instances.json" if state_dir else None
-        if self._instances_path and self._instances_path.exists():
-            try:
-                self._instances = int(json.loads(self._instances_path.read_text())["count"])
-            except (ValueError, KeyError, TypeError):
-                self._instances = 0
+        if self._instances_path is not None:
+            self._instances = _read_count(self._instances_path)
 
     def new_instance_id(self) -> str:
         """Unique connection id; the counter persists with a state dir (unique across restarts)."""
         self._instances += 1
         if self._instances_path is not None:
-            self._instances_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._instances_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"count": self._instances}))
-            os.replace(tmp, self._instances_path)
+            _write_count(self._instances_path, self._instances)
         return f"fix-{self._instances}"
 
     def claim(self, key: SessionKey, holder: Holder) -> bool:
