@@ -88,6 +88,30 @@ def test_post_ioc_fok_mkt_and_self_fill(market: Market) -> None:
     assert market.send(a, "ioc", PF, "buy", "0.1", "93000").status == "selfFill"
 
 
+def test_remainder_cancelled_after_a_partial_fill_is_an_event(market: Market) -> None:
+    """A limit order that fills in part, then meets its owner's own resting
+    order, loses the rest (self-trade prevention); so does a partly filled
+    IOC.  The cancel is an order event (journal, open_orders_verbose)."""
+    a = market.account(USD="100000")
+    b = market.account(USD="100000")
+    market.send(b, "lmt", PF, "sell", "0.3", "91500")
+    market.send(a, "lmt", PF, "sell", "1", "91600")  # a's own, behind b's
+    seen: list[FOrderEvent] = []
+    unsubscribe = market.seq.subscribe(lambda e: seen.extend(x for x in e.events if isinstance(x, FOrderEvent)))
+    r = market.send(a, "lmt", PF, "buy", "1", "91700")
+    assert r.status == "placed" and market.position(a, PF) == D("0.3")
+    mine = [e for e in seen if e.order.account_id == a and e.order.side == "buy"]
+    assert [(e.reason, e.is_cancel, e.verbose_only) for e in mine] == [("would_execute_self", True, True)]
+    assert market.eng.fa(a).open.keys() == {o.id for o in market.eng.fa(a).open.values() if o.side == "sell"}
+    seen.clear()
+    c = market.account(USD="100000")
+    market.send(c, "ioc", PF, "buy", "1.5", "91650")  # takes a's 1 @ 91600, the rest finds nothing
+    assert market.position(c, PF) == D(1)
+    assert [(e.reason, e.is_cancel) for e in seen if e.order.account_id == c] == [
+        ("ioc_order_failed_because_it_would_not_be_executed", True)]
+    unsubscribe()
+
+
 def test_trigger_orders(market: Market) -> None:
     a = market.account(USD="100000")
     mm = market.account(USD="1000000")

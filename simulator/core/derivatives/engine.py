@@ -702,13 +702,11 @@ class FuturesEngine:
             if o.remaining > 0:
                 o.state = CANCELLED
                 o.update_reason = "WOULD_EXECUTE_SELF_REASON" if selfish else "IOC_WOULD_NOT_EXECUTE_REASON"
+                reason = "would_execute_self" if selfish else "ioc_order_failed_because_it_would_not_be_executed"
                 self._finish(fa, o, None)
-                self._history(
-                    fa,
-                    "OrderCancelled",
-                    o,
-                    reason="would_execute_self" if selfish else "ioc_order_failed_because_it_would_not_be_executed",
-                )
+                self._history(fa, "OrderCancelled", o, reason=reason)
+                # it never rested: like a refused post-only, only the verbose feed tells the cancel
+                self._emit(FOrderEvent(o.snap(), reason, True, self.now_ns, True))
             self._after_trades(spec)
             return res
         if o.remaining > 0 and o.state == OPEN:
