@@ -106,7 +106,16 @@ def _transfer(eng: SpotEngine, origin: Origin, from_id: str, to_id: str, asset: 
     eng.transfer(from_id, to_id, asset, amount)
 
 
-def _set_tier(eng: SpotEngine, origin: Origin, account_id: str, tier: str | None = None, volume_30d: Decimal | None = None) -> None:
+def _set_tier(
+    eng: SpotEngine,
+    origin: Origin,
+    account_id: str,
+    tier: str | None = None,
+    volume_30d: Decimal | None = None,
+    rate_limits: bool | None = None,
+) -> None:
+    """Fee tier, 30-day volume and whether the account's rate limits apply
+    (a command, so a replay rebuilds the same refusals and ids)."""
     acct = eng.account(account_id)
     if tier is not None:
         from .accounts import TIERS
@@ -118,6 +127,8 @@ def _set_tier(eng: SpotEngine, origin: Origin, account_id: str, tier: str | None
         acct.tier = tier
     if volume_30d is not None:
         acct.volume_30d = volume_30d
+    if rate_limits is not None:
+        acct.rate_limits_enabled = bool(rate_limits)
 
 
 SPOT_HANDLERS: dict[str, Any] = {

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from simulator.core.accounts import ALL_PERMISSIONS
 from simulator.core.clock import parse_rfc3339, rfc3339_us
 from simulator.core.engine import SYSTEM_STATUSES
 from simulator.core.errors import EngineError
@@ -153,6 +154,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
+MAX_ADMIN_BODY = 1 << 20  # bytes: a scenario-sized book or account fits many times over
+TOO_LARGE = f"request body too large (limit {MAX_ADMIN_BODY} bytes)"
 REMOTE_REFUSED = "admin API is loopback-only: start with --admin-token T (or --admin-allow-remote) to expose it"
 
 
@@ -178,12 +181,14 @@ def remote_refused(rt: Runtime, host: str | None) -> bool:
 
 
 class AdminGate:
-    """ASGI middleware applying the loopback rule to every /admin path, whichever
-    gateway installed the route (admin, FIX, derivatives, market)."""
+    """ASGI middleware applying the loopback rule and the body size cap to every
+    /admin path, whichever gateway installed the route (admin, FIX, derivatives,
+    market)."""
 
-    def __init__(self, app: Any, rt: Runtime) -> None:
+    def __init__(self, app: Any, rt: Runtime, max_body: int = MAX_ADMIN_BODY) -> None:
         self.app = app
         self.rt = rt
+        self.max_body = max_body
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket") and scope["path"].startswith("/admin"):
@@ -194,7 +199,39 @@ class AdminGate:
                 else:
                     await send({"type": "websocket.close", "code": 1008})
                 return
+            if scope["type"] == "http":
+                receive = await self._capped(scope, receive, send)
+                if receive is None:
+                    return
         await self.app(scope, receive, send)
+
+    async def _capped(self, scope: Any, receive: Any, send: Any) -> Any:
+        """Read the body up to the cap (FastAPI would buffer any size before
+        validating it): answer 413 beyond it, else replay it to the route."""
+        too_large = JSONResponse({"detail": TOO_LARGE}, status_code=413)
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                if not value.strip().isdigit() or int(value) > self.max_body:
+                    await too_large(scope, receive, send)
+                    return None
+        messages: list[dict[str, Any]] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break  # a disconnect: the route sees it as FastAPI would
+            size += len(message.get("body", b""))
+            if size > self.max_body:
+                await too_large(scope, receive, send)
+                return None
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Any:
+            return messages.pop(0) if messages else await receive()
+
+        return replay
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
@@ -215,6 +252,11 @@ def install(app: FastAPI, rt: Runtime) -> None:
     @r.post("/accounts", summary="Create an account with keys (spot, futures, FIX)")
     def create_account(body: AccountIn) -> dict[str, Any]:
         v = rt.venue
+        for name in body.permissions or ():  # a misspelt permission would silently make a key without it
+            if name not in ALL_PERMISSIONS:
+                raise HTTPException(
+                    400, f"permissions: unknown permission {name!r} (known: {', '.join(sorted(ALL_PERMISSIONS))})"
+                )
         balances = {k: _dec(x, f"balances.{k}") for k, x in body.balances.items()}
         fut = rt.hooks.get("futures_deposit")
         fut_amounts = {k: _dec(x, f"futures_balances.{k}") for k, x in body.futures_balances.items()}
@@ -267,13 +309,10 @@ def install(app: FastAPI, rt: Runtime) -> None:
     @r.post("/accounts/{account_id}/tier", summary="Set tier, 30-day volume, rate limits on/off")
     def set_tier(account_id: str, body: TierIn) -> dict[str, Any]:
         vol = _dec(body.volume_30d, "volume_30d") if body.volume_30d is not None else None
-        _engine_call(
-            rt.venue.spot_seq.submit, "set_tier", ADMIN, {"account_id": account_id, "tier": body.tier, "volume_30d": vol}
-        )
+        params: dict[str, Any] = {"account_id": account_id, "tier": body.tier, "volume_30d": vol}
         if body.rate_limits is not None:
-            acct = rt.venue.accounts.get(account_id)
-            if acct is not None:
-                acct.rate_limits_enabled = body.rate_limits
+            params["rate_limits"] = body.rate_limits
+        _engine_call(rt.venue.spot_seq.submit, "set_tier", ADMIN, params)
         return account_view(rt, account_id)
 
     @r.post("/reset", summary="Back to the configured scenario")

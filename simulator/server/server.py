@@ -167,22 +167,25 @@ class VenueServer:
         return info
 
     async def stop(self) -> None:
+        """Stop accepting, close every session and connection, and only then
+        close the journal (and take the final snapshot): a command that still
+        arrives while connections drain is served and journaled, never lost."""
+        for srv in self._servers:
+            srv.should_exit = True
         for gw in reversed(self.rt.gateways):
             stop = getattr(gw, "stop", None)
             if stop is not None:
                 with contextlib.suppress(Exception):
                     await stop(self.rt)
-        store = self.rt.hooks.get("journal_file")
-        if store is not None:
-            store.close()
-        for srv in self._servers:
-            srv.should_exit = True
         for t in self._tasks:
             if not t.done() and t.get_coro().__name__ == "_timers":  # type: ignore[union-attr]
                 t.cancel()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(t, timeout=5)
+        store = self.rt.hooks.get("journal_file")
+        if store is not None:
+            store.close()
 
 
 async def serve_forever(settings: Settings, scenario: Scenario | None = None) -> int:

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from simulator.core.commands import AmendRequest, OrderRequest
+from simulator.core.commands import AmendRequest, OrderRequest, decode_params
 from simulator.core.errors import EngineError
 from simulator.core.orders import Origin
 from simulator.core.ratelimit import FuturesRateLimits, futures_rest_cost, history_cost
@@ -123,6 +123,26 @@ def test_batch_add_is_half_price_and_limits_switch_off() -> None:
     v.accounts.accounts[a].rate_limits_enabled = False
     add(v, a)
     assert counter(v, a) == pytest.approx(2)
+
+
+def test_rate_limit_switch_is_a_command_and_replays() -> None:
+    """Switching an account's limits off is journaled: a replay refuses (and
+    accepts) exactly what the run did, so ids and digests agree."""
+    v = venue()
+    a = v.create_account({"USD": D(10**7)}, tier="starter").account.id
+    v.spot_seq.submit("set_tier", Origin("admin"), {"account_id": a, "rate_limits": False})
+    for i in range(70):  # past the starter cap of 60 open orders: allowed with limits off
+        add(v, a, price=f"{50000 + i}.0")
+    assert len(v.spot.open_orders[a]) == 70
+    commands = [e.to_json(with_events=False) for e in v.journal.entries]
+    fresh = venue()
+    for c in commands:
+        c["params"] = decode_params(c["params"])
+    fresh.replay(commands)
+    assert fresh.state_digest() == v.state_digest()
+    v.spot_seq.submit("set_tier", Origin("admin"), {"account_id": a, "rate_limits": True})
+    with pytest.raises(EngineError, match="EOrder:Orders limit exceeded"):
+        add(v, a)
 
 
 def test_rest_call_counter_tiers() -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from simulator.core.accounts import CREATE_ORDERS, ApiKey
 from simulator.core.derivatives import FuturesEngine, FuturesError
@@ -25,10 +27,23 @@ from .auth import NonceBook, verify
 from .endpoints import Ctx, resolve
 from .fmt import iso_ms
 from .jsonw import dumps
-from .params import Params, RestError, parse_batch
+from .params import Params, RestError, ascii_int, parse_batch
 
 log = logging.getLogger("kraken_sim.futures_rest")
 UNAUTHORIZED = {"reason": "You are not authorized to access this endpoint.", "status": "unauthorized"}
+TOO_LARGE = "invalidArgument"  # Kraken's word for arguments it will not take (no size error is documented)
+
+
+@dataclass
+class FuturesRestConfig:
+    """Gateway limits (rt.hooks["futures_rest_config"], replaceable by tests)."""
+
+    max_body: int = 64 * 1024  # bytes; as the Spot REST gateway: no real request comes near it
+
+
+def _config(rt: Runtime) -> FuturesRestConfig:
+    cfg = rt.hooks.get("futures_rest_config")
+    return cfg if isinstance(cfg, FuturesRestConfig) else FuturesRestConfig()
 
 
 def _market(rt: Runtime) -> tuple[FuturesEngine, Sequencer]:
@@ -56,11 +71,31 @@ def _envelope(rt: Runtime, payload: dict[str, Any] | None = None, error: str | N
     return d
 
 
-async def _read(request: Request) -> tuple[str, str, str]:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused (not truncated) beyond `limit` bytes: a declared
+    Content-Length over the cap is refused before a byte of the body is read,
+    so a client cannot make the venue buffer an unbounded body."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):
+        raise RestError(TOO_LARGE)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RestError(TOO_LARGE)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise RestError(TOO_LARGE) from None  # the client left mid-body: nothing was done, nobody reads the reply
+    return b"".join(chunks)
+
+
+async def _read(request: Request, limit: int) -> tuple[str, str, str]:
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     path = raw_path.decode("latin-1").split("?", 1)[0]
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
-    body = (await request.body()).decode("utf-8", errors="replace")
+    body = (await read_body(request, limit)).decode("utf-8", errors="replace")
     return path, raw_query, body
 
 
@@ -72,9 +107,10 @@ def _authenticate(rt: Runtime, request: Request, path: str, raw_query: str, body
     verify(key, headers.get("authent"), nonce, path, raw_query, body)
     assert key is not None
     if nonce:
-        if not nonce.strip().isdigit():
+        value = ascii_int(nonce, 32)  # ms or 1e-8 s nonces have 13-18 digits
+        if value is None:
             raise RestError("authenticationError")
-        _nonces(rt).check(key.key, int(nonce))
+        _nonces(rt).check(key.key, value)
     return key
 
 
@@ -86,7 +122,7 @@ def _cost(name: str, method: str, params: Params, history: bool) -> int | None:
         return None
     if history:
         count = params.get("count")
-        return history_cost(name, int(count) if count and count.isdigit() else None)
+        return history_cost(name, ascii_int(count) if count else None)
     size = 0
     if name == "batchorder":
         try:
@@ -132,11 +168,16 @@ def _sync(rt: Runtime, eng: FuturesEngine, seq: Sequencer) -> None:
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
+    rt.hooks.setdefault("futures_rest_config", FuturesRestConfig())
+
     async def derivatives(request: Request, version: str, rest: str) -> Response:
         fault = await _prelude(rt)
         if fault is not None:
             return _json(_envelope(rt, error=fault))
-        path, raw_query, body = await _read(request)
+        try:
+            path, raw_query, body = await _read(request, _config(rt).max_body)
+        except RestError as exc:
+            return _json(_envelope(rt, error=exc.error), exc.status)
         method = request.method.upper()
         name = rest.strip("/").lower()
         if version.lower() == "v4" and name != "historicalfundingrates" or version.lower() not in ("v3", "v4"):
@@ -172,7 +213,10 @@ def install(app: FastAPI, rt: Runtime) -> None:
         fault = await _prelude(rt)
         if fault is not None:
             return _json(_envelope(rt, error=fault))
-        path, raw_query, body = await _read(request)
+        try:
+            path, raw_query, body = await _read(request, _config(rt).max_body)
+        except RestError as exc:
+            return _json({"result": "error", "error": exc.error}, 400)
         parts = [p for p in rest.strip("/").split("/") if p]
         eng, seq = _market(rt)
         try:
@@ -223,7 +267,10 @@ def install(app: FastAPI, rt: Runtime) -> None:
         fault = await _prelude(rt)
         if fault is not None:
             return _json({"error": "Unavailable"}, 503)
-        _, raw_query, body = await _read(request)
+        try:
+            _, raw_query, body = await _read(request, _config(rt).max_body)
+        except RestError:
+            return _json({"error": "Invalid request"}, 400)
         parts = [p for p in rest.strip("/").split("/") if p]
         eng, seq = _market(rt)
         try:

@@ -537,7 +537,7 @@ ROUTES: dict[tuple[str, str], tuple[Handler, bool, bool]] = {
     ("POST", "cancelallordersafter"): (cancelallordersafter, True, True),
     ("POST", "batchorder"): (batchorder, True, True),
     ("POST", "orders/status"): (orders_status, True, True),
-    ("GET", "orders/status"): (orders_status, True, False),
+    ("GET", "orders/status"): (orders_status, True, True),  # as POST: Kraken's docs put orders/status behind full access
     ("POST", "transfer"): (transfer, True, True),
 }
 

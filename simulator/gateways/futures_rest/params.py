@@ -13,6 +13,28 @@ from urllib.parse import parse_qsl, unquote_plus
 from simulator.core.clock import parse_rfc3339
 from simulator.core.numbers import BadNumber, to_decimal
 
+# Largest decimal exponent a client number may have: far beyond any price, size,
+# leverage or amount, and small enough that the engine's fixed-point scaling
+# (Decimal.scaleb) cannot overflow the decimal context.
+MAX_EXPONENT = 30
+
+
+def bounded(d: Decimal) -> Decimal:
+    """`d`, unless its magnitude is beyond anything Kraken could accept."""
+    if d.adjusted() > MAX_EXPONENT:
+        raise BadNumber(str(d))
+    return d
+
+
+def ascii_int(text: str, max_digits: int = 20) -> int | None:
+    """A non-negative integer written in ASCII digits, or None.  `str.isdigit`
+    alone lets through digits `int()` refuses ("²") and strings too long for
+    `int()` to convert (over 4300 digits), which would surface as a Server Error."""
+    t = text.strip()
+    if not t or len(t) > max_digits or not (t.isascii() and t.isdigit()):
+        return None
+    return int(t)
+
 
 class RestError(Exception):
     """Answer with Kraken's error envelope (`error` word, HTTP status)."""
@@ -49,7 +71,7 @@ class Params:
         elif body.startswith(("{", "[")):
             try:
                 data = json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):  # nesting deeper than the parser's stack
                 data = None
             if isinstance(data, dict):
                 for k, v in data.items():
@@ -100,7 +122,7 @@ class Params:
         if v is None or v == "":
             return None
         try:
-            return to_decimal(v)
+            return bounded(to_decimal(v))
         except BadNumber as exc:
             raise RestError("invalidArgument") from exc
 
@@ -147,7 +169,10 @@ def parse_time(v: str) -> int:
     """ISO-8601 (ms optional) or epoch milliseconds."""
     text = v.strip()
     if text.isdigit():
-        return int(text) * 1_000_000
+        ms = ascii_int(text)
+        if ms is None:
+            raise RestError("invalidArgument")
+        return ms * 1_000_000
     try:
         return parse_rfc3339(text)
     except ValueError as exc:
@@ -160,7 +185,7 @@ def decimal_of(v: Any) -> Decimal | None:
         return None
     if isinstance(v, bool):
         raise BadNumber(repr(v))
-    return to_decimal(v)
+    return bounded(to_decimal(v))
 
 
 def parse_batch(text: str | None) -> list[dict[str, Any]]:
@@ -175,6 +200,8 @@ def parse_batch(text: str | None) -> list[dict[str, Any]]:
         try:
             data = json.loads(candidate, parse_float=Decimal)
             break
+        except RecursionError:
+            break  # nested deeper than any batch: not a batch
         except ValueError:
             try:
                 data = ast.literal_eval(candidate)

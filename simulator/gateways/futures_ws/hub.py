@@ -240,7 +240,7 @@ class Hub(LoopBound):
             conn.send({"event": "alert", "message": "Bad websocket message"})
             return
         feed = msg.get("feed")
-        feed = ALIASES.get(feed, feed) if isinstance(feed, str) else feed
+        feed = ALIASES.get(feed, feed) if isinstance(feed, str) else None  # a list or object names no feed
         with self.seq._lock, self.lock:
             self.now_ns()
             if feed in PUBLIC:
