@@ -41,6 +41,18 @@ ALL_PERMISSIONS = frozenset(
     }
 )
 
+# Kraken Futures keys have one General access level (No Access / Read Only /
+# Full Access); ours is read off the key's permission names.
+FUTURES_READ = frozenset({QUERY_FUNDS, QUERY_OPEN, QUERY_CLOSED, QUERY_LEDGER, CREATE_ORDERS})
+
+
+def futures_access(permissions: frozenset[str]) -> str:
+    """`full` (create/modify orders), `read` (any query permission) or `none`."""
+    if CREATE_ORDERS in permissions:
+        return "full"
+    return "read" if permissions & FUTURES_READ else "none"
+
+
 TIERS = ("starter", "intermediate", "pro")
 
 

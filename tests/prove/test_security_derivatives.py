@@ -251,6 +251,25 @@ def test_read_only_key_reads_history_and_private_feeds(venue: KrakenVenue) -> No
         ws.close()
 
 
+def test_no_access_key_reaches_nothing_private(venue: KrakenVenue, fr: FuturesRest) -> None:
+    """Kraken's 'No Access' level (a key with no query or trading permission):
+    refused on every private REST route, the history API and private feeds."""
+    none = futures_fund(venue, permissions=["websocket"])
+    for method, endpoint in (("GET", "accounts"), ("GET", "openorders"), ("GET", "fills"), ("POST", "sendorder")):
+        status, data = fr.signed(none, method, endpoint, _route_params(method, endpoint, "x"))
+        assert _error(data) == "authenticationError", (endpoint, data)
+    path = "/api/history/v2/account-log"
+    sig = futures_authent("", "", path, none["futures_api_secret"])
+    r = httpx.get(venue.futures_rest + path, headers=_hdr(none["futures_api_key"], sig), timeout=10)
+    assert r.status_code == 401, r.text
+    ws = FuturesWs(venue.futures_ws)
+    try:
+        login = ws.login(none)
+        assert [m["event"] for m in ws.request({"event": "subscribe", "feed": "balances", **login})] == ["alert"]
+    finally:
+        ws.close()
+
+
 # ============================================================== isolation
 @pytest.fixture
 def two(venue: KrakenVenue, fr: FuturesRest) -> tuple[dict[str, Any], dict[str, Any], list[str]]:

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
-from simulator.core.accounts import CREATE_ORDERS, ApiKey
+from simulator.core.accounts import ApiKey, futures_access
 from simulator.core.derivatives import FuturesEngine, FuturesError
 from simulator.core.sequencer import Sequencer
 from simulator.server.runtime import Runtime
@@ -192,7 +192,8 @@ def install(app: FastAPI, rt: Runtime) -> None:
             key = None
             if private:
                 key = _authenticate(rt, request, path, raw_query, body)
-                if trading and CREATE_ORDERS not in key.permissions:
+                access = futures_access(key.permissions)
+                if access == "none" or (trading and access != "full"):
                     raise RestError("authenticationError")
                 endpoint = name if symbol is None else name.replace(symbol.lower(), "{symbol}")
                 _ratelimit(rt, key.account_id, endpoint, _cost(endpoint, method, params, False))
@@ -235,6 +236,8 @@ def install(app: FastAPI, rt: Runtime) -> None:
             try:
                 key = _authenticate(rt, request, path, raw_query, body)
             except RestError:
+                return _json(UNAUTHORIZED, 401)
+            if futures_access(key.permissions) == "none":
                 return _json(UNAUTHORIZED, 401)
             kind = "/".join(parts).lower()
             hname = kind.replace("-", "")

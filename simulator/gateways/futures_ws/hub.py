@@ -22,6 +22,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
+from simulator.core.accounts import futures_access
 from simulator.core.derivatives import FuturesEngine
 from simulator.core.derivatives.events import (
     FAccountEvent,
@@ -311,7 +312,7 @@ class Hub(LoopBound):
         if conn.challenges.get(challenge) != key_text:
             return None
         key = self.rt.venue.accounts.key(key_text)
-        if key is None or key.kind != "futures":
+        if key is None or key.kind != "futures" or futures_access(key.permissions) == "none":
             return None
         if not hmac.compare_digest(sign_challenge(challenge, key.secret).encode(), signed.encode()):
             return None
