@@ -15,11 +15,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from starlette.requests import ClientDisconnect
 
 from simulator.core.accounts import ApiKey, futures_access
 from simulator.core.derivatives import FuturesEngine, FuturesError
 from simulator.core.sequencer import Sequencer
+from simulator.gateways.http_body import read_capped
 from simulator.server.runtime import Runtime
 
 from . import history as hist
@@ -72,23 +72,11 @@ def _envelope(rt: Runtime, payload: dict[str, Any] | None = None, error: str | N
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused (not truncated) beyond `limit` bytes: a declared
-    Content-Length over the cap is refused before a byte of the body is read,
-    so a client cannot make the venue buffer an unbounded body."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):
+    """The raw body; beyond `limit` bytes the request is refused (see read_capped)."""
+    body = await read_capped(request, limit)
+    if body is None:
         raise RestError(TOO_LARGE)
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise RestError(TOO_LARGE)
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise RestError(TOO_LARGE) from None  # the client left mid-body: nothing was done, nobody reads the reply
-    return b"".join(chunks)
+    return body
 
 
 async def _read(request: Request, limit: int) -> tuple[str, str, str]:

@@ -16,9 +16,9 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
-from starlette.requests import ClientDisconnect
 
 from simulator.core.errors import EngineError
+from simulator.gateways.http_body import read_capped
 
 from . import auth
 from .params import INVALID, ApiError, Params, invalid, parse_body, parse_form
@@ -39,21 +39,11 @@ def fail(text: str, status: int = 200) -> Response:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused (not truncated) beyond `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    """The raw body; beyond `limit` bytes the request is refused (see read_capped)."""
+    body = await read_capped(request, limit)
+    if body is None:
         raise invalid()
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise invalid()
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise invalid() from None  # the client went away mid-body: nothing was done, nobody reads the reply
-    return b"".join(chunks)
+    return body
 
 
 async def _gate(rt: Any) -> str | None:
