@@ -304,3 +304,13 @@ def test_journal_replay_rebuilds_identical_state() -> None:
     fresh = make_market()
     fresh.venue.replay(commands)
     assert fresh.eng.state_digest() == digest
+
+
+def test_pnl_preference_is_a_known_currency_on_linear_contracts(market: Market) -> None:
+    a = market.account(USD="1000")
+    market.cmd("set_pnl_pref", account_id=a, symbol=PF, currency="xbt")
+    assert market.eng.fa(a).pnl_pref == {PF: "XBT"}
+    for symbol, currency in ((PF, "NOPE"), (PF, "US D"), (PF, "X" * 50), (PI, "USD")):
+        with pytest.raises(FuturesError):
+            market.cmd("set_pnl_pref", account_id=a, symbol=symbol, currency=currency)
+    assert market.eng.fa(a).pnl_pref == {PF: "XBT"}  # refusals changed nothing

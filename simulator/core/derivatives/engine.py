@@ -1380,9 +1380,14 @@ class FuturesEngine:
         self._emit(FAccountEvent(fa.id, spec.margin_account, None, self.now_ns))
 
     def set_pnl_pref(self, account_id: str, symbol: str, currency: str) -> None:
+        """The currency a multi-collateral (linear) contract's PnL is kept in:
+        one the venue knows as an asset; inverse contracts settle in their coin."""
         fa = self.fa(account_id)
         spec = self.spec(symbol)
-        fa.pnl_pref[spec.symbol] = currency.upper()
+        code = currency.strip().upper()
+        if not spec.linear or not code.isalnum() or len(code) > 10 or self.instruments.asset(code) is None:
+            raise FuturesError("invalidArgument")
+        fa.pnl_pref[spec.symbol] = code
 
     def set_status(self, status: str) -> None:
         if status not in STATUSES:
