@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         default=env("KRAKEN_SIM_ADMIN_REMOTE", "").lower() in ("1", "true", "yes"),
         help="without --admin-token, answer /admin from non-loopback clients too (default: loopback only)",
     )
-    s.add_argument("--state-dir", default=None, help="persist FIX sequence numbers and stores here")
+    s.add_argument("--state-dir", default=None, help="persist the journal, snapshots and FIX stores here (restarts resume)")
+    s.add_argument("--journal-max", type=int, default=None, metavar="N",
+                   help="keep only the newest N journal entries in memory (default: all)")
     s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     r = sub.add_parser("replay", help="re-run a journal (GET /admin/journal.jsonl) and print the state digest")
     r.add_argument("journal", help="JSONL file of journaled commands")
@@ -86,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     from simulator.server.scenario import ScenarioError, load_scenario
     from simulator.server.server import serve_forever
 
+    if args.journal_max is not None and args.journal_max < 0:
+        print("kraken-sim: --journal-max must be 0 or more", file=sys.stderr)
+        return 2
     scenario = None
     if args.config:
         try:
@@ -104,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_token=args.admin_token,
         admin_remote=args.admin_allow_remote,
         state_dir=args.state_dir,
+        journal_max=args.journal_max,
         config_file=args.config,
         log_level=args.log_level,
     )

@@ -338,8 +338,17 @@ def install(app: FastAPI, rt: Runtime) -> None:
     def journal_jsonl() -> Any:
         from fastapi.responses import PlainTextResponse
 
-        lines = [json.dumps(e.to_json(with_events=False)) for e in rt.venue.journal.entries]
-        return PlainTextResponse("\n".join(lines) + ("\n" if lines else ""), media_type="application/x-ndjson")
+        journal = rt.venue.journal
+        store = rt.hooks.get("journal_file")
+        if journal.dropped and store is not None and store.exists():
+            # memory keeps only the newest entries (--journal-max); the state directory has them all
+            from fastapi.responses import FileResponse
+
+            return FileResponse(store.path, media_type="application/x-ndjson")
+        lines = [json.dumps(e.to_json(with_events=False)) for e in journal.entries]
+        headers = {"X-Journal-Dropped": str(journal.dropped)} if journal.dropped else None
+        return PlainTextResponse("\n".join(lines) + ("\n" if lines else ""), media_type="application/x-ndjson",
+                                 headers=headers)
 
     @r.get("/clock", summary="The venue clock")
     def get_clock() -> dict[str, Any]:

@@ -63,6 +63,7 @@ class Settings:
     state_dir: str | None = None
     config_file: str | None = None
     log_level: str = "warning"
+    journal_max: int | None = None  # in-memory journal entries kept (None: all; the state-dir journal keeps all)
     # with state_dir: snapshot the venue every N journaled commands (0: only at a clean stop)
     snapshot_every: int = field(default_factory=lambda: int(os.environ.get("KRAKEN_SIM_SNAPSHOT_EVERY", "2000")))
 

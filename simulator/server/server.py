@@ -55,7 +55,8 @@ class VenueServer:
         seed = self.scenario.seed if self.scenario.seed is not None else settings.seed
         settings.seed = seed
         clock_mode = str(self.scenario.clock.get("mode", "real"))
-        venue = Venue(VenueConfig(seed=seed, clock_mode=clock_mode, instruments=self.scenario.instruments))
+        venue = Venue(VenueConfig(seed=seed, clock_mode=clock_mode, instruments=self.scenario.instruments,
+                                  journal_max=settings.journal_max))
         self.rt = Runtime(venue, settings, self.scenario)
         self.rt.gateways = load_gateways()
         self.rt.build()
