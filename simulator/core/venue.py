@@ -273,6 +273,7 @@ class Venue:
         for oid in sorted(self.spot.orders):
             o = self.spot.orders[oid]
             h.update(f"{oid}|{o.status}|{o.filled}|{o.qty}|{o.price}|{o.cost}|{o.fee}".encode())
+        h.update(f"dms|{sorted(self.spot.dead_man.items())}".encode())
         for pid in sorted(self.spot.trades):
             for t in self.spot.trades[pid]:
                 h.update(f"{pid}|{t.trade_id}|{t.price}|{t.qty}|{t.maker_order_id}|{t.taker_order_id}".encode())

@@ -627,3 +627,43 @@ class FuturesWs:
             if "event" not in msg:
                 self.feed.append(msg)
         return self.feed
+
+
+# ------------------------------------------------- requests built from a case
+def form_pairs(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Form fields as Kraken's clients nest them: `close[ordertype]=...`, `orders[0][price]=...`;
+    booleans as `true`/`false`, None as an empty value."""
+    out: list[tuple[str, str]] = []
+    for k, v in data.items():
+        key = f"{prefix}[{k}]" if prefix else str(k)
+        if isinstance(v, dict):
+            out += form_pairs(v, key)
+        elif isinstance(v, list):
+            out += form_pairs({str(i): x for i, x in enumerate(v)}, key)
+        elif isinstance(v, bool):
+            out.append((key, "true" if v else "false"))
+        else:
+            out.append((key, "" if v is None else str(v)))
+    return out
+
+
+def form_encode(pairs: Iterable[tuple[str, str]]) -> str:
+    """URL-encoded form text; lone surrogates a generator may produce pass through as bytes."""
+    return urlencode(list(pairs), encoding="utf-8", errors="surrogatepass")
+
+
+def spot_headers(creds: dict[str, Any], path: str, nonce: str, body: bytes, ctype: str,
+                 secret: str | None = None) -> dict[str, str]:
+    """API-Key and API-Sign (with `secret` instead of the key's own, to mis-sign on purpose)."""
+    return {"API-Key": creds["api_key"], "Content-Type": ctype,
+            "API-Sign": rest_sign(path, nonce, body, secret or creds["api_secret"])}
+
+
+def futures_headers(creds: dict[str, Any], path: str, query: str, body: str, nonce: str,
+                    secret: str | None = None) -> dict[str, str]:
+    """APIKey, Authent over query + body, and Nonce when not empty."""
+    headers = {"APIKey": creds["futures_api_key"], "Content-Type": "application/x-www-form-urlencoded",
+               "Authent": futures_authent(query + body, nonce, path, secret or creds["futures_api_secret"])}
+    if nonce:
+        headers["Nonce"] = nonce
+    return headers

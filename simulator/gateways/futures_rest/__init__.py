@@ -23,6 +23,7 @@ from simulator.gateways.http_body import read_capped
 from simulator.server.runtime import Runtime
 
 from . import history as hist
+from . import openapi as futures_openapi
 from .auth import NonceBook, verify
 from .endpoints import Ctx, resolve
 from .fmt import iso_ms
@@ -293,3 +294,9 @@ def install(app: FastAPI, rt: Runtime) -> None:
     app.add_api_route("/api/history/{version}/{rest:path}", history, methods=["GET"], include_in_schema=False)
     app.add_api_route("/api/charts/{version}/{rest:path}", charts, methods=["GET"], include_in_schema=False)
     app.add_api_route("/api/charts/{version}", charts, methods=["GET"], include_in_schema=False)
+
+    def openapi_doc() -> Response:
+        """The route table as OpenAPI (a simulator extra; not part of the app's /openapi.json)."""
+        return _json(futures_openapi.venue_document(rt))
+
+    app.add_api_route(futures_openapi.PATH, openapi_doc, methods=["GET"], include_in_schema=False)

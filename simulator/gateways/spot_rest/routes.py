@@ -21,6 +21,7 @@ from simulator.core.errors import EngineError
 from simulator.gateways.http_body import read_capped
 
 from . import auth
+from . import openapi as spot_openapi
 from .params import INVALID, ApiError, Params, invalid, parse_body, parse_form
 from .registry import PRIVATE, PUBLIC, Ctx, Endpoint, RestConfig
 
@@ -145,6 +146,12 @@ def install(app: FastAPI, rt: Any) -> None:
         or str(getattr(r, "path", "")).startswith(("/0/public/", "/0/private/"))
     ]
     app.router.routes[:] = ours + [r for r in app.router.routes if r not in ours]
+
+    def openapi_doc() -> Response:
+        """The method table as OpenAPI (a simulator extra; not part of the app's /openapi.json)."""
+        return Response(json.dumps(spot_openapi.venue_document(rt)).encode(), media_type="application/json")
+
+    app.add_api_route(spot_openapi.PATH, openapi_doc, methods=["GET"], include_in_schema=False)
 
 
 __all__ = ["fail", "install", "ok", "read_body"]
