@@ -43,7 +43,7 @@ ALL_PERMISSIONS = frozenset(
 
 # Kraken Futures keys have one General access level (No Access / Read Only /
 # Full Access); ours is read off the key's permission names.
-FUTURES_READ = frozenset({QUERY_FUNDS, QUERY_OPEN, QUERY_CLOSED, QUERY_LEDGER, CREATE_ORDERS})
+FUTURES_READ = frozenset({QUERY_FUNDS, QUERY_OPEN, QUERY_CLOSED, QUERY_LEDGER})
 
 
 def futures_access(permissions: frozenset[str]) -> str:
@@ -151,15 +151,6 @@ class LedgerEntry:
 
     def __repr__(self) -> str:
         return f"LedgerEntry({self.id} {self.type} {self.asset} {self.amount} fee={self.fee} bal={self.balance})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, LedgerEntry):
-            return NotImplemented
-        return (self._bits, self.refid, self.time_ns, self.type, self.subtype, self.asset, self.amount, self.fee,
-                self.balance) == (other._bits, other.refid, other.time_ns, other.type, other.subtype, other.asset,
-                                  other.amount, other.fee, other.balance)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class Account:

@@ -51,7 +51,7 @@ class BookSide:
         return self.levels[keys[-1]] if keys else None
 
     def level(self, price: int) -> Level | None:
-        return self.levels.get(price if self.is_bid else -price)
+        return self.levels.get(self.key(price))
 
     def add_level(self, key: int, lvl: Level) -> None:
         self.levels[key] = lvl
@@ -103,7 +103,7 @@ class OrderBook:
         bs = self.bids if order.side == BUY else self.asks
         price = order.price
         assert price is not None
-        key = price if bs.is_bid else -price
+        key = bs.key(price)
         lvl = bs.levels.get(key)
         if lvl is None:
             lvl = Level(price)
@@ -123,7 +123,7 @@ class OrderBook:
         bs = self.bids if order.side == BUY else self.asks
         price = order.price
         assert price is not None
-        key = price if bs.is_bid else -price
+        key = bs.key(price)
         lvl: Level = bs.levels[key]
         order.in_book = False
         lvl.visible -= order.visible

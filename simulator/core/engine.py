@@ -171,9 +171,7 @@ class SpotEngine:
     def _ledger(self, acct: Account, asset: str, amount: int, fee: int, type_: str, refid: object, subtype: str = "") -> LedgerEntry:
         """Book `amount - fee` to the account; the entry is also the balance event.
         `refid` is the reference text, or the Fill whose id it is."""
-        balances = acct.balances
-        bal = balances.get(asset, 0) + amount - fee
-        balances[asset] = bal
+        bal = acct.credit(asset, amount - fee)
         entry = LedgerEntry(self.ids.reserve(), refid, self.now_ns, type_, subtype, asset, amount, fee, bal, acct.id)
         acct.ledger.append(entry)
         self.events.append(entry)

@@ -47,8 +47,7 @@ class IdGenerator:
         return x ^ (x >> 37)
 
     def kraken_id(self, prefix: str) -> str:
-        body = _encode80(self._bits())
-        return f"{prefix}{body[:5]}-{body[5:10]}-{body[10:16]}"
+        return self.render(prefix, self._bits())
 
     def reserve(self) -> int:
         """Take the next id now, render it later with `render` (fills and

@@ -96,13 +96,23 @@ class Journal:
                 fh.write(json.dumps(e.to_json(with_events=False)) + "\n")
 
     @staticmethod
-    def read_commands(path: str) -> Iterator[dict[str, Any]]:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    d = json.loads(line)
-                    d["params"] = decode_params(d["params"])
-                    yield d
+    def read_commands(path: str, offset: int = 0) -> Iterator[dict[str, Any]]:
+        """Journaled commands from byte `offset` on.  A torn last line (a
+        process killed mid-write: unterminated and unparsable) ends the read;
+        a bad line anywhere else is an error."""
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            for raw in fh:
+                if not raw.strip():
+                    continue
+                try:
+                    d = json.loads(raw)
+                except ValueError:
+                    if raw.endswith(b"\n"):
+                        raise
+                    return
+                d["params"] = decode_params(d["params"])
+                yield d
 
 
 class Sequencer:

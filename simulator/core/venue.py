@@ -213,6 +213,14 @@ class Venue:
                 from .errors import Reject
 
                 raise EngineError(Reject.UNKNOWN_ASSET, asset)
+        for name in permissions or ():  # a misspelt permission would silently make a key without it
+            if name not in ALL_PERMISSIONS:
+                from .errors import Reject
+
+                raise EngineError(
+                    Reject.INVALID_ARGUMENTS,
+                    f"permissions: unknown permission {name!r} (known: {', '.join(sorted(ALL_PERMISSIONS))})",
+                )
         acct = self.accounts.create(tier, parent_id)
         acct.rate_limits_enabled = rate_limits
         perms = frozenset(permissions) if permissions is not None else ALL_PERMISSIONS

@@ -17,7 +17,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from simulator.core.accounts import ALL_PERMISSIONS
 from simulator.core.clock import parse_rfc3339, rfc3339_us
 from simulator.core.engine import SYSTEM_STATUSES
 from simulator.core.errors import EngineError
@@ -252,11 +251,6 @@ def install(app: FastAPI, rt: Runtime) -> None:
     @r.post("/accounts", summary="Create an account with keys (spot, futures, FIX)")
     def create_account(body: AccountIn) -> dict[str, Any]:
         v = rt.venue
-        for name in body.permissions or ():  # a misspelt permission would silently make a key without it
-            if name not in ALL_PERMISSIONS:
-                raise HTTPException(
-                    400, f"permissions: unknown permission {name!r} (known: {', '.join(sorted(ALL_PERMISSIONS))})"
-                )
         balances = {k: _dec(x, f"balances.{k}") for k, x in body.balances.items()}
         fut = rt.hooks.get("futures_deposit")
         fut_amounts = {k: _dec(x, f"futures_balances.{k}") for k, x in body.futures_balances.items()}

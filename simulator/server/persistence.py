@@ -44,8 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from simulator.core.commands import decode_params
-from simulator.core.sequencer import JournalEntry
+from simulator.core.sequencer import Journal, JournalEntry
 
 log = logging.getLogger("kraken_sim")
 JOURNAL = "journal.jsonl"
@@ -90,7 +89,7 @@ class JournalFile:
 
     def commands(self) -> list[dict[str, Any]]:
         """Every journaled command, in order (a torn last line is ignored)."""
-        return list(read_commands(self.path, 0))
+        return list(Journal.read_commands(str(self.path)))
 
     def attach(self, rt: Any) -> None:
         """Snapshots need the runtime (venue and the wiring to refer to)."""
@@ -213,25 +212,6 @@ def repair_tail(path: Path) -> None:
         keep = size - len(tail) + cut + 1 if cut >= 0 else 0
         log.warning("journal: dropping a torn last line (%d bytes)", size - keep)
         fh.truncate(keep)
-
-
-def read_commands(path: Path, offset: int) -> Iterator[dict[str, Any]]:
-    """Journaled commands from byte `offset` on; a torn (unterminated,
-    unparsable) last line is skipped rather than failing the start."""
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        for raw in fh:
-            if not raw.strip():
-                continue
-            try:
-                d = json.loads(raw)
-            except ValueError:
-                if raw.endswith(b"\n"):
-                    raise
-                log.warning("journal: ignoring a torn last line")
-                return
-            d["params"] = decode_params(d["params"])
-            yield d
 
 
 # ---------------------------------------------------------------- snapshots
@@ -690,7 +670,7 @@ def restore(rt: Any, store: JournalFile, rebuild: Callable[[], None]) -> dict[st
         break
     store.replaying = True
     try:
-        report["replayed"] = rt.venue.replay(read_commands(store.path, offset))
+        report["replayed"] = rt.venue.replay(Journal.read_commands(str(store.path), offset))
     finally:
         store.replaying = False
     store._snap_seq = report["snapshot_seq"]
