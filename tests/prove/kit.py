@@ -152,18 +152,25 @@ def rest_sign(path: str, nonce: str, body: bytes, secret_b64: str) -> str:
     return base64.b64encode(mac.digest()).decode()
 
 
-class Rest:
-    """Signed Spot REST calls over one keep-alive connection."""
+class _Http:
+    """One keep-alive httpx client to a venue base URL, closed on exit."""
 
-    def __init__(self, venue: KrakenVenue, timeout: float = 10.0) -> None:
-        self.base = venue.spot_rest
+    def __init__(self, base: str, timeout: float) -> None:
+        self.base = base
         self.http = httpx.Client(timeout=timeout)
 
-    def __enter__(self) -> Rest:
+    def __enter__(self) -> Any:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.http.close()
+
+
+class Rest(_Http):
+    """Signed Spot REST calls over one keep-alive connection."""
+
+    def __init__(self, venue: KrakenVenue, timeout: float = 10.0) -> None:
+        super().__init__(venue.spot_rest, timeout)
 
     def private(
         self, creds: dict[str, Any], method: str, params: dict[str, Any] | None = None, *, as_json: bool = False
@@ -492,20 +499,13 @@ def futures_fund(venue: KrakenVenue, usd: str = "100000", **kw: Any) -> dict[str
     return fund(venue, {"USD": "1000"}, futures_balances={"USD": usd}, **kw)
 
 
-class FuturesRest:
+class FuturesRest(_Http):
     """Signed Derivatives REST v3 calls as python-kraken-sdk makes them: GET
     parameters in the query, POST/PUT parameters in a form body, a Nonce header,
     Authent over query + body."""
 
     def __init__(self, venue: KrakenVenue, timeout: float = 10.0) -> None:
-        self.base = venue.futures_rest
-        self.http = httpx.Client(timeout=timeout)
-
-    def __enter__(self) -> FuturesRest:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.http.close()
+        super().__init__(venue.futures_rest, timeout)
 
     def signed(self, creds: dict[str, Any], method: str, endpoint: str, params: dict[str, Any] | None = None,
                *, nonce: bool = True) -> tuple[int, dict[str, Any]]:
@@ -667,3 +667,20 @@ def futures_headers(creds: dict[str, Any], path: str, query: str, body: str, non
     if nonce:
         headers["Nonce"] = nonce
     return headers
+
+
+def declared_length_probe(base_url: str, request_head: bytes, timeout: float = 5.0) -> bytes:
+    """Send a request head that declares a huge Content-Length plus a few body
+    bytes over a raw socket, and return what the venue answers without waiting
+    for the rest of the body (up to the first `}` of a JSON reply)."""
+    host, port = base_url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request_head)
+        reply = b""
+        deadline = time.monotonic() + timeout
+        while b"}" not in reply and time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    return reply

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -42,6 +41,7 @@ from .kit import (
     FixRaw,
     Rest,
     assert_alive,
+    declared_length_probe,
     fix_time,
     fix_trader,
     frame,
@@ -489,16 +489,11 @@ def test_size_limits(venue: KrakenVenue) -> None:
         _, data = rest.private(creds, "Balance", {"pad": "x" * (64 * 1024)})
         assert data == {"error": ["EGeneral:Invalid arguments"]}, data
     # a declared Content-Length over the cap is refused without waiting for the body
-    host, port = venue.spot_rest.removeprefix("http://").rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(b"POST /0/private/Balance HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n"
-                     b"Content-Type: application/x-www-form-urlencoded\r\n\r\nnonce=1")
-        reply = b""
-        while b"}" not in reply:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
+    reply = declared_length_probe(
+        venue.spot_rest,
+        b"POST /0/private/Balance HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n\r\nnonce=1",
+    )
     assert b"EGeneral:Invalid arguments" in reply, reply
     # WS: 64 KiB frames refused with an error reply (the connection stays); > 1 MiB closes it (1009)
     ws = ws_open(venue.spot_ws_auth)

@@ -5,8 +5,6 @@ and an account is never created with a permission name nobody knows."""
 from __future__ import annotations
 
 import json
-import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +15,7 @@ from simulator.core.accounts import ALL_PERMISSIONS
 from simulator.pytest_plugin import KrakenVenue
 from simulator.server.admin import MAX_ADMIN_BODY
 
-from .kit import assert_alive, changes_since, snapshot
+from .kit import assert_alive, changes_since, declared_length_probe, snapshot
 
 
 def _accounts(venue: KrakenVenue) -> int:
@@ -59,17 +57,11 @@ def test_admin_chunked_body_over_the_cap_is_refused(venue: KrakenVenue) -> None:
 
 
 def test_admin_declared_length_over_the_cap_is_refused_without_reading_the_body(venue: KrakenVenue) -> None:
-    host, port = venue.spot_rest.removeprefix("http://").rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(b"POST /admin/accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 999999999999\r\n\r\n{\"balances\": ")
-        reply = b""
-        deadline = time.monotonic() + 5
-        while b"}" not in reply and time.monotonic() < deadline:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
+    reply = declared_length_probe(
+        venue.spot_rest,
+        b"POST /admin/accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 999999999999\r\n\r\n{\"balances\": ",
+    )
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
     assert b"request body too large" in reply, reply
 

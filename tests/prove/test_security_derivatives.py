@@ -8,8 +8,6 @@ isolation over REST, the history API and the WS private feeds; size limits."""
 from __future__ import annotations
 
 import json
-import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -28,6 +26,7 @@ from .kit import (
     FuturesWs,
     WsClosed,
     changes_since,
+    declared_length_probe,
     futures_alive,
     futures_authent,
     futures_fund,
@@ -429,17 +428,11 @@ def test_rest_body_size_is_capped(venue: KrakenVenue) -> None:
     r = httpx.request("GET", venue.futures_rest + "/api/history/v2/executions", content=b"x" * (cap + 1), timeout=10)
     assert r.status_code == 400 and r.json() == {"result": "error", "error": "invalidArgument"}, r.text
     # a declared Content-Length over the cap is refused without waiting for the body
-    host, port = venue.futures_rest.removeprefix("http://").rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(b"POST /derivatives/api/v3/sendorder HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n"
-                     b"Content-Type: application/x-www-form-urlencoded\r\n\r\norderType=lmt")
-        reply = b""
-        deadline = time.monotonic() + 5
-        while b"}" not in reply and time.monotonic() < deadline:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
+    reply = declared_length_probe(
+        venue.futures_rest,
+        b"POST /derivatives/api/v3/sendorder HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n\r\norderType=lmt",
+    )
     assert b'"error":"invalidArgument"' in reply, reply
     futures_alive(venue, creds)
 
