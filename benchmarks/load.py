@@ -309,7 +309,30 @@ def _next_kill(sh: Shared, rng: random.Random) -> float:
 
 
 # ----------------------------------------------------------------------- WS
-class WsSession:
+class _WsClient:
+    """A client WebSocket with its reader task: alive, killed (abort) or closed."""
+
+    ws: ClientConnection | None
+    reader: asyncio.Task[None] | None
+    dead: bool
+
+    def abort(self) -> None:
+        self.dead = True
+        if self.ws is not None:
+            self.ws.transport.abort()
+
+    def alive(self) -> bool:
+        return not self.dead and self.reader is not None and not self.reader.done()
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(), 2)
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+class WsSession(_WsClient):
     """One auth connection: requests by req_id, the executions feed into the view."""
 
     def __init__(self, sh: Shared, v: View, token: str) -> None:
@@ -395,20 +418,6 @@ class WsSession:
         finally:
             pending.pop(rid, None)
 
-    def abort(self) -> None:
-        self.dead = True
-        if self.ws is not None:
-            self.ws.transport.abort()
-
-    def alive(self) -> bool:
-        return not self.dead and self.reader is not None and not self.reader.done()
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(), 2)
-        if self.reader is not None:
-            self.reader.cancel()
 
 
 async def ws_token(sh: Shared, creds: dict[str, Any]) -> str:
@@ -799,7 +808,7 @@ def futures_price(sh: Shared, rng: random.Random, side: str) -> Decimal:
     return max(p, sh.futures_tick)
 
 
-class FuturesFeed:
+class FuturesFeed(_WsClient):
     """A WS v1 connection following one account's fills and open orders."""
 
     def __init__(self, sh: Shared, v: View, creds: dict[str, Any]) -> None:
@@ -866,20 +875,6 @@ class FuturesFeed:
         if fut is not None and not fut.done():
             fut.set_result(time.perf_counter())
 
-    def alive(self) -> bool:
-        return not self.dead and self.reader is not None and not self.reader.done()
-
-    def abort(self) -> None:
-        self.dead = True
-        if self.ws is not None:
-            self.ws.transport.abort()
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(), 2)
-        if self.reader is not None:
-            self.reader.cancel()
 
 
 async def futures_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Random) -> None:
