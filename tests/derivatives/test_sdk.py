@@ -167,3 +167,19 @@ def test_ws_client_over_tls(tls_venue: KrakenVenue, monkeypatch: pytest.MonkeyPa
             await client.close()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_key_access_levels_through_the_sdk(kraken_venue: KrakenVenue) -> None:
+    """Kraken's General key levels as python-kraken-sdk meets them: a read-only
+    key reads its wallets but cannot trade; a no-access key reads nothing."""
+    url = kraken_venue.futures_rest
+    read = kraken_venue.admin.create_account({}, futures_balances={"USD": "1000"}, permissions=["query_funds"])
+    none = kraken_venue.admin.create_account({}, futures_balances={"USD": "1000"}, permissions=["websocket"])
+    wallets = User(key=read["futures_api_key"], secret=read["futures_api_secret"], url=url).get_wallets()
+    assert wallets["result"] == "success" and "flex" in wallets["accounts"]
+    with pytest.raises(KrakenAuthenticationError):
+        Trade(key=read["futures_api_key"], secret=read["futures_api_secret"], url=url).create_order(
+            orderType="lmt", size=0.001, symbol="PF_XBTUSD", side="buy", limitPrice=50000)
+    with pytest.raises(KrakenAuthenticationError):
+        User(key=none["futures_api_key"], secret=none["futures_api_secret"], url=url).get_wallets()
+    assert kraken_venue.admin.account(read["account_id"])["futures"]["open_orders"] == []  # the refusal placed nothing
