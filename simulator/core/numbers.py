@@ -44,6 +44,17 @@ def to_decimal(value: object) -> Decimal:
     return d
 
 
+MAX_EXPONENT = 30  # |adjusted exponent| a venue number may have: 1e-30 .. 9.99e30
+
+
+def bounded(d: Decimal) -> Decimal:
+    """Refuse absurd magnitudes (`1e999999`, `1e40`, `1e-40`) before they
+    become huge integers; zero is always fine.  The one bound every protocol shares."""
+    if d and not -MAX_EXPONENT <= d.adjusted() <= MAX_EXPONENT:
+        raise BadNumber(str(d))
+    return d
+
+
 def decimals_of(d: Decimal) -> int:
     """Number of significant fractional digits (trailing zeros ignored)."""
     d = d.normalize()
@@ -109,6 +120,7 @@ __all__ = [
     "ROUND_CEILING",
     "ROUND_HALF_EVEN",
     "BadNumber",
+    "bounded",
     "ceil_div",
     "decimals_of",
     "fmt_decimal",

@@ -21,6 +21,7 @@ from .errors import EngineError
 from .orders import Origin
 
 Handler = Callable[..., Any]
+INTERNAL_ERROR = "EGeneral:Internal error"  # what a command that failed inside the engine records
 Subscriber = Callable[["JournalEntry"], None]
 
 
@@ -170,7 +171,7 @@ class Sequencer:
             raise
         except Exception:
             # a bug must not leave half-written events behind unrecorded
-            entry.error = "EGeneral:Internal error"
+            entry.error = INTERNAL_ERROR
             self._finish(entry)
             raise
         self._finish(entry)

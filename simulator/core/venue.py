@@ -22,7 +22,7 @@ from .ids import IdGenerator
 from .instruments import InstrumentRegistry
 from .orders import Origin
 from .ratelimit import FuturesRateLimits, SpotRateLimits
-from .sequencer import Journal, Sequencer
+from .sequencer import INTERNAL_ERROR, Journal, Sequencer
 
 
 @dataclass
@@ -269,6 +269,11 @@ class Venue:
                 seq.submit(c["command"], origin, c["params"], ts=c["ts"])
             except EngineError:
                 pass
+            except Exception:
+                # a command that failed inside the engine when it ran fails the same way
+                # again: that reproduces the recorded outcome, it is no reason to stop
+                if c.get("error") != INTERNAL_ERROR:
+                    raise
             n += 1
         return n
 

@@ -7,6 +7,8 @@ engine's trades (trade) and recorded mark/index prices (mark/spot).
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -310,71 +312,81 @@ def account_log_csv(eng: FuturesEngine, fa: FAccount) -> str:
 
 
 # ===================================================================== charts
-def _samples(eng: FuturesEngine, spec: ContractSpec, tick_type: str) -> list[tuple[int, Decimal, Decimal]]:
-    """(ns, price, volume) points in time order."""
+NS = 1_000_000_000
+
+
+def _series(eng: FuturesEngine, spec: ContractSpec, tick_type: str) -> tuple[Sequence[Any], Decimal | None]:
+    """The recorded points of a chart (time ordered: trades or (ns, price)
+    samples) and the price before the first one (filled series only)."""
     if tick_type == "trade":
-        return [(t.ts, spec.price_dec(t.price), spec.size_dec(t.qty)) for t in eng.trades[spec.symbol]]
+        return eng.trades[spec.symbol], None
     if tick_type == "mark":
-        pts = eng.mark_samples.get(spec.symbol, [])
-        first = spec.contract.reference_price
-    else:
-        pts = eng.index_samples.get(spec.index_key, [])
-        first = spec.contract.reference_price
-    out = [(0, first, Decimal(0))] if first else []
-    out.extend((ts, px, Decimal(0)) for ts, px in pts)
-    return out
+        return eng.mark_samples.get(spec.symbol, []), spec.contract.reference_price
+    return eng.index_samples.get(spec.index_key, []), spec.contract.reference_price
+
+
+def _point(spec: ContractSpec, p: Any) -> tuple[int, Decimal, Decimal]:
+    if isinstance(p, tuple):
+        return p[0], p[1], Decimal(0)
+    return p.ts, spec.price_dec(p.price), spec.size_dec(p.qty)
+
+
+def _ts(p: Any) -> int:
+    return p[0] if isinstance(p, tuple) else p.ts  # type: ignore[no-any-return]
 
 
 def candles(
     eng: FuturesEngine, spec: ContractSpec, tick_type: str, resolution: str, p: Params, now_ns: int
 ) -> dict[str, Any]:
+    """OHLC candles from the points that exist: the work is bounded by the
+    candles returned (a binary search finds the start, empty stretches are
+    skipped in one step), never by the width of the asked range."""
     step = RESOLUTIONS[resolution]
     to_s = p.integer("to")
     from_s = p.integer("from")
-    now_s = now_ns // 1_000_000_000
-    end = min(to_s if to_s is not None else now_s, now_s)
-    start = from_s if from_s is not None else end - step * MAX_CANDLES
     count = p.integer("count")
-    pts = _samples(eng, spec, tick_type)
-    if not pts or start > end:
+    limit = MAX_CANDLES if count is None or count <= 0 else min(count, MAX_CANDLES)
+    now_s = now_ns // NS
+    end = min(to_s if to_s is not None else now_s, now_s)
+    start = max(0, from_s if from_s is not None else end - step * MAX_CANDLES)
+    pts, first = _series(eng, spec, tick_type)
+    if start > end or (not pts and first is None):
         return {"candles": [], "more_candles": False}
-    first_bucket = start // step * step
-    out: list[dict[str, Any]] = []
-    i = 0
+    b = start // step * step
+    i = bisect_left(pts, b * NS, key=_ts)
+    # a filled series opens at the last price before the range (or the reference price)
     last_close: Decimal | None = None
-    while i < len(pts) and pts[i][0] // 1_000_000_000 < first_bucket:
-        last_close = pts[i][1]
-        i += 1
+    if tick_type != "trade":
+        last_close = _point(spec, pts[i - 1])[1] if i > 0 else first
+    out: list[dict[str, Any]] = []
     more = False
-    b = first_bucket
     while b <= end:
+        if i < len(pts) and last_close is None:
+            b = max(b, _ts(pts[i]) // NS // step * step)  # nothing to show before the next point
+            if b > end:
+                break
+        elif i >= len(pts) and last_close is None:
+            break
         o = h = lo = c = None
         vol = Decimal(0)
-        while i < len(pts) and pts[i][0] // 1_000_000_000 < b + step:
-            px = pts[i][1]
-            if o is None:
+        while i < len(pts) and _ts(pts[i]) < (b + step) * NS:
+            _, px, qty = _point(spec, pts[i])
+            if o is None or h is None or lo is None:
                 o = h = lo = px
-            h = max(h, px)  # type: ignore[type-var]
-            lo = min(lo, px)  # type: ignore[type-var]
+            h = max(h, px)
+            lo = min(lo, px)
             c = px
-            vol += pts[i][2]
+            vol += qty
             i += 1
-        if o is None and last_close is not None and tick_type != "trade":
+        if o is None and last_close is not None:
             o = h = lo = c = last_close
         if o is not None:
-            out.append(
-                {
-                    "time": b * 1000,
-                    "open": _s(o),
-                    "high": _s(h),
-                    "low": _s(lo),
-                    "close": _s(c),
-                    "volume": _s(vol) if vol else "0",
-                }
-            )
-            last_close = c
+            out.append({"time": b * 1000, "open": _s(o), "high": _s(h), "low": _s(lo), "close": _s(c),
+                        "volume": _s(vol) if vol else "0"})  # fmt: skip
+            if tick_type != "trade":
+                last_close = c
         b += step
-        if len(out) >= (count or MAX_CANDLES):
-            more = b <= end
+        if len(out) >= limit:
+            more = b <= end and (last_close is not None or i < len(pts))
             break
     return {"candles": out, "more_candles": more}

@@ -68,6 +68,7 @@ BY_NAME: dict[str, Schema] = {
         "required": ["ordertype"],
         "additionalProperties": False,
     },
+    "trading_agreement": {"type": "string", "enum": ["agree"]},
     "validate": BOOL,
     "reduce_only": BOOL,
     "post_only": BOOL,

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-from simulator.core.numbers import BadNumber, to_decimal
+from simulator.core.numbers import BadNumber, bounded, to_decimal
 from simulator.core.orders import RelPrice
 
 INVALID = "EGeneral:Invalid arguments"
@@ -267,9 +267,10 @@ class Params:
 
 def sane(d: Decimal, name: str) -> Decimal:
     """Refuse absurd magnitudes (`1e999999`) before they become huge integers."""
-    if d and not -30 <= d.adjusted() <= 30:
-        raise invalid(name)
-    return d
+    try:
+        return bounded(d)
+    except BadNumber as exc:
+        raise invalid(name) from exc
 
 
 def parse_price(value: Any, name: str) -> Decimal | RelPrice | None:

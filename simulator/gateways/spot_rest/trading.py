@@ -160,9 +160,20 @@ def _descr(res: Any) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ AddOrder
-@private("AddOrder", (*ORDER_FIELDS, "pair", "deadline", "validate", "broker"), perms=CREATE)
+def trading_agreement(p: Params) -> None:
+    """`trading_agreement=agree`: Kraken requires it of some jurisdictions and
+    clients (freqtrade, clikraken) send it for everyone; its only value is `agree`."""
+    v = p.text("trading_agreement", max_len=16)
+    if v is not None and v != "agree":
+        raise invalid("trading_agreement")
+
+
+@private(
+    "AddOrder", (*ORDER_FIELDS, "pair", "deadline", "validate", "broker", "trading_agreement"), perms=CREATE
+)
 def add_order(ctx: Ctx, p: Params) -> dict[str, Any]:
     now = ctx.now_ns()
+    trading_agreement(p)
     pair = p.req_text("pair", 32)
     validate = p.flag("validate")
     req = order_request(ctx, p, pair, now, deadline(p, now), validate)
@@ -175,11 +186,12 @@ def add_order(ctx: Ctx, p: Params) -> dict[str, Any]:
 
 @private(
     "AddOrderBatch",
-    ("orders", "pair", "deadline", "validate", "asset_class", "broker"),
+    ("orders", "pair", "deadline", "validate", "asset_class", "broker", "trading_agreement"),
     perms=[(CREATE_ORDERS,), (CANCEL_ORDERS,)],
 )
 def add_order_batch(ctx: Ctx, p: Params) -> dict[str, Any]:
     now = ctx.now_ns()
+    trading_agreement(p)
     pair = p.req_text("pair", 32)
     ctx.pair(pair)
     validate = p.flag("validate")
@@ -286,11 +298,13 @@ def _price_out(pair: SpotPair, units: int | None, given: Any) -> str:
         "validate",
         "userref",
         "asset_class",
+        "trading_agreement",
     ),
     perms=[(CREATE_ORDERS,), (CANCEL_ORDERS,)],
 )
 def edit_order(ctx: Ctx, p: Params) -> dict[str, Any]:
     now = ctx.now_ns()
+    trading_agreement(p)
     txid = _find_by_ref(ctx, p.req_text("txid", 64))
     pair_name = p.req_text("pair", 32)
     ctx.pair(pair_name)

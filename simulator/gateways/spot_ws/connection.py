@@ -61,6 +61,7 @@ class WsConnection(QueuedConnection):
         self.tokens = hub.config.msg_burst
         self.tokens_at = self.last_recv
         self._writer: asyncio.Task[None] | None = None
+        self._current: tuple[str, int | None, str] = ("", None, "")  # method, req_id, time_in of the request in hand
         self.sending = False
         self.in_handle = False
 
@@ -169,7 +170,8 @@ class WsConnection(QueuedConnection):
                     await self.handle(text)
                 except Exception:  # noqa: BLE001 - one bad request must not kill the session
                     log.exception("spot ws request failed")
-                    self.reply("unknown", None, _now_text(), error="EGeneral:Internal error")
+                    method, req_id, time_in = self._current  # the reply keeps its request's id
+                    self.reply(method or "unknown", req_id, time_in, error="EGeneral:Internal error")
                 finally:
                     self.in_handle = False
                 if self.queue:
@@ -204,7 +206,7 @@ class WsConnection(QueuedConnection):
 
     async def handle(self, text: str) -> None:
         time_in = _now_text()
-        self._current: tuple[str, int | None, str] = ("", None, time_in)
+        self._current = ("", None, time_in)
         cfg = self.hub.config
         if not self._rate_ok():
             self._plain_error("Exceeded msg rate", time_in)

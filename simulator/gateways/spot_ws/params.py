@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from simulator.core.numbers import BadNumber, bounded
+
 
 class WsError(Exception):
     """A request refused before it reaches the engine; `text` goes to the client."""
@@ -53,7 +55,10 @@ def number(params: dict[str, Any], field: str, required: bool = False) -> Decima
     d = Decimal(v)
     if not d.is_finite():
         raise _type_error(field, "a number_float")
-    return d
+    try:
+        return bounded(d)
+    except BadNumber as exc:
+        raise WsError(f"EGeneral:Invalid arguments:{field}") from exc
 
 
 def boolean(params: dict[str, Any], field: str, default: bool = False) -> bool:
