@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from .accounts import Account, AccountRegistry, LedgerEntry
+from .amends import AmendHistory
 from .book import Level, OrderBook
 from .commands import AmendRequest, CloseRequest, EditRequest, OrderRequest, PriceIn
 from .errors import EngineError, Reject
 from .events import BookEvent, Fill, NoticeEvent, OrderEvent, TradeEvent
+from .exports import ExportRegistry
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry, SpotPair
 from .numbers import PPM, ceil_div, to_units
@@ -143,6 +145,8 @@ class SpotEngine:
         self.open_count: dict[tuple[str, str], int] = {}  # (account, pair) -> open orders
         self._fee_cache: dict[tuple[str, bool, Decimal], int] = {}
         self.dead_man: dict[str, int] = {}  # account -> trigger ns
+        self.exports = ExportRegistry()  # AddExport reports
+        self.amend_history = AmendHistory()  # OrderAmends: versions of amended orders
         self._timers: list[tuple[int, int, str, str]] = []
         self._timer_seq = 0
         self.admission: Admission | None = None  # rate-limit hook: raise EngineError to refuse

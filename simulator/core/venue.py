@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from . import amends, exports
 from .accounts import ALL_PERMISSIONS, Account, AccountRegistry, ApiKey
 from .clock import VenueClock
 from .commands import AmendRequest, EditRequest, OrderRequest
@@ -67,7 +68,44 @@ def _add_order(eng: SpotEngine, origin: Origin, account_id: str, req: OrderReque
 
 
 def _amend_order(eng: SpotEngine, origin: Origin, account_id: str, req: AmendRequest) -> Any:
-    return eng.amend_order(account_id, req)
+    """Amend in place, keeping the order's versions for OrderAmends."""
+    cl = req.cl_ord_id
+    target = eng.cl_ids.get((account_id, cl)) if cl is not None else eng.orders.get(req.order_id or "")
+    before = amends.version(target, "", amends.ORIGINAL, target.opened_ns) if target is not None else None
+    o, amend_id = eng.amend_order(account_id, req)
+    if before is not None:
+        history = eng.amend_history
+        original = before if history.of(o.id) else replace(before, amend_id=eng.ids.trade_id())
+        history.record(o.id, original, amends.version(o, amend_id, amends.USER, eng.now_ns))
+    return o, amend_id
+
+
+def _add_export(
+    eng: SpotEngine,
+    origin: Origin,
+    account_id: str,
+    report: str,
+    description: str,
+    format: str = "CSV",
+    fields: list[str] | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> exports.ExportReport:
+    eng.account(account_id)
+    req = exports.ExportRequest(report, description, format, tuple(fields or ()), start_ns, end_ns)
+    start = start_ns if start_ns is not None else exports.month_start_ns(eng.now_ns)
+    end = end_ns if end_ns is not None else eng.now_ns
+    taken = {r.id for r in eng.exports.of(account_id)}
+    rid = exports.report_id(eng.ids.reserve())
+    while rid in taken:
+        rid = exports.report_id(eng.ids.reserve())
+    rep = exports.ExportReport(rid, account_id, req, eng.now_ns, start, max(start, end))
+    eng.exports.add(rep)
+    return rep
+
+
+def _remove_export(eng: SpotEngine, origin: Origin, account_id: str, report_id: str) -> exports.ExportReport:
+    return eng.exports.remove(account_id, report_id)
 
 
 def _edit_order(eng: SpotEngine, origin: Origin, account_id: str, req: EditRequest) -> Any:
@@ -134,6 +172,8 @@ def _set_tier(
 SPOT_HANDLERS: dict[str, Any] = {
     "add_order": _add_order,
     "amend_order": _amend_order,
+    "add_export": _add_export,
+    "remove_export": _remove_export,
     "edit_order": _edit_order,
     "cancel_order": _cancel_order,
     "cancel_all": _cancel_all,

@@ -21,7 +21,7 @@ from simulator.core.orders import Origin
 from simulator.server.tokens import WsTokenStore
 
 # the endpoint modules register their methods on import
-from . import account, funding, public, trading  # noqa: F401
+from . import account, exports, funding, public, trading  # noqa: F401
 from .market import SpreadRecorder
 from .registry import PRIVATE, PUBLIC, RestConfig
 from .routes import install as _install

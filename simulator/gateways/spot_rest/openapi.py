@@ -122,6 +122,17 @@ BY_METHOD: dict[tuple[str, str], Schema] = {
     ("Assets", "asset"): {"type": "string", "description": "comma list of assets"},
     ("AssetPairs", "pair"): {"type": "string", "description": "comma list of pairs"},
     ("Ticker", "pair"): {"type": "string", "description": "comma list of pairs"},
+    ("AddExport", "report"): {"type": "string", "enum": ["trades", "ledgers"]},
+    ("ExportStatus", "report"): {"type": "string", "enum": ["trades", "ledgers"]},
+    ("AddExport", "format"): {"type": "string", "enum": ["CSV", "TSV"]},
+    ("AddExport", "fields"): {"type": "string", "description": "comma list of fields, or all"},
+    ("AddExport", "description"): {"type": "string", "minLength": 1, "maxLength": 256},
+    ("AddExport", "starttm"): {"type": "integer", "minimum": 0, "maximum": 10**11, "description": "unix time"},
+    ("AddExport", "endtm"): {"type": "integer", "minimum": 0, "maximum": 10**11, "description": "unix time"},
+    ("RetrieveExport", "id"): {"type": "string", "maxLength": 16, "description": "report id"},
+    ("RemoveExport", "id"): {"type": "string", "maxLength": 16, "description": "report id"},
+    ("RemoveExport", "type"): {"type": "string", "enum": ["cancel", "delete"]},
+    ("OrderAmends", "order_id"): {"type": "string", "maxLength": 64, "description": "order id"},
 }
 # Kraken's documented required parameters (the handlers enforce them)
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -134,7 +145,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "WalletTransfer": ("asset", "from", "to", "amount"), "CreateSubaccount": ("username", "email"),
     "AccountTransfer": ("asset", "amount", "from", "to"), "Earn/Allocate": ("amount", "strategy_id"),
     "Earn/Deallocate": ("amount", "strategy_id"), "Earn/AllocateStatus": ("strategy_id",),
-    "Earn/DeallocateStatus": ("strategy_id",),
+    "Earn/DeallocateStatus": ("strategy_id",), "AddExport": ("report", "description"),
+    "ExportStatus": ("report",), "RetrieveExport": ("id",), "RemoveExport": ("id", "type"),
+    "OrderAmends": ("order_id",),
 }  # fmt: skip
 # the order fields one element of AddOrderBatch's `orders` carries
 BATCH_ORDER_FIELDS = ("ordertype", "type", "volume", "displayvol", "price", "price2", "trigger", "leverage",
@@ -150,6 +163,8 @@ EXAMPLES: dict[str, Schema] = {
     "Balance": {"nonce": 1616492376596},
     "CancelAllOrdersAfter": {"nonce": 1616492376597, "timeout": 60},
 }  # fmt: skip
+
+FILE_REPLIES = {"RetrieveExport": "application/zip"}
 
 ENVELOPE: Schema = {
     "type": "object",
@@ -213,9 +228,17 @@ def _private_op(ep: Endpoint, pairs: Sequence[str], assets: Sequence[str]) -> Sc
             "security": [{"API-Key": [], "API-Sign": []}],
             "x-kraken-permissions": [sorted(g) for g in ep.perms],
             "requestBody": {"required": True, "content": content},
-            "responses": {"200": {"description": "Kraken's envelope", "content": _json(ENVELOPE)}},
+            "responses": {"200": {"description": "Kraken's envelope", "content": _content(ep.name)}},
         }
     }
+
+
+def _content(method: str) -> Schema:
+    """A private reply is the JSON envelope; RetrieveExport's success is the report's zip."""
+    out = _json(ENVELOPE)
+    if method in FILE_REPLIES:
+        out[FILE_REPLIES[method]] = {"schema": {"type": "string", "format": "binary"}}
+    return out
 
 
 def _json(schema: Schema) -> Schema:

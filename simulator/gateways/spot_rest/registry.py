@@ -91,6 +91,14 @@ Handler = Callable[[Ctx, Params], Any]
 
 
 @dataclass(frozen=True)
+class RawResult:
+    """A reply that is a file, not Kraken's JSON envelope (RetrieveExport's zip)."""
+
+    body: bytes
+    media_type: str
+
+
+@dataclass(frozen=True)
 class Endpoint:
     name: str
     private: bool
@@ -123,4 +131,4 @@ def private(name: str, params: Iterable[str] = (), perms: Iterable[Iterable[str]
     return deco
 
 
-__all__ = ["Ctx", "Endpoint", "PRIVATE", "PUBLIC", "RestConfig", "UNKNOWN_ASSET", "UNKNOWN_PAIR", "private", "public"]
+__all__ = ["Ctx", "Endpoint", "PRIVATE", "PUBLIC", "RawResult", "RestConfig", "UNKNOWN_ASSET", "UNKNOWN_PAIR", "private", "public"]

@@ -23,7 +23,7 @@ from simulator.gateways.http_body import read_capped
 from . import auth
 from . import openapi as spot_openapi
 from .params import INVALID, ApiError, Params, invalid, parse_body, parse_form
-from .registry import PRIVATE, PUBLIC, Ctx, Endpoint, RestConfig
+from .registry import PRIVATE, PUBLIC, Ctx, Endpoint, RawResult, RestConfig
 
 log = logging.getLogger("kraken_sim.spot_rest")
 UNKNOWN_METHOD = "EGeneral:Unknown method"
@@ -60,7 +60,10 @@ async def _gate(rt: Any) -> str | None:
 
 def _run(ep: Endpoint, ctx: Ctx, data: dict[str, Any]) -> Response:
     try:
-        return ok(ep.handler(ctx, Params(data, ep.params)))
+        result = ep.handler(ctx, Params(data, ep.params))
+        if isinstance(result, RawResult):
+            return Response(result.body, media_type=result.media_type)
+        return ok(result)
     except ApiError as exc:
         if not ep.private and exc.text.startswith(INVALID):
             return fail(INVALID)  # market data answers without the `:detail` order entry uses
