@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,6 +192,29 @@ class Sequencer:
                 import logging
 
                 logging.getLogger("kraken_sim").exception("subscriber failed")
+
+    @contextmanager
+    def exclusive(self, timeout: float = -1) -> Iterator[Any]:
+        """Hold every other command out until the block ends; yields the engine.
+        For a consistent read of several parts of its state, or several commands
+        run as one step (the lock is re-entrant: `submit` works inside).
+        Raises TimeoutError if another thread keeps it longer than `timeout` s."""
+        if not self._lock.acquire(timeout=timeout):
+            raise TimeoutError(f"the {self.name} sequencer stayed busy")
+        try:
+            yield self.engine
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def view(self) -> Iterator[Any]:
+        """`exclusive()` for reads priced by time (marks, funding, candles): the
+        engine's view time is first brought up to the clock (never backwards)."""
+        with self.exclusive() as eng:
+            now = self.clock.now_ns()
+            if now > eng.now_ns:
+                eng.now_ns = now
+            yield eng
 
     def poll_timers(self) -> None:
         """Fire due timers (called by the server's clock task)."""

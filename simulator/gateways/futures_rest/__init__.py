@@ -18,6 +18,8 @@ from fastapi.responses import Response
 
 from simulator.core.accounts import ApiKey, futures_access
 from simulator.core.derivatives import FuturesEngine, FuturesError
+from simulator.core.errors import EngineError
+from simulator.core.ratelimit import futures_rest_cost, history_cost
 from simulator.core.sequencer import Sequencer
 from simulator.gateways.http_body import read_capped
 from simulator.server.runtime import Runtime
@@ -37,18 +39,17 @@ TOO_LARGE = "invalidArgument"  # Kraken's word for arguments it will not take (n
 
 @dataclass
 class FuturesRestConfig:
-    """Gateway limits (rt.hooks["futures_rest_config"], replaceable by tests)."""
+    """Gateway limits (rt.services.futures_rest_config, replaceable by tests)."""
 
     max_body: int = 64 * 1024  # bytes; as the Spot REST gateway: no real request comes near it
 
 
 def _config(rt: Runtime) -> FuturesRestConfig:
-    cfg = rt.hooks.get("futures_rest_config")
-    return cfg if isinstance(cfg, FuturesRestConfig) else FuturesRestConfig()
+    return rt.services.futures_rest_config or FuturesRestConfig()
 
 
 def _market(rt: Runtime) -> tuple[FuturesEngine, Sequencer]:
-    return rt.venue.extensions["futures"], rt.venue.sequencers["futures"]
+    return rt.venue.derivatives, rt.venue.derivatives_seq
 
 
 def _nonces(rt: Runtime) -> NonceBook:
@@ -105,10 +106,6 @@ def _authenticate(rt: Runtime, request: Request, path: str, raw_query: str, body
 
 def _cost(name: str, method: str, params: Params, history: bool) -> int | None:
     """Kraken's published cost of one call (batch size and lastFillTime matter)."""
-    try:
-        from simulator.core.ratelimit import futures_rest_cost, history_cost
-    except ImportError:  # pragma: no cover - the rate-limit model is optional
-        return None
     if history:
         count = params.get("count")
         return history_cost(name, ascii_int(count) if count else None)
@@ -122,19 +119,11 @@ def _cost(name: str, method: str, params: Params, history: bool) -> int | None:
 
 
 def _ratelimit(rt: Runtime, account_id: str, endpoint: str, cost: int | None = None, history: bool = False) -> None:
-    """The rate-limit model's verdict (a separate gateway publishes the hook)."""
-    hook = rt.hooks.get("futures_rest_ratelimit")
-    if hook is None:
-        return
+    """The rate-limit model's verdict (the venue's, shared with every protocol)."""
     try:
-        try:
-            hook(account_id, endpoint, cost=cost, history=history)
-        except TypeError:
-            hook(account_id, endpoint)
-    except RestError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any refusal means the budget is spent
-        raise RestError("apiLimitExceeded", int(getattr(exc, "http_status", 200) or 200)) from exc
+        rt.venue.limits.charge_futures_rest(account_id, endpoint, cost=cost, history=history)
+    except EngineError as exc:
+        raise RestError("apiLimitExceeded") from exc
 
 
 async def _prelude(rt: Runtime) -> str | None:
@@ -157,7 +146,8 @@ def _sync(rt: Runtime, eng: FuturesEngine, seq: Sequencer) -> None:
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
-    rt.hooks.setdefault("futures_rest_config", FuturesRestConfig())
+    if rt.services.futures_rest_config is None:
+        rt.services.futures_rest_config = FuturesRestConfig()
 
     async def derivatives(request: Request, version: str, rest: str) -> Response:
         fault = await _prelude(rt)

@@ -174,12 +174,11 @@ class Hub(LoopBound):
     # --------------------------------------------------------------- plumbing
     @property
     def eng(self) -> FuturesEngine:
-        eng: FuturesEngine = self.rt.venue.extensions["futures"]
-        return eng
+        return self.rt.venue.derivatives
 
     @property
     def seq(self) -> Sequencer:
-        return self.rt.venue.sequencers["futures"]
+        return self.rt.venue.derivatives_seq
 
     def bind_loop(self) -> None:
         if self.loop is None:
