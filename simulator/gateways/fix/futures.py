@@ -241,7 +241,7 @@ class FuturesOrders:
             raise permission_denied()
         seq = self.seq
         assert seq is not None
-        with seq._lock:
+        with seq.exclusive():
             o = self.find(conn, msg)
             if o is None or o.origin_session != conn.instance_id:
                 raise unknown_order()
@@ -266,7 +266,7 @@ class FuturesOrders:
             raise permission_denied()
         seq = self.seq
         assert seq is not None
-        with seq._lock:
+        with seq.exclusive():
             o = self.find(conn, msg)
             if o is None or o.origin_session != conn.instance_id or o.state not in ("open", "trigger"):
                 raise unknown_order()
@@ -304,7 +304,7 @@ class FuturesOrders:
         seq = self.seq
         assert seq is not None
         request = self._begin(conn, "mass", msg.get(F.CL_ORD_ID))
-        with seq._lock:
+        with seq.exclusive():
             if kind == "7":
                 if eng.state.get(conn.account_id) is not None:
                     seq.submit("cancel_all", request.origin, {"account_id": conn.account_id})

@@ -198,7 +198,7 @@ class MarketData:
                         "0" in types, "2" in types, pdp, qdp, 0)
             subs.append(sub)
             seq = self._sequencer(market)
-            with seq._lock:  # the snapshot and the diff base are one engine state
+            with seq.exclusive():  # the snapshot and the diff base are one engine state
                 journal = self.app.rt.venue.journal
                 sub.since_seq = journal.entries[-1].seq if journal.entries else 0
                 book = self._book(sub)

@@ -20,7 +20,7 @@ from simulator.core.accounts import ApiKey, futures_access
 from simulator.core.derivatives import FuturesEngine, FuturesError
 from simulator.core.errors import EngineError
 from simulator.core.ratelimit import futures_rest_cost, history_cost
-from simulator.core.sequencer import Sequencer
+from simulator.core.sequencer import Sequencer, View
 from simulator.gateways.http_body import read_capped
 from simulator.server.runtime import Runtime
 
@@ -136,13 +136,11 @@ async def _prelude(rt: Runtime) -> str | None:
     return None
 
 
-def _sync(rt: Runtime, eng: FuturesEngine, seq: Sequencer) -> None:
-    """Fire due timers (funding, dead man's switch) and bring the engine's
-    view time to now before reading."""
+def _sync(seq: Sequencer) -> View:
+    """Fire due timers (funding, dead man's switch), then hold the sequencer
+    with the engine's view time at now while the request reads."""
     seq.poll_timers()
-    now = rt.venue.clock.now_ns()
-    if now > eng.now_ns:
-        eng.now_ns = now
+    return seq.view()
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
@@ -177,8 +175,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
                 endpoint = name if symbol is None else name.replace(symbol.lower(), "{symbol}")
                 _ratelimit(rt, key.account_id, endpoint, _cost(endpoint, method, params, False))
             ctx = Ctx(rt, eng, seq, params, method, key, symbol)
-            with seq._lock:
-                _sync(rt, eng, seq)
+            with _sync(seq):
                 payload = handler(ctx)
             return _json(_envelope(rt, payload))
         except RestError as exc:
@@ -203,8 +200,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
             params = Params.parse(raw_query, body)
             if len(parts) == 3 and parts[0].lower() == "market":
                 spec = eng.spec(parts[1])
-                with seq._lock:
-                    _sync(rt, eng, seq)
+                with _sync(seq):
                     if parts[2].lower() == "executions":
                         return _json(hist.market_executions(eng, spec, params))
                     if parts[2].lower() == "price":
@@ -221,8 +217,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
             kind = "/".join(parts).lower()
             hname = kind.replace("-", "")
             _ratelimit(rt, key.account_id, hname, _cost(hname, "GET", params, True), history=True)
-            with seq._lock:
-                _sync(rt, eng, seq)
+            with _sync(seq):
                 fa = eng.fa(key.account_id)
                 if kind == "executions":
                     return _json(hist.account_executions(eng, fa, params))
@@ -270,8 +265,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
             res = parts[2]
             if res not in hist.RESOLUTIONS or len(parts) > 3:
                 return _json({"error": "Invalid resolution"}, 400)
-            with seq._lock:
-                _sync(rt, eng, seq)
+            with _sync(seq):
                 return _json(hist.candles(eng, spec, tick, res, params, rt.venue.clock.now_ns()))
         except (RestError, FuturesError):
             return _json({"error": "Invalid request"}, 400)

@@ -87,8 +87,8 @@ class Hub(LoopBound):
     # ------------------------------------------------------------- plumbing
     @property
     def lock(self) -> Any:
-        """The sequencer's lock: subscription changes and the feed never interleave."""
-        return self.rt.venue.spot_seq._lock
+        """The spot sequencer held: subscription changes and the feed never interleave."""
+        return self.rt.venue.spot_seq.exclusive()
 
     def bind_loop(self) -> None:
         if self.loop is None:

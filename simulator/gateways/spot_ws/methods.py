@@ -537,7 +537,7 @@ class Trading:
 
         def body() -> list[Reply]:
             eng = self.rt.venue.spot
-            with self.rt.venue.spot_seq._lock:  # the whole batch is validated first
+            with self.rt.venue.spot_seq.exclusive():  # the whole batch is validated first
                 for r in reqs:
                     try:
                         eng.build_order(acct, r, self.origin)
