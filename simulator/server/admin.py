@@ -424,9 +424,8 @@ def install(app: FastAPI, rt: Runtime) -> None:
             for p, q in side:
                 _dec(p, "price")
                 _dec(q, "qty")
-        if rt.venue.instruments.pair(symbol) is None:
-            if rt.venue.instruments.future(symbol) is None:
-                raise HTTPException(404, "EQuery:Unknown asset pair")
+        if rt.venue.instruments.pair(symbol) is None and rt.venue.instruments.future(symbol) is None:
+            raise HTTPException(404, "EQuery:Unknown asset pair")
         ids = _engine_call(seed_book, rt, seed, body.clear)
         return {"order_ids": ids}
 
