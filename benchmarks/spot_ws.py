@@ -215,7 +215,7 @@ def main() -> None:
         driver.join()
         elapsed = time.monotonic() - t0
         p.join()
-        tok = venue.call(lambda: venue.runtime.hooks["ws_tokens"].mint(accts[0]).token)
+        tok = venue.call(lambda: venue.runtime.services.ws_tokens.mint(accts[0]).token)
         p, q = _in_process("orders", venue.spot_ws_auth, secs, tok)
         sim_rt = q.get()
         p.join()

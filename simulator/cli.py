@@ -8,8 +8,6 @@ import logging
 import os
 import sys
 
-from simulator.server.runtime import Settings
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kraken-sim", description="A faithful simulator of the Kraken exchange.")
@@ -51,27 +49,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def replay(args: argparse.Namespace) -> int:
-    """Rebuild a recorded run from its journal; equal digests = identical state."""
+    """Rebuild a recorded run from its journal; equal digests = identical state.
+    Only the core and the scenario file are loaded: every market is the
+    venue's own, so no server or gateway code takes part."""
     import json
 
     from simulator.core.sequencer import Journal
     from simulator.core.venue import Venue, VenueConfig
-    from simulator.server.runtime import Runtime, Settings
-    from simulator.server.scenario import Scenario, load_scenario
+    from simulator.scenario import Scenario, load_scenario
 
     scenario = load_scenario(args.config) if args.config else Scenario()
     seed = scenario.seed if scenario.seed is not None else args.seed
     commands = list(Journal.read_commands(args.journal))
     start = commands[0]["ts"] if commands else None
     venue = Venue(VenueConfig(seed=seed, clock_mode="frozen", clock_start_ns=start, instruments=scenario.instruments))
-    rt = Runtime(venue, Settings(seed=seed), scenario)
-    from simulator.gateways import load_gateways
-
-    rt.gateways = load_gateways()
-    for gw in rt.gateways:  # markets (derivatives) register their engines; no state is built
-        prep = getattr(gw, "prepare", None)
-        if prep is not None:
-            prep(rt)
     n = venue.replay(commands)
     print(json.dumps({"replayed": n, "digest": venue.state_digest()}))
     return 0
@@ -85,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help(sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from simulator.server.scenario import ScenarioError, load_scenario
+    from simulator.scenario import ScenarioError, load_scenario
     from simulator.server.server import serve_forever
 
     if args.journal_max is not None and args.journal_max < 0:
@@ -98,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ScenarioError, OSError) as exc:
             print(f"kraken-sim: bad scenario: {exc}", file=sys.stderr)
             return 2
+    from simulator.server.runtime import Settings
+
     settings = Settings(
         host=args.host,
         port=args.port,

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from simulator.scenario import Scenario
 from simulator.server.runtime import Runtime, Settings
-from simulator.server.scenario import Scenario
 from simulator.server.server import ThreadedVenue
 
 
@@ -131,8 +131,8 @@ class KrakenVenue:
         return self._threaded.server.app
 
     def reset(self) -> None:
+        """Back to the scenario; the demo account keeps its keys (same seed, same keys)."""
         self.admin.reset()
-        self.demo_account = self.admin.request("GET", "/accounts")[0] if False else self.demo_account
 
 
 def start_venue(

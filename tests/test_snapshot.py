@@ -16,9 +16,9 @@ import pytest
 
 from simulator.core.orders import Origin
 from simulator.pytest_plugin import KrakenVenue
+from simulator.scenario import Scenario
 from simulator.server.persistence import JOURNAL, snapshot_files
 from simulator.server.runtime import Settings
-from simulator.server.scenario import Scenario
 from simulator.server.server import ThreadedVenue
 from tests.prove.kit import FuturesRest, Rest, fund, futures_fund
 
@@ -35,11 +35,13 @@ class Run:
         self.tv.start()
         self.v = KrakenVenue(self.tv)
         # snapshot exactly every `every` commands, however long the last one took (counts, not timings)
-        self.v.runtime.hooks["journal_file"].duty = 0
+        store = self.v.runtime.services.journal_file
+        assert store is not None
+        store.duty = 0
 
     @property
     def restore(self) -> dict[str, Any]:
-        out: dict[str, Any] = self.v.runtime.hooks.get("restore") or {}
+        out: dict[str, Any] = self.v.runtime.services.restore_report or {}
         return out
 
     def digest(self) -> tuple[str, int]:

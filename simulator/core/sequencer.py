@@ -129,6 +129,8 @@ class Sequencer:
         self.subscribers: list[Subscriber] = []
         self._lock = threading.RLock()
         self.record_events = True
+        self._exclusive = Exclusive(self)
+        self._view = View(self)
 
     def register(self, kind: str, handler: Handler) -> None:
         """`handler(engine, origin, **params)` runs a command kind."""
@@ -192,9 +194,56 @@ class Sequencer:
 
                 logging.getLogger("kraken_sim").exception("subscriber failed")
 
+    def exclusive(self, timeout: float = -1) -> Exclusive:
+        """Hold every other command out until the block ends (`with
+        seq.exclusive() as eng:`): for a consistent read of several parts of
+        the engine's state, or several commands run as one step (re-entrant:
+        `submit` works inside).  With `timeout`, TimeoutError if another
+        thread keeps the sequencer longer than that many seconds."""
+        return self._exclusive if timeout < 0 else Exclusive(self, timeout)
+
+    def view(self) -> View:
+        """`exclusive()` for reads priced by time (marks, funding, candles):
+        the engine's view time is first brought up to the clock (it never
+        goes backwards; commands still stamp their own time)."""
+        return self._view
+
     def poll_timers(self) -> None:
         """Fire due timers (called by the server's clock task)."""
         nt = self.engine.next_timer_ns()
         if nt is not None and nt <= self.clock.now_ns():
             with self._lock:
                 self.submit("tick", Origin("timer"))
+
+
+class Exclusive:
+    """The context manager `Sequencer.exclusive()` returns (reusable: the
+    state is the sequencer's re-entrant lock)."""
+
+    __slots__ = ("seq", "timeout")
+
+    def __init__(self, seq: Sequencer, timeout: float = -1) -> None:
+        self.seq = seq
+        self.timeout = timeout
+
+    def __enter__(self) -> Any:
+        seq = self.seq
+        if not seq._lock.acquire(timeout=self.timeout):
+            raise TimeoutError(f"the {seq.name} sequencer stayed busy")
+        return seq.engine
+
+    def __exit__(self, *exc: object) -> None:
+        self.seq._lock.release()
+
+
+class View(Exclusive):
+    """`Sequencer.view()`: exclusive, with the engine's view time at the clock."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Any:
+        eng = super().__enter__()
+        now = self.seq.clock.now_ns()
+        if now > eng.now_ns:
+            eng.now_ns = now
+        return eng

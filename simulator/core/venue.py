@@ -1,6 +1,8 @@
-"""The venue: clock, instruments, accounts, engines and their sequencers.
+"""The venue: clock, instruments, accounts, and every market as a peer.
 
-Everything a gateway needs, with no I/O.  Admin actions that change state
+Spot (engine + funding) and Derivatives each have their own engine and
+sequencer; both are built here, so a journal replays into a bare `Venue`
+with no gateway or server code loaded.  Admin actions that change state
 (accounts, balances, status) are commands too, so the journal alone can
 rebuild a run.
 """
@@ -8,22 +10,30 @@ rebuild a run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from . import amends, exports
-from .accounts import ALL_PERMISSIONS, Account, AccountRegistry, ApiKey
+from .accounts import ALL_PERMISSIONS, TIERS, Account, AccountRegistry, ApiKey
 from .clock import VenueClock
 from .commands import AmendRequest, EditRequest, OrderRequest
+from .derivatives import HANDLERS as DERIVATIVES_HANDLERS
+from .derivatives import FuturesConfig, FuturesEngine
 from .engine import EngineConfig, SpotEngine
-from .errors import EngineError
+from .errors import EngineError, Reject
+from .funding import FundingConfig, FundingState
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry
+from .limits import VenueLimits
 from .orders import Origin
 from .ratelimit import FuturesRateLimits, SpotRateLimits
 from .sequencer import INTERNAL_ERROR, Journal, Sequencer
+
+DERIVATIVES_ADMIN = Origin("admin", "futures")
+DERIVATIVES_ID_SALT = 0xF07  # the derivatives engine's ids are seeded apart from Spot's
 
 
 @dataclass
@@ -60,6 +70,8 @@ class VenueConfig:
     instruments: dict[str, Any] | None = None  # instruments data; None: bundled defaults
     journal_max: int | None = None
     rate_limits: bool = True  # Kraken's limits on; switch off for load/property tests
+    derivatives: FuturesConfig = field(default_factory=FuturesConfig)
+    funding: FundingConfig = field(default_factory=FundingConfig)  # kept across resets (tests tune it)
 
 
 # ---------------------------------------------------------------- handlers
@@ -156,11 +168,7 @@ def _set_tier(
     (a command, so a replay rebuilds the same refusals and ids)."""
     acct = eng.account(account_id)
     if tier is not None:
-        from .accounts import TIERS
-
         if tier not in TIERS:
-            from .errors import Reject
-
             raise EngineError(Reject.INVALID_ARGUMENTS, "tier")
         acct.tier = tier
     if volume_30d is not None:
@@ -203,28 +211,50 @@ class Venue:
         )
         self.accounts = AccountRegistry(IdGenerator(cfg.seed + 1))
         self.journal = Journal(cfg.journal_max)
+        # ---- Spot: engine, funding, rate limits, one sequencer
         self.spot = SpotEngine(self.instruments, self.accounts, self.ids, cfg.engine)
         self.ratelimits = SpotRateLimits(self.accounts)
         self.ratelimits.enabled = cfg.rate_limits
         self.ratelimits.open_counter = lambda a, p: self.spot.open_count.get((a, p), 0)  # type: ignore[attr-defined]
         self.spot.admission = self.ratelimits.admission
-        self.futures_ratelimits = FuturesRateLimits(self.accounts)
-        self.futures_ratelimits.enabled = cfg.rate_limits
+        self.funding = FundingState(self.spot, cfg.funding, self._create_subaccount)
         self.spot_seq = Sequencer("spot", self.spot, self.clock, self.journal)
         for kind, fn in SPOT_HANDLERS.items():
             self.spot_seq.register(kind, fn)
         self.spot_seq.register("create_account", self._create_account_cmd)
-        self.sequencers: dict[str, Sequencer] = {"spot": self.spot_seq}
+        for kind, fn in self.funding.handlers().items():
+            self.spot_seq.register(kind, fn)
+        # ---- Derivatives: engine, rate limits, one sequencer ("futures" in the journal)
+        self.derivatives = FuturesEngine(
+            self.instruments, self.accounts, IdGenerator(cfg.seed + DERIVATIVES_ID_SALT), cfg.derivatives
+        )
+        self.futures_ratelimits = FuturesRateLimits(self.accounts)
+        self.futures_ratelimits.enabled = cfg.rate_limits
+        self.derivatives_seq = Sequencer("futures", self.derivatives, self.clock, self.journal)
+        for kind, fn in DERIVATIVES_HANDLERS.items():
+            self.derivatives_seq.register(kind, fn)
+        self.sequencers: dict[str, Sequencer] = {"spot": self.spot_seq, "futures": self.derivatives_seq}
+        self.limits = VenueLimits(self.accounts, self.clock, self.ratelimits, self.futures_ratelimits)
         self.credentials: dict[str, AccountCredentials] = {}
-        self.extensions: dict[str, Any] = {}  # other markets/gateway state hang here
+        # per-venue state of protocol edges (nonce books, spread history): not markets,
+        # but it rides along in snapshots and is rebuilt on reset
+        self.extensions: dict[str, Any] = {}
 
-    def add_market(self, name: str, engine: Any, handlers: dict[str, Any]) -> Sequencer:
-        """Register another engine (derivatives) with its own sequencer."""
-        seq = Sequencer(name, engine, self.clock, self.journal)
-        for kind, fn in handlers.items():
-            seq.register(kind, fn)
-        self.sequencers[name] = seq
-        return seq
+    @contextmanager
+    def quiesced(self, timeout: float = -1) -> Iterator[None]:
+        """Every sequencer held: no command runs until the block ends (snapshots).
+        Raises TimeoutError when one stays busy longer than `timeout` seconds."""
+        with ExitStack() as stack:
+            for seq in self.sequencers.values():
+                stack.enter_context(seq.exclusive(timeout))
+            yield
+
+    def deposit_derivatives(self, account_id: str, asset: str, amount: Decimal, origin: Origin | None = None) -> int:
+        """Credit derivatives collateral (a command on the derivatives sequencer)."""
+        result: int = self.derivatives_seq.submit(
+            "deposit", origin or DERIVATIVES_ADMIN, {"account_id": account_id, "asset": asset, "amount": Decimal(amount)}
+        )
+        return result
 
     # ------------------------------------------------------------ accounts
     def _create_account_cmd(
@@ -239,24 +269,14 @@ class Venue:
         rate_limits: bool = True,
     ) -> AccountCredentials:
         if parent_id is not None and self.accounts.get(parent_id) is None:
-            from .errors import Reject
-
             raise EngineError(Reject.INVALID_ARGUMENTS, "parent")
-        from .accounts import TIERS
-
         if tier not in TIERS:
-            from .errors import Reject
-
             raise EngineError(Reject.INVALID_ARGUMENTS, "tier")
         for asset in (balances or {}):
             if self.instruments.asset(asset) is None:
-                from .errors import Reject
-
                 raise EngineError(Reject.UNKNOWN_ASSET, asset)
         for name in permissions or ():  # a misspelt permission would silently make a key without it
             if name not in ALL_PERMISSIONS:
-                from .errors import Reject
-
                 raise EngineError(
                     Reject.INVALID_ARGUMENTS,
                     f"permissions: unknown permission {name!r} (known: {', '.join(sorted(ALL_PERMISSIONS))})",
@@ -272,6 +292,10 @@ class Venue:
         for asset, amount in (balances or {}).items():
             eng.adjust_balance(acct.id, asset, amount, "deposit")
         return creds
+
+    def _create_subaccount(self, eng: SpotEngine, origin: Origin, parent_id: str, tier: str) -> Account:
+        """Funding's CreateSubaccount: an account (with keys) inside the running command."""
+        return self._create_account_cmd(eng, origin, None, tier, parent_id).account
 
     def create_account(
         self,
@@ -330,10 +354,8 @@ class Venue:
         for pid in sorted(self.spot.trades):
             for t in self.spot.trades[pid]:
                 h.update(f"{pid}|{t.trade_id}|{t.price}|{t.qty}|{t.maker_order_id}|{t.taker_order_id}".encode())
-        for name, ext in sorted(self.extensions.items()):
-            digest = getattr(ext, "state_digest", None)
-            if callable(digest):
-                h.update(f"{name}|{digest()}".encode())
+        h.update(f"futures|{self.derivatives.state_digest()}".encode())
+        h.update(f"spot_funding|{self.funding.state_digest()}".encode())
         return h.hexdigest()
 
     # ------------------------------------------------------------ snapshots
@@ -349,6 +371,7 @@ class Venue:
             "venue.clock": self.clock,
             "venue.instruments": self.instruments,
             "venue.spot_seq": self.spot_seq,
+            "venue.derivatives_seq": self.derivatives_seq,
         }
         for name, seq in self.sequencers.items():
             out[f"venue.sequencers[{name!r}]"] = seq

@@ -81,16 +81,14 @@ class DashboardFeed:
         """Account id -> a name a person recognises."""
         rt = self.rt
         out: dict[str, str] = {}
-        mm = rt.hooks.get("market_maker")
+        mm = rt.services.market_maker
         if mm is not None:
             out[mm.account.id] = "seed-mm"
         if rt.demo is not None:
             out[rt.demo.account.id] = "demo"
-        for name, creds in (rt.hooks.get("named_accounts") or {}).items():
+        for name, creds in rt.services.named_accounts.items():
             out[creds.account.id] = str(name)
-        mgr = rt.hooks.get("market")
-        if mgr is not None:
-            out.update(mgr.labels)
+        out.update(rt.services.market.labels)
         return out
 
     # ---------------------------------------------------------- snapshot
@@ -104,7 +102,7 @@ class DashboardFeed:
     def snapshot(self, symbol: str | None) -> dict[str, Any]:
         """Everything one view shows, for one instrument, consistently."""
         v = self.rt.venue
-        with v.spot_seq._lock:
+        with v.spot_seq.exclusive():
             return self._snapshot(self.pick_pair(symbol))
 
     def _snapshot(self, pair: SpotPair) -> dict[str, Any]:
@@ -114,9 +112,9 @@ class DashboardFeed:
         now = v.clock.now_ns()
         labels = self.labels()
         pdp, ldp = pair.pair_decimals, pair.lot_decimals
-        mgr = rt.hooks.get("market")
-        live = {pid for pid, m in mgr.markets.items() if m.cfg.enabled} if mgr is not None else set()
-        replaying = {pid for pid, r in mgr.replays.items() if not r.done} if mgr is not None else set()
+        mgr = rt.services.market
+        live = {pid for pid, m in mgr.markets.items() if m.cfg.enabled}
+        replaying = {pid for pid, r in mgr.replays.items() if not r.done}
         pairs = []
         for p in v.instruments.pairs.values():
             if p.status != "online":

@@ -1,7 +1,7 @@
 """Protocol gateways: parse, authenticate, call the core, format.
 
-Each module may define `prepare(rt)` (run at every build/reset, e.g. to add a
-market to the venue), `install(app, rt)` (routes on the HTTP app) and
+Each module may define `prepare(rt)` (run at every build/reset: its own
+per-venue state), `install(app, rt)` (routes on the HTTP app) and
 `async start(rt)` / `async stop(rt)` (own listeners, e.g. FIX).
 """
 
@@ -12,14 +12,11 @@ import logging
 from types import ModuleType
 
 GATEWAY_MODULES = (
-    "simulator.gateways.derivatives",
     "simulator.gateways.spot_rest",
     "simulator.gateways.spot_ws",
     "simulator.gateways.futures_rest",
     "simulator.gateways.futures_ws",
     "simulator.gateways.fix.gateway",
-    "simulator.gateways.ratelimits",
-    "simulator.gateways.market",
 )
 
 

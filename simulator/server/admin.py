@@ -22,9 +22,10 @@ from simulator.core.engine import SYSTEM_STATUSES
 from simulator.core.errors import EngineError
 from simulator.core.numbers import BALANCE_DP, fmt_units
 from simulator.core.orders import Origin
+from simulator.scenario import BookSeed
 
+from . import derivatives
 from .runtime import Runtime
-from .scenario import BookSeed
 from .seeding import seed_book
 
 ADMIN = Origin("admin", "api")
@@ -138,7 +139,7 @@ def account_view(rt: Runtime, account_id: str) -> dict[str, Any]:
             if u
         },
         "open_orders": sorted(v.spot.open_orders.get(acct.id, {})),
-        "futures": rt.hooks["futures_account_view"](acct.id) if "futures_account_view" in rt.hooks else None,
+        "futures": derivatives.account_view(rt, acct.id),
     }
 
 
@@ -252,11 +253,9 @@ def install(app: FastAPI, rt: Runtime) -> None:
     def create_account(body: AccountIn) -> dict[str, Any]:
         v = rt.venue
         balances = {k: _dec(x, f"balances.{k}") for k, x in body.balances.items()}
-        fut = rt.hooks.get("futures_deposit")
+        fut = v.deposit_derivatives
         fut_amounts = {k: _dec(x, f"futures_balances.{k}") for k, x in body.futures_balances.items()}
         for asset, amount in fut_amounts.items():  # refuse before the account exists: no half-made accounts
-            if fut is None:
-                raise HTTPException(400, "futures market is not available")
             if v.instruments.asset(asset) is None:
                 raise HTTPException(400, f"futures_balances.{asset}: unknown asset")
             if amount <= 0 or not _whole_units(amount, BALANCE_DP):
@@ -287,10 +286,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
     def adjust(account_id: str, body: BalanceIn) -> dict[str, Any]:
         amount = _dec(body.amount, "amount")
         if body.market == "futures":
-            fut = rt.hooks.get("futures_deposit")
-            if fut is None:
-                raise HTTPException(400, "futures market is not available")
-            _engine_call(fut, account_id, body.asset, amount)
+            _engine_call(rt.venue.deposit_derivatives, account_id, body.asset, amount)
         else:
             _engine_call(
                 rt.venue.spot_seq.submit,
@@ -333,7 +329,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
         from fastapi.responses import PlainTextResponse
 
         journal = rt.venue.journal
-        store = rt.hooks.get("journal_file")
+        store = rt.services.journal_file
         if journal.dropped and store is not None and store.exists():
             # memory keeps only the newest entries (--journal-max); the state directory has them all
             from fastapi.responses import FileResponse
@@ -428,11 +424,8 @@ def install(app: FastAPI, rt: Runtime) -> None:
             for p, q in side:
                 _dec(p, "price")
                 _dec(q, "qty")
-        if rt.venue.instruments.pair(symbol) is None:
-            hook = rt.hooks.get("futures_seed_book")
-            if hook is None or rt.venue.instruments.future(symbol) is None:
-                raise HTTPException(404, "EQuery:Unknown asset pair")
-            return {"order_ids": _engine_call(hook, seed, body.clear)}
+        if rt.venue.instruments.pair(symbol) is None and rt.venue.instruments.future(symbol) is None:
+            raise HTTPException(404, "EQuery:Unknown asset pair")
         ids = _engine_call(seed_book, rt, seed, body.clear)
         return {"order_ids": ids}
 
@@ -442,10 +435,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
         if rt.venue.instruments.pair(symbol) is not None:
             _engine_call(rt.venue.spot_seq.submit, "set_index_price", ADMIN, {"pair": symbol, "price": price})
         else:
-            hook = rt.hooks.get("futures_set_index")
-            if hook is None:
-                raise HTTPException(404, "unknown symbol")
-            _engine_call(hook, symbol, price)
+            _engine_call(derivatives.set_index, rt, symbol, price)
         return {"symbol": symbol, "price": str(price)}
 
     @r.get("/state", summary="State digest (equal digests: equal state)")

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from . import admin
+from . import admin, derivatives, market_admin
 from .runtime import Runtime
 
 
@@ -24,8 +24,10 @@ def build_app(rt: Runtime) -> FastAPI:
         return {"status": "ok"}
 
     admin.install(app, rt)
+    derivatives.install(app, rt)
     for gw in rt.gateways:
         inst = getattr(gw, "install", None)
         if inst is not None:
             inst(app, rt)
+    market_admin.install(app, rt)  # last: the dashboard's `/` and static files
     return app

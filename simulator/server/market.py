@@ -15,12 +15,13 @@ jump runs at most `max_catchup` steps (the most recent ones).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import logging
 import random
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from contextlib import AbstractContextManager
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from importlib import resources
 from pathlib import Path
@@ -29,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 from simulator.core.commands import AmendRequest, OrderRequest
 from simulator.core.errors import EngineError
 from simulator.core.instruments import SpotPair
-from simulator.core.numbers import BadNumber, to_decimal
+from simulator.core.market_config import MarketConfig, number, parse_market_config, qty_range
+from simulator.core.numbers import to_decimal
 from simulator.core.orders import Origin
 from simulator.core.participants import (
-    WALK_KINDS,
     Amend,
     BookState,
     Cancel,
@@ -59,161 +60,6 @@ log = logging.getLogger("kraken_sim")
 
 BOT_BALANCE = Decimal("1000000000")
 BOOK_DEPTH = 25  # levels each side the participants look at
-MAX_MAKERS = 20
-MAX_TAKERS = 20
-MAX_LEVELS = 50
-
-_MARKET_KEYS = {"symbol", "enabled", "makers", "takers", "interval_ms", "seed", "walk", "maker", "taker", "clear_seed", "max_catchup"}
-_WALK_KEYS = {"kind", "start", "vol_bps", "drift_bps", "revert_bps", "file", "speed", "loop", "rebase"}
-_MAKER_KEYS = {"levels", "spread_bps", "step_bps", "qty"}
-_TAKER_KEYS = {"rate", "informed", "sweep_bps", "qty"}
-
-
-# ------------------------------------------------------------------ config
-@dataclass
-class MarketConfig:
-    """One instrument's participants, as a scenario or the admin API gives them."""
-
-    symbol: str
-    enabled: bool = True
-    makers: int = 2
-    takers: int = 1
-    interval_ms: int = 500
-    seed: int | None = None
-    clear_seed: bool = True  # take the static seeded ladder away when the market comes alive
-    max_catchup: int = 1000
-    walk: dict[str, Any] = field(default_factory=dict)
-    maker: dict[str, Any] = field(default_factory=dict)
-    taker: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "symbol": self.symbol,
-            "enabled": self.enabled,
-            "makers": self.makers,
-            "takers": self.takers,
-            "interval_ms": self.interval_ms,
-            "seed": self.seed,
-            "clear_seed": self.clear_seed,
-            "max_catchup": self.max_catchup,
-            "walk": dict(self.walk),
-            "maker": dict(self.maker),
-            "taker": dict(self.taker),
-        }
-
-
-def _int(v: Any, name: str, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ValueError(f"{name}: must be an integer")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name}: must be between {lo} and {hi}")
-    return v
-
-
-def _num(v: Any, name: str, lo: Decimal | None = None, hi: Decimal | None = None) -> Decimal:
-    try:
-        d = to_decimal(v)
-    except BadNumber as exc:
-        raise ValueError(f"{name}: not a number") from exc
-    if (lo is not None and d < lo) or (hi is not None and d > hi):
-        raise ValueError(f"{name}: must be between {lo} and {hi}")
-    return d
-
-
-def _qty_range(v: Any, name: str) -> tuple[Decimal, Decimal]:
-    if isinstance(v, (list, tuple)) and len(v) == 2:
-        lo, hi = _num(v[0], f"{name}[0]", Decimal(0)), _num(v[1], f"{name}[1]", Decimal(0))
-    else:
-        lo = hi = _num(v, name, Decimal(0))
-    if hi < lo or hi <= 0:
-        raise ValueError(f"{name}: expected [min, max] with 0 < min <= max")
-    return lo, hi
-
-
-def _check_keys(d: Any, allowed: set[str], where: str) -> dict[str, Any]:
-    if not isinstance(d, dict):
-        raise ValueError(f"{where}: must be a table/object")
-    for k in d:
-        if k not in allowed:
-            raise ValueError(f"{where}.{k}: unknown field (expected one of {sorted(allowed)})")
-    return dict(d)
-
-
-def parse_market_config(data: Any, where: str = "market", base: MarketConfig | None = None) -> MarketConfig:
-    """Validate one market entry; fields not given keep `base`'s values.
-
-    Raises ValueError naming the bad field.  Instrument-specific checks
-    (does the symbol exist, is a quantity on the lot grid) happen when the
-    market is built."""
-    d = _check_keys(data, _MARKET_KEYS, where)
-    if base is None:
-        if "symbol" not in d:
-            raise ValueError(f"{where}.symbol: required")
-        base = MarketConfig(symbol=str(d["symbol"]))
-    cfg = replace(base, walk=dict(base.walk), maker=dict(base.maker), taker=dict(base.taker))
-    if "symbol" in d:
-        cfg.symbol = str(d["symbol"])
-    if "enabled" in d:
-        if not isinstance(d["enabled"], bool):
-            raise ValueError(f"{where}.enabled: must be true or false")
-        cfg.enabled = d["enabled"]
-    if "clear_seed" in d:
-        if not isinstance(d["clear_seed"], bool):
-            raise ValueError(f"{where}.clear_seed: must be true or false")
-        cfg.clear_seed = d["clear_seed"]
-    if "makers" in d:
-        cfg.makers = _int(d["makers"], f"{where}.makers", 0, MAX_MAKERS)
-    if "takers" in d:
-        cfg.takers = _int(d["takers"], f"{where}.takers", 0, MAX_TAKERS)
-    if "interval_ms" in d:
-        cfg.interval_ms = _int(d["interval_ms"], f"{where}.interval_ms", 1, 3_600_000)
-    if "max_catchup" in d:
-        cfg.max_catchup = _int(d["max_catchup"], f"{where}.max_catchup", 1, 1_000_000)
-    if "seed" in d:
-        cfg.seed = None if d["seed"] is None else _int(d["seed"], f"{where}.seed", -(2**63), 2**63)
-    if "walk" in d:
-        w = _check_keys(d["walk"], _WALK_KEYS, f"{where}.walk")
-        kind = w.get("kind", "random")
-        if kind not in WALK_KINDS:
-            raise ValueError(f"{where}.walk.kind: must be one of {list(WALK_KINDS)}")
-        if kind == "series" and "file" not in w:
-            w["file"] = "btcusd_1m.csv"
-        for k in ("vol_bps", "revert_bps"):
-            if k in w:
-                _num(w[k], f"{where}.walk.{k}", Decimal(0), Decimal(10_000))
-        if "drift_bps" in w:
-            _num(w["drift_bps"], f"{where}.walk.drift_bps", Decimal(-10_000), Decimal(10_000))
-        if "start" in w:
-            _num(w["start"], f"{where}.walk.start", Decimal(0))
-        if "speed" in w:
-            _int(w["speed"], f"{where}.walk.speed", 1, 1_000_000)
-        for k in ("loop", "rebase"):
-            if k in w and not isinstance(w[k], bool):
-                raise ValueError(f"{where}.walk.{k}: must be true or false")
-        cfg.walk = w
-    if "maker" in d:
-        m = _check_keys(d["maker"], _MAKER_KEYS, f"{where}.maker")
-        if "levels" in m:
-            _int(m["levels"], f"{where}.maker.levels", 1, MAX_LEVELS)
-        for k in ("spread_bps", "step_bps"):
-            if k in m:
-                _num(m[k], f"{where}.maker.{k}", Decimal(0), Decimal(10_000))
-        if "qty" in m:
-            _qty_range(m["qty"], f"{where}.maker.qty")
-        cfg.maker = m
-    if "taker" in d:
-        t = _check_keys(d["taker"], _TAKER_KEYS, f"{where}.taker")
-        for k in ("rate", "informed"):
-            if k in t:
-                _num(t[k], f"{where}.taker.{k}", Decimal(0), Decimal(1))
-        if "sweep_bps" in t:
-            _num(t["sweep_bps"], f"{where}.taker.sweep_bps", Decimal(0), Decimal(10_000))
-        if "qty" in t:
-            _qty_range(t["qty"], f"{where}.taker.qty")
-        cfg.taker = t
-    return cfg
-
-
 # ----------------------------------------------------------------- helpers
 def resolve_data_file(name: str) -> Path:
     """A path as given, else a file shipped in the package's fixtures."""
@@ -246,7 +92,7 @@ def load_series(name: str, pair: SpotPair) -> tuple[tuple[int, int], ...]:
     for i, row in enumerate(reader):
         r = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
         t = parse_time(r["time"], f"{path.name} record {i + 1}")
-        pts.append((t, price_units(pair, _num(r["price"], f"{path.name} record {i + 1} price", Decimal(0)))))
+        pts.append((t, price_units(pair, number(r["price"], f"{path.name} record {i + 1} price", Decimal(0)))))
     if not pts:
         raise ValueError(f"{path.name}: no points")
     pts.sort()
@@ -355,8 +201,8 @@ class LiveMarket:
             rebase=bool(w.get("rebase", False)),
         )
         m, t = cfg.maker, cfg.taker
-        mq = _qty_range(m["qty"], "maker.qty") if "qty" in m else None
-        tq = _qty_range(t["qty"], "taker.qty") if "qty" in t else None
+        mq = qty_range(m["qty"], "maker.qty") if "qty" in m else None
+        tq = qty_range(t["qty"], "taker.qty") if "qty" in t else None
         makers = MakerParams(
             count=cfg.makers,
             levels=int(m.get("levels", 5)),
@@ -381,8 +227,9 @@ class LiveMarket:
         self.rejects: Counter[str] = Counter()
 
     @property
-    def lock(self) -> Any:
-        return self.venue.spot_seq._lock
+    def lock(self) -> AbstractContextManager[Any]:
+        """Held while a step claims its time and submits (one step, one unit)."""
+        return self.venue.spot_seq.exclusive()
 
     def run_due(self, now_ns: int) -> int:
         """Run every step due by `now_ns` (bounded); returns how many ran."""
@@ -465,7 +312,7 @@ FAST_CHUNK = 200  # records a "max" replay plays per event-loop turn
 
 
 class MarketManager:
-    """Every living market and replay of one runtime (`rt.hooks["market"]`).
+    """Every living market and replay of one runtime (`rt.services.market`).
 
     Cleared on reset (the venue it drove is gone) and rebuilt from the
     scenario's `market` section."""
@@ -509,7 +356,7 @@ class MarketManager:
         return acct
 
     def _seed_account(self) -> str | None:
-        mm = self.rt.hooks.get("market_maker")
+        mm = self.rt.services.market_maker
         return mm.account.id if mm is not None else None
 
     def configure(self, data: dict[str, Any], where: str = "market") -> dict[str, Any]:
@@ -521,7 +368,7 @@ class MarketManager:
         cfg = parse_market_config(data, where, old.cfg if old is not None else None)
         cfg.symbol = pair.symbol
         v = self.venue
-        with v.spot_seq._lock:
+        with v.spot_seq.exclusive():
             now = v.clock.now_ns()
             if not cfg.enabled:
                 if old is not None:
@@ -560,11 +407,11 @@ class MarketManager:
         if isinstance(speed, str) and speed.strip().lower() == "max":
             rate = None
         else:
-            rate = _num(speed, "speed", Decimal(0))
+            rate = number(speed, "speed", Decimal(0))
             if rate <= 0:
                 raise ValueError("speed: must be positive or 'max'")
         v = self.venue
-        with v.spot_seq._lock:
+        with v.spot_seq.exclusive():
             old = self.replays.pop(pair.id, None)
             if old is not None:
                 old.stop()
@@ -628,6 +475,19 @@ class MarketManager:
             except Exception:  # noqa: BLE001
                 log.exception("market task")
             await asyncio.sleep(0 if busy else POLL_S)
+
+    async def start(self) -> None:
+        """The server started: follow its clock."""
+        self.running = True
+        self.task = asyncio.create_task(self.run())
+
+    async def stop(self) -> None:
+        self.running = False
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self.task, timeout=5)
+            self.task = None
 
     def status(self) -> dict[str, Any]:
         return {

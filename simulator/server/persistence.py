@@ -18,7 +18,7 @@ accounts, ids, rate-limit counters, extensions, the in-memory journal),
 whole, so engine internals can change without touching this module.  What is
 not: the wiring each start rebuilds identically -- the clock, config,
 instruments (and every pair/asset/contract object in them), sequencers
-(locks, handlers, subscribers), the runtime and its hooks.  References to
+(locks, handlers, subscribers), the runtime and its services.  References to
 those are written as names and resolved against the fresh venue on load.
 Closures and lambdas (the rate-limit open counter, funding's timer handler
 and account factory) cannot be pickled: they are written as placeholders and
@@ -382,8 +382,8 @@ def _layout(rt: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[Any
     # the runtime around the venue: referred to, never copied
     root_ids = {id(x) for x in roots.values()}
     extra = {"rt": rt, "rt.bus": rt.bus, "rt.faults": rt.faults, "rt.settings": rt.settings}
-    for k, x in rt.hooks.items():
-        extra[f"rt.hooks[{k!r}]"] = x
+    for f in dataclasses.fields(rt.services):
+        extra[f"rt.services.{f.name}"] = getattr(rt.services, f.name)
     for name, obj in extra.items():
         if _is_object(obj) and id(obj) not in seen and id(obj) not in root_ids:
             seen.add(id(obj))
@@ -561,19 +561,13 @@ def _line_before(path: Path, offset: int) -> bytes:
 def write_snapshot(rt: Any, state_dir: Path, seq: int, offset: int, journal: Path) -> Path:
     """Pickle the venue (sequencer locks held: no command runs meanwhile),
     then write header + body to a temp file, fsync, rename, prune old ones."""
-    locks = [s._lock for s in rt.venue.sequencers.values()]
-    got: list[Any] = []
     try:
-        for lk in locks:
-            if not lk.acquire(timeout=2.0):
-                raise SnapshotError("a sequencer stayed busy")
-            got.append(lk)
-        if rt.venue.journal._seq != seq:
-            raise SnapshotError("the journal moved on")
-        body = dump_snapshot(rt)
-    finally:
-        for lk in reversed(got):
-            lk.release()
+        with rt.venue.quiesced(timeout=2.0):
+            if rt.venue.journal._seq != seq:
+                raise SnapshotError("the journal moved on")
+            body = dump_snapshot(rt)
+    except TimeoutError as exc:
+        raise SnapshotError("a sequencer stayed busy") from exc
     line = _line_before(journal, offset)
     header = {
         "format": SNAPSHOT_FORMAT,

@@ -15,6 +15,7 @@ can, at whatever the venue clock says.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
@@ -69,8 +70,8 @@ class ReplayRun:
         return self.stopped or self.pos >= len(self.records)
 
     @property
-    def lock(self) -> Any:
-        return self.venue.spot_seq._lock
+    def lock(self) -> AbstractContextManager[Any]:
+        return self.venue.spot_seq.exclusive()
 
     def due_ns(self, rec: Record) -> int:
         if self.speed is None:

@@ -12,7 +12,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.core.ids import IdGenerator
 from simulator.core.venue import AccountCredentials, Venue
+
+from .persistence import JournalFile
+from .services import Services
+from .tokens import WsTokenStore
 
 # Seeded uniform latency (ms) per protocol, shaped like Kraken's own table:
 # REST higher and variable, WebSocket low, FIX lowest.  Off unless asked for.
@@ -69,9 +74,13 @@ class Settings:
 
 
 class Runtime:
-    """Venue + settings + faults + registry of live connections."""
+    """Venue + settings + faults + typed services + registry of live connections."""
 
     def __init__(self, venue: Venue, settings: Settings, scenario: Any = None) -> None:
+        from simulator.dashboard.feed import DashboardFeed
+
+        from .market import MarketManager
+
         self.venue = venue
         self.settings = settings
         self.scenario = scenario
@@ -80,10 +89,20 @@ class Runtime:
         self.demo: AccountCredentials | None = None
         self.urls: dict[str, Any] = {}
         self.connections: dict[str, Any] = {}  # connection id -> object with .close()/.protocol
-        self.hooks: dict[str, Any] = {}  # gateway-published helpers (e.g. ws token minting)
         self.bus = EventBus()
         self.gateways: list[Any] = []  # modules with prepare(rt) / install(app, rt) / start(rt)
         self._conn_seq = 0
+        self.services = Services(
+            ws_tokens=WsTokenStore(venue.clock, IdGenerator(settings.seed + 0x7070)),
+            market=MarketManager(self),
+            dashboard=DashboardFeed(self),
+        )
+        sv = self.services
+        self.bus.subscribe(sv.dashboard.on_entry)
+        sv.on_reset.append(sv.market.clear)  # before the venue is rebuilt: nothing may drive the old markets
+        sv.on_reset.append(sv.dashboard.on_reset)
+        # venue time jumped (admin advance/set): run what became due, before the call returns
+        venue.clock.on_jump(lambda: self.services.market.catch_up())
 
     def attach(self) -> None:
         """Connect the bus to every sequencer of the current venue."""
@@ -91,10 +110,11 @@ class Runtime:
             seq.subscribe(self.bus.dispatch)
 
     def build(self) -> None:
-        """Gateways prepare the venue (extra markets), then the scenario is
-        applied — or, with a state directory that holds a journal, the
+        """Gateways prepare their per-venue state, then the scenario is
+        applied -- or, with a state directory that holds a journal, the
         recorded run is replayed instead."""
-        from .scenario import Scenario
+        from simulator.scenario import Scenario
+
         from .seeding import build_state
 
         self._prepare()
@@ -104,7 +124,7 @@ class Runtime:
         else:
             build_state(self, self.scenario or Scenario())
             if store is not None:
-                mm = self.hooks.get("market_maker")
+                mm = self.services.market_maker
                 store.save_identity(
                     {
                         "demo": self.demo.account.id if self.demo else None,
@@ -114,51 +134,51 @@ class Runtime:
         self.apply_faults(getattr(self.scenario, "faults", None) or {})
 
     def _prepare(self) -> None:
-        """Gateways register their markets and hooks on the (fresh) venue."""
-        self.hooks.pop("market_maker", None)
-        self.hooks["after_build"] = []
+        """The (fresh) venue: gateways set up their per-venue state."""
+        self.services.market_maker = None
+        self.services.market.clear()
         for gw in self.gateways:
             prep = getattr(gw, "prepare", None)
             if prep is not None:
                 prep(self)
         self.attach()
 
-    def _journal_file(self) -> Any:
+    def _journal_file(self) -> JournalFile | None:
         if not self.settings.state_dir:
             return None
-        store = self.hooks.get("journal_file")
+        store = self.services.journal_file
         if store is None:
-            from .persistence import JournalFile
-
-            store = self.hooks["journal_file"] = JournalFile(self.settings.state_dir, self.settings.snapshot_every)
+            store = self.services.journal_file = JournalFile(self.settings.state_dir, self.settings.snapshot_every)
             store.attach(self)
             self.bus.subscribe(store.write)
         return store
 
-    def _restore(self, store: Any) -> None:
+    def _restore(self, store: JournalFile) -> None:
         """Newest valid snapshot plus the journal after it (else the whole
-        journal) into the fresh venue; what was done is in hooks["restore"]."""
+        journal) into the fresh venue; what was done is in services.restore_report."""
         from .persistence import restore
 
         def rebuild() -> None:
             self.venue.reset()
             self._prepare()
 
-        self.hooks["restore"] = restore(self, store, rebuild)
+        self.services.restore_report = restore(self, store, rebuild)
         ident = store.identity()
         creds = self.venue.credentials
         if ident.get("demo") in creds:
             self.demo = creds[ident["demo"]]
         if ident.get("market_maker") in creds:
-            self.hooks["market_maker"] = creds[ident["market_maker"]]
+            self.services.market_maker = creds[ident["market_maker"]]
 
     def reset(self) -> None:
         """Back to the configured scenario; live connections are told first."""
-        for fn in list(self.hooks.get("on_reset", [])):
+        for fn in list(self.services.on_reset):
             fn()
+        # account ids are handed out again: no old token may open the new accounts
+        self.services.ws_tokens.tokens.clear()
         self.faults = Faults()
         self.rng = random.Random(self.settings.seed)
-        store = self.hooks.get("journal_file")
+        store = self.services.journal_file
         if store is not None:
             store.truncate()
         self.venue.reset()

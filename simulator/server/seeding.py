@@ -1,45 +1,56 @@
 """Building the configured starting state: demo account, scenario accounts,
-resting liquidity.  Everything goes through the venue's commands, so it is
-journaled and a reset rebuilds the same state (same seed, same keys)."""
+resting liquidity on Spot pairs and Derivatives contracts.  Everything goes
+through the venue's commands, so it is journaled and a reset rebuilds the
+same state (same seed, same keys)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from simulator.core.commands import OrderRequest
-from simulator.core.errors import EngineError
+from simulator.core.derivatives import FuturesError
+from simulator.core.derivatives.model import ContractSpec
+from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
 from simulator.core.orders import BUY, SELL, Origin
 from simulator.core.venue import AccountCredentials, Venue
+from simulator.scenario import BookSeed, Scenario
 
 from .runtime import Runtime
-from .scenario import BookSeed, Scenario
 
 ADMIN = Origin("admin", "seed")
 MM_BALANCE = Decimal("1000000000")
+# the market maker's derivatives collateral (its spot balances are MM_BALANCE of every asset)
+MM_COLLATERAL = {"USD": Decimal("1000000000"), "XBT": Decimal("100000"), "ETH": Decimal("1000000")}
+
+Levels = list[tuple[str, str]]
 
 
 def market_maker(rt: Runtime) -> AccountCredentials:
     """The account that owns seeded liquidity (created on first use)."""
-    mm: AccountCredentials | None = rt.hooks.get("market_maker")
+    mm = rt.services.market_maker
     if mm is None:
         venue = rt.venue
         mm = venue.create_account(
             {a.id: MM_BALANCE for a in venue.instruments.assets.values()}, tier="pro", rate_limits=False
         )
-        rt.hooks["market_maker"] = mm
+        rt.services.market_maker = mm
     return mm
 
 
 def seed_book(rt: Runtime, seed: BookSeed, clear: bool = False) -> list[str]:
-    """Place resting bids/asks for one symbol; returns the order ids."""
+    """Resting bids/asks for one Spot pair or Derivatives contract; returns the order ids."""
+    if rt.venue.instruments.pair(seed.symbol) is None and rt.venue.instruments.future(seed.symbol) is not None:
+        return _seed_derivatives(rt, seed, clear)
+    return _seed_spot(rt, seed, clear)
+
+
+def _seed_spot(rt: Runtime, seed: BookSeed, clear: bool) -> list[str]:
     venue = rt.venue
     pair = venue.instruments.pair(seed.symbol)
     if pair is None:
-        raise EngineError(__import__("simulator.core.errors", fromlist=["Reject"]).Reject.UNKNOWN_PAIR)
-    mm = market_maker(rt)
-    acct_id = mm.account.id
+        raise EngineError(Reject.UNKNOWN_PAIR)
+    acct_id = market_maker(rt).account.id
     if clear:
         venue.spot_seq.submit("cancel_all", ADMIN, {"account_id": acct_id, "pair": pair.id})
     bids, asks = list(seed.bids), list(seed.asks)
@@ -55,7 +66,48 @@ def seed_book(rt: Runtime, seed: BookSeed, clear: bool = False) -> list[str]:
     return ids
 
 
-def ladder(venue: Venue, pair: SpotPair, seed: BookSeed) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def _derivatives_market_maker(rt: Runtime) -> str:
+    """The market maker, with derivatives collateral on first use."""
+    venue = rt.venue
+    mm = market_maker(rt).account.id
+    fa = venue.derivatives.state.get(mm)
+    if fa is None or not fa.flex.balances:
+        for asset, amount in MM_COLLATERAL.items():
+            if venue.instruments.asset(asset) is not None:
+                venue.deposit_derivatives(mm, asset, amount, ADMIN)
+    return mm
+
+
+def _seed_derivatives(rt: Runtime, seed: BookSeed, clear: bool) -> list[str]:
+    venue = rt.venue
+    eng, seq = venue.derivatives, venue.derivatives_seq
+    spec = eng.spec(seed.symbol)
+    mm = _derivatives_market_maker(rt)
+    if clear:
+        seq.submit("cancel_all", ADMIN, {"account_id": mm, "symbol": spec.symbol})
+    bids, asks = list(seed.bids), list(seed.asks)
+    if not bids and not asks:
+        bids, asks = derivatives_ladder(spec, eng.mark_of(spec), seed)
+    ids: list[str] = []
+    for side, levels in ((BUY, bids), (SELL, asks)):
+        for price, qty in levels:
+            req = {
+                "orderType": "lmt",
+                "symbol": spec.symbol,
+                "side": side,
+                "size": Decimal(qty),
+                "limitPrice": Decimal(price),
+                "reduceOnly": False,
+            }
+            res = seq.submit("send_order", ADMIN, {"account_id": mm, "req": req})
+            if res.status != "placed":
+                raise FuturesError(res.status)
+            if res.order_id is not None:
+                ids.append(res.order_id)
+    return ids
+
+
+def ladder(venue: Venue, pair: SpotPair, seed: BookSeed) -> tuple[Levels, Levels]:
     """A symmetric ladder of `levels` prices each side of the mid."""
     mid = Decimal(seed.mid) if seed.mid else venue.instruments.reference_prices.get(pair.id)
     if not mid:
@@ -74,30 +126,50 @@ def ladder(venue: Venue, pair: SpotPair, seed: BookSeed) -> tuple[list[tuple[str
     return bids, asks
 
 
+def derivatives_ladder(spec: ContractSpec, mark: Decimal, seed: BookSeed) -> tuple[Levels, Levels]:
+    """`levels` prices each side of the mid (default: the mark), `step` apart (default 10 ticks)."""
+    tick = spec.contract.tick_size
+    mid = Decimal(seed.mid) if seed.mid else mark
+    if not mid or mid <= 0:
+        return [], []
+    step = Decimal(seed.step) if seed.step else tick * 10
+    step = max((step / tick).to_integral_value(), Decimal(1)) * tick
+    mid = (mid / tick).to_integral_value() * tick
+    qty = Decimal(seed.qty) if seed.qty else spec.size_dec(1000 * spec.qstep)
+    bids = [(str(mid - step * i), str(qty)) for i in range(1, seed.levels + 1) if mid - step * i > 0]
+    asks = [(str(mid + step * i), str(qty)) for i in range(1, seed.levels + 1)]
+    return bids, asks
+
+
+def _deposit(venue: Venue, account_id: str, balances: dict[str, str]) -> None:
+    for asset, amount in balances.items():
+        venue.deposit_derivatives(account_id, asset, Decimal(amount))
+
+
 def build_state(rt: Runtime, scenario: Scenario) -> None:
-    """Demo account first (its keys are stable across resets), then the rest."""
+    """Demo account first (its keys are stable across resets), then the named
+    accounts, Spot books, the status, Derivatives books and living markets."""
     venue = rt.venue
     rt.demo = venue.create_account(dict(scenario.demo_balances))
-    fut = rt.hooks.get("futures_deposit")
-    if fut is not None:
-        for asset, amount in scenario.demo_futures_balances.items():
-            fut(rt.demo.account.id, asset, Decimal(amount))
-    named: dict[str, Any] = {}
+    _deposit(venue, rt.demo.account.id, scenario.demo_futures_balances)
+    named: dict[str, AccountCredentials] = {}
     for a in scenario.accounts:
         creds = venue.create_account(dict(a.balances), tier=a.tier, nonce_window=a.nonce_window)
         named[a.name] = creds
-        if fut is not None:
-            for asset, amount in a.futures_balances.items():
-                fut(creds.account.id, asset, Decimal(amount))
-    rt.hooks["named_accounts"] = named
+        _deposit(venue, creds.account.id, a.futures_balances)
+    rt.services.named_accounts = named
+    inst = venue.instruments
     books = scenario.books
     if books is None:
-        books = [BookSeed(symbol=p.id) for p in venue.instruments.pairs.values() if p.status == "online"]
-    for b in books:
-        if venue.instruments.pair(b.symbol) is None and venue.instruments.future(b.symbol) is not None:
-            continue  # futures books are seeded by the derivatives gateway's after_build hook
-        seed_book(rt, b)
+        spot = [BookSeed(symbol=p.id) for p in inst.pairs.values() if p.status == "online"]
+        derivatives = [BookSeed(symbol=s) for s, spec in venue.derivatives.specs.items() if spec.tradeable]
+    else:
+        spot = [b for b in books if inst.pair(b.symbol) is not None or inst.future(b.symbol) is None]
+        derivatives = [b for b in books if inst.pair(b.symbol) is None and inst.future(b.symbol) is not None]
+    for b in spot:
+        _seed_spot(rt, b, False)
     if scenario.status != "online":
         venue.spot_seq.submit("set_status", ADMIN, {"status": scenario.status})
-    for hook in rt.hooks.get("after_build", []):
-        hook(rt)
+    for b in derivatives:
+        _seed_derivatives(rt, b, False)
+    rt.services.market.apply_scenario()

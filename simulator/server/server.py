@@ -17,10 +17,10 @@ import uvicorn
 
 from simulator.core.venue import Venue, VenueConfig
 from simulator.gateways import load_gateways
+from simulator.scenario import Scenario
 
 from .app import build_app
 from .runtime import Runtime, Settings
-from .scenario import Scenario
 
 log = logging.getLogger("kraken_sim")
 
@@ -66,7 +66,6 @@ class VenueServer:
         self.port = 0
         self.tls_port: int | None = None
         self.ca_cert: str | None = None
-        self.stopped = asyncio.Event() if False else None
 
     async def start(self) -> dict[str, Any]:
         s = self.settings
@@ -108,6 +107,7 @@ class VenueServer:
             start = getattr(gw, "start", None)
             if start is not None:
                 await start(self.rt)
+        await self.rt.services.market.start()
         self._tasks.append(asyncio.create_task(self._timers()))
         return self.ready_info()
 
@@ -173,6 +173,8 @@ class VenueServer:
         arrives while connections drain is served and journaled, never lost."""
         for srv in self._servers:
             srv.should_exit = True
+        with contextlib.suppress(Exception):
+            await self.rt.services.market.stop()
         for gw in reversed(self.rt.gateways):
             stop = getattr(gw, "stop", None)
             if stop is not None:
@@ -184,7 +186,7 @@ class VenueServer:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(t, timeout=5)
-        store = self.rt.hooks.get("journal_file")
+        store = self.rt.services.journal_file
         if store is not None:
             store.close()
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from simulator.core.derivatives import HANDLERS, FuturesEngine, OrderResult
-from simulator.core.ids import IdGenerator
+from simulator.core.derivatives import FuturesEngine, OrderResult
 from simulator.core.orders import Origin
 from simulator.core.sequencer import Sequencer
 from simulator.core.venue import Venue, VenueConfig
@@ -71,10 +70,7 @@ class Market:
 
 def make_market(seed: int = 7) -> Market:
     venue = Venue(VenueConfig(seed=seed, clock_mode="frozen", clock_start_ns=T0))
-    eng = FuturesEngine(venue.instruments, venue.accounts, IdGenerator(seed + 1))
-    seq = venue.add_market("futures", eng, HANDLERS)
-    venue.extensions["futures"] = eng
-    return Market(venue, eng, seq)
+    return Market(venue, venue.derivatives, venue.derivatives_seq)
 
 
 @pytest.fixture

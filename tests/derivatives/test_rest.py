@@ -149,8 +149,6 @@ def test_faults_and_rate_limits(kraken_venue: KrakenVenue, rest: Rest) -> None:
     assert rest.get("tickers")["error"] == "Unavailable"
     kraken_venue.admin.faults(unavailable_share=0.0)
     assert rest.get("tickers")["result"] == "success"
-    if "futures_rest_ratelimit" not in kraken_venue.runtime.hooks:
-        pytest.skip("no rate-limit model in this build")
     errors = []
     for _ in range(60):  # sendorder costs 10 of the 500-unit budget
         body = rest.post("sendorder", orderType="lmt", symbol="PF_XBTUSD", side="buy", size="0.001", limitPrice="80000")

@@ -64,7 +64,8 @@ def login(ws: ClientConnection, acct: dict[str, Any]) -> dict[str, str]:
 
 def test_public_feeds(kraken_venue: KrakenVenue) -> None:
     v = kraken_venue
-    hub: Hub = v.runtime.hooks["futures_ws"]
+    hub = v.runtime.services.futures_ws
+    assert isinstance(hub, Hub)
     hub.config.heartbeat_s = 0.2
     acct = v.admin.create_account({}, futures_balances={"USD": "100000"})
     trade = Trade(key=acct["futures_api_key"], secret=acct["futures_api_secret"], url=v.futures_rest)

@@ -23,7 +23,7 @@ def futures_open(venue: Any, account_id: str) -> list[str]:
 
 def inside(venue: Any, symbol: str = "PF_XBTUSD") -> str:
     def read() -> tuple[int, int, int, int]:
-        eng = venue.runtime.venue.extensions["futures"]
+        eng = venue.runtime.venue.derivatives
         book, spec = eng.books[symbol], eng.specs[symbol]
         return book.best_bid(), book.best_ask(), spec.tick, spec.pdp
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from simulator.pytest_plugin import AdminError, KrakenVenue, start_venue
-from simulator.server.scenario import ScenarioError, load_scenario, parse_scenario
+from simulator.scenario import ScenarioError, load_scenario, parse_scenario
 
 BTC = {"symbol": "BTC/USD", "makers": 2, "takers": 2, "taker": {"rate": 0.6}}
 
@@ -32,7 +32,7 @@ def test_participants_act_only_when_the_frozen_clock_moves(kraken_venue: KrakenV
     st = a.request("GET", "/market")["markets"][0]
     assert st["steps"] == 10
     entries = bot_entries(kraken_venue)
-    seed_mm = kraken_venue.call(lambda: kraken_venue.runtime.hooks["market_maker"].account.id)
+    seed_mm = kraken_venue.call(lambda: kraken_venue.runtime.services.market_maker.account.id)
     # the first command takes the static seed ladder away; then only the participants' own accounts
     assert (entries[0]["command"], entries[0]["account"]) == ("cancel_all", seed_mm)
     assert {e["account"] for e in entries[1:]} <= set(st["accounts"].values())

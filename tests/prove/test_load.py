@@ -39,12 +39,12 @@ def fresh() -> Iterator[tuple[ThreadedVenue, KrakenVenue]]:
 
 
 def _has_fix(v: KrakenVenue) -> bool:
-    return bool(v.fix_port) and "fix" in v.runtime.hooks
+    return bool(v.fix_port) and v.runtime.services.fix is not None
 
 
 def _run(tv: ThreadedVenue, v: KrakenVenue, cfg: LoadConfig) -> LoadResult:
     rt = v.runtime
-    hub = rt.hooks["spot_ws"]
+    hub = rt.services.spot_ws
     v.call(lambda: setattr(hub.config, "max_queue", MAX_QUEUE))
 
     async def probe() -> dict[str, Any]:

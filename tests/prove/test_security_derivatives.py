@@ -411,7 +411,9 @@ def test_rest_body_size_is_capped(venue: KrakenVenue) -> None:
     looked at (and nothing is done); a body just under the cap is served."""
     creds = futures_fund(venue)
     path = FUTURES_V3 + "sendorder"
-    cap = venue.runtime.hooks["futures_rest_config"].max_body
+    cfg = venue.runtime.services.futures_rest_config
+    assert cfg is not None
+    cap = cfg.max_body
     for size, placed in ((cap - 1000, True), (cap + 1, False), (5 << 20, False)):
         body = urlencode(SEND) + "&pad="
         body += "x" * (size - len(body))

@@ -122,7 +122,7 @@ def test_derivatives_fix_budget_is_per_session_and_rest_is_separate(kraken_venue
     admin.freeze()
     a = admin.create_account({}, futures_balances={"USD": "100000"})
     acct = a["account_id"]
-    hook = rt.hooks["futures_fix_ratelimit"]
+    hook = rt.venue.limits.charge_futures_fix
     from simulator.core.errors import EngineError
 
     def spend(session: str, n: int) -> int:
@@ -141,5 +141,5 @@ def test_derivatives_fix_budget_is_per_session_and_rest_is_separate(kraken_venue
     http = httpx.Client(timeout=10)
     r = http.get(v.futures_rest + "/derivatives/api/v3/instruments")
     assert r.status_code == 200 and r.json()["result"] == "success"
-    rest_hook = rt.hooks["futures_rest_ratelimit"]
+    rest_hook = rt.venue.limits.charge_futures_rest
     v.call(rest_hook, acct, "sendorder")  # would raise if FIX had drained it

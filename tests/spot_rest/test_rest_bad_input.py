@@ -177,7 +177,7 @@ def test_rate_limit_hook(kraken_venue: Any, funded: dict[str, Any], raw: Raw, mo
         if endpoint == "Ledgers":
             raise EngineError(Reject.RATE_LIMIT)
 
-    monkeypatch.setitem(kraken_venue.runtime.hooks, "spot_rest_ratelimit", limiter)
+    monkeypatch.setattr(kraken_venue.runtime.venue.limits, "charge_spot_call", limiter)
     raw.ok("Balance")
     assert raw.error("Ledgers") == "EOrder:Rate limit exceeded"
     raw.public("Time")  # public calls are not counted by this hook

@@ -103,8 +103,8 @@ def test_exports_replay_to_the_same_state(kraken_venue: Any, user: User) -> None
 
     rt = kraken_venue.runtime
     fresh = Venue(VenueConfig(seed=rt.venue.config.seed), rt.venue.clock)
-    spot = [e for e in kraken_venue.call(lambda: list(rt.venue.journal.entries)) if e.engine == "spot"]
-    fresh.replay({**e.to_json(with_events=False), "params": e.params} for e in spot)
+    entries = kraken_venue.call(lambda: list(rt.venue.journal.entries))
+    fresh.replay({**e.to_json(with_events=False), "params": e.params} for e in entries)
     reports = {r.id: r.req.description for rs in fresh.spot.exports.by_account.values() for r in rs}
     assert reports == {rid: "keep"}
 

@@ -117,7 +117,7 @@ def test_wallet_transfer_uses_the_futures_hook(
             raise ValueError("no ETH wallet on futures")
         calls.append((account_id, asset, amount))
 
-    monkeypatch.setitem(kraken_venue.runtime.hooks, "futures_deposit", credit)
+    monkeypatch.setattr(kraken_venue.runtime.venue, "deposit_derivatives", credit)
     res = funding.wallet_transfer(asset="XBT", from_="Spot Wallet", to_="Futures Wallet", amount="0.25")
     assert res["refid"]
     assert calls == [(funded["account_id"], "XBT", Decimal("0.25"))]
@@ -188,7 +188,7 @@ def test_earn(kraken_venue: Any, funded: dict[str, Any]) -> None:
 
 
 def test_withdraw_delay_is_configurable(kraken_venue: Any, funded: dict[str, Any], funding: Funding) -> None:
-    config = kraken_venue.runtime.hooks["spot_funding_config"]
+    config = kraken_venue.runtime.venue.config.funding
     kraken_venue.call(setattr, config, "withdraw_delay_s", 0)
     try:
         ref = funding.withdraw_funds(asset="USD", key="usd-bank", amount="100")["refid"]

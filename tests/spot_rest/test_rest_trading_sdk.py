@@ -291,5 +291,5 @@ def test_account_queries(kraken_venue: Any, funded: dict[str, Any], trade: Trade
 def test_ws_token(kraken_venue: Any, funded: dict[str, Any], raw: Raw) -> None:
     res = raw.ok("GetWebSocketsToken")
     assert res["expires"] == 900 and len(res["token"]) >= 30
-    store = kraken_venue.runtime.hooks["ws_tokens"]
+    store = kraken_venue.runtime.services.ws_tokens
     assert store.account_for(res["token"]) == funded["account_id"]

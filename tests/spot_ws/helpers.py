@@ -95,7 +95,7 @@ async def open_client(url: str) -> Client:
 
 
 def mint(venue: KrakenVenue, account_id: str) -> str:
-    return str(venue.call(lambda: venue.runtime.hooks["ws_tokens"].mint(account_id).token))
+    return str(venue.call(lambda: venue.runtime.services.ws_tokens.mint(account_id).token))
 
 
 def new_account(venue: KrakenVenue, **balances: str) -> tuple[str, str]:

@@ -208,7 +208,7 @@ def test_ccxt_pro_public(kraken_venue):
             trades_task = asyncio.ensure_future(ex.watch_trades("BTC/USD"))
             t = await asyncio.wait_for(ticker_task, 5)
             assert t["symbol"] == "BTC/USD" and t["bid"] > 0
-            hub = kraken_venue.runtime.hooks["spot_ws"]
+            hub = kraken_venue.runtime.services.spot_ws
             deadline = time.monotonic() + 10
             while "XXBTZUSD" not in hub.trades and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
@@ -236,7 +236,7 @@ def test_ccxt_pro_private(kraken_venue):
             bal = await ex.watch_balance()
             assert bal["USD"]["total"] == 1000000
             orders_task = asyncio.ensure_future(ex.watch_orders())
-            hub = kraken_venue.runtime.hooks["spot_ws"]
+            hub = kraken_venue.runtime.services.spot_ws
             deadline = time.monotonic() + 10
             while acct["account_id"] not in hub.execs and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)

@@ -130,7 +130,7 @@ def test_subscription_errors(kraken_venue):
 
 
 def test_idle_timeout_closes(kraken_venue):
-    kraken_venue.runtime.hooks["spot_ws"].config.idle_timeout_s = 0.6
+    kraken_venue.runtime.services.spot_ws.config.idle_timeout_s = 0.6
 
     async def go():
         c = await open_client(kraken_venue.spot_ws)
@@ -176,7 +176,7 @@ def test_connections_registry_drop_and_reset(kraken_venue):
 
 
 def test_flood_is_refused_and_connection_survives(kraken_venue):
-    cfg = kraken_venue.runtime.hooks["spot_ws"].config
+    cfg = kraken_venue.runtime.services.spot_ws.config
     cfg.msg_rate, cfg.msg_burst = 5.0, 20.0
 
     async def go():

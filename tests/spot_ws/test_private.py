@@ -256,8 +256,7 @@ def test_executions_snapshot_options_and_ratecounter(kraken_venue):
         await c.drain(0.3)
         ex = _execs(c.seen)
         assert [e["exec_type"] for e in ex] == ["new"]  # order_status:false drops pending_new
-        if kraken_venue.runtime.hooks.get("spot_ratecounter") is not None:
-            assert "ratecount" in ex[0]
+        assert "ratecount" in ex[0]
         dup = await c.call("subscribe", {"channel": "executions", "token": tok}, req_id=3)
         assert dup["error"] == "Already subscribed"
         r = await c.call("unsubscribe", {"channel": "executions", "token": tok}, req_id=4)

@@ -89,7 +89,7 @@ def _notify(
     return eng.add_notification(note, type, priority)
 
 
-HANDLERS = {
+HANDLERS: dict[str, Any] = {
     "deposit": _deposit,
     "send_order": _send,
     "edit_order": _edit,

@@ -7,7 +7,7 @@ reports of the request's own order are built after `submit` returns, from
 the result and the fills it caused (collected while the command ran);
 everything else (makers, cancels by others, triggers, the dead man's switch)
 comes from the bus as on Spot. Each order-entry message is charged to the
-connection's own Derivatives FIX budget (`rt.hooks["futures_fix_ratelimit"]`).
+connection's own Derivatives FIX budget (`rt.venue.limits.charge_futures_fix`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def fut_ord_type(otype: str, has_limit: bool, triggered: bool) -> str:
 
 
 class FuturesOrders:
-    """Order entry and reports for the derivatives engine (`rt.venue.sequencers["futures"]`)."""
+    """Order entry and reports for the derivatives engine (`rt.venue.derivatives_seq`)."""
 
     def __init__(self, app: KrakenFixApp) -> None:
         self.app = app
@@ -65,11 +65,11 @@ class FuturesOrders:
     # ------------------------------------------------------------ plumbing
     @property
     def engine(self) -> Any:
-        return self.app.rt.venue.extensions.get("futures")
+        return self.app.rt.venue.derivatives
 
     @property
     def seq(self) -> Sequencer | None:
-        return self.app.rt.venue.sequencers.get("futures")
+        return self.app.rt.venue.derivatives_seq
 
     def available(self) -> bool:
         return self.seq is not None and self.engine is not None
@@ -94,9 +94,7 @@ class FuturesOrders:
         return self.engine
 
     def _charge(self, conn: FixConn) -> None:
-        hook = self.app.rt.hooks.get("futures_fix_ratelimit")
-        if hook is not None:
-            hook(conn.instance_id, conn.account_id, self.app.config.derivatives_cost)
+        self.app.rt.venue.limits.charge_futures_fix(conn.instance_id, conn.account_id, self.app.config.derivatives_cost)
 
     def _begin(self, conn: FixConn, kind: str, cl: str | None, **kw: Any) -> Request:
         from simulator.gateways.fix.application import Request
@@ -243,7 +241,7 @@ class FuturesOrders:
             raise permission_denied()
         seq = self.seq
         assert seq is not None
-        with seq._lock:
+        with seq.exclusive():
             o = self.find(conn, msg)
             if o is None or o.origin_session != conn.instance_id:
                 raise unknown_order()
@@ -268,7 +266,7 @@ class FuturesOrders:
             raise permission_denied()
         seq = self.seq
         assert seq is not None
-        with seq._lock:
+        with seq.exclusive():
             o = self.find(conn, msg)
             if o is None or o.origin_session != conn.instance_id or o.state not in ("open", "trigger"):
                 raise unknown_order()
@@ -306,7 +304,7 @@ class FuturesOrders:
         seq = self.seq
         assert seq is not None
         request = self._begin(conn, "mass", msg.get(F.CL_ORD_ID))
-        with seq._lock:
+        with seq.exclusive():
             if kind == "7":
                 if eng.state.get(conn.account_id) is not None:
                     seq.submit("cancel_all", request.origin, {"account_id": conn.account_id})

@@ -36,7 +36,6 @@ from simulator.gateways.fix.registry import next_epoch
 from simulator.server.runtime import Runtime
 
 log = logging.getLogger("kraken_sim.fix")
-HOOK = "fix"
 
 
 def plain_services() -> tuple[ServiceSpec, ...]:
@@ -183,19 +182,19 @@ class FixConfigIn(BaseModel):
 
 
 def gateway(rt: Runtime) -> FixGateway:
-    gw: FixGateway = rt.hooks[HOOK]
+    gw = rt.services.fix
+    assert gw is not None, "fix.gateway.prepare(rt) has not run"
     return gw
 
 
 # ----------------------------------------------------------- module contract
 def prepare(rt: Runtime) -> None:
     """Every build/reset: create the gateway once and hook it to the bus and resets."""
-    if HOOK in rt.hooks:
+    if rt.services.fix is not None:
         return
-    gw = FixGateway(rt)
-    rt.hooks[HOOK] = gw
+    gw = rt.services.fix = FixGateway(rt)
     rt.bus.subscribe(gw.app.on_entry)
-    rt.hooks.setdefault("on_reset", []).append(gw.on_reset)
+    rt.services.on_reset.append(gw.on_reset)
     _share_certificate(rt)
 
 

@@ -198,7 +198,7 @@ class MarketData:
                         "0" in types, "2" in types, pdp, qdp, 0)
             subs.append(sub)
             seq = self._sequencer(market)
-            with seq._lock:  # the snapshot and the diff base are one engine state
+            with seq.exclusive():  # the snapshot and the diff base are one engine state
                 journal = self.app.rt.venue.journal
                 sub.since_seq = journal.entries[-1].seq if journal.entries else 0
                 book = self._book(sub)
@@ -216,7 +216,7 @@ class MarketData:
         """(market, instrument id, price dp, qty dp) for a Spot or Derivatives spelling."""
         venue = self.app.rt.venue
         if self.app.is_derivatives(symbol):
-            eng = venue.extensions.get("futures")
+            eng = venue.derivatives
             if eng is None:
                 return None
             spec = eng.specs.get(symbol.upper())
@@ -227,7 +227,7 @@ class MarketData:
     def _book(self, sub: MDSub) -> OrderBook | None:
         venue = self.app.rt.venue
         if sub.market == "futures":
-            eng = venue.extensions.get("futures")
+            eng = venue.derivatives
             return eng.books.get(sub.instrument) if eng is not None else None
         return venue.spot.books.get(sub.instrument)
 
@@ -425,7 +425,7 @@ class MarketData:
                     (F.TICK_SIZE, f"{pair.tick_size.normalize():f}"),
                     (F.ASSET_PAIR_STATUS, PAIR_STATUS.get(pair.status, "0")),
                 ])
-        eng = venue.extensions.get("futures")
+        eng = venue.derivatives
         if sec_type in (None, "FUT") and eng is not None:
             for spec in eng.specs.values():
                 step = fmt_units(spec.qstep, spec.qdp)

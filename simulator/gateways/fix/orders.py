@@ -225,7 +225,7 @@ class SpotOrders:
         if not conn.may(CANCEL_ORDERS, CREATE_ORDERS):
             raise permission_denied()
         seq = self.venue.spot_seq
-        with seq._lock:
+        with seq.exclusive():
             o = self.find(conn, msg)
             if o is None:
                 raise unknown_order()
@@ -253,7 +253,7 @@ class SpotOrders:
         if not conn.may(CREATE_ORDERS):
             raise permission_denied()
         seq = venue.spot_seq
-        with seq._lock:
+        with seq.exclusive():
             o = self.find(conn, msg)
             if o is None or not o.is_open or o.origin is None or o.origin.session != conn.instance_id:
                 raise unknown_order()  # G reaches only this connection's orders (fix.md §7.3)

@@ -18,7 +18,9 @@ from fastapi.responses import Response
 
 from simulator.core.accounts import ApiKey, futures_access
 from simulator.core.derivatives import FuturesEngine, FuturesError
-from simulator.core.sequencer import Sequencer
+from simulator.core.errors import EngineError
+from simulator.core.ratelimit import futures_rest_cost, history_cost
+from simulator.core.sequencer import Sequencer, View
 from simulator.gateways.http_body import read_capped
 from simulator.server.runtime import Runtime
 
@@ -37,18 +39,17 @@ TOO_LARGE = "invalidArgument"  # Kraken's word for arguments it will not take (n
 
 @dataclass
 class FuturesRestConfig:
-    """Gateway limits (rt.hooks["futures_rest_config"], replaceable by tests)."""
+    """Gateway limits (rt.services.futures_rest_config, replaceable by tests)."""
 
     max_body: int = 64 * 1024  # bytes; as the Spot REST gateway: no real request comes near it
 
 
 def _config(rt: Runtime) -> FuturesRestConfig:
-    cfg = rt.hooks.get("futures_rest_config")
-    return cfg if isinstance(cfg, FuturesRestConfig) else FuturesRestConfig()
+    return rt.services.futures_rest_config or FuturesRestConfig()
 
 
 def _market(rt: Runtime) -> tuple[FuturesEngine, Sequencer]:
-    return rt.venue.extensions["futures"], rt.venue.sequencers["futures"]
+    return rt.venue.derivatives, rt.venue.derivatives_seq
 
 
 def _nonces(rt: Runtime) -> NonceBook:
@@ -105,10 +106,6 @@ def _authenticate(rt: Runtime, request: Request, path: str, raw_query: str, body
 
 def _cost(name: str, method: str, params: Params, history: bool) -> int | None:
     """Kraken's published cost of one call (batch size and lastFillTime matter)."""
-    try:
-        from simulator.core.ratelimit import futures_rest_cost, history_cost
-    except ImportError:  # pragma: no cover - the rate-limit model is optional
-        return None
     if history:
         count = params.get("count")
         return history_cost(name, ascii_int(count) if count else None)
@@ -122,19 +119,11 @@ def _cost(name: str, method: str, params: Params, history: bool) -> int | None:
 
 
 def _ratelimit(rt: Runtime, account_id: str, endpoint: str, cost: int | None = None, history: bool = False) -> None:
-    """The rate-limit model's verdict (a separate gateway publishes the hook)."""
-    hook = rt.hooks.get("futures_rest_ratelimit")
-    if hook is None:
-        return
+    """The rate-limit model's verdict (the venue's, shared with every protocol)."""
     try:
-        try:
-            hook(account_id, endpoint, cost=cost, history=history)
-        except TypeError:
-            hook(account_id, endpoint)
-    except RestError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any refusal means the budget is spent
-        raise RestError("apiLimitExceeded", int(getattr(exc, "http_status", 200) or 200)) from exc
+        rt.venue.limits.charge_futures_rest(account_id, endpoint, cost=cost, history=history)
+    except EngineError as exc:
+        raise RestError("apiLimitExceeded") from exc
 
 
 async def _prelude(rt: Runtime) -> str | None:
@@ -147,17 +136,16 @@ async def _prelude(rt: Runtime) -> str | None:
     return None
 
 
-def _sync(rt: Runtime, eng: FuturesEngine, seq: Sequencer) -> None:
-    """Fire due timers (funding, dead man's switch) and bring the engine's
-    view time to now before reading."""
+def _sync(seq: Sequencer) -> View:
+    """Fire due timers (funding, dead man's switch), then hold the sequencer
+    with the engine's view time at now while the request reads."""
     seq.poll_timers()
-    now = rt.venue.clock.now_ns()
-    if now > eng.now_ns:
-        eng.now_ns = now
+    return seq.view()
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
-    rt.hooks.setdefault("futures_rest_config", FuturesRestConfig())
+    if rt.services.futures_rest_config is None:
+        rt.services.futures_rest_config = FuturesRestConfig()
 
     async def derivatives(request: Request, version: str, rest: str) -> Response:
         fault = await _prelude(rt)
@@ -187,8 +175,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
                 endpoint = name if symbol is None else name.replace(symbol.lower(), "{symbol}")
                 _ratelimit(rt, key.account_id, endpoint, _cost(endpoint, method, params, False))
             ctx = Ctx(rt, eng, seq, params, method, key, symbol)
-            with seq._lock:
-                _sync(rt, eng, seq)
+            with _sync(seq):
                 payload = handler(ctx)
             return _json(_envelope(rt, payload))
         except RestError as exc:
@@ -213,8 +200,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
             params = Params.parse(raw_query, body)
             if len(parts) == 3 and parts[0].lower() == "market":
                 spec = eng.spec(parts[1])
-                with seq._lock:
-                    _sync(rt, eng, seq)
+                with _sync(seq):
                     if parts[2].lower() == "executions":
                         return _json(hist.market_executions(eng, spec, params))
                     if parts[2].lower() == "price":
@@ -231,8 +217,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
             kind = "/".join(parts).lower()
             hname = kind.replace("-", "")
             _ratelimit(rt, key.account_id, hname, _cost(hname, "GET", params, True), history=True)
-            with seq._lock:
-                _sync(rt, eng, seq)
+            with _sync(seq):
                 fa = eng.fa(key.account_id)
                 if kind == "executions":
                     return _json(hist.account_executions(eng, fa, params))
@@ -280,8 +265,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
             res = parts[2]
             if res not in hist.RESOLUTIONS or len(parts) > 3:
                 return _json({"error": "Invalid resolution"}, 400)
-            with seq._lock:
-                _sync(rt, eng, seq)
+            with _sync(seq):
                 return _json(hist.candles(eng, spec, tick, res, params, rt.venue.clock.now_ns()))
         except (RestError, FuturesError):
             return _json({"error": "Invalid request"}, 400)

@@ -168,7 +168,7 @@ def futures_document(symbols: Iterable[str] = (), routes: dict[tuple[str, str], 
 
 def venue_document(rt: Any) -> Schema:
     """The document with this venue's contract symbols."""
-    eng = rt.venue.extensions["futures"]
+    eng = rt.venue.derivatives
     return futures_document(s for s, spec in eng.specs.items() if spec.tradeable)
 
 

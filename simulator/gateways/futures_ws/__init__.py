@@ -16,32 +16,37 @@ from .hub import FuturesConn, Hub, HubConfig
 __all__ = ["FuturesConn", "Hub", "HubConfig", "install", "prepare", "start", "stop"]
 
 
+def hub(rt: Runtime) -> Hub:
+    """The runtime's hub (made by `prepare`)."""
+    h = rt.services.futures_ws
+    assert h is not None, "futures_ws.prepare(rt) has not run"
+    return h
+
+
 def prepare(rt: Runtime) -> None:
     """Every build/reset: the hub (and its bus subscription) exists once."""
-    hub: Hub | None = rt.hooks.get("futures_ws")
-    if hub is None:
-        hub = Hub(rt)
-        rt.hooks["futures_ws"] = hub
-        rt.bus.subscribe(hub.on_entry)
-        rt.hooks.setdefault("on_reset", []).append(hub.on_reset)
+    if rt.services.futures_ws is None:
+        h = rt.services.futures_ws = Hub(rt)
+        rt.bus.subscribe(h.on_entry)
+        rt.services.on_reset.append(h.on_reset)
 
 
 def install(app: Any, rt: Runtime) -> None:
-    hub: Hub = rt.hooks["futures_ws"]
+    the_hub = hub(rt)
 
     async def futures_ws(websocket: WebSocket) -> None:
-        await FuturesConn(hub, websocket).serve()
+        await FuturesConn(the_hub, websocket).serve()
 
     app.router.add_websocket_route("/ws/v1", futures_ws)
 
 
 async def start(rt: Runtime) -> None:
-    rt.hooks["futures_ws"].bind_loop()
+    hub(rt).bind_loop()
 
 
 async def stop(rt: Runtime) -> None:
-    hub: Hub = rt.hooks["futures_ws"]
-    for c in list(hub.conns):
+    h = hub(rt)
+    for c in list(h.conns):
         await c.drop(1001, "shutting down")
-    if hub._task is not None:
-        hub._task.cancel()
+    if h._task is not None:
+        h._task.cancel()

@@ -174,12 +174,11 @@ class Hub(LoopBound):
     # --------------------------------------------------------------- plumbing
     @property
     def eng(self) -> FuturesEngine:
-        eng: FuturesEngine = self.rt.venue.extensions["futures"]
-        return eng
+        return self.rt.venue.derivatives
 
     @property
     def seq(self) -> Sequencer:
-        return self.rt.venue.sequencers["futures"]
+        return self.rt.venue.derivatives_seq
 
     def bind_loop(self) -> None:
         if self.loop is None:
@@ -188,13 +187,6 @@ class Hub(LoopBound):
         if self._task is None or self._task.done():
             self._task = self.loop.create_task(self._periodic())
 
-    def now_ns(self) -> int:
-        """View time: the venue clock (the engine's own clock only moves on commands)."""
-        eng = self.eng
-        now = self.rt.venue.clock.now_ns()
-        if now > eng.now_ns:
-            eng.now_ns = now
-        return eng.now_ns
 
     def forget(self, conn: FuturesConn) -> None:
         with self.lock:
@@ -242,8 +234,7 @@ class Hub(LoopBound):
             return
         feed = msg.get("feed")
         feed = ALIASES.get(feed, feed) if isinstance(feed, str) else None  # a list or object names no feed
-        with self.seq._lock, self.lock:
-            self.now_ns()
+        with self.seq.view(), self.lock:  # view time: the venue clock (commands only move it otherwise)
             if feed in PUBLIC:
                 self._public(conn, event, feed, msg)
             elif feed in PRIVATE:
@@ -485,9 +476,8 @@ class Hub(LoopBound):
             return  # nobody listening, or the venue is being rebuilt
         mono = time.monotonic()
         cfg = self.config
-        with self.seq._lock, self.lock:
-            now = self.now_ns()
-            eng = self.eng
+        with self.seq.view() as eng, self.lock:
+            now = eng.now_ns
             built: dict[tuple[str, str], dict[str, Any]] = {}  # one ticker per product per pass
             for c in list(self.conns):
                 if c.closed:

@@ -6,19 +6,16 @@ otp, permissions), `params` (form/JSON bodies, typed parameters), `public`,
 shapes and number strings), `market` (ticker/OHLC/trades/spread from venue
 state), `registry` (the method table).
 
-`prepare(rt)` runs at every build/reset: funding state and its commands on
-the spot sequencer, the Spread recorder on the event bus, and the WS token
-store the WS gateway reads from `rt.hooks["ws_tokens"]`.
+`prepare(rt)` runs at every build/reset: the Spread recorder on the fresh
+spot sequencer.  Funding state is the venue's (`venue.funding`); the WS
+token store is the runtime's (`rt.services.ws_tokens`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from simulator.core.funding import FundingConfig, FundingState
-from simulator.core.ids import IdGenerator
-from simulator.core.orders import Origin
-from simulator.server.tokens import WsTokenStore
+from simulator.server.runtime import Runtime
 
 # the endpoint modules register their methods on import
 from . import account, exports, funding, public, trading  # noqa: F401
@@ -29,35 +26,15 @@ from .routes import install as _install
 __all__ = ["PRIVATE", "PUBLIC", "RestConfig", "install", "prepare"]
 
 
-def prepare(rt: Any) -> None:
-    """Per-venue state of this gateway; the venue is fresh after a reset."""
+def prepare(rt: Runtime) -> None:
+    """Per-venue state of this gateway (the venue is fresh after a reset): the
+    Spread recorder, fed by the fresh spot sequencer."""
+    if rt.services.spot_rest_config is None:
+        rt.services.spot_rest_config = RestConfig()
     venue = rt.venue
-    hooks = rt.hooks
-    hooks.setdefault("spot_rest_config", RestConfig())
-    if "ws_tokens" not in hooks:
-        hooks["ws_tokens"] = WsTokenStore(venue.clock, IdGenerator(rt.settings.seed + 0x7070))
-    else:  # a reset: account ids are handed out again, so no old token may open the new accounts
-        hooks["ws_tokens"].tokens.clear()
-
-    def create_account(engine: Any, origin: Origin, parent_id: str, tier: str) -> Any:
-        return venue._create_account_cmd(engine, origin, None, tier, parent_id).account
-
-    config: FundingConfig = hooks.setdefault("spot_funding_config", FundingConfig())
-    state = FundingState(venue.spot, config, create_account)
-    venue.extensions["spot_funding"] = state
-    for kind, handler in state.handlers().items():
-        venue.spot_seq.register(kind, handler)
-
-    venue.extensions["spot_rest_spread"] = SpreadRecorder(venue.spot)
-    if not hooks.get("spot_rest_bus"):
-        hooks["spot_rest_bus"] = True
-
-        def on_entry(entry: Any) -> None:
-            rec = rt.venue.extensions.get("spot_rest_spread")
-            if rec is not None:
-                rec.on_entry(entry)
-
-        rt.bus.subscribe(on_entry)
+    rec = SpreadRecorder(venue.spot)
+    venue.extensions["spot_rest_spread"] = rec
+    venue.spot_seq.subscribe(rec.on_entry)
 
 
 def install(app: Any, rt: Any) -> None:

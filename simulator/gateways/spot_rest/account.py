@@ -38,7 +38,7 @@ TRADE_TYPES = ("all", "any position", "closed position", "closing position", "no
 
 # ------------------------------------------------------------------ balances
 def _funding(ctx: Ctx) -> Any:
-    return ctx.venue.extensions.get("spot_funding")
+    return ctx.venue.funding
 
 
 def balances(ctx: Ctx) -> list[tuple[str, int, int, int]]:
@@ -356,6 +356,6 @@ def trade_volume(ctx: Ctx, p: Params) -> dict[str, Any]:
 # ---------------------------------------------------------------- websockets
 @private("GetWebSocketsToken", perms=[(WEBSOCKET,)])
 def ws_token(ctx: Ctx, p: Params) -> dict[str, Any]:
-    store = ctx.rt.hooks["ws_tokens"]
+    store = ctx.rt.services.ws_tokens
     tok = store.mint(ctx.account_id, ctx.key.permissions if ctx.key is not None else None)
     return {"token": tok.token, "expires": TOKEN_TTL_S}

@@ -34,9 +34,7 @@ FUTURES_WALLET = "Futures Wallet"
 
 
 def state(ctx: Ctx) -> FundingState:
-    st: FundingState | None = ctx.venue.extensions.get("spot_funding")
-    if st is None:
-        raise ApiError("EService:Unavailable")
+    st: FundingState = ctx.venue.funding
     return st
 
 
@@ -279,9 +277,7 @@ def wallet_transfer(ctx: Ctx, p: Params) -> dict[str, Any]:
     if p.req_text("to", 64) != FUTURES_WALLET:
         raise invalid("to")
     amount = p.req_decimal("amount")
-    credit = ctx.rt.hooks.get("futures_deposit")
-    if credit is None:
-        raise ApiError("EService:Unavailable")
+    credit = ctx.venue.deposit_derivatives
     base = {"account_id": ctx.account_id, "asset_name": a.id, "amount": amount}
     ref: str = ctx.submit("funding_wallet_transfer", base)
     try:

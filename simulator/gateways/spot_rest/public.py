@@ -57,11 +57,11 @@ def system_status(ctx: Ctx, p: Params) -> dict[str, Any]:
 
 
 def _asset_raw(ctx: Ctx) -> dict[str, dict[str, Any]]:
-    raw = ctx.rt.hooks.get("spot_rest_asset_raw")
+    raw = ctx.rt.services.spot_rest_asset_raw
     if raw is None:
         data = ctx.venue.config.instruments or load_default_instruments()
         raw = {a["id"]: a for a in data.get("assets", [])}
-        ctx.rt.hooks["spot_rest_asset_raw"] = raw
+        ctx.rt.services.spot_rest_asset_raw = raw
     return dict(raw)
 
 

@@ -60,7 +60,7 @@ class Ctx:
 
     @property
     def config(self) -> RestConfig:
-        cfg: RestConfig = self.rt.hooks.get("spot_rest_config") or RestConfig()
+        cfg: RestConfig = self.rt.services.spot_rest_config or RestConfig()
         return cfg
 
     def now_ns(self) -> int:

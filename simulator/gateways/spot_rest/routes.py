@@ -73,7 +73,7 @@ def _run(ep: Endpoint, ctx: Ctx, data: dict[str, Any]) -> Response:
 
 
 def _config(rt: Any) -> RestConfig:
-    cfg: RestConfig = rt.hooks.get("spot_rest_config") or RestConfig()
+    cfg: RestConfig = rt.services.spot_rest_config or RestConfig()
     return cfg
 
 
@@ -121,9 +121,7 @@ def install(app: FastAPI, rt: Any) -> None:
             data = parse_body(body, headers.get("content-type"))
             auth.verify(key, request.url.path, body, data, headers.get("api-sign"))
             auth.check_permissions(key, ep.perms)
-            limiter = rt.hooks.get("spot_rest_ratelimit")
-            if limiter is not None:
-                limiter(key.account_id, method)
+            rt.venue.limits.charge_spot_call(key.account_id, method)
             ctx = Ctx(rt, key, rt.venue.accounts.get(key.account_id))
         except ApiError as exc:
             return fail(exc.text, exc.status)

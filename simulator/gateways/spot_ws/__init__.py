@@ -11,9 +11,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from simulator.core.ids import IdGenerator
 from simulator.server.runtime import Runtime
-from simulator.server.tokens import WsTokenStore
 
 from .connection import WsConnection
 from .hub import Hub, HubConfig
@@ -21,23 +19,27 @@ from .hub import Hub, HubConfig
 __all__ = ["Hub", "HubConfig", "WsConnection", "install", "prepare", "start", "stop"]
 
 
+def hub(rt: Runtime) -> Hub:
+    """The runtime's hub (made by `prepare`)."""
+    h = rt.services.spot_ws
+    assert h is not None, "spot_ws.prepare(rt) has not run"
+    return h
+
+
 def prepare(rt: Runtime) -> None:
-    """Every build/reset: make sure the token store, hub and its feed exist once."""
-    rt.hooks.setdefault("ws_tokens", WsTokenStore(rt.venue.clock, IdGenerator(rt.settings.seed ^ 0x70CE)))
-    hub: Hub | None = rt.hooks.get("spot_ws")
-    if hub is None:
-        hub = Hub(rt)
-        rt.hooks["spot_ws"] = hub
-        rt.bus.subscribe(hub.on_entry)
-        rt.hooks.setdefault("on_reset", []).append(hub.on_reset)
+    """Every build/reset: make sure the hub and its feed exist once."""
+    if rt.services.spot_ws is None:
+        h = rt.services.spot_ws = Hub(rt)
+        rt.bus.subscribe(h.on_entry)
+        rt.services.on_reset.append(h.on_reset)
 
 
 def install(app: Any, rt: Runtime) -> None:
-    hub: Hub = rt.hooks["spot_ws"]
+    the_hub = hub(rt)
 
     def route(kind: str) -> Any:
         async def endpoint(websocket: WebSocket) -> None:
-            await WsConnection(hub, websocket, kind).serve()
+            await WsConnection(the_hub, websocket, kind).serve()
 
         endpoint.__name__ = f"spot_ws_{kind}"
         return endpoint
@@ -48,12 +50,12 @@ def install(app: Any, rt: Runtime) -> None:
 
 
 async def start(rt: Runtime) -> None:
-    rt.hooks["spot_ws"].bind_loop()
+    hub(rt).bind_loop()
 
 
 async def stop(rt: Runtime) -> None:
-    hub: Hub = rt.hooks["spot_ws"]
-    for c in list(hub.conns):
+    h = hub(rt)
+    for c in list(h.conns):
         await c.drop(1001, "shutting down")
-    if hub._task is not None:
-        hub._task.cancel()
+    if h._task is not None:
+        h._task.cancel()

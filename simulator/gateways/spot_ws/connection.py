@@ -270,8 +270,8 @@ class WsConnection(QueuedConnection):
         if token is None:
             self.reply(method, req_id, time_in, error="Token(s) not found")
             return
-        store = self.hub.rt.hooks.get("ws_tokens")
-        acct = store.account_for(token) if store is not None and type(token) is str else None
+        store = self.hub.rt.services.ws_tokens
+        acct = store.account_for(token) if type(token) is str else None
         if acct is None:
             self.reply(method, req_id, time_in, error="EAPI:Invalid token")
             return

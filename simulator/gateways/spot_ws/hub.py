@@ -87,8 +87,8 @@ class Hub(LoopBound):
     # ------------------------------------------------------------- plumbing
     @property
     def lock(self) -> Any:
-        """The sequencer's lock: subscription changes and the feed never interleave."""
-        return self.rt.venue.spot_seq._lock
+        """The spot sequencer held: subscription changes and the feed never interleave."""
+        return self.rt.venue.spot_seq.exclusive()
 
     def bind_loop(self) -> None:
         if self.loop is None:
@@ -262,16 +262,16 @@ class Hub(LoopBound):
             wanted = accounts & self.execs.keys()
             if wanted:
                 reps = reports_for(eng, events, wanted)
-                rc = self.rt.hooks.get("spot_ratecounter")
+                limits = self.rt.venue.limits
                 for acct, rows in reps.items():
                     for sub in self.execs[acct]:
                         for pid, rep in rows:
                             if not sub.order_status and rep["exec_type"] not in STATUS_ONLY:
                                 continue
                             data = rep
-                            if sub.ratecounter and rc is not None:
+                            if sub.ratecounter:
                                 data = dict(rep)
-                                data["ratecount"] = ratecount_token(rc(acct, pid))
+                                data["ratecount"] = ratecount_token(limits.spot_trade_counter(acct, pid))
                             sub.conn.send(
                                 dumps(
                                     {

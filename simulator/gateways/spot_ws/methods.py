@@ -332,17 +332,8 @@ class Trading:
         return self.rt.venue.spot_seq.submit(kind, self.origin, params)
 
     def admit(self) -> str | None:
-        """Injected service faults and the rate-limit hook, as the engine sees the message."""
-        fault = self.rt.fault_reply()
-        if fault:
-            return fault
-        hook = self.rt.hooks.get("spot_ws_ratelimit")
-        if hook is not None:
-            try:
-                hook(self.account_id, self.method, self.params)
-            except EngineError as exc:
-                return exc.text
-        return None
+        """Injected service faults (rate limits are the engine's, on the trading counter)."""
+        return self.rt.fault_reply()
 
     def build(self) -> Job:
         return getattr(self, "_" + self.method)()  # type: ignore[no-any-return]
@@ -546,7 +537,7 @@ class Trading:
 
         def body() -> list[Reply]:
             eng = self.rt.venue.spot
-            with self.rt.venue.spot_seq._lock:  # the whole batch is validated first
+            with self.rt.venue.spot_seq.exclusive():  # the whole batch is validated first
                 for r in reqs:
                     try:
                         eng.build_order(acct, r, self.origin)

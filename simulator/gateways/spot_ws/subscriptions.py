@@ -21,7 +21,7 @@ from .channels.market import (
     ticker_message,
     trade_message,
 )
-from .executions import MAX_RATE_COUNT, BalanceSub, ExecSub, balance_snapshot, snapshot_reports
+from .executions import BalanceSub, ExecSub, balance_snapshot, snapshot_reports
 from .jsonw import dumps
 from .params import WsError, array, boolean, check_fields, enum, integer, string
 
@@ -118,9 +118,9 @@ class Subscriptions:
 
     def _account(self, params: dict[str, Any], channel: str) -> str:
         token = params.get("token")
-        store = self.hub.rt.hooks.get("ws_tokens")
-        acct = store.account_for(token) if store is not None and type(token) is str else None
-        if store is None or acct is None:
+        store = self.hub.rt.services.ws_tokens
+        acct = store.account_for(token) if type(token) is str else None
+        if acct is None:
             raise WsError("ESession:Invalid session", channel=channel, status="error")
         perms = store.permissions_for(token)
         need = CHANNEL_PERMISSIONS.get(channel)
@@ -429,9 +429,7 @@ class Subscriptions:
         hub = self.hub
         eng = hub.rt.venue.spot
         account = eng.accounts.get(acct)
-        tier = account.tier if account is not None else "intermediate"
-        max_hook = hub.rt.hooks.get("spot_maxratecount")
-        maxrate = max_hook(acct) if max_hook is not None else MAX_RATE_COUNT.get(tier, 125)
+        maxrate = hub.rt.venue.limits.spot_max_trade_counter(acct)
         self.conn.subs[key] = acct
         self.conn.send_acks(
             [

@@ -212,7 +212,7 @@ def parse_scenario(data: dict[str, Any], src: str = "scenario") -> Scenario:
     if "status" in data:
         sc.status = str(data["status"])
     if "market" in data:
-        from .market import parse_market_config
+        from simulator.core.market_config import parse_market_config
 
         entries = data["market"] if isinstance(data["market"], list) else [data["market"]]
         for i, m in enumerate(entries):

@@ -1,0 +1,152 @@
+"""The admin API's derivatives parts: index/mark setting, the account view
+(collateral, margin, positions) and /admin/futures (mark, funding, notices,
+the house book).  The market itself is the venue's (`venue.derivatives`)."""
+
+from __future__ import annotations
+
+import hmac
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from simulator.core.derivatives.engine import FuturesError
+from simulator.core.derivatives.model import money
+from simulator.core.errors import EngineError
+from simulator.core.venue import DERIVATIVES_ADMIN as ADMIN
+
+from .runtime import Runtime
+
+
+def set_index(rt: Runtime, symbol: str, price: Decimal) -> None:
+    """`PF_XBTUSD` (or `in_xbtusd`): index, marks follow; `PF_XBTUSD:mark`: mark
+    only; `PF_XBTUSD:index`: index only."""
+    seq = rt.venue.derivatives_seq
+    name, _, what = symbol.partition(":")
+    if what.lower() == "mark":
+        seq.submit("set_mark", ADMIN, {"symbol": name, "price": Decimal(price)})
+    elif what.lower() == "index":
+        seq.submit("set_index", ADMIN, {"symbol": name, "price": Decimal(price), "move_marks": False})
+    elif what:
+        raise FuturesError("invalidArgument")
+    else:
+        seq.submit("set_index", ADMIN, {"symbol": name, "price": Decimal(price)})
+
+
+def account_view(rt: Runtime, account_id: str) -> dict[str, Any]:
+    """The admin API's futures section: collateral, margin, positions, orders."""
+    seq = rt.venue.derivatives_seq
+    with seq.exclusive() as eng:
+        fa = eng.state.get(account_id)
+        if fa is None:
+            return {"flex": {}, "margin_accounts": {}, "positions": [], "open_orders": []}
+        accounts: dict[str, Any] = {}
+        for name in eng.margin_accounts(fa):
+            ma = fa.flex if name == "flex" else fa.inverse[name]
+            view = eng.margin_view(fa, name)
+            accounts[name] = {
+                "balances": {_alt(rt, a): _text(money(u)) for a, u in sorted(ma.balances.items())},
+                "portfolio_value": _text(money(view.portfolio_value)),
+                "margin_equity": _text(money(view.equity)),
+                "initial_margin": _text(money(view.im)),
+                "maintenance_margin": _text(money(view.mm)),
+                "available_margin": _text(money(view.available)),
+                "pnl": _text(money(view.pnl)),
+            }
+        positions = [
+            {
+                "symbol": p.spec.symbol,
+                "size": _text(p.spec.size_dec(p.size)),
+                "entry_price": _text(p.entry_price()),
+                "mark_price": _text(eng.mark_of(p.spec)),
+            }
+            for p in eng.positions_of(account_id)
+        ]
+        return {
+            "margin_accounts": accounts,
+            "positions": positions,
+            "open_orders": sorted(fa.open),
+        }
+
+
+def _alt(rt: Runtime, asset_id: str) -> str:
+    a = rt.venue.instruments.assets.get(asset_id)
+    return a.altname if a is not None else asset_id
+
+
+def _text(d: Decimal) -> str:
+    s = f"{d.normalize():f}"
+    return s
+
+
+# ----------------------------------------------------------------- admin extras
+class PriceIn(BaseModel):
+    price: str
+
+
+class FundingIn(BaseModel):
+    rate: str | None = Field(None, description="relative hourly rate (e.g. 0.0001); null: premium-based again")
+
+
+class NoteIn(BaseModel):
+    note: str
+    type: str = Field("general", description="market | general | new_feature | bug_fix | maintenance | settlement")
+    priority: str = Field("low", description="low | medium | high")
+
+
+def _dec(v: Any, name: str) -> Decimal:
+    try:
+        d = Decimal(str(v))
+    except InvalidOperation as exc:
+        raise HTTPException(400, f"{name}: not a number") from exc
+    if not d.is_finite():
+        raise HTTPException(400, f"{name}: not a number")
+    return d
+
+
+def install(app: FastAPI, rt: Runtime) -> None:
+    """Admin controls specific to derivatives: mark price, funding, notices."""
+
+    def guard(request: Request) -> None:
+        token = rt.settings.admin_token
+        if token:
+            auth = request.headers.get("authorization", "")
+            if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
+                raise HTTPException(401, "admin token required")
+
+    r = APIRouter(prefix="/admin/futures", tags=["admin"], dependencies=[Depends(guard)])
+
+    def run(kind: str, params: dict[str, Any]) -> Any:
+        try:
+            return rt.venue.derivatives_seq.submit(kind, ADMIN, params)
+        except EngineError as exc:
+            raise HTTPException(400, exc.text) from exc
+
+    @r.post("/mark/{symbol}", summary="Set a contract's mark price (the index stays)")
+    def set_mark(symbol: str, body: PriceIn) -> dict[str, Any]:
+        run("set_mark", {"symbol": symbol, "price": _dec(body.price, "price")})
+        return {"symbol": symbol, "mark": body.price}
+
+    @r.post("/funding/{symbol}", summary="Pin a perpetual's relative funding rate per period")
+    def set_funding(symbol: str, body: FundingIn) -> dict[str, Any]:
+        rate = _dec(body.rate, "rate") if body.rate is not None else None
+        run("set_funding", {"symbol": symbol, "rate": rate})
+        return {"symbol": symbol, "rate": body.rate}
+
+    @r.post("/notifications", summary="Publish a notification (REST notifications, WS notifications_auth)")
+    def notify(body: NoteIn) -> dict[str, Any]:
+        if body.priority not in ("low", "medium", "high"):
+            raise HTTPException(400, "priority")
+        result: dict[str, Any] = run("notify", {"note": body.note, "type": body.type, "priority": body.priority})
+        return result
+
+    @r.get("/house", summary="The venue's own book: fees, residues, liquidated positions")
+    def house() -> dict[str, Any]:
+        with rt.venue.derivatives_seq.exclusive() as eng:
+            return {
+                "balances": {_alt(rt, a): _text(money(u)) for a, u in sorted(eng.house.items())},
+                "positions": {s: _text(p.spec.size_dec(p.size)) for s, p in sorted(eng.house_positions.items())},
+            }
+
+    app.include_router(r)
