@@ -46,9 +46,11 @@ class FixProfile:
     daily_reset_utc: time | None = time(22, 0)
     # Logons refused for this long after the daily reset (Kraken rollover ~30 s).
     rollover_blackout_s: float = 0.0
-    # SendingTime accuracy check (373=10) against the venue clock; None = off, because a
-    # frozen or shifted venue clock would otherwise reject every wall-clock client.
-    max_latency_s: float | None = None
+    # SendingTime accuracy (373=10): |SendingTime - venue clock| must stay within this many
+    # seconds (QuickFIX's MaxLatency, 120 by default); None turns the check off. Measured
+    # against the venue clock: with a frozen or shifted clock, wall-clock clients fall out
+    # of the window (README "SendingTime accuracy").
+    max_latency_s: float | None = 120.0
     logon_timeout_s: float = 10.0
     logout_timeout_s: float = 2.0
     max_heartbeat_s: int = 3600

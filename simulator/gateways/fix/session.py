@@ -36,6 +36,7 @@ from simulator.gateways.fix.tags import RejectReason
 from simulator.gateways.fix.validate import (
     Problem,
     check_admin,
+    check_dictionary,
     check_fields,
     check_header,
     check_msg_type,
@@ -387,17 +388,18 @@ class FixSession:
             self._send_admin("5", [(tags.TEXT, "Incorrect BeginString")])
             self._close("incorrect BeginString", graceful=False)
             return
-        seq = parse_seq_num(msg.get(tags.MSG_SEQ_NUM))
+        mt = msg.msg_type
+        # SequenceReset-Reset: the receiver ignores MsgSeqNum (even 0) and moves to NewSeqNo
+        hard_reset = mt == "4" and msg.get(tags.GAP_FILL_FLAG) != "Y"
+        seq = parse_seq_num(msg.get(tags.MSG_SEQ_NUM), allow_zero=hard_reset)
         if seq is None:
             self._send_admin("5", [(tags.TEXT, "Received message without MsgSeqNum")])
             self._close("message without valid MsgSeqNum", graceful=False)
             return
         if not self._comp_ids_ok(msg, seq):
             return
-        mt = msg.msg_type
         expected = self.store.next_target_seq
-        resets = (mt == "4" and msg.get(tags.GAP_FILL_FLAG) != "Y") or (
-            mt == "A" and msg.get(tags.RESET_SEQ_NUM_FLAG) == "Y")
+        resets = hard_reset or (mt == "A" and msg.get(tags.RESET_SEQ_NUM_FLAG) == "Y")
         if resets:
             await self._process(msg, seq)  # SequenceReset-Reset / Logon 141=Y ignore MsgSeqNum
             await self._drain_queue()
@@ -424,6 +426,8 @@ class FixSession:
                 self._reject(msg, seq, Problem(RejectReason.REQUIRED_TAG_MISSING, tag,
                                                f"Missing mandatory field: {tags.tag_label(tag)}"))
                 return False
+        if sender == "" or target == "":
+            return True  # a tag without a value: Reject 373=4 by validation, the session goes on
         if sender != self.key.target_comp_id or target != self.key.sender_comp_id:
             self.send_reject(msg, RejectReason.COMPID_PROBLEM, tags.SENDER_COMP_ID
                              if sender != self.key.target_comp_id else tags.TARGET_COMP_ID,
@@ -435,10 +439,12 @@ class FixSession:
 
     def _on_too_low(self, msg: Msg, seq: int, expected: int) -> None:
         if msg.poss_dup:
-            if msg.get(tags.ORIG_SENDING_TIME) is None and msg.msg_type != "4":
-                self.send_reject(msg, RejectReason.REQUIRED_TAG_MISSING, tags.ORIG_SENDING_TIME,
-                                 f"Missing mandatory field: {tags.tag_label(tags.ORIG_SENDING_TIME)}")
-            return  # a duplicate we already processed
+            # a duplicate we already processed: only its header is checked (missing
+            # OrigSendingTime: 373=1; OrigSendingTime after SendingTime: 373=10 and Logout)
+            problem = check_header(msg, self._ctx.clock.now_ns(), self._profile.max_latency_s)
+            if problem is not None:
+                self._reject(msg, seq, problem)
+            return
         text = f"MsgSeqNum too low, expecting {expected} but received {seq}"
         self._send_admin("5", [(tags.TEXT, text)])
         self._close(text, graceful=False)
@@ -477,6 +483,7 @@ class FixSession:
             check_fields(msg, self._profile.limits)
             or check_header(msg, self._ctx.clock.now_ns(), self._profile.max_latency_s)
             or check_msg_type(msg)
+            or check_dictionary(msg)
             or check_admin(msg)
         )
 
