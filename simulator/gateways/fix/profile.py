@@ -65,13 +65,18 @@ class FixProfile:
         return None
 
 
-def kraken_profile(**overrides: Any) -> FixProfile:
-    """Kraken Unified FIX: Spot and Derivatives, trading (signed) and market data."""
+def kraken_profile(*, sign_market_data: bool = False, **overrides: Any) -> FixProfile:
+    """Kraken Unified FIX: Spot and Derivatives, trading (signed) and market data.
+
+    Kraken guards market-data logons by SenderCompID plus an IP allow-list;
+    `sign_market_data` asks for 553/554/5025 there too, for an acceptor that has
+    no allow-list to tell an account's CompID from someone squatting it.
+    """
     services = (
         ServiceSpec("KRAKEN-TRD", "spot", "trading", require_signature=True),
-        ServiceSpec("KRAKEN-MD", "spot", "market_data"),
+        ServiceSpec("KRAKEN-MD", "spot", "market_data", require_signature=sign_market_data),
         ServiceSpec("KRAKEN-DRV-TRD", "derivatives", "trading", require_signature=True),
-        ServiceSpec("KRAKEN-DRV-MD", "derivatives", "market_data"),
+        ServiceSpec("KRAKEN-DRV-MD", "derivatives", "market_data", require_signature=sign_market_data),
     )
     return FixProfile(name="kraken", services=services, **overrides)
 
