@@ -87,7 +87,7 @@ class FixClient:
     def build(self, msg_type: str, fields: Iterable[tuple[int, Any]] = (), *, seq: int | None = None,
               poss_dup: bool = False, orig_sending_time: str | None = None,
               sending_time: str | None = None, sender: str | None = None,
-              target: str | None = None) -> bytes:
+              target: str | None = None, header: Iterable[tuple[int, Any]] = ()) -> bytes:
         fm = simplefix.FixMessage()
         fm.append_pair(8, self.begin_string, header=True)
         fm.append_pair(35, msg_type, header=True)
@@ -99,6 +99,8 @@ class FixClient:
         if poss_dup:
             fm.append_pair(43, "Y", header=True)
             fm.append_pair(122, orig_sending_time or sent_at, header=True)
+        for tag, value in header:  # more header fields (routing: 115, 128, ...)
+            fm.append_pair(tag, value, header=True)
         for tag, value in fields:
             fm.pairs.append((str(tag).encode(), str(value).encode()))
         return bytes(fm.encode())

@@ -10,7 +10,7 @@ import pytest
 
 from simulator.pytest_plugin import start_venue
 from simulator.server.scenario import ScenarioError, parse_scenario
-from tests.fix.fixclient import run
+from tests.fix.fixclient import now_fix, run
 from tests.fix.venue import Trader, account, fields, open_orders
 
 
@@ -123,3 +123,23 @@ def test_scenario_fix_table_configures_plain_comp_ids_and_survives_a_reset() -> 
         parse_scenario({"fix": {"nope": 1}})
     with pytest.raises(ScenarioError, match="plain_comp_ids"):
         parse_scenario({"fix": {"plain_comp_ids": {"X": 3}}})
+
+
+def test_execution_reports_answer_on_behalf_of_with_deliver_to(kraken_venue_session: Any) -> None:
+    venue = kraken_venue_session
+    creds = account(venue)
+
+    async def body() -> None:
+        t = await Trader(venue, creds).connect()
+        await t.sign_on()
+        await t.send("D", [(11, "routed-1"), (55, "BTC/USD"), (54, 1), (38, "0.01"), (40, 2), (44, "1000"),
+                           (59, 1), (60, now_fix())], header=[(115, "CUSTOMER-9"), (116, "DESK")])
+        ack = await t.report()
+        assert (ack.get(11), ack.get(150), ack.get(128), ack.get(129)) == ("routed-1", "0", "CUSTOMER-9", "DESK")
+        await t.send("F", [(11, "routed-2"), (41, "no-such-order"), (55, "BTC/USD"), (54, 1), (60, now_fix())],
+                     header=[(115, "CUSTOMER-9")])
+        j = await t.expect("j")
+        assert (j.get(380), j.get(128)) == ("101", "CUSTOMER-9")
+        await t.logout()
+
+    run(body)

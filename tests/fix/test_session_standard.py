@@ -5,9 +5,10 @@ accuracy, the data dictionary and the order of checks."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from simulator.core.clock import VenueClock
-from simulator.gateways.fix import plain_profile
+from simulator.gateways.fix import Msg, plain_profile
 from simulator.gateways.fix.tags import RejectReason as R
 from tests.fix.fixclient import FixClient, RecordingApp, run, running_acceptor
 
@@ -151,6 +152,45 @@ def test_empty_target_comp_id_is_a_tag_without_value_and_the_session_continues()
             assert (rej.get(45), rej.get(371), rej.get(373)) == ("2", "56", str(R.TAG_WITHOUT_VALUE))
             await c.send("1", [(112, "still-on")])
             assert (await c.expect("0")).get(112) == "still-on"
+            await c.logout()
+
+    run(body)
+
+
+class EchoApp(RecordingApp):
+    """Answers every application message with an ExecutionReport-like 35=8 (session.send)."""
+
+    def on_message(self, session: Any, msg: Msg) -> None:
+        self.messages.append(msg)
+        session.send(Msg.new("8", [(37, "O1"), (11, msg.get(11) or ""), (150, "0"), (39, "0")]))
+
+
+def test_replies_reverse_the_routing_tags() -> None:
+    async def body() -> None:
+        app = EchoApp()
+        async with running_acceptor(app=app) as acc:
+            c = await FixClient(acc.port).connect()
+            await c.logon()
+            via = [(115, "BROKER1"), (116, "DESK7"), (128, "VENUE-X"), (144, "LDN")]
+            await c.send("1", [(112, "routed")], header=via)
+            hb = await c.expect("0")
+            assert (hb.get(112), hb.get(128), hb.get(129), hb.get(115), hb.get(145)) == (
+                "routed", "BROKER1", "DESK7", "VENUE-X", "LDN")
+            assert 116 not in hb and 144 not in hb
+            await c.send("D", NOS, header=[(115, "BROKER1")])
+            er = await c.expect("8")
+            assert (er.get(11), er.get(128)) == (NOS[0][1], "BROKER1")
+            await c.send("0", [(55, "MSFT")], header=[(115, "BROKER1")])  # session Reject
+            rej = await c.expect("3")
+            assert (rej.get(373), rej.get(128)) == (str(R.TAG_NOT_DEFINED_FOR_MSG_TYPE), "BROKER1")
+            await c.send("D", NOS)  # no routing on the request: none on the reply
+            plain = await c.expect("8")
+            assert 128 not in plain and 115 not in plain
+            # a resend replays the routing header as it was
+            await c.send("2", [(7, 1), (16, 0)])
+            replayed = [m for m in [await c.recv() for _ in range(4)] if m.msg_type == "8"]  # 4-G, 8, 4-G, 8
+            assert [m.get(128) for m in replayed] == ["BROKER1", None]
+            assert all(m.get(43) == "Y" for m in replayed)
             await c.logout()
 
     run(body)

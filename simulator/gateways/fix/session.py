@@ -69,6 +69,20 @@ class SessionContext:
     select_profile: Callable[[Msg], FixProfile | None] | None = None
 
 
+Route = list[tuple[int, str]]
+
+
+def reply_route(ref: Msg) -> Route:
+    """A reply's routing header: the request's routing fields reversed (115 -> 128, ...)."""
+    reverse = tags.REVERSE_ROUTE
+    return [(reverse[t], v) for t, v in ref.pairs if t in reverse and v]
+
+
+def kept_route(stored: Msg) -> Route:
+    """The routing fields of a stored message, for its retransmission."""
+    return [(t, v) for t, v in stored.pairs if t in tags.REVERSE_ROUTE]
+
+
 class FixSession:
     """One connection's session: implements `SessionHandle` for the application."""
 
@@ -105,6 +119,8 @@ class FixSession:
         self._queue: dict[int, tuple[Msg, bool]] = {}
         self._resend_until: int | None = None
         self._pending_reset_day: int | None = None
+        # while the application handles a message: (its task, the reply routing header)
+        self._replying: tuple[asyncio.Task[None] | None, Route] | None = None
         self.closed = asyncio.Event()
 
     # ---- SessionHandle -------------------------------------------------
@@ -169,7 +185,9 @@ class FixSession:
         if not tags.SESSION_MANAGED_TAGS.isdisjoint([t for t, _ in body]):
             bad = [t for t, _ in body if t in tags.SESSION_MANAGED_TAGS]
             raise ValueError(f"session-managed tags in an application message: {bad}")
-        seq, raw = self._encode_and_store(mt, body)
+        replying = self._replying
+        route = replying[1] if replying is not None and replying[0] is asyncio.current_task() else ()
+        seq, raw = self._encode_and_store(mt, body, route)
         self._ctx.registry.deliver(self.key, raw)
         return seq
 
@@ -184,7 +202,7 @@ class FixSession:
         body.append((tags.SESSION_REJECT_REASON, str(reason)))
         if text:
             body.append((tags.TEXT, text))
-        return self._send_admin("3", body)
+        return self._send_admin("3", body, reply_route(ref))
 
     def send_business_reject(
         self, ref: Msg, reason: int, text: str, ref_id: str | None = None
@@ -197,7 +215,7 @@ class FixSession:
         if ref_id:
             body.append((tags.BUSINESS_REJECT_REF_ID, ref_id))
         body.append((tags.BUSINESS_REJECT_REASON, str(reason)))
-        seq, raw = self._encode_and_store("j", body)
+        seq, raw = self._encode_and_store("j", body, reply_route(ref))
         self._ctx.registry.deliver(self.key, raw)
         return seq
 
@@ -325,22 +343,23 @@ class FixSession:
             self._close("slow consumer: outbound buffer full", graceful=False)
 
     def _encode(self, msg_type: str, seq: int, body: list[tuple[int, str]],
-                orig_sending_time: str | None = None) -> bytes:
+                orig_sending_time: str | None = None, route: Route | tuple[()] = ()) -> bytes:
         return encode_message(
             self._profile.begin_string, msg_type, self.key.sender_comp_id,
             self.key.target_comp_id, seq, fix_timestamp(self._ctx.clock.now_ns()), body,
-            orig_sending_time=orig_sending_time,
+            orig_sending_time=orig_sending_time, route=route,
         )
 
-    def _encode_and_store(self, msg_type: str, body: list[tuple[int, str]]) -> tuple[int, bytes]:
+    def _encode_and_store(self, msg_type: str, body: list[tuple[int, str]],
+                          route: Route | tuple[()] = ()) -> tuple[int, bytes]:
         store = self.store
         seq = store.next_sender_seq
-        raw = self._encode(msg_type, seq, body)
+        raw = self._encode(msg_type, seq, body, route=route)
         store.save_outbound(seq, raw)
         return seq, raw
 
-    def _send_admin(self, msg_type: str, body: list[tuple[int, str]]) -> int:
-        seq, raw = self._encode_and_store(msg_type, body)
+    def _send_admin(self, msg_type: str, body: list[tuple[int, str]], route: Route | tuple[()] = ()) -> int:
+        seq, raw = self._encode_and_store(msg_type, body, route)
         self.write(raw)
         return seq
 
@@ -511,7 +530,7 @@ class FixSession:
         if mt == "0":
             return
         if mt == "1":
-            self._send_admin("0", [(tags.TEST_REQ_ID, msg.get(tags.TEST_REQ_ID) or "")])
+            self._send_admin("0", [(tags.TEST_REQ_ID, msg.get(tags.TEST_REQ_ID) or "")], reply_route(msg))
         elif mt == "2":
             self._serve_resend(msg)
         elif mt == "3":
@@ -524,11 +543,17 @@ class FixSession:
             await self._deliver_to_app(msg)
 
     async def _deliver_to_app(self, msg: Msg) -> None:
+        """The application's replies to `msg` (what it sends from this task while handling
+        it) carry the request's routing fields reversed, as QuickFIX's reverseRoute."""
+        route = reply_route(msg)
+        self._replying = (asyncio.current_task(), route) if route else None
         try:
             await resolve(self._ctx.app.on_message(self, msg))
         except Exception:
             log.exception("FIX %s: application failed on %s", self._instance_id, msg.to_string())
             self.send_business_reject(msg, tags.BusinessRejectReason.OTHER, "Internal error")
+        finally:
+            self._replying = None
 
     def _on_sequence_reset(self, msg: Msg) -> None:
         new_seq = int(msg.get(tags.NEW_SEQ_NO) or 0)
@@ -572,7 +597,7 @@ class FixSession:
             original = item.msg
             orig_time = original.get(tags.SENDING_TIME) or fix_timestamp(self._ctx.clock.now_ns())
             self.write(self._encode(original.msg_type or "", item.seq, original.body(),
-                                    orig_sending_time=orig_time))
+                                    orig_sending_time=orig_time, route=kept_route(original)))
 
     def _send_gap_fill(self, seq: int, new_seq: int) -> None:
         now = fix_timestamp(self._ctx.clock.now_ns())
