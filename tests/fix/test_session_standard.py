@@ -4,11 +4,13 @@ accuracy, the data dictionary and the order of checks."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simulator.core.clock import VenueClock
 from simulator.gateways.fix import Msg, plain_profile
+from simulator.gateways.fix.codec import checksum
 from simulator.gateways.fix.tags import RejectReason as R
 from tests.fix.fixclient import FixClient, RecordingApp, run, running_acceptor
 
@@ -194,3 +196,35 @@ def test_replies_reverse_the_routing_tags() -> None:
             await c.logout()
 
     run(body)
+
+
+def test_garbled_frames_are_logged_clipped_and_rate_limited(caplog: Any) -> None:
+    """Issue 15 item 18: a garbled frame (up to 64 KB, from anyone) is not logged whole,
+    and a flood of them does not flood the log (10 lines, then 1 a second, for everyone)."""
+    caplog.set_level(logging.INFO, logger="simulator.gateways.fix")
+
+    def garbled(c: FixClient, seq: int) -> bytes:
+        good = c.build("1", [(112, "x")], seq=seq)
+        head, _, _ = good.rpartition(b"112=x\x01")
+        body = head[head.index(b"35="):] + b"y" * 60_000 + b"=1\x01"  # a 60 KB tag that is no number
+        raw = b"8=FIX.4.4\x019=%d\x01" % len(body) + body
+        return raw + b"10=" + checksum(raw).encode() + b"\x01"
+
+    async def body() -> None:
+        async with running_acceptor() as acc:
+            c = await FixClient(acc.port).connect()
+            await c.logon()
+            for _ in range(50):
+                await c.send_raw(garbled(c, 2))
+            await c.send("1", [(112, "alive")])  # garbled frames consumed no seqnum
+            assert (await c.expect("0")).get(112) == "alive"
+            first = await FixClient(acc.port).connect()  # a garbled first message closes quietly
+            await first.send_raw(garbled(first, 1))
+            assert await first.wait_closed()
+            await c.logout()
+
+    run(body)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert 1 <= len(warnings) <= 10
+    assert all("garbled message dropped (60" in r.getMessage() for r in warnings)
+    assert max(len(r.getMessage()) for r in caplog.records) < 1_000

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,6 +47,39 @@ from simulator.gateways.fix.validate import (
 log = logging.getLogger(__name__)
 
 _READ_CHUNK = 65536
+_LOG_CLIP = 200  # characters of a client's bytes or text that reach the log
+
+
+def clip(text: object, limit: int = _LOG_CLIP) -> str:
+    """Client-controlled text for the log: at most `limit` characters, with the size cut."""
+    out = text if isinstance(text, str) else repr(text)
+    return out if len(out) <= limit else f"{out[:limit]}... ({len(out) - limit} more)"
+
+
+class LogBudget:
+    """Token bucket for one noisy log line, shared by every connection: `burst` lines, then
+    `per_s` a second; what it holds back is counted and reported with the next line."""
+
+    def __init__(self, burst: int = 10, per_s: float = 1.0) -> None:
+        self.burst, self.per_s = burst, per_s
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+        self.suppressed = 0
+
+    def take(self) -> int | None:
+        """None: stay quiet; else how many lines were held back since the last one."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_s)
+        self._at = now
+        if self._tokens < 1:
+            self.suppressed += 1
+            return None
+        self._tokens -= 1
+        held, self.suppressed = self.suppressed, 0
+        return held
+
+
+GARBLED_LOG = LogBudget()
 
 
 class State(enum.Enum):
@@ -276,7 +310,7 @@ class FixSession:
         if was is not State.LOGOUT_SENT or self.disconnect_reason is None:
             self.disconnect_reason = reason
         self.graceful = graceful
-        log.info("FIX %s (%s): closing: %s", self._instance_id, self._key, reason)
+        log.info("FIX %s (%s): closing: %s", self._instance_id, self._key, clip(reason, 300))
         self._writer.close()
 
     async def _finish(self) -> None:
@@ -365,7 +399,7 @@ class FixSession:
 
     def _refuse_logon(self, refused: LogonRefused) -> None:
         """Logout without touching the session's store (the logon was never accepted)."""
-        log.info("FIX %s: logon refused: %s", self._instance_id, refused)
+        log.info("FIX %s: logon refused: %s", self._instance_id, clip(str(refused), 300))
         if refused.text is not None and self._key is not None:
             seq = self._ctx.registry.peek_next_sender(self._key)
             self.write(self._encode("5", seq, [(tags.TEXT, refused.text)]))
@@ -387,8 +421,7 @@ class FixSession:
             if self.state is State.AWAIT_LOGON:
                 self._close(f"garbled first message: {error}", graceful=False)
             else:
-                log.warning("FIX %s: garbled message dropped: %s: %r",
-                            self._instance_id, error, frame.raw[:200])
+                self._log_garbled(error or "", frame.raw)
             return
         log.debug("FIX %s in: %s", self._instance_id, msg.to_string())
         self._last_recv = self._loop.time()
@@ -400,6 +433,15 @@ class FixSession:
                 self._refuse_logon(refused)
             return
         await self._on_session_message(msg)
+
+    def _log_garbled(self, error: str, raw: bytes) -> None:
+        """A frame up to 64 KB from anyone: clipped, and rate-limited across connections."""
+        held = GARBLED_LOG.take()
+        if held is None:
+            return
+        more = f" ({held} more garbled messages not logged)" if held else ""
+        log.warning("FIX %s: garbled message dropped (%d bytes): %s: %s%s", self._instance_id, len(raw),
+                    clip(error), clip(raw[:_LOG_CLIP + 1]), more)
 
     async def _on_session_message(self, msg: Msg) -> None:
         key = self.key
@@ -534,7 +576,7 @@ class FixSession:
         elif mt == "2":
             self._serve_resend(msg)
         elif mt == "3":
-            log.info("FIX %s: client rejected our message: %s", self._instance_id, msg.to_string())
+            log.info("FIX %s: client rejected our message: %s", self._instance_id, clip(msg.to_string(), 500))
         elif mt == "5":
             self._on_logout(msg)
         elif mt == "A":
@@ -550,7 +592,7 @@ class FixSession:
         try:
             await resolve(self._ctx.app.on_message(self, msg))
         except Exception:
-            log.exception("FIX %s: application failed on %s", self._instance_id, msg.to_string())
+            log.exception("FIX %s: application failed on %s", self._instance_id, clip(msg.to_string(), 500))
             self.send_business_reject(msg, tags.BusinessRejectReason.OTHER, "Internal error")
         finally:
             self._replying = None
@@ -587,7 +629,8 @@ class FixSession:
         last = self.store.next_sender_seq - 1
         bounds = resend_range(int(msg.get(tags.BEGIN_SEQ_NO) or 1), int(msg.get(tags.END_SEQ_NO) or 0), last)
         if bounds is None:
-            log.info("FIX %s: ResendRequest beyond last sent %s: %s", self._instance_id, last, msg.to_string())
+            log.info("FIX %s: ResendRequest beyond last sent %s: %s", self._instance_id, last,
+                     clip(msg.to_string(), 300))
             return
         stored = dict(self.store.get_range(*bounds))
         for item in plan_resend(stored, *bounds):
