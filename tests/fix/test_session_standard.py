@@ -5,6 +5,8 @@ accuracy, the data dictionary and the order of checks."""
 from __future__ import annotations
 
 import logging
+import math
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -210,6 +212,8 @@ def test_garbled_frames_are_logged_clipped_and_rate_limited(caplog: Any) -> None
         raw = b"8=FIX.4.4\x019=%d\x01" % len(body) + body
         return raw + b"10=" + checksum(raw).encode() + b"\x01"
 
+    started = time.monotonic()
+
     async def body() -> None:
         async with running_acceptor() as acc:
             c = await FixClient(acc.port).connect()
@@ -224,7 +228,8 @@ def test_garbled_frames_are_logged_clipped_and_rate_limited(caplog: Any) -> None
             await c.logout()
 
     run(body)
+    elapsed = time.monotonic() - started
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert 1 <= len(warnings) <= 10
+    assert 1 <= len(warnings) <= 10 + math.ceil(elapsed)  # the burst, then one a second
     assert all("garbled message dropped (60" in r.getMessage() for r in warnings)
     assert max(len(r.getMessage()) for r in caplog.records) < 1_000
