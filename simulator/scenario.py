@@ -62,6 +62,7 @@ class Scenario:
     clock: dict[str, Any] = field(default_factory=dict)
     status: str = "online"
     market: list[dict[str, Any]] = field(default_factory=list)  # background participants (server/market.py)
+    fix: dict[str, Any] = field(default_factory=dict)  # FIX gateway settings (gateways/fix/README.md)
 
 
 def _line(data: Any, path: str) -> str:
@@ -110,7 +111,26 @@ def _dec(d: Any, key: str, path: str) -> str:
     return str(v)
 
 
-KNOWN_TOP = {"seed", "instruments", "demo", "accounts", "books", "faults", "clock", "status", "market"}
+KNOWN_TOP = {"seed", "instruments", "demo", "accounts", "books", "faults", "clock", "status", "market", "fix"}
+FIX_KEYS = {"plain_enabled": (bool,), "plain_comp_ids": (dict,), "sending_time_accuracy_s": (int, float),
+            "md_max_subscriptions": (int,), "derivatives_cost": (int,)}
+
+
+def _fix_table(data: Any, src: str) -> dict[str, Any]:
+    """`[fix]`: known keys with the right types (the FIX gateway applies them)."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{src}: fix: must be a table")
+    for k, v in data.items():
+        types = FIX_KEYS.get(k)
+        if types is None:
+            raise ScenarioError(f"{src}: {_where(data, k, 'fix.' + k)}: unknown field (expected one of {sorted(FIX_KEYS)})")
+        out_of_range = isinstance(v, (int, float)) and not isinstance(v, bool) and not 0 <= v <= 1_000_000
+        if not isinstance(v, types) or (isinstance(v, bool) and bool not in types) or out_of_range:
+            raise ScenarioError(f"{src}: {_where(data, k, 'fix.' + k)}: bad value {v!r}")
+    comp_ids = data.get("plain_comp_ids", {})
+    if not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in comp_ids.items()):
+        raise ScenarioError(f"{src}: fix.plain_comp_ids: SenderCompID -> account name, id or \"demo\"")
+    return dict(data)
 
 
 def load_scenario(path: str) -> Scenario:
@@ -211,6 +231,8 @@ def parse_scenario(data: dict[str, Any], src: str = "scenario") -> Scenario:
         sc.clock = dict(data["clock"])
     if "status" in data:
         sc.status = str(data["status"])
+    if "fix" in data:
+        sc.fix = _fix_table(data["fix"], src)
     if "market" in data:
         from simulator.core.market_config import parse_market_config
 

@@ -25,7 +25,7 @@ import krakenex
 import pytest
 
 from simulator.pytest_plugin import KrakenVenue, start_venue
-from simulator.server.scenario import Scenario
+from simulator.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_S = 240  # wall-clock bound: the first complete 1m candle, then round trips

@@ -28,6 +28,7 @@ from simulator.gateways.fix import (
     plain_profile,
     start_fix_acceptor,
 )
+from simulator.gateways.fix.codec import fix_timestamp
 
 T = TypeVar("T")
 SOH = b"\x01"
@@ -67,8 +68,9 @@ class FixClient:
     """Minimal initiator: explicit control over seqnums and every header field."""
 
     def __init__(self, port: int, sender: str = "CLIENT", target: str = "KRAKEN-TRD",
-                 begin_string: str = "FIX.4.4") -> None:
+                 begin_string: str = "FIX.4.4", clock: VenueClock | None = None) -> None:
         self.port = port
+        self.clock = clock  # stamp SendingTime with venue time (a client synced to a set/frozen clock)
         self.sender = sender
         self.target = target
         self.begin_string = begin_string
@@ -85,18 +87,20 @@ class FixClient:
     def build(self, msg_type: str, fields: Iterable[tuple[int, Any]] = (), *, seq: int | None = None,
               poss_dup: bool = False, orig_sending_time: str | None = None,
               sending_time: str | None = None, sender: str | None = None,
-              target: str | None = None) -> bytes:
+              target: str | None = None, header: Iterable[tuple[int, Any]] = ()) -> bytes:
         fm = simplefix.FixMessage()
         fm.append_pair(8, self.begin_string, header=True)
         fm.append_pair(35, msg_type, header=True)
-        fm.append_pair(49, sender or self.sender, header=True)
-        fm.append_pair(56, target or self.target, header=True)
-        sent_at = sending_time or now_fix()
+        fm.append_pair(49, self.sender if sender is None else sender, header=True)
+        fm.append_pair(56, self.target if target is None else target, header=True)
+        sent_at = sending_time or (fix_timestamp(self.clock.now_ns()) if self.clock is not None else now_fix())
         fm.append_pair(34, seq if seq is not None else self.next_seq, header=True)
         fm.append_pair(52, sent_at, header=True)
         if poss_dup:
             fm.append_pair(43, "Y", header=True)
             fm.append_pair(122, orig_sending_time or sent_at, header=True)
+        for tag, value in header:  # more header fields (routing: 115, 128, ...)
+            fm.append_pair(tag, value, header=True)
         for tag, value in fields:
             fm.pairs.append((str(tag).encode(), str(value).encode()))
         return bytes(fm.encode())

@@ -9,7 +9,7 @@ from typing import Any
 
 from simulator.gateways.fix import Msg
 from tests.fix.fixclient import run
-from tests.fix.venue import Trader, account, fields, inside_spread, rest_private
+from tests.fix.venue import Trader, account, fields, inside_spread, plain_comp_ids, rest_private
 
 
 def md_request(req_id: str, symbol: str = "BTC/USD", depth: int = 10, types: str = "012",
@@ -73,7 +73,7 @@ def test_l2_snapshot_incrementals_trades_and_unsubscribe(kraken_venue_session: A
 
     async def body() -> None:
         md = await Trader(venue, creds, target="KRAKEN-MD").connect()
-        await md.sign_on(signed=False)  # market data needs no credentials
+        await md.sign_on()  # an account's CompID signs on every session, market data too
         await md.send("V", md_request("md-1", depth=10))
         snap = await md.expect("W")
         assert fields(snap, 55, 262) == ("BTC/USD", "md-1")
@@ -126,8 +126,9 @@ def test_market_data_rejects_and_level3(kraken_venue_session: Any) -> None:
     venue = kraken_venue_session
 
     async def body() -> None:
-        md = await Trader(venue, None, sender="MD-STOCK", target="KRAKEN-MD").connect()
-        await md.sign_on(signed=False)
+        with plain_comp_ids(venue, {"MD-STOCK": "demo"}):
+            md = await Trader(venue, None, sender="MD-STOCK", target="KRAKEN-MD").connect()
+            await md.sign_on(signed=False)
         await md.send("V", md_request("a", symbol="TEST/TEST"))
         y = await md.expect("Y")
         assert fields(y, 262, 281, 58) == ("a", "0", "MarketData subscription failed due to unsupported symbol: "
@@ -165,8 +166,9 @@ def test_security_list_and_trading_session_status(kraken_venue_session: Any) -> 
     venue = kraken_venue_session
 
     async def body() -> None:
-        md = await Trader(venue, None, sender="MD-REF", target="KRAKEN-MD").connect()
-        await md.sign_on(signed=False)
+        with plain_comp_ids(venue, {"MD-REF": "demo"}):
+            md = await Trader(venue, None, sender="MD-REF", target="KRAKEN-MD").connect()
+            await md.sign_on(signed=False)
         await md.send("x", [(320, "sl-1"), (263, 0), (559, 4)])
         sl = await md.expect("y")
         symbols = sl.get_all(55)

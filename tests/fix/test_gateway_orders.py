@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from simulator.pytest_plugin import AdminError
 from tests.fix.fixclient import now_fix, run
-from tests.fix.venue import Trader, account, fields, inside_spread, next_cl_ord_id, open_orders
+from tests.fix.venue import (
+    Trader,
+    account,
+    fields,
+    inside_spread,
+    next_cl_ord_id,
+    open_orders,
+    plain_comp_ids,
+)
 
 
 def test_signed_logon_with_admin_comp_ids_and_new_order_ack(kraken_venue_session: Any) -> None:
@@ -72,10 +83,19 @@ def test_bad_signature_and_unsigned_account_comp_id_are_refused(kraken_venue_ses
     assert run(foreign_key) == "Logon failed: invalid credentials"
 
 
-def test_plain_profile_maps_unknown_comp_ids_to_demo_or_configured_account(kraken_venue_session: Any) -> None:
+def test_plain_profile_accepts_only_configured_comp_ids(kraken_venue_session: Any) -> None:
+    """Issue 16 item 15: a credential-less Logon from a CompID nobody configured is closed
+    without a Logon reply; configured ones (scenario or /admin/fix) trade on their account."""
     venue = kraken_venue_session
     demo_id = venue.demo_account["account_id"]
     mapped = account(venue)
+
+    async def silently_closed(sender: str, target: str = "KRAKEN-TRD") -> bool:
+        t = await Trader(venue, None, sender=sender, target=target).connect()
+        await t.send("A", [(98, 0), (108, 30), (141, "Y")])
+        closed = await t.wait_closed()
+        assert not any(m.msg_type == "A" for m in t.received)  # no Logon reply, no bytes at all
+        return closed and t.received == []
 
     async def place(sender: str, account_id: str) -> None:
         t = await Trader(venue, None, sender=sender).connect()
@@ -88,14 +108,22 @@ def test_plain_profile_maps_unknown_comp_ids_to_demo_or_configured_account(krake
         await t.logout()  # cancel-on-disconnect (8674=0) also fires on Logout
         assert er.get(37) not in open_orders(venue, account_id)
 
-    run(lambda: place("STOCK-DEMO", demo_id))
-    venue.admin.request("POST", "/fix", {"plain_comp_ids": {"STOCK-MAPPED": mapped["account_id"]}})
-    try:
+    assert run(lambda: silently_closed("STOCK-ANYONE"))
+    assert run(lambda: silently_closed("STOCK-ANYONE", "KRAKEN-MD"))
+    with plain_comp_ids(venue, {"STOCK-DEMO": "demo", "STOCK-MAPPED": mapped["account_id"]}):
+        run(lambda: place("STOCK-DEMO", demo_id))
         run(lambda: place("STOCK-MAPPED", mapped["account_id"]))
         view = venue.admin.request("GET", "/fix")
-        assert view["config"]["plain_comp_ids"] == {"STOCK-MAPPED": mapped["account_id"]}
-    finally:
-        venue.admin.request("POST", "/fix", {"plain_comp_ids": {}})
+        assert view["config"]["plain_comp_ids"]["STOCK-MAPPED"] == mapped["account_id"]
+        assert run(lambda: silently_closed("STOCK-OTHER"))
+    assert run(lambda: silently_closed("STOCK-DEMO"))  # taken off the list: refused again
+    # the admin API refuses unknown accounts and CompIDs issued to an account
+    for body, status in (({"plain_comp_ids": {"X": "no-such-account"}}, 404),
+                         ({"plain_comp_ids": {mapped["fix"]["sender_comp_id"]: "demo"}}, 409)):
+        with pytest.raises(AdminError) as err:
+            venue.admin.request("POST", "/fix", body)
+        assert err.value.status == status
+    assert "X" not in venue.admin.request("GET", "/fix")["config"]["plain_comp_ids"]
 
 
 def test_fills_report_trade_details_and_unsolicited_maker_fills(kraken_venue_session: Any) -> None:

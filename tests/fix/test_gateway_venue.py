@@ -73,6 +73,7 @@ def test_admin_reset_drops_fix_sessions_and_forgets_seqnums(kraken_venue: Any) -
     venue = kraken_venue
 
     async def body() -> None:
+        venue.admin.request("POST", "/fix", {"plain_comp_ids": {"STOCK-RESET": "demo"}})  # the reset forgets it
         t = await Trader(venue, None, sender="STOCK-RESET").connect()
         await t.sign_on(signed=False)
         await t.order()

@@ -129,7 +129,7 @@ def test_daily_reset_at_22_utc_with_frozen_clock() -> None:
         clock = VenueClock("frozen", start_ns=BEFORE_ROLLOVER_NS)
         app = RecordingApp()
         async with running_acceptor(app=app, clock=clock) as acc:
-            c = await FixClient(acc.port).connect()
+            c = await FixClient(acc.port, clock=clock).connect()
             await c.logon()
             await c.send("D", NOS)
             await c.expect("j")
@@ -144,7 +144,7 @@ def test_daily_reset_at_22_utc_with_frozen_clock() -> None:
             assert app.disconnects[-1][1] is False  # the venue's reset keeps the client's orders
             store = acc.store(KEY)
             assert (store.next_sender_seq, store.next_target_seq, store.get_range(1, 10)) == (1, 1, [])
-            c2 = await FixClient(acc.port).connect()  # 34=1 without 141=Y is now right
+            c2 = await FixClient(acc.port, clock=clock).connect()  # 34=1 without 141=Y is now right
             assert (await c2.logon()).get(34) == "1"
             await c2.logout()
             # an idle (disconnected) session is reset too, and so is one reconnecting next day
@@ -159,11 +159,11 @@ def test_rollover_blackout_refuses_logons() -> None:
     async def body() -> None:
         clock = VenueClock("frozen", start_ns=BEFORE_ROLLOVER_NS + 5 * 1_000_000_000)  # 22:00:03
         async with running_acceptor(clock=clock, profile=plain_profile(rollover_blackout_s=30)) as acc:
-            c = await FixClient(acc.port).connect()
+            c = await FixClient(acc.port, clock=clock).connect()
             await c.send("A", [(98, 0), (108, 30)])
             assert (await c.expect("5")).get(58) == "Logon failed: session rollover"
             clock.advance_ms(30_000)
-            c2 = await FixClient(acc.port).connect()
+            c2 = await FixClient(acc.port, clock=clock).connect()
             await c2.logon()
             await c2.logout()
 
@@ -220,7 +220,7 @@ def test_kraken_signed_logon() -> None:
         clock = VenueClock("frozen", start_ns=BEFORE_ROLLOVER_NS - 3600 * 1_000_000_000)
         app = KeyedApp(secrets={"APIKEY": SECRET})
         async with running_acceptor(app=app, clock=clock, profile=kraken_profile()) as acc:
-            c = await FixClient(acc.port).connect()
+            c = await FixClient(acc.port, clock=clock).connect()
             await c.send("A", kraken_logon_fields(clock, 1))
             reply = await c.expect("A")
             assert 553 not in reply and 554 not in reply
@@ -230,7 +230,7 @@ def test_kraken_signed_logon() -> None:
             await c.logout()
 
             async def refused(fields: list[tuple[int, Any]], target: str = "KRAKEN-TRD") -> str | None:
-                cl = FixClient(acc.port, target=target)
+                cl = FixClient(acc.port, target=target, clock=clock)
                 await cl.connect()
                 await cl.send("A", fields)
                 out = await cl.expect("5")
@@ -252,7 +252,7 @@ def test_kraken_signed_logon() -> None:
             wrong_seq = kraken_logon_fields(clock, 7)
             assert await refused(wrong_seq) == "Logon failed: invalid credentials"
             # market data: SenderCompID only, no credentials
-            md = FixClient(acc.port, target="KRAKEN-MD")
+            md = FixClient(acc.port, target="KRAKEN-MD", clock=clock)
             await md.connect()
             await md.send("A", [(98, 0), (108, 30), (141, "Y")])
             assert (await md.expect("A")).get(141) == "Y"
@@ -267,7 +267,7 @@ def test_kraken_logon_options_and_cod_flag() -> None:
         clock = VenueClock("frozen", start_ns=BEFORE_ROLLOVER_NS - 3600 * 1_000_000_000)
         app = KeyedApp(secrets={"APIKEY": SECRET})
         async with running_acceptor(app=app, clock=clock, profile=kraken_profile()) as acc:
-            c = FixClient(acc.port, sender="CLIENT_DRV", target="KRAKEN-DRV-TRD")
+            c = FixClient(acc.port, sender="CLIENT_DRV", target="KRAKEN-DRV-TRD", clock=clock)
             await c.connect()
             fields = kraken_logon_fields(clock, 1, sender="CLIENT_DRV", target="KRAKEN-DRV-TRD")
             await c.send("A", [*fields, (8674, 1), (5030, "Y")])
@@ -278,7 +278,7 @@ def test_kraken_logon_options_and_cod_flag() -> None:
             await c.close()
             await asyncio.wait_for(app.disconnected.wait(), 2)
             assert app.disconnects == [(s.instance_id, False)]
-            bad = FixClient(acc.port, target="KRAKEN-MD")
+            bad = FixClient(acc.port, target="KRAKEN-MD", clock=clock)
             await bad.connect()
             await bad.send("A", [(98, 0), (108, 30), (8674, 2)])
             assert "CancelOrdersOnDisconnect (8674)" in ((await bad.expect("5")).get(58) or "")

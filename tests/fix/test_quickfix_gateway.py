@@ -16,7 +16,7 @@ import pytest
 
 from simulator.gateways.fix import kraken_logon_password
 from tests.fix.fixclient import run
-from tests.fix.venue import account, nonce_for, open_orders
+from tests.fix.venue import account, nonce_for, open_orders, plain_comp_ids
 
 fix: Any = pytest.importorskip("quickfix")
 
@@ -201,7 +201,8 @@ def test_quickfix_plain_profile_on_demo_account(kraken_venue_session: Any, tmp_p
     async def body() -> None:
         app = App(None)
         ini = Initiator(tmp_path, venue.fix_port, app, "QF-PLAIN", reset=True)
-        await ini.start()
+        with plain_comp_ids(venue, {"QF-PLAIN": "demo"}):
+            await ini.start()
         ini.send(nos("2001"))
         assert await eventually(lambda: len(app.reports()) == 1)
         ack = app.reports()[0]

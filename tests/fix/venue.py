@@ -7,6 +7,7 @@ clients; blocking admin/REST calls from the test are fine.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -14,6 +15,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,6 +55,17 @@ def inside_spread(venue: Any, pair: str = "XXBTZUSD") -> str:
     price = ask - tick
     assert price > bid, "no room inside the spread"
     return f"{price / 10 ** dp:.{dp}f}"
+
+
+@contextlib.contextmanager
+def plain_comp_ids(venue: Any, mapping: dict[str, str]) -> Iterator[None]:
+    """Accept these credential-less SenderCompIDs (-> account id or "demo") for a while."""
+    before = dict(venue.admin.request("GET", "/fix")["config"]["plain_comp_ids"])
+    venue.admin.request("POST", "/fix", {"plain_comp_ids": {**before, **mapping}})
+    try:
+        yield
+    finally:
+        venue.admin.request("POST", "/fix", {"plain_comp_ids": before})
 
 
 def open_orders(venue: Any, account_id: str) -> list[str]:

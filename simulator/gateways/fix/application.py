@@ -50,14 +50,22 @@ ANY_SESSION_MSG_TYPES = frozenset({"x"})
 R = BusinessRejectReason
 
 
+DEMO = "demo"  # plain_comp_ids value naming the demo account
+
+
 @dataclass
 class FixConfig:
-    """Gateway knobs (README "Configuration"); admin-settable at /admin/fix."""
+    """Gateway knobs (README "Configuration"); scenario `[fix]` and /admin/fix."""
 
-    # Logons without credentials from a SenderCompID no account owns run the plain
-    # profile (no signature, reset on logon) on the demo account or `plain_comp_ids`.
+    # Logons without credentials run the plain profile (no signature, reset on logon),
+    # but only for the SenderCompIDs listed here: CompID -> account id, "demo", or a
+    # scenario account's name. Any other credential-less CompID is closed without a reply.
     plain_enabled: bool = True
-    plain_comp_ids: dict[str, str] = field(default_factory=dict)  # SenderCompID -> account id
+    plain_comp_ids: dict[str, str] = field(default_factory=dict)
+    # SendingTime accuracy window in seconds against the venue clock; None: off.
+    sending_time_accuracy_s: float | None = 120.0
+    # Market data: symbols one session may hold subscribed at once (35=Y 281=2 beyond).
+    md_max_subscriptions: int = 200
     # Derivatives FIX budget cost of one order-entry message (per-session bucket).
     derivatives_cost: int = 10
 
@@ -65,6 +73,8 @@ class FixConfig:
         return {
             "plain_enabled": self.plain_enabled,
             "plain_comp_ids": dict(self.plain_comp_ids),
+            "sending_time_accuracy_s": self.sending_time_accuracy_s,
+            "md_max_subscriptions": self.md_max_subscriptions,
             "derivatives_cost": self.derivatives_cost,
         }
 
@@ -222,12 +232,21 @@ class KrakenFixApp:
                 return acct_id
         return None
 
+    def resolve_account(self, ref: str) -> str | None:
+        """An account id, "demo", or a scenario account's name -> the account id (None: unknown)."""
+        rt = self.rt
+        if ref == DEMO:
+            return rt.demo.account.id if rt.demo is not None else None
+        named = rt.services.named_accounts
+        creds = named.get(ref)
+        if creds is not None:
+            return str(creds.account.id)
+        return ref if rt.venue.accounts.get(ref) is not None else None
+
     def plain_account(self, comp_id: str) -> str | None:
+        """The account of a configured plain SenderCompID (None: not configured)."""
         mapped = self.config.plain_comp_ids.get(comp_id)
-        if mapped is not None:
-            return mapped if self.rt.venue.accounts.get(mapped) is not None else None
-        demo = self.rt.demo
-        return demo.account.id if demo is not None else None
+        return self.resolve_account(mapped) if mapped is not None else None
 
     def authenticate(self, logon: LogonInfo) -> AuthResult:
         venue = self.rt.venue
@@ -237,13 +256,14 @@ class KrakenFixApp:
             key = venue.accounts.key(logon.api_key or "")
             if key is None or key.kind != "fix":
                 return AuthResult.reject()
+            plain_owner = self.plain_account(comp_id)
+            if owner is None and plain_owner is not None:
+                owner = plain_owner  # a CompID configured for a plain account is that account's
             if owner is not None and owner != key.account_id:
                 return AuthResult.reject()  # another account's SenderCompID
             return AuthResult.accept(key.account_id)
         if owner is not None:
-            return AuthResult.accept(owner)
-        if logon.service.kind == "market_data":
-            return AuthResult.accept(self.plain_account(comp_id) or "")
+            return AuthResult.reject()  # an issued CompID is its account's alone: signed only
         account = self.plain_account(comp_id)
         return AuthResult.accept(account) if account else AuthResult.reject()
 

@@ -335,10 +335,12 @@ def encode_message(
     body: Iterable[tuple[int, str]],
     *,
     orig_sending_time: str | None = None,
+    route: Iterable[tuple[int, str]] = (),
 ) -> bytes:
-    """Standard header (8,9,35,49,56,34,52[,43,122]) + body + trailer.
+    """Standard header (8,9,35,49,56,34,52[,43,122][,route]) + body + trailer.
 
-    A non-None `orig_sending_time` marks a retransmission (PossDupFlag=Y).
+    A non-None `orig_sending_time` marks a retransmission (PossDupFlag=Y);
+    `route` are routing header fields (115/128, ...) placed before the body.
     Byte for byte what simplefix's FixMessage.encode() produces for the same
     fields (tests hold it to that), built in one pass because every outbound
     message goes through here.
@@ -346,6 +348,8 @@ def encode_message(
     head = f"35={msg_type}\x0149={sender}\x0156={target}\x0134={seq_num}\x0152={sending_time}\x01"
     if orig_sending_time is not None:
         head += f"43=Y\x01122={orig_sending_time}\x01"
+    if route:
+        head += "".join([f"{t}={v}\x01" for t, v in route])
     text = head + "".join([f"{t}={v}\x01" for t, v in body if t not in _ENVELOPE_TAGS])
     payload = text.encode("utf-8", "surrogateescape")
     out = b"8=%s\x019=%d\x01%s" % (_b(begin_string), len(payload), payload)

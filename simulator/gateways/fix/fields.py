@@ -141,6 +141,7 @@ class OrdStatus:
 class MDReqRejReason:
     UNKNOWN_SYMBOL: Final = "0"
     DUPLICATE_MD_REQ_ID: Final = "1"
+    INSUFFICIENT_BANDWIDTH: Final = "2"  # FIX 4.4; used for the per-session subscription cap
     UNSUPPORTED_SUBSCRIPTION_REQUEST_TYPE: Final = "4"
     UNSUPPORTED_MARKET_DEPTH: Final = "5"
     UNSUPPORTED_MD_UPDATE_TYPE: Final = "6"

@@ -5,10 +5,11 @@ serves two profiles, chosen per Logon:
 
 - Kraken (signed): 553/554/5025 verified against an account's FIX key; the
   CompIDs the admin API hands out (`CLIENT-<account>` -> `KRAKEN-TRD`) work
-  as issued, and a SenderCompID that belongs to an account always needs them.
-- plain (stock initiators): no credentials, reset on logon, for SenderCompIDs
-  no account owns; they trade on the demo account, or on the account
-  `/admin/fix` maps them to.
+  as issued, and a SenderCompID that belongs to an account always needs them,
+  on every session (market data too: no one else may squat it).
+- plain (stock initiators): no credentials, reset on logon, only for the
+  SenderCompIDs configured (scenario `[fix] plain_comp_ids`, `/admin/fix`),
+  on the account each is mapped to; any other CompID is closed silently.
 
 See README.md ("Application layer") for the message-level behaviour.
 """
@@ -16,6 +17,7 @@ See README.md ("Application layer") for the message-level behaviour.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import importlib
 import logging
@@ -49,15 +51,29 @@ class FixGateway:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.app = KrakenFixApp(rt, FixConfig())
-        self.kraken = kraken_profile()
-        self.plain = FixProfile(name="plain", services=plain_services(), reset_on_logon=True)
+        self.kraken = kraken_profile(sign_market_data=True)
+        self.plain = FixProfile(name="plain", services=plain_services(), reset_on_logon=True,
+                                client_comp_ids=frozenset())
+        self._profiles_for: tuple[float | None, frozenset[str]] | None = None
         self.acceptor: FixAcceptor | None = None
         self.tls_port: int | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.loop_thread = 0
 
+    def _sync_profiles(self) -> None:
+        """Rebuild both profiles when the configuration they carry changed (new logons only)."""
+        cfg = self.app.config
+        state = (cfg.sending_time_accuracy_s or None, frozenset(cfg.plain_comp_ids))
+        if state == self._profiles_for:
+            return
+        self._profiles_for = state
+        self.kraken = dataclasses.replace(self.kraken, max_latency_s=state[0])
+        self.plain = dataclasses.replace(self.plain, max_latency_s=state[0], client_comp_ids=state[1])
+
     def select_profile(self, logon: Msg) -> FixProfile:
-        """Kraken's signed profile unless this is a credential-less stock initiator."""
+        """Kraken's signed profile unless this is a credential-less stock initiator; the
+        plain profile closes CompIDs it was not configured for without a reply."""
+        self._sync_profiles()
         if not self.app.config.plain_enabled:
             return self.kraken
         if tags.USERNAME in logon or tags.PASSWORD in logon:
@@ -65,6 +81,11 @@ class FixGateway:
         if self.app.comp_id_owner(logon.get(tags.SENDER_COMP_ID) or "") is not None:
             return self.kraken
         return self.plain
+
+    def apply_scenario(self, scenario: Any) -> None:
+        """The scenario's `[fix]` table (checked when the file was loaded)."""
+        data = getattr(scenario, "fix", None) or {}
+        self.app.config = config_from(data, self.app.config)
 
     async def start(self) -> None:
         s = self.rt.settings
@@ -177,8 +198,32 @@ class FixConfigIn(BaseModel):
 
     plain_enabled: bool | None = Field(None, description="accept credential-less logons (plain profile)")
     plain_comp_ids: dict[str, str] | None = Field(
-        None, description="SenderCompID -> account id for plain logons (others trade on the demo account)")
-    derivatives_cost: int | None = Field(None, ge=0, description="Derivatives FIX budget cost per order message")
+        None, description='SenderCompID -> account id (or "demo") for plain logons; no other CompID is accepted')
+    sending_time_accuracy_s: float | None = Field(
+        None, ge=0, le=86_400, description="SendingTime window against the venue clock; null or 0: off")
+    md_max_subscriptions: int | None = Field(None, ge=1, le=10_000, description="market data symbols per session")
+    derivatives_cost: int | None = Field(None, ge=0, le=1_000_000,
+                                         description="Derivatives FIX budget cost per order message")
+
+
+_CONFIG_KEYS = frozenset(FixConfigIn.model_fields)
+
+
+def config_from(data: dict[str, Any], base: FixConfig) -> FixConfig:
+    """A new FixConfig: `base` with the given fields replaced (scenario or admin body)."""
+    cfg = dataclasses.replace(base, plain_comp_ids=dict(base.plain_comp_ids))
+    if "plain_enabled" in data:
+        cfg.plain_enabled = bool(data["plain_enabled"])
+    if "plain_comp_ids" in data:
+        cfg.plain_comp_ids = {str(k): str(v) for k, v in (data["plain_comp_ids"] or {}).items()}
+    if "sending_time_accuracy_s" in data:
+        value = data["sending_time_accuracy_s"]
+        cfg.sending_time_accuracy_s = float(value) if value else None
+    if data.get("md_max_subscriptions") is not None:
+        cfg.md_max_subscriptions = int(data["md_max_subscriptions"])
+    if data.get("derivatives_cost") is not None:
+        cfg.derivatives_cost = int(data["derivatives_cost"])
+    return cfg
 
 
 def gateway(rt: Runtime) -> FixGateway:
@@ -189,13 +234,15 @@ def gateway(rt: Runtime) -> FixGateway:
 
 # ----------------------------------------------------------- module contract
 def prepare(rt: Runtime) -> None:
-    """Every build/reset: create the gateway once and hook it to the bus and resets."""
-    if rt.services.fix is not None:
-        return
-    gw = rt.services.fix = FixGateway(rt)
-    rt.bus.subscribe(gw.app.on_entry)
-    rt.services.on_reset.append(gw.on_reset)
-    _share_certificate(rt)
+    """Every build/reset: create the gateway once and hook it to the bus and resets;
+    (re)apply the scenario's `[fix]` table (a reset put the configuration back)."""
+    gw = rt.services.fix
+    if gw is None:
+        gw = rt.services.fix = FixGateway(rt)
+        rt.bus.subscribe(gw.app.on_entry)
+        rt.services.on_reset.append(gw.on_reset)
+        _share_certificate(rt)
+    gw.apply_scenario(rt.scenario)
 
 
 def install(app: Any, rt: Runtime) -> None:
@@ -214,19 +261,21 @@ def install(app: Any, rt: Runtime) -> None:
     def get_fix() -> dict[str, Any]:
         return gateway(rt).view()
 
-    @r.post("", summary="FIX gateway: plain-profile logons and their accounts")
+    @r.post("", summary="FIX gateway: accepted plain CompIDs, SendingTime window, limits")
     def set_fix(body: FixConfigIn) -> dict[str, Any]:
-        cfg = gateway(rt).app.config
-        if body.plain_comp_ids is not None:
-            for comp_id, account in body.plain_comp_ids.items():
-                if rt.venue.accounts.get(account) is None:
-                    raise HTTPException(404, f"unknown account {account} for {comp_id}")
-            cfg.plain_comp_ids = dict(body.plain_comp_ids)
-        if body.plain_enabled is not None:
-            cfg.plain_enabled = body.plain_enabled
-        if body.derivatives_cost is not None:
-            cfg.derivatives_cost = body.derivatives_cost
-        return gateway(rt).view()
+        gw = gateway(rt)
+        data = body.model_dump(include=body.model_fields_set & _CONFIG_KEYS)
+        if data.get("plain_enabled", True) is None:
+            del data["plain_enabled"]
+        for comp_id, account in (data.get("plain_comp_ids") or {}).items():
+            if not comp_id or len(comp_id) > 64:
+                raise HTTPException(400, f"plain_comp_ids: bad SenderCompID {comp_id[:64]!r}")
+            if gw.app.resolve_account(account) is None:
+                raise HTTPException(404, f"unknown account {account} for {comp_id}")
+            if gw.app.comp_id_owner(comp_id) is not None:
+                raise HTTPException(409, f"{comp_id} is issued to an account (signed logons only)")
+        gw.app.config = config_from(data, gw.app.config)
+        return gw.view()
 
     app.include_router(r)
 

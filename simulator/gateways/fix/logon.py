@@ -19,7 +19,13 @@ from simulator.gateways.fix.codec import Msg
 from simulator.gateways.fix.profile import FixProfile, ServiceSpec
 from simulator.gateways.fix.registry import seconds_into_day
 from simulator.gateways.fix.store import SessionKey
-from simulator.gateways.fix.validate import check_fields, check_header, check_logon_fields, parse_seq_num
+from simulator.gateways.fix.validate import (
+    check_dictionary,
+    check_fields,
+    check_header,
+    check_logon_fields,
+    parse_seq_num,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +68,8 @@ def identify(msg: Msg, profile: FixProfile) -> tuple[SessionKey, ServiceSpec, in
 
 def validate(msg: Msg, profile: FixProfile, now_ns: int) -> int:
     """Field checks of an identified Logon; returns HeartBtInt."""
-    problem = (check_fields(msg, profile.limits) or check_logon_fields(msg)
-               or check_header(msg, now_ns, profile.max_latency_s))
+    problem = (check_fields(msg, profile.limits) or check_header(msg, now_ns, profile.max_latency_s)
+               or check_dictionary(msg) or check_logon_fields(msg))
     if problem is not None:
         raise LogonRefused(problem.text, f"Logon failed: {problem.text}")
     heartbeat = int(msg.get(tags.HEART_BT_INT) or 0)

@@ -184,6 +184,11 @@ class MarketData:
         symbols = msg.get_all(F.SYMBOL)
         if not symbols:
             raise F.missing(F.SYMBOL)
+        cap = self.app.config.md_max_subscriptions
+        if sum(map(len, mine.values())) + len(symbols) > cap:  # bounded memory and fan-out per session
+            self._reject(conn, req_id, MDReqRejReason.INSUFFICIENT_BANDWIDTH,
+                         f"MarketData subscription failed due to subscription limit: {cap} symbols per session")
+            return
         resolved = []
         for symbol in symbols:
             found = self._instrument(symbol)

@@ -46,9 +46,11 @@ class FixProfile:
     daily_reset_utc: time | None = time(22, 0)
     # Logons refused for this long after the daily reset (Kraken rollover ~30 s).
     rollover_blackout_s: float = 0.0
-    # SendingTime accuracy check (373=10) against the venue clock; None = off, because a
-    # frozen or shifted venue clock would otherwise reject every wall-clock client.
-    max_latency_s: float | None = None
+    # SendingTime accuracy (373=10): |SendingTime - venue clock| must stay within this many
+    # seconds (QuickFIX's MaxLatency, 120 by default); None turns the check off. Measured
+    # against the venue clock: with a frozen or shifted clock, wall-clock clients fall out
+    # of the window (README "SendingTime accuracy").
+    max_latency_s: float | None = 120.0
     logon_timeout_s: float = 10.0
     logout_timeout_s: float = 2.0
     max_heartbeat_s: int = 3600
@@ -63,13 +65,18 @@ class FixProfile:
         return None
 
 
-def kraken_profile(**overrides: Any) -> FixProfile:
-    """Kraken Unified FIX: Spot and Derivatives, trading (signed) and market data."""
+def kraken_profile(*, sign_market_data: bool = False, **overrides: Any) -> FixProfile:
+    """Kraken Unified FIX: Spot and Derivatives, trading (signed) and market data.
+
+    Kraken guards market-data logons by SenderCompID plus an IP allow-list;
+    `sign_market_data` asks for 553/554/5025 there too, for an acceptor that has
+    no allow-list to tell an account's CompID from someone squatting it.
+    """
     services = (
         ServiceSpec("KRAKEN-TRD", "spot", "trading", require_signature=True),
-        ServiceSpec("KRAKEN-MD", "spot", "market_data"),
+        ServiceSpec("KRAKEN-MD", "spot", "market_data", require_signature=sign_market_data),
         ServiceSpec("KRAKEN-DRV-TRD", "derivatives", "trading", require_signature=True),
-        ServiceSpec("KRAKEN-DRV-MD", "derivatives", "market_data"),
+        ServiceSpec("KRAKEN-DRV-MD", "derivatives", "market_data", require_signature=sign_market_data),
     )
     return FixProfile(name="kraken", services=services, **overrides)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ from simulator.gateways.fix.tags import RejectReason
 from simulator.gateways.fix.validate import (
     Problem,
     check_admin,
+    check_dictionary,
     check_fields,
     check_header,
     check_msg_type,
@@ -45,6 +47,39 @@ from simulator.gateways.fix.validate import (
 log = logging.getLogger(__name__)
 
 _READ_CHUNK = 65536
+_LOG_CLIP = 200  # characters of a client's bytes or text that reach the log
+
+
+def clip(text: object, limit: int = _LOG_CLIP) -> str:
+    """Client-controlled text for the log: at most `limit` characters, with the size cut."""
+    out = text if isinstance(text, str) else repr(text)
+    return out if len(out) <= limit else f"{out[:limit]}... ({len(out) - limit} more)"
+
+
+class LogBudget:
+    """Token bucket for one noisy log line, shared by every connection: `burst` lines, then
+    `per_s` a second; what it holds back is counted and reported with the next line."""
+
+    def __init__(self, burst: int = 10, per_s: float = 1.0) -> None:
+        self.burst, self.per_s = burst, per_s
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+        self.suppressed = 0
+
+    def take(self) -> int | None:
+        """None: stay quiet; else how many lines were held back since the last one."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_s)
+        self._at = now
+        if self._tokens < 1:
+            self.suppressed += 1
+            return None
+        self._tokens -= 1
+        held, self.suppressed = self.suppressed, 0
+        return held
+
+
+GARBLED_LOG = LogBudget()
 
 
 class State(enum.Enum):
@@ -66,6 +101,20 @@ class SessionContext:
     # Picks the profile for a connection from its Logon (one port serving, e.g., a
     # signed Kraken profile and a plain one); None keeps `profile` for every logon.
     select_profile: Callable[[Msg], FixProfile | None] | None = None
+
+
+Route = list[tuple[int, str]]
+
+
+def reply_route(ref: Msg) -> Route:
+    """A reply's routing header: the request's routing fields reversed (115 -> 128, ...)."""
+    reverse = tags.REVERSE_ROUTE
+    return [(reverse[t], v) for t, v in ref.pairs if t in reverse and v]
+
+
+def kept_route(stored: Msg) -> Route:
+    """The routing fields of a stored message, for its retransmission."""
+    return [(t, v) for t, v in stored.pairs if t in tags.REVERSE_ROUTE]
 
 
 class FixSession:
@@ -104,6 +153,8 @@ class FixSession:
         self._queue: dict[int, tuple[Msg, bool]] = {}
         self._resend_until: int | None = None
         self._pending_reset_day: int | None = None
+        # while the application handles a message: (its task, the reply routing header)
+        self._replying: tuple[asyncio.Task[None] | None, Route] | None = None
         self.closed = asyncio.Event()
 
     # ---- SessionHandle -------------------------------------------------
@@ -168,7 +219,9 @@ class FixSession:
         if not tags.SESSION_MANAGED_TAGS.isdisjoint([t for t, _ in body]):
             bad = [t for t, _ in body if t in tags.SESSION_MANAGED_TAGS]
             raise ValueError(f"session-managed tags in an application message: {bad}")
-        seq, raw = self._encode_and_store(mt, body)
+        replying = self._replying
+        route = replying[1] if replying is not None and replying[0] is asyncio.current_task() else ()
+        seq, raw = self._encode_and_store(mt, body, route)
         self._ctx.registry.deliver(self.key, raw)
         return seq
 
@@ -183,7 +236,7 @@ class FixSession:
         body.append((tags.SESSION_REJECT_REASON, str(reason)))
         if text:
             body.append((tags.TEXT, text))
-        return self._send_admin("3", body)
+        return self._send_admin("3", body, reply_route(ref))
 
     def send_business_reject(
         self, ref: Msg, reason: int, text: str, ref_id: str | None = None
@@ -196,7 +249,7 @@ class FixSession:
         if ref_id:
             body.append((tags.BUSINESS_REJECT_REF_ID, ref_id))
         body.append((tags.BUSINESS_REJECT_REASON, str(reason)))
-        seq, raw = self._encode_and_store("j", body)
+        seq, raw = self._encode_and_store("j", body, reply_route(ref))
         self._ctx.registry.deliver(self.key, raw)
         return seq
 
@@ -257,7 +310,7 @@ class FixSession:
         if was is not State.LOGOUT_SENT or self.disconnect_reason is None:
             self.disconnect_reason = reason
         self.graceful = graceful
-        log.info("FIX %s (%s): closing: %s", self._instance_id, self._key, reason)
+        log.info("FIX %s (%s): closing: %s", self._instance_id, self._key, clip(reason, 300))
         self._writer.close()
 
     async def _finish(self) -> None:
@@ -324,28 +377,29 @@ class FixSession:
             self._close("slow consumer: outbound buffer full", graceful=False)
 
     def _encode(self, msg_type: str, seq: int, body: list[tuple[int, str]],
-                orig_sending_time: str | None = None) -> bytes:
+                orig_sending_time: str | None = None, route: Route | tuple[()] = ()) -> bytes:
         return encode_message(
             self._profile.begin_string, msg_type, self.key.sender_comp_id,
             self.key.target_comp_id, seq, fix_timestamp(self._ctx.clock.now_ns()), body,
-            orig_sending_time=orig_sending_time,
+            orig_sending_time=orig_sending_time, route=route,
         )
 
-    def _encode_and_store(self, msg_type: str, body: list[tuple[int, str]]) -> tuple[int, bytes]:
+    def _encode_and_store(self, msg_type: str, body: list[tuple[int, str]],
+                          route: Route | tuple[()] = ()) -> tuple[int, bytes]:
         store = self.store
         seq = store.next_sender_seq
-        raw = self._encode(msg_type, seq, body)
+        raw = self._encode(msg_type, seq, body, route=route)
         store.save_outbound(seq, raw)
         return seq, raw
 
-    def _send_admin(self, msg_type: str, body: list[tuple[int, str]]) -> int:
-        seq, raw = self._encode_and_store(msg_type, body)
+    def _send_admin(self, msg_type: str, body: list[tuple[int, str]], route: Route | tuple[()] = ()) -> int:
+        seq, raw = self._encode_and_store(msg_type, body, route)
         self.write(raw)
         return seq
 
     def _refuse_logon(self, refused: LogonRefused) -> None:
         """Logout without touching the session's store (the logon was never accepted)."""
-        log.info("FIX %s: logon refused: %s", self._instance_id, refused)
+        log.info("FIX %s: logon refused: %s", self._instance_id, clip(str(refused), 300))
         if refused.text is not None and self._key is not None:
             seq = self._ctx.registry.peek_next_sender(self._key)
             self.write(self._encode("5", seq, [(tags.TEXT, refused.text)]))
@@ -367,8 +421,7 @@ class FixSession:
             if self.state is State.AWAIT_LOGON:
                 self._close(f"garbled first message: {error}", graceful=False)
             else:
-                log.warning("FIX %s: garbled message dropped: %s: %r",
-                            self._instance_id, error, frame.raw[:200])
+                self._log_garbled(error or "", frame.raw)
             return
         log.debug("FIX %s in: %s", self._instance_id, msg.to_string())
         self._last_recv = self._loop.time()
@@ -381,23 +434,33 @@ class FixSession:
             return
         await self._on_session_message(msg)
 
+    def _log_garbled(self, error: str, raw: bytes) -> None:
+        """A frame up to 64 KB from anyone: clipped, and rate-limited across connections."""
+        held = GARBLED_LOG.take()
+        if held is None:
+            return
+        more = f" ({held} more garbled messages not logged)" if held else ""
+        log.warning("FIX %s: garbled message dropped (%d bytes): %s: %s%s", self._instance_id, len(raw),
+                    clip(error), clip(raw[:_LOG_CLIP + 1]), more)
+
     async def _on_session_message(self, msg: Msg) -> None:
         key = self.key
         if msg.get(tags.BEGIN_STRING) != key.begin_string:
             self._send_admin("5", [(tags.TEXT, "Incorrect BeginString")])
             self._close("incorrect BeginString", graceful=False)
             return
-        seq = parse_seq_num(msg.get(tags.MSG_SEQ_NUM))
+        mt = msg.msg_type
+        # SequenceReset-Reset: the receiver ignores MsgSeqNum (even 0) and moves to NewSeqNo
+        hard_reset = mt == "4" and msg.get(tags.GAP_FILL_FLAG) != "Y"
+        seq = parse_seq_num(msg.get(tags.MSG_SEQ_NUM), allow_zero=hard_reset)
         if seq is None:
             self._send_admin("5", [(tags.TEXT, "Received message without MsgSeqNum")])
             self._close("message without valid MsgSeqNum", graceful=False)
             return
         if not self._comp_ids_ok(msg, seq):
             return
-        mt = msg.msg_type
         expected = self.store.next_target_seq
-        resets = (mt == "4" and msg.get(tags.GAP_FILL_FLAG) != "Y") or (
-            mt == "A" and msg.get(tags.RESET_SEQ_NUM_FLAG) == "Y")
+        resets = hard_reset or (mt == "A" and msg.get(tags.RESET_SEQ_NUM_FLAG) == "Y")
         if resets:
             await self._process(msg, seq)  # SequenceReset-Reset / Logon 141=Y ignore MsgSeqNum
             await self._drain_queue()
@@ -424,6 +487,8 @@ class FixSession:
                 self._reject(msg, seq, Problem(RejectReason.REQUIRED_TAG_MISSING, tag,
                                                f"Missing mandatory field: {tags.tag_label(tag)}"))
                 return False
+        if sender == "" or target == "":
+            return True  # a tag without a value: Reject 373=4 by validation, the session goes on
         if sender != self.key.target_comp_id or target != self.key.sender_comp_id:
             self.send_reject(msg, RejectReason.COMPID_PROBLEM, tags.SENDER_COMP_ID
                              if sender != self.key.target_comp_id else tags.TARGET_COMP_ID,
@@ -435,10 +500,12 @@ class FixSession:
 
     def _on_too_low(self, msg: Msg, seq: int, expected: int) -> None:
         if msg.poss_dup:
-            if msg.get(tags.ORIG_SENDING_TIME) is None and msg.msg_type != "4":
-                self.send_reject(msg, RejectReason.REQUIRED_TAG_MISSING, tags.ORIG_SENDING_TIME,
-                                 f"Missing mandatory field: {tags.tag_label(tags.ORIG_SENDING_TIME)}")
-            return  # a duplicate we already processed
+            # a duplicate we already processed: only its header is checked (missing
+            # OrigSendingTime: 373=1; OrigSendingTime after SendingTime: 373=10 and Logout)
+            problem = check_header(msg, self._ctx.clock.now_ns(), self._profile.max_latency_s)
+            if problem is not None:
+                self._reject(msg, seq, problem)
+            return
         text = f"MsgSeqNum too low, expecting {expected} but received {seq}"
         self._send_admin("5", [(tags.TEXT, text)])
         self._close(text, graceful=False)
@@ -477,6 +544,7 @@ class FixSession:
             check_fields(msg, self._profile.limits)
             or check_header(msg, self._ctx.clock.now_ns(), self._profile.max_latency_s)
             or check_msg_type(msg)
+            or check_dictionary(msg)
             or check_admin(msg)
         )
 
@@ -504,11 +572,11 @@ class FixSession:
         if mt == "0":
             return
         if mt == "1":
-            self._send_admin("0", [(tags.TEST_REQ_ID, msg.get(tags.TEST_REQ_ID) or "")])
+            self._send_admin("0", [(tags.TEST_REQ_ID, msg.get(tags.TEST_REQ_ID) or "")], reply_route(msg))
         elif mt == "2":
             self._serve_resend(msg)
         elif mt == "3":
-            log.info("FIX %s: client rejected our message: %s", self._instance_id, msg.to_string())
+            log.info("FIX %s: client rejected our message: %s", self._instance_id, clip(msg.to_string(), 500))
         elif mt == "5":
             self._on_logout(msg)
         elif mt == "A":
@@ -517,11 +585,17 @@ class FixSession:
             await self._deliver_to_app(msg)
 
     async def _deliver_to_app(self, msg: Msg) -> None:
+        """The application's replies to `msg` (what it sends from this task while handling
+        it) carry the request's routing fields reversed, as QuickFIX's reverseRoute."""
+        route = reply_route(msg)
+        self._replying = (asyncio.current_task(), route) if route else None
         try:
             await resolve(self._ctx.app.on_message(self, msg))
         except Exception:
-            log.exception("FIX %s: application failed on %s", self._instance_id, msg.to_string())
+            log.exception("FIX %s: application failed on %s", self._instance_id, clip(msg.to_string(), 500))
             self.send_business_reject(msg, tags.BusinessRejectReason.OTHER, "Internal error")
+        finally:
+            self._replying = None
 
     def _on_sequence_reset(self, msg: Msg) -> None:
         new_seq = int(msg.get(tags.NEW_SEQ_NO) or 0)
@@ -555,7 +629,8 @@ class FixSession:
         last = self.store.next_sender_seq - 1
         bounds = resend_range(int(msg.get(tags.BEGIN_SEQ_NO) or 1), int(msg.get(tags.END_SEQ_NO) or 0), last)
         if bounds is None:
-            log.info("FIX %s: ResendRequest beyond last sent %s: %s", self._instance_id, last, msg.to_string())
+            log.info("FIX %s: ResendRequest beyond last sent %s: %s", self._instance_id, last,
+                     clip(msg.to_string(), 300))
             return
         stored = dict(self.store.get_range(*bounds))
         for item in plan_resend(stored, *bounds):
@@ -565,7 +640,7 @@ class FixSession:
             original = item.msg
             orig_time = original.get(tags.SENDING_TIME) or fix_timestamp(self._ctx.clock.now_ns())
             self.write(self._encode(original.msg_type or "", item.seq, original.body(),
-                                    orig_sending_time=orig_time))
+                                    orig_sending_time=orig_time, route=kept_route(original)))
 
     def _send_gap_fill(self, seq: int, new_seq: int) -> None:
         now = fix_timestamp(self._ctx.clock.now_ns())

@@ -52,6 +52,12 @@ HEADER_TAGS: Final = frozenset(
 )
 TRAILER_TAGS: Final = frozenset({93, 89, 10})
 
+# Routing header fields and the field each becomes on a reply (QuickFIX's reverseRoute):
+# OnBehalfOf* <-> DeliverTo*, Sender{Sub,Location}ID <-> Target{Sub,Location}ID.
+REVERSE_ROUTE: Final[dict[int, int]] = {
+    115: 128, 128: 115, 116: 129, 129: 116, 144: 145, 145: 144, 50: 57, 57: 50, 142: 143, 143: 142,
+}
+
 # Tags the session layer fills in on every outbound message; an application
 # must not set them itself.
 SESSION_MANAGED_TAGS: Final = frozenset({8, 9, 10, 34, 35, 43, 49, 52, 56, 97, 122})

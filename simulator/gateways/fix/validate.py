@@ -1,16 +1,16 @@
 """Session-level checks that end in a Reject (35=3) rather than a dropped frame.
 
-Without a data dictionary only what FIX 4.4 defines for every message is
-checked: field syntax (tag numbers, empty values, size, repeats, header
-order), the header fields, the MsgType enumeration and the admin messages'
-own fields. Application fields are the application's business.
+Field syntax (tag numbers, empty values, size, repeats, header order), the
+header fields, the MsgType enumeration, the data dictionary (`dictionary.py`:
+which tags exist and which belong to which message) and the admin messages'
+own fields. The values of application fields are the application's business.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.gateways.fix import tags
+from simulator.gateways.fix import dictionary, tags
 from simulator.gateways.fix.codec import Limits, Msg, is_uint, parse_fix_timestamp
 from simulator.gateways.fix.tags import RejectReason as R
 from simulator.gateways.fix.tags import tag_label
@@ -105,6 +105,18 @@ def check_msg_type(msg: Msg) -> Problem | None:
     return Problem(R.INVALID_MSG_TYPE, tags.MSG_TYPE, f"Invalid MsgType: {mt}")
 
 
+def check_dictionary(msg: Msg) -> Problem | None:
+    """FIX 4.4 + Kraken tags: unknown tag 373=0, tag not on this message type 373=2."""
+    mt = msg.msg_type or ""
+    for tag, _ in msg.pairs:
+        if not dictionary.is_defined(tag):
+            return Problem(R.INVALID_TAG_NUMBER, tag, f"Invalid tag number: {tag}")
+        if not dictionary.defined_for(mt, tag):
+            return Problem(R.TAG_NOT_DEFINED_FOR_MSG_TYPE, tag,
+                           f"Tag not defined for this message type: {tag_label(tag)}")
+    return None
+
+
 def _int_field(msg: Msg, tag: int, *, minimum: int) -> tuple[int | None, Problem | None]:
     value = msg.get(tag)
     if value is None:
@@ -159,9 +171,9 @@ def check_logon_fields(msg: Msg) -> Problem | None:
     return None
 
 
-def parse_seq_num(value: str | None) -> int | None:
-    """MsgSeqNum as a positive int, or None when missing or malformed."""
+def parse_seq_num(value: str | None, *, allow_zero: bool = False) -> int | None:
+    """MsgSeqNum as a positive int (or 0 if allowed), None when missing or malformed."""
     if value is None or not is_uint(value):
         return None
     n = int(value)
-    return n if n > 0 else None
+    return n if n > 0 or allow_zero else None
