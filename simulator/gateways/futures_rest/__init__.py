@@ -26,8 +26,7 @@ from . import history as hist
 from . import openapi as futures_openapi
 from .auth import NonceBook, verify
 from .endpoints import Ctx, resolve
-from .fmt import iso_ms
-from .jsonw import dumps
+from .fmt import JSON, iso_ms
 from .params import Params, RestError, ascii_int, parse_batch
 
 log = logging.getLogger("kraken_sim.futures_rest")
@@ -60,7 +59,7 @@ def _nonces(rt: Runtime) -> NonceBook:
 
 
 def _json(payload: Any, status: int = 200) -> Response:
-    return Response(dumps(payload), status_code=status, media_type="application/json")
+    return Response(JSON.bytes(payload), status_code=status, media_type="application/json")
 
 
 def _envelope(rt: Runtime, payload: dict[str, Any] | None = None, error: str | None = None) -> dict[str, Any]:

@@ -10,7 +10,6 @@ in the envelope with HTTP 200; nothing a client sends can produce a 500.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from fastapi.responses import Response
 
 from simulator.core.errors import EngineError
 from simulator.gateways.http_body import read_capped
+from simulator.gateways.jsonw import dumpb
 
 from . import auth
 from . import openapi as spot_openapi
@@ -28,15 +28,14 @@ from .registry import PRIVATE, PUBLIC, Ctx, Endpoint, RestConfig
 log = logging.getLogger("kraken_sim.spot_rest")
 UNKNOWN_METHOD = "EGeneral:Unknown method"
 INTERNAL = "EGeneral:Internal error"
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def ok(result: Any) -> Response:
-    return Response(_DUMPS({"error": [], "result": result}).encode(), media_type="application/json")
+    return Response(dumpb({"error": [], "result": result}), media_type="application/json")
 
 
 def fail(text: str, status: int = 200) -> Response:
-    return Response(_DUMPS({"error": [text]}).encode(), status_code=status, media_type="application/json")
+    return Response(dumpb({"error": [text]}), status_code=status, media_type="application/json")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -149,7 +148,7 @@ def install(app: FastAPI, rt: Any) -> None:
 
     def openapi_doc() -> Response:
         """The method table as OpenAPI (a simulator extra; not part of the app's /openapi.json)."""
-        return Response(json.dumps(spot_openapi.venue_document(rt)).encode(), media_type="application/json")
+        return Response(dumpb(spot_openapi.venue_document(rt)), media_type="application/json")
 
     app.add_api_route(spot_openapi.PATH, openapi_doc, methods=["GET"], include_in_schema=False)
 
