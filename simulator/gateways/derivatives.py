@@ -8,11 +8,10 @@ change is journaled and replayable like the Spot side.
 
 from __future__ import annotations
 
-import hmac
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from simulator.core.derivatives import HANDLERS, FuturesConfig, FuturesEngine
@@ -24,6 +23,7 @@ from simulator.core.orders import Origin
 from simulator.core.sequencer import Sequencer
 from simulator.server.runtime import Runtime
 from simulator.server.scenario import BookSeed
+from simulator.server.site import Site
 
 ADMIN = Origin("admin", "futures")
 SEED = Origin("admin", "seed")
@@ -215,17 +215,10 @@ def _dec(v: Any, name: str) -> Decimal:
     return d
 
 
-def install(app: FastAPI, rt: Runtime) -> None:
-    """Admin controls specific to derivatives: mark price, funding, notices."""
-
-    def guard(request: Request) -> None:
-        token = rt.settings.admin_token
-        if token:
-            auth = request.headers.get("authorization", "")
-            if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
-                raise HTTPException(401, "admin token required")
-
-    r = APIRouter(prefix="/admin/futures", tags=["admin"], dependencies=[Depends(guard)])
+def install(site: Site, rt: Runtime) -> None:
+    """Admin controls specific to derivatives: mark price, funding, notices (on the
+    guarded admin sub-application)."""
+    r = APIRouter(prefix="/futures", tags=["admin"])
 
     def run(kind: str, params: dict[str, Any]) -> Any:
         try:
@@ -260,4 +253,4 @@ def install(app: FastAPI, rt: Runtime) -> None:
                 "positions": {s: _text(p.spec.size_dec(p.size)) for s, p in sorted(eng.house_positions.items())},
             }
 
-    app.include_router(r)
+    site.admin.include_router(r)

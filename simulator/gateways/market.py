@@ -4,7 +4,7 @@ Hooks (see simulator/gateways/__init__.py):
 - `prepare(rt)`: one MarketManager and one DashboardFeed per runtime, the
   clock listener that runs due steps whenever venue time jumps, and an
   after-build hook that applies the scenario's `market` section.
-- `install(app, rt)`: /admin/market, /admin/replay and the dashboard (`/`).
+- `install(site, rt)`: /admin/market, /admin/replay and the dashboard (`/`).
 - `start(rt)` / `stop(rt)`: the task that follows a running clock and plays
   "max"-speed replays.
 """
@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from simulator.core.errors import EngineError
 from simulator.dashboard import feed as dashboard
 from simulator.server.market import MarketManager
 from simulator.server.runtime import Runtime
+from simulator.server.site import Site
 
 
 class MarketIn(BaseModel):
@@ -76,17 +76,6 @@ def prepare(rt: Runtime) -> None:
     rt.hooks.setdefault("after_build", []).append(lambda r: manager(r).apply_scenario())
 
 
-def _guard(rt: Runtime) -> Any:
-    def guard(request: Request) -> None:
-        token = rt.settings.admin_token
-        if token:
-            auth = request.headers.get("authorization", "")
-            if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
-                raise HTTPException(401, "admin token required")
-
-    return guard
-
-
 def _call(fn: Any, *a: Any) -> Any:
     try:
         return fn(*a)
@@ -96,8 +85,8 @@ def _call(fn: Any, *a: Any) -> Any:
         raise HTTPException(400, str(exc)) from exc
 
 
-def install(app: FastAPI, rt: Runtime) -> None:
-    r = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(_guard(rt))])
+def install(site: Site, rt: Runtime) -> None:
+    r = APIRouter(tags=["admin"])  # on the admin sub-application (guarded there)
 
     @r.post("/market", summary="Background participants on one instrument: enable, change, disable")
     def set_market(body: MarketIn) -> dict[str, Any]:
@@ -128,8 +117,8 @@ def install(app: FastAPI, rt: Runtime) -> None:
             raise HTTPException(404, "no replay on this symbol") from exc
         return out
 
-    app.include_router(r)
-    dashboard.install(app, rt, rt.hooks["dashboard"])
+    site.admin.include_router(r)
+    dashboard.install(site, rt, rt.hooks["dashboard"])
 
 
 async def start(rt: Runtime) -> None:

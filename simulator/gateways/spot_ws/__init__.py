@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 
 from simulator.core.ids import IdGenerator
 from simulator.server.runtime import Runtime
+from simulator.server.site import Site
 from simulator.server.tokens import WsTokenStore
 
 from .connection import WsConnection
@@ -32,7 +33,7 @@ def prepare(rt: Runtime) -> None:
         rt.hooks.setdefault("on_reset", []).append(hub.on_reset)
 
 
-def install(app: Any, rt: Runtime) -> None:
+def install(site: Site, rt: Runtime) -> None:
     hub: Hub = rt.hooks["spot_ws"]
 
     def route(kind: str) -> Any:
@@ -42,9 +43,9 @@ def install(app: Any, rt: Runtime) -> None:
         endpoint.__name__ = f"spot_ws_{kind}"
         return endpoint
 
-    app.router.add_websocket_route("/v2", route("public"))
-    app.router.add_websocket_route("/auth/v2", route("auth"))
-    app.router.add_websocket_route("/l3/v2", route("l3"))
+    site.websocket("/v2", route("public"))
+    site.websocket("/auth/v2", route("auth"))
+    site.websocket("/l3/v2", route("l3"))
 
 
 async def start(rt: Runtime) -> None:
