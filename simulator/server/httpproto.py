@@ -18,51 +18,62 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
 class DeadlineHttpProtocol(HttpToolsProtocol):
-    """HttpToolsProtocol plus the request deadline (see the module docstring)."""
+    """HttpToolsProtocol plus the request deadline (see the module docstring).
+
+    One lazy timer per connection: a request only moves `_expires` (no timer
+    is made or cancelled per request); when the timer fires it closes the
+    connection if the deadline has passed, else sleeps until the new one."""
 
     request_timeout: float = 10.0
 
-    _deadline: asyncio.TimerHandle | None = None
+    _expires: float | None = None  # None: no request is awaited (one is being served)
+    _timer: asyncio.TimerHandle | None = None
 
-    def _arm(self) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(self.request_timeout, self._expire)
+    def _await_request(self) -> None:
+        self._expires = self.loop.time() + self.request_timeout
+        if self._timer is None:
+            self._timer = self.loop.call_at(self._expires, self._check)
 
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expire(self) -> None:
-        self._deadline = None
-        if not self.transport.is_closing():
+    def _check(self) -> None:
+        self._timer = None
+        if self._expires is None or self.transport.is_closing():
+            return
+        if self.loop.time() >= self._expires:
             self.transport.close()
+        else:
+            self._timer = self.loop.call_at(self._expires, self._check)
+
+    def _stop(self) -> None:
+        self._expires = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
+        self._await_request()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._stop()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._deadline is None:
-            self._arm()  # a request pipelined behind one in progress gets its own deadline
+        if self._expires is None:
+            self._await_request()  # a request pipelined behind one in progress gets its own deadline
 
     def on_message_complete(self) -> None:
-        self._disarm()  # the whole request is in; the app's time is not bounded here
+        self._expires = None  # the whole request is in; the app's time is not bounded here
         super().on_message_complete()
 
     def handle_websocket_upgrade(self) -> None:
-        self._disarm()  # the socket now belongs to the WS protocol
+        self._stop()  # the socket now belongs to the WS protocol
         super().handle_websocket_upgrade()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
-            self._arm()  # waiting for the next request (a pipelined one is already in)
+            self._await_request()  # waiting for the next request (a pipelined one is already in)
 
 
 def deadline_protocol(request_timeout: float) -> type[DeadlineHttpProtocol]:
