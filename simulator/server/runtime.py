@@ -86,7 +86,7 @@ class Runtime:
         self.connections: dict[str, Any] = {}  # connection id -> object with .close()/.protocol
         self.hooks: dict[str, Any] = {}  # gateway-published helpers (e.g. ws token minting)
         self.bus = EventBus()
-        self.gateways: list[Any] = []  # modules with prepare(rt) / install(app, rt) / start(rt)
+        self.gateways: list[Any] = []  # modules with prepare(rt) / install(site, rt) / start(rt)
         self._conn_seq = 0
 
     def attach(self) -> None:
