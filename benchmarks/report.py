@@ -184,6 +184,16 @@ def parse_check_peers(text: str) -> list[Row]:
     return rows
 
 
+def parse_json_writer(text: str) -> list[Row]:
+    d = _json_line(text) or {}
+    rows = [Row("json_writer", "orjson vs the replaced writer: identical bytes", "yes" if d.get("identical") else "NO",
+                ok=bool(d.get("identical")))]
+    for name, p in d.get("payloads", {}).items():
+        rows.append(Row("json_writer", f"{name} (us per message)", _f(p["new_us"], ".2f"), "hand-written writer",
+                        _f(p["old_us"], ".2f"), _f(p["speedup"], ".1f") + "x faster"))
+    return rows
+
+
 # name -> (quick flags, full flags, parser)
 KNOWN: dict[str, tuple[list[str], list[str], Parser]] = {
     "engine": (["--ops", "50000", "--check-ops", "5000", "--repeat", "1", "--memory-orders", "200000", "--json"],
@@ -194,6 +204,7 @@ KNOWN: dict[str, tuple[list[str], list[str], Parser]] = {
     "spot_ws": (["--seconds", "2"], [], parse_spot_ws),
     "fix": (["--seconds", "2", "--rounds", "1"], [], parse_fix),
     "load": (["--seconds", "6", "--baseline", "--json"], ["--baseline", "--json"], parse_load),
+    "json_writer": (["--n", "1000", "--repeat", "3", "--json"], ["--json"], parse_json_writer),
     "check_peers": (["--check-ops", "2000", "--ops", "20000", "--repeat", "1"], [], parse_check_peers),
 }
 

@@ -20,8 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi import HTTPException, Query
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.requests import Request
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from simulator.core.clock import rfc3339_us
@@ -32,6 +33,7 @@ from simulator.core.numbers import fmt_units
 from simulator.core.ratelimit import SPOT_TIERS
 from simulator.core.sequencer import JournalEntry
 from simulator.server.runtime import Runtime
+from simulator.server.site import Dialect, Site, documented_app
 
 log = logging.getLogger("kraken_sim.dashboard")
 
@@ -316,22 +318,25 @@ async def serve_viewer(feed: DashboardFeed, ws: WebSocket) -> None:
             await ws.close()
 
 
-def install(app: FastAPI, rt: Runtime, feed: DashboardFeed) -> None:
-    """`/` (the page), `/dashboard/{file}`, `/dashboard/state`, `/dashboard/ws`."""
+MAX_BODY = 4096  # bytes: the dashboard takes no request bodies
 
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
+
+def install(site: Site, rt: Runtime, feed: DashboardFeed) -> None:
+    """`/` and `/dashboard` (the page), and the `/dashboard` sub-application:
+    `/state` (in the root OpenAPI document), `/static/{file}`, `/ws`."""
+
+    def index(_request: Request) -> HTMLResponse:
         return HTMLResponse(static_text("index.html"))
 
-    @app.get("/dashboard", include_in_schema=False)
-    def index_alias() -> HTMLResponse:
-        return HTMLResponse(static_text("index.html"))
+    dialect = Dialect(too_large=lambda: JSONResponse({"detail": "request body too large"}, status_code=413),
+                      max_body=lambda: MAX_BODY)
+    app = documented_app(rt, dialect)
 
-    @app.get("/dashboard/state", tags=["admin"], summary="Dashboard snapshot of one instrument (what the page shows)")
+    @app.get("/state", tags=["admin"], summary="Dashboard snapshot of one instrument (what the page shows)")
     def state(symbol: str | None = Query(None)) -> Response:
         return Response(dumps(feed.snapshot(symbol)), media_type="application/json")
 
-    @app.get("/dashboard/static/{name}", include_in_schema=False)
+    @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
         if name not in STATIC:
             raise HTTPException(404, "not found")
@@ -340,7 +345,10 @@ def install(app: FastAPI, rt: Runtime, feed: DashboardFeed) -> None:
     async def ws_endpoint(websocket: WebSocket) -> None:
         await serve_viewer(feed, websocket)
 
-    app.router.add_websocket_route("/dashboard/ws", ws_endpoint)
+    app.add_api_websocket_route("/ws", ws_endpoint)
+    site.route("/", index)
+    site.route("/dashboard", index)
+    site.mount("/dashboard", app, documented=True)
 
 
 __all__ = ["DashboardFeed", "install", "serve_viewer", "static_text"]

@@ -1,7 +1,8 @@
 """Protocol gateways: parse, authenticate, call the core, format.
 
 Each module may define `prepare(rt)` (run at every build/reset: its own
-per-venue state), `install(app, rt)` (routes on the HTTP app) and
+per-venue state), `install(site, rt)` (its sub-application, WebSocket
+endpoints and admin routes on the HTTP site, see simulator/server/site.py) and
 `async start(rt)` / `async stop(rt)` (own listeners, e.g. FIX).
 """
 

@@ -4,14 +4,12 @@ clock, faults, books, status.  JSON over HTTP, in the OpenAPI schema."""
 from __future__ import annotations
 
 import copy
-import hmac
-import ipaddress
 import json
 import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -27,6 +25,7 @@ from simulator.scenario import BookSeed
 from . import derivatives
 from .runtime import Runtime
 from .seeding import seed_book
+from .site import Dialect, documented_app
 
 ADMIN = Origin("admin", "api")
 
@@ -156,98 +155,21 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 MAX_ADMIN_BODY = 1 << 20  # bytes: a scenario-sized book or account fits many times over
 TOO_LARGE = f"request body too large (limit {MAX_ADMIN_BODY} bytes)"
-REMOTE_REFUSED = "admin API is loopback-only: start with --admin-token T (or --admin-allow-remote) to expose it"
 
 
-def is_loopback(host: str | None) -> bool:
-    """A loopback peer.  A peer that is not an IP address (none, "testclient") did not
-    come over TCP: an in-process ASGI call, local by construction."""
-    if not host:
-        return True
-    try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return True
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback
-
-
-def remote_refused(rt: Runtime, host: str | None) -> bool:
-    """Without --admin-token the admin API answers loopback peers only, unless the
-    server was started with --admin-allow-remote (the container image does)."""
-    s = rt.settings
-    return not s.admin_token and not s.admin_remote and not is_loopback(host)
-
-
-class AdminGate:
-    """ASGI middleware applying the loopback rule and the body size cap to every
-    /admin path, whichever gateway installed the route (admin, FIX, derivatives,
-    market)."""
-
-    def __init__(self, app: Any, rt: Runtime, max_body: int = MAX_ADMIN_BODY) -> None:
-        self.app = app
-        self.rt = rt
-        self.max_body = max_body
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] in ("http", "websocket") and scope["path"].startswith("/admin"):
-            client = scope.get("client")
-            if remote_refused(self.rt, client[0] if client else None):
-                if scope["type"] == "http":
-                    await JSONResponse({"detail": REMOTE_REFUSED}, status_code=403)(scope, receive, send)
-                else:
-                    await send({"type": "websocket.close", "code": 1008})
-                return
-            if scope["type"] == "http":
-                receive = await self._capped(scope, receive, send)
-                if receive is None:
-                    return
-        await self.app(scope, receive, send)
-
-    async def _capped(self, scope: Any, receive: Any, send: Any) -> Any:
-        """Read the body up to the cap (FastAPI would buffer any size before
-        validating it): answer 413 beyond it, else replay it to the route."""
-        too_large = JSONResponse({"detail": TOO_LARGE}, status_code=413)
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                if not value.strip().isdigit() or int(value) > self.max_body:
-                    await too_large(scope, receive, send)
-                    return None
-        messages: list[dict[str, Any]] = []
-        size = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break  # a disconnect: the route sees it as FastAPI would
-            size += len(message.get("body", b""))
-            if size > self.max_body:
-                await too_large(scope, receive, send)
-                return None
-            if not message.get("more_body", False):
-                break
-
-        async def replay() -> Any:
-            return messages.pop(0) if messages else await receive()
-
-        return replay
-
-
-def install(app: FastAPI, rt: Runtime) -> None:
+def build(rt: Runtime) -> FastAPI:
+    """The admin sub-application (mounted at /admin): guarded (loopback rule, token)
+    and body-capped for every route in it, whichever gateway added the route."""
+    dialect = Dialect(too_large=lambda: JSONResponse({"detail": TOO_LARGE}, status_code=413),
+                      max_body=lambda: MAX_ADMIN_BODY)
+    app = documented_app(rt, dialect, guard=True)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_middleware(AdminGate, rt=rt)
+    app.include_router(_router(rt))
+    return app
 
-    def guard(request: Request) -> None:
-        if remote_refused(rt, request.client.host if request.client else None):
-            raise HTTPException(403, REMOTE_REFUSED)
-        token = rt.settings.admin_token
-        if token:
-            auth = request.headers.get("authorization", "")
-            if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
-                raise HTTPException(401, "admin token required")
 
-    r = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(guard)])
+def _router(rt: Runtime) -> APIRouter:
+    r = APIRouter(tags=["admin"])
 
     @r.post("/accounts", summary="Create an account with keys (spot, futures, FIX)")
     def create_account(body: AccountIn) -> dict[str, Any]:
@@ -442,4 +364,4 @@ def install(app: FastAPI, rt: Runtime) -> None:
     def state() -> dict[str, Any]:
         return {"digest": rt.venue.state_digest(), "journal_last": rt.venue.journal._seq}
 
-    app.include_router(r)
+    return r

@@ -4,11 +4,10 @@ the house book).  The market itself is the venue's (`venue.derivatives`)."""
 
 from __future__ import annotations
 
-import hmac
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from simulator.core.derivatives.engine import FuturesError
@@ -17,6 +16,7 @@ from simulator.core.errors import EngineError
 from simulator.core.venue import DERIVATIVES_ADMIN as ADMIN
 
 from .runtime import Runtime
+from .site import Site
 
 
 def set_index(rt: Runtime, symbol: str, price: Decimal) -> None:
@@ -105,17 +105,10 @@ def _dec(v: Any, name: str) -> Decimal:
     return d
 
 
-def install(app: FastAPI, rt: Runtime) -> None:
-    """Admin controls specific to derivatives: mark price, funding, notices."""
-
-    def guard(request: Request) -> None:
-        token = rt.settings.admin_token
-        if token:
-            auth = request.headers.get("authorization", "")
-            if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
-                raise HTTPException(401, "admin token required")
-
-    r = APIRouter(prefix="/admin/futures", tags=["admin"], dependencies=[Depends(guard)])
+def install(site: Site, rt: Runtime) -> None:
+    """Admin controls specific to derivatives: mark price, funding, notices (on the
+    guarded admin sub-application)."""
+    r = APIRouter(prefix="/futures", tags=["admin"])
 
     def run(kind: str, params: dict[str, Any]) -> Any:
         try:
@@ -149,4 +142,4 @@ def install(app: FastAPI, rt: Runtime) -> None:
                 "positions": {s: _text(p.spec.size_dec(p.size)) for s, p in sorted(eng.house_positions.items())},
             }
 
-    app.include_router(r)
+    site.admin.include_router(r)

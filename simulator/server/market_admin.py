@@ -6,16 +6,16 @@ runtime (`rt.services.market`); its task starts and stops with the server.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from simulator.core.errors import EngineError
 from simulator.dashboard import feed as dashboard
 
 from .runtime import Runtime
+from .site import Site
 
 
 class MarketIn(BaseModel):
@@ -43,17 +43,6 @@ class ReplayIn(BaseModel):
     clear_seed: bool = Field(True, description="cancel the seeded static ladder on this pair first")
 
 
-def _guard(rt: Runtime) -> Any:
-    def guard(request: Request) -> None:
-        token = rt.settings.admin_token
-        if token:
-            auth = request.headers.get("authorization", "")
-            if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
-                raise HTTPException(401, "admin token required")
-
-    return guard
-
-
 def _call(fn: Any, *a: Any) -> Any:
     try:
         return fn(*a)
@@ -63,8 +52,8 @@ def _call(fn: Any, *a: Any) -> Any:
         raise HTTPException(400, str(exc)) from exc
 
 
-def install(app: FastAPI, rt: Runtime) -> None:
-    r = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(_guard(rt))])
+def install(site: Site, rt: Runtime) -> None:
+    r = APIRouter(tags=["admin"])  # on the admin sub-application (guarded there)
 
     @r.post("/market", summary="Background participants on one instrument: enable, change, disable")
     def set_market(body: MarketIn) -> dict[str, Any]:
@@ -95,5 +84,5 @@ def install(app: FastAPI, rt: Runtime) -> None:
             raise HTTPException(404, "no replay on this symbol") from exc
         return out
 
-    app.include_router(r)
-    dashboard.install(app, rt, rt.services.dashboard)
+    site.admin.include_router(r)
+    dashboard.install(site, rt, rt.services.dashboard)

@@ -71,6 +71,10 @@ class Settings:
     journal_max: int | None = None  # in-memory journal entries kept (None: all; the state-dir journal keeps all)
     # with state_dir: snapshot the venue every N journaled commands (0: only at a clean stop)
     snapshot_every: int = field(default_factory=lambda: int(os.environ.get("KRAKEN_SIM_SNAPSHOT_EVERY", "2000")))
+    # HTTP: a request (head and body) must arrive within this many seconds of the connection
+    # opening or of the previous response; an idle keep-alive connection is closed after the other
+    http_request_timeout: float = 10.0
+    http_idle_timeout: float = 5.0
 
 
 class Runtime:
@@ -90,7 +94,7 @@ class Runtime:
         self.urls: dict[str, Any] = {}
         self.connections: dict[str, Any] = {}  # connection id -> object with .close()/.protocol
         self.bus = EventBus()
-        self.gateways: list[Any] = []  # modules with prepare(rt) / install(app, rt) / start(rt)
+        self.gateways: list[Any] = []  # modules with prepare(rt) / install(site, rt) / start(rt)
         self._conn_seq = 0
         self.services = Services(
             ws_tokens=WsTokenStore(venue.clock, IdGenerator(settings.seed + 0x7070)),

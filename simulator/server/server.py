@@ -20,6 +20,7 @@ from simulator.gateways import load_gateways
 from simulator.scenario import Scenario
 
 from .app import build_app
+from .httpproto import deadline_protocol
 from .runtime import Runtime, Settings
 
 log = logging.getLogger("kraken_sim")
@@ -71,9 +72,7 @@ class VenueServer:
         s = self.settings
         sock = _bind(s.host, s.port)
         self.port = sock.getsockname()[1]
-        cfg = uvicorn.Config(
-            self.app, log_level=s.log_level, access_log=False, lifespan="off", ws_max_size=1 << 20, ws_ping_interval=None
-        )
+        cfg = uvicorn.Config(self.app, **self._uvicorn_options())
         server = _Uvicorn(cfg)
         self._servers.append(server)
         self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
@@ -84,16 +83,7 @@ class VenueServer:
             self.ca_cert = cert
             tsock = _bind(s.host, s.tls_port)
             self.tls_port = tsock.getsockname()[1]
-            tcfg = uvicorn.Config(
-                self.app,
-                log_level=s.log_level,
-                access_log=False,
-                lifespan="off",
-                ssl_certfile=cert,
-                ssl_keyfile=key,
-                ws_max_size=1 << 20,
-                ws_ping_interval=None,
-            )
+            tcfg = uvicorn.Config(self.app, ssl_certfile=cert, ssl_keyfile=key, **self._uvicorn_options())
             tserver = _Uvicorn(tcfg)
             self._servers.append(tserver)
             self._tasks.append(asyncio.create_task(tserver.serve(sockets=[tsock])))
@@ -110,6 +100,20 @@ class VenueServer:
         await self.rt.services.market.start()
         self._tasks.append(asyncio.create_task(self._timers()))
         return self.ready_info()
+
+    def _uvicorn_options(self) -> dict[str, Any]:
+        """One uvicorn setting for the plain and the TLS listener: no idle or half-sent
+        connection holds a descriptor past the request deadline or the idle timeout."""
+        s = self.settings
+        return {
+            "log_level": s.log_level,
+            "access_log": False,
+            "lifespan": "off",
+            "ws_max_size": 1 << 20,
+            "ws_ping_interval": None,
+            "http": deadline_protocol(s.http_request_timeout),
+            "timeout_keep_alive": s.http_idle_timeout,
+        }
 
     async def _timers(self) -> None:
         """Fire engine timers (expiry, dead man's switch...) as venue time passes."""

@@ -121,6 +121,11 @@ def _bases(w: World) -> dict[str, dict[str, Any]]:
                             "to": w.fuzzer["account_id"]},
         "CancelAllOrdersAfter": {"timeout": "0"},
         "Earn/Allocate": {"amount": "1", "strategy_id": "ESRFUO3-Q62XD-WIOIL7"},
+        "AddExport": {"report": "trades", "description": "fuzz", "format": "CSV"},
+        "ExportStatus": {"report": "ledgers"},
+        "RemoveExport": {"id": "ABCD", "type": "delete"},
+        "OrderAmends": {"order_id": own[1]},
+        "DepositAddresses": {"asset": "XBT", "method": "Bitcoin"},
     }
 
 
@@ -254,6 +259,9 @@ def test_spot_rest_fuzz(venue: KrakenVenue, world: World) -> None:
 
     one()
     print('outcomes:', dict(sorted(seen.items(), key=lambda kv: -kv[1])))
-    assert seen.get("ok", 0) >= 10, seen  # the handlers were reached, not only the auth layer
+    # the handlers were reached, not only the auth layer: some accepted, many refused by a handler's
+    # own checks (how many of each moves with the method table the strategy samples from)
+    assert seen.get("ok", 0) >= 1, seen
+    assert sum(v for k, v in seen.items() if not k.startswith("EAPI") and k != "EGeneral:Unknown method") >= 50, seen
     assert sum(v for k, v in seen.items() if k.startswith("EAPI")) >= 10, seen
     assert_alive(venue, w.fuzzer)

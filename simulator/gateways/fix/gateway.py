@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hmac
 import importlib
 import logging
 import ssl
@@ -26,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from simulator.gateways.fix import tags
@@ -36,6 +35,7 @@ from simulator.gateways.fix.codec import Msg
 from simulator.gateways.fix.profile import FixProfile, ServiceSpec, kraken_profile
 from simulator.gateways.fix.registry import next_epoch
 from simulator.server.runtime import Runtime
+from simulator.server.site import Site
 
 log = logging.getLogger("kraken_sim.fix")
 
@@ -245,17 +245,9 @@ def prepare(rt: Runtime) -> None:
     gw.apply_scenario(rt.scenario)
 
 
-def install(app: Any, rt: Runtime) -> None:
-    """Admin routes: /admin/fix (config and live sessions)."""
-
-    def guard(request: Request) -> None:
-        token = rt.settings.admin_token
-        if token:
-            auth = request.headers.get("authorization", "")
-            if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
-                raise HTTPException(401, "admin token required")
-
-    r = APIRouter(prefix="/admin/fix", tags=["admin"], dependencies=[Depends(guard)])
+def install(site: Site, rt: Runtime) -> None:
+    """Admin routes: /admin/fix (config and live sessions), on the guarded admin sub-application."""
+    r = APIRouter(prefix="/fix", tags=["admin"])
 
     @r.get("", summary="FIX gateway: configuration and live sessions")
     def get_fix() -> dict[str, Any]:
@@ -277,7 +269,7 @@ def install(app: Any, rt: Runtime) -> None:
         gw.app.config = config_from(data, gw.app.config)
         return gw.view()
 
-    app.include_router(r)
+    site.admin.include_router(r)
 
 
 async def start(rt: Runtime) -> None:

@@ -1,35 +1,37 @@
 """Derivatives REST gateway: `futures_rest` plays https://futures.kraken.com.
 
-Serves `/derivatives/api/v3/*` (and v4 historicalfundingrates),
-`/api/history/v2|v3/*` and `/api/charts/v1/*` with Kraken's envelope
-(`result`, `serverTime`, payload or `error`), signature checks as both real
-clients sign, injected faults and latency, and the rate-limit hook.
+Three sub-applications behind the common stack (simulator/server/site.py):
+`/derivatives/api` (v3, and v4 historicalfundingrates), `/api/history` and
+`/api/charts`, each with Kraken's envelope (`result`, `serverTime`, payload
+or `error`), routes declared from the endpoint table (matched without regard
+to case, as Kraken does), signature checks as both real clients sign, and the
+rate-limit hook.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from simulator.core.accounts import ApiKey, futures_access
 from simulator.core.derivatives import FuturesEngine, FuturesError
 from simulator.core.errors import EngineError
 from simulator.core.ratelimit import futures_rest_cost, history_cost
 from simulator.core.sequencer import Sequencer, View
-from simulator.gateways.http_body import read_capped
 from simulator.server.runtime import Runtime
+from simulator.server.site import Dialect, Site, protocol_app
 
 from . import history as hist
 from . import openapi as futures_openapi
 from .auth import NonceBook, verify
-from .endpoints import Ctx, resolve
-from .fmt import iso_ms
-from .jsonw import dumps
+from .endpoints import ROUTES, Ctx, Handler
+from .fmt import JSON, iso_ms
 from .params import Params, RestError, ascii_int, parse_batch
 
 log = logging.getLogger("kraken_sim.futures_rest")
@@ -61,7 +63,7 @@ def _nonces(rt: Runtime) -> NonceBook:
 
 
 def _json(payload: Any, status: int = 200) -> Response:
-    return Response(dumps(payload), status_code=status, media_type="application/json")
+    return Response(JSON.bytes(payload), status_code=status, media_type="application/json")
 
 
 def _envelope(rt: Runtime, payload: dict[str, Any] | None = None, error: str | None = None) -> dict[str, Any]:
@@ -73,19 +75,12 @@ def _envelope(rt: Runtime, payload: dict[str, Any] | None = None, error: str | N
     return d
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body; beyond `limit` bytes the request is refused (see read_capped)."""
-    body = await read_capped(request, limit)
-    if body is None:
-        raise RestError(TOO_LARGE)
-    return body
-
-
-async def _read(request: Request, limit: int) -> tuple[str, str, str]:
+async def _read(request: Request) -> tuple[str, str, str]:
+    """Path as sent (signatures cover it), raw query and body text (the cap is the stack's)."""
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     path = raw_path.decode("latin-1").split("?", 1)[0]
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
-    body = (await read_body(request, limit)).decode("utf-8", errors="replace")
+    body = (await request.body()).decode("utf-8", errors="replace")
     return path, raw_query, body
 
 
@@ -104,7 +99,7 @@ def _authenticate(rt: Runtime, request: Request, path: str, raw_query: str, body
     return key
 
 
-def _cost(name: str, method: str, params: Params, history: bool) -> int | None:
+def _cost(name: str, method: str, params: Params, history: bool) -> int:
     """Kraken's published cost of one call (batch size and lastFillTime matter)."""
     if history:
         count = params.get("count")
@@ -126,16 +121,6 @@ def _ratelimit(rt: Runtime, account_id: str, endpoint: str, cost: int | None = N
         raise RestError("apiLimitExceeded") from exc
 
 
-async def _prelude(rt: Runtime) -> str | None:
-    delay = rt.latency_s("futures_rest")
-    if delay > 0:
-        await asyncio.sleep(delay)
-    fault = rt.fault_reply()
-    if fault is not None:
-        return "Unavailable"
-    return None
-
-
 def _sync(seq: Sequencer) -> View:
     """Fire due timers (funding, dead man's switch), then hold the sequencer
     with the engine's view time at now while the request reads."""
@@ -143,127 +128,153 @@ def _sync(seq: Sequencer) -> View:
     return seq.view()
 
 
-def install(app: FastAPI, rt: Runtime) -> None:
+class CaselessRoute(Route):
+    """A declared route matched without regard to case, trailing `/` allowed
+    (Kraken's futures paths answer either way; a parameter keeps its spelling)."""
+
+    def __init__(self, path: str, endpoint: Any, methods: list[str]) -> None:
+        super().__init__(path, endpoint, methods=methods, include_in_schema=False)
+        self.path_regex = re.compile(self.path_regex.pattern.removesuffix("$") + "/?$", re.IGNORECASE)
+
+
+def _dialects(rt: Runtime) -> tuple[Dialect, Dialect, Dialect]:
+    """How v3, history and charts word the stack's and the router's refusals."""
+
+    def v3(error: str, status: int = 200) -> Response:
+        return _json(_envelope(rt, error=error), status)
+
+    def limit() -> int:
+        return _config(rt).max_body
+
+    latency = "futures_rest"
+    return (
+        Dialect(too_large=lambda: v3(TOO_LARGE), max_body=limit, not_found=lambda: v3("notFound", 404),
+                wrong_verb=lambda: v3("invalidArgument", 405), fault=lambda _f: v3("Unavailable"), latency=latency),
+        Dialect(too_large=lambda: _json({"result": "error", "error": TOO_LARGE}, 400), max_body=limit,
+                not_found=lambda: _json({"error": "not found"}, 404),
+                wrong_verb=lambda: _json({"error": "method not allowed"}, 405),
+                fault=lambda _f: v3("Unavailable"), latency=latency),
+        Dialect(too_large=lambda: _json({"error": "Invalid request"}, 400), max_body=limit,
+                not_found=lambda: _json({"error": "not found"}, 404),
+                wrong_verb=lambda: _json({"error": "method not allowed"}, 405),
+                fault=lambda _f: _json({"error": "Unavailable"}, 503), latency=latency),
+    )
+
+
+def install(site: Site, rt: Runtime) -> None:
     if rt.services.futures_rest_config is None:
         rt.services.futures_rest_config = FuturesRestConfig()
 
-    async def derivatives(request: Request, version: str, rest: str) -> Response:
-        fault = await _prelude(rt)
-        if fault is not None:
-            return _json(_envelope(rt, error=fault))
-        try:
-            path, raw_query, body = await _read(request, _config(rt).max_body)
-        except RestError as exc:
-            return _json(_envelope(rt, error=exc.error), exc.status)
-        method = request.method.upper()
-        name = rest.strip("/").lower()
-        if version.lower() == "v4" and name != "historicalfundingrates" or version.lower() not in ("v3", "v4"):
-            return _json(_envelope(rt, error="notFound"), 404)
-        route, symbol, known = resolve(method, rest)
-        if route is None:
-            return _json(_envelope(rt, error="notFound" if not known else "invalidArgument"), 404 if not known else 405)
-        handler, private, trading = route
-        eng, seq = _market(rt)
-        try:
-            params = Params.parse(raw_query, body)
-            key = None
-            if private:
-                key = _authenticate(rt, request, path, raw_query, body)
-                access = futures_access(key.permissions)
-                if access == "none" or (trading and access != "full"):
-                    raise RestError("authenticationError")
-                endpoint = name if symbol is None else name.replace(symbol.lower(), "{symbol}")
-                _ratelimit(rt, key.account_id, endpoint, _cost(endpoint, method, params, False))
-            ctx = Ctx(rt, eng, seq, params, method, key, symbol)
-            with _sync(seq):
-                payload = handler(ctx)
-            return _json(_envelope(rt, payload))
-        except RestError as exc:
-            return _json(_envelope(rt, error=exc.error), exc.status)
-        except FuturesError as exc:
-            return _json(_envelope(rt, error=exc.text))
-        except Exception:  # noqa: BLE001 - Kraken reports processing failures in the envelope
-            log.exception("futures REST %s %s failed", method, path)
-            return _json(_envelope(rt, error="Server Error"))
+    def derivatives(pattern: str, handler: Handler, private: bool, trading: bool) -> Any:
+        """The endpoint of one declared route (`pattern` as in the endpoint table)."""
 
-    async def history(request: Request, version: str, rest: str) -> Response:
-        fault = await _prelude(rt)
-        if fault is not None:
-            return _json(_envelope(rt, error=fault))
-        try:
-            path, raw_query, body = await _read(request, _config(rt).max_body)
-        except RestError as exc:
-            return _json({"result": "error", "error": exc.error}, 400)
-        parts = [p for p in rest.strip("/").split("/") if p]
-        eng, seq = _market(rt)
-        try:
-            params = Params.parse(raw_query, body)
-            if len(parts) == 3 and parts[0].lower() == "market":
-                spec = eng.spec(parts[1])
-                with _sync(seq):
-                    if parts[2].lower() == "executions":
-                        return _json(hist.market_executions(eng, spec, params))
-                    if parts[2].lower() == "price":
-                        return _json(hist.market_price(eng, spec, params))
-                    if parts[2].lower() == "orders":
-                        return _json({"elements": [], "len": 0, "continuationToken": None})
-                return _json({"error": "not found"}, 404)
+        async def endpoint(request: Request) -> Response:
+            path, raw_query, body = await _read(request)
+            method = request.method.upper()
+            symbol: str | None = request.path_params.get("symbol")
+            eng, seq = _market(rt)
             try:
-                key = _authenticate(rt, request, path, raw_query, body)
-            except RestError:
-                return _json(UNAUTHORIZED, 401)
-            if futures_access(key.permissions) == "none":
-                return _json(UNAUTHORIZED, 401)
-            kind = "/".join(parts).lower()
-            hname = kind.replace("-", "")
-            _ratelimit(rt, key.account_id, hname, _cost(hname, "GET", params, True), history=True)
-            with _sync(seq):
-                fa = eng.fa(key.account_id)
-                if kind == "executions":
-                    return _json(hist.account_executions(eng, fa, params))
-                if kind == "orders":
-                    return _json(hist.account_orders(fa, params))
-                if kind == "triggers":
-                    return _json(hist.account_triggers(fa, params))
-                if kind == "account-log":
-                    return _json(hist.account_log(eng, fa, params))
-                if kind == "accountlogcsv":
-                    return Response(hist.account_log_csv(eng, fa), media_type="text/csv")
-                if kind == "positions":
-                    return _json({"accountUid": fa.id, "elements": [], "len": 0, "continuationToken": None})
-            return _json({"error": "not found"}, 404)
-        except RestError as exc:
-            return _json({"result": "error", "error": exc.error}, 400 if exc.status == 200 else exc.status)
-        except FuturesError as exc:
-            return _json({"result": "error", "error": exc.text}, 404)
-        except Exception:  # noqa: BLE001
-            log.exception("futures history %s failed", path)
-            return _json({"result": "error", "error": "Server Error"}, 500)
+                params = Params.parse(raw_query, body)
+                key = None
+                if private:
+                    key = _authenticate(rt, request, path, raw_query, body)
+                    access = futures_access(key.permissions)
+                    if access == "none" or (trading and access != "full"):
+                        raise RestError("authenticationError")
+                    _ratelimit(rt, key.account_id, pattern, _cost(pattern, method, params, False))
+                ctx = Ctx(rt, eng, seq, params, method, key, symbol)
+                with _sync(seq):
+                    payload = handler(ctx)
+                return _json(_envelope(rt, payload))
+            except RestError as exc:
+                return _json(_envelope(rt, error=exc.error), exc.status)
+            except FuturesError as exc:
+                return _json(_envelope(rt, error=exc.text))
+            except Exception:  # noqa: BLE001 - Kraken reports processing failures in the envelope
+                log.exception("futures REST %s %s failed", method, path)
+                return _json(_envelope(rt, error="Server Error"))
 
-    async def charts(request: Request, version: str, rest: str = "") -> Response:
-        fault = await _prelude(rt)
-        if fault is not None:
-            return _json({"error": "Unavailable"}, 503)
-        try:
-            _, raw_query, body = await _read(request, _config(rt).max_body)
-        except RestError:
-            return _json({"error": "Invalid request"}, 400)
-        parts = [p for p in rest.strip("/").split("/") if p]
+        return endpoint
+
+    def market_history(kind: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            path, raw_query, body = await _read(request)
+            eng, seq = _market(rt)
+            try:
+                params = Params.parse(raw_query, body)
+                spec = eng.spec(request.path_params["symbol"])
+                with _sync(seq):
+                    if kind == "executions":
+                        return _json(hist.market_executions(eng, spec, params))
+                    if kind == "price":
+                        return _json(hist.market_price(eng, spec, params))
+                    return _json({"elements": [], "len": 0, "continuationToken": None})
+            except RestError as exc:
+                return _json({"result": "error", "error": exc.error}, 400 if exc.status == 200 else exc.status)
+            except FuturesError as exc:
+                return _json({"result": "error", "error": exc.text}, 404)
+            except Exception:  # noqa: BLE001
+                log.exception("futures history %s failed", path)
+                return _json({"result": "error", "error": "Server Error"}, 500)
+
+        return endpoint
+
+    def account_history(kind: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            path, raw_query, body = await _read(request)
+            eng, seq = _market(rt)
+            try:
+                params = Params.parse(raw_query, body)
+                try:
+                    key = _authenticate(rt, request, path, raw_query, body)
+                except RestError:
+                    return _json(UNAUTHORIZED, 401)
+                if futures_access(key.permissions) == "none":
+                    return _json(UNAUTHORIZED, 401)
+                hname = kind.replace("-", "")
+                _ratelimit(rt, key.account_id, hname, _cost(hname, "GET", params, True), history=True)
+                with _sync(seq):
+                    fa = eng.fa(key.account_id)
+                    if kind == "executions":
+                        return _json(hist.account_executions(eng, fa, params))
+                    if kind == "orders":
+                        return _json(hist.account_orders(fa, params))
+                    if kind == "triggers":
+                        return _json(hist.account_triggers(fa, params))
+                    if kind == "account-log":
+                        return _json(hist.account_log(eng, fa, params))
+                    if kind == "accountlogcsv":
+                        return Response(hist.account_log_csv(eng, fa), media_type="text/csv")
+                    return _json({"accountUid": fa.id, "elements": [], "len": 0, "continuationToken": None})
+            except RestError as exc:
+                return _json({"result": "error", "error": exc.error}, 400 if exc.status == 200 else exc.status)
+            except FuturesError as exc:
+                return _json({"result": "error", "error": exc.text}, 404)
+            except Exception:  # noqa: BLE001
+                log.exception("futures history %s failed", path)
+                return _json({"result": "error", "error": "Server Error"}, 500)
+
+        return endpoint
+
+    async def charts(request: Request) -> Response:
+        """/{version}[/{tick}[/{symbol}[/{resolution}]]]: each level lists the next."""
+        _, raw_query, body = await _read(request)
+        pp = request.path_params
         eng, seq = _market(rt)
         try:
             params = Params.parse(raw_query, body)
-            if not parts:
+            if "tick" not in pp:
                 return _json(list(hist.TICK_TYPES))
-            tick = parts[0].lower()
+            tick = pp["tick"].lower()
             if tick not in hist.TICK_TYPES:
                 return _json({"error": "Invalid tick type"}, 400)
-            if len(parts) == 1:
+            if "symbol" not in pp:
                 return _json(sorted(s for s, sp in eng.specs.items() if sp.tradeable))
-            spec = eng.spec(parts[1])
-            if len(parts) == 2:
+            spec = eng.spec(pp["symbol"])
+            if "resolution" not in pp:
                 return _json(list(hist.RESOLUTIONS))
-            res = parts[2]
-            if res not in hist.RESOLUTIONS or len(parts) > 3:
+            res = pp["resolution"]
+            if res not in hist.RESOLUTIONS:
                 return _json({"error": "Invalid resolution"}, 400)
             with _sync(seq):
                 return _json(hist.candles(eng, spec, tick, res, params, rt.venue.clock.now_ns()))
@@ -273,14 +284,32 @@ def install(app: FastAPI, rt: Runtime) -> None:
             log.exception("futures charts failed")
             return _json({"error": "Server Error"}, 500)
 
-    methods = ["GET", "POST", "PUT", "DELETE"]
-    app.add_api_route("/derivatives/api/{version}/{rest:path}", derivatives, methods=methods, include_in_schema=False)
-    app.add_api_route("/api/history/{version}/{rest:path}", history, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/api/charts/{version}/{rest:path}", charts, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/api/charts/{version}", charts, methods=["GET"], include_in_schema=False)
+    verbs: dict[str, list[str]] = {}
+    for m, pattern in ROUTES:
+        verbs.setdefault(pattern, []).append(m)
+    v3_routes = [
+        CaselessRoute(f"/{version}/{pattern}", derivatives(pattern, *ROUTES[(m, pattern)]), methods=[m])
+        for pattern, ms in verbs.items() for m in ms
+        for version in (("v3", "v4") if pattern == "historicalfundingrates" else ("v3",))
+    ]
+    history_routes = [
+        *(CaselessRoute(f"/{{version}}/market/{{symbol}}/{kind}", market_history(kind), methods=["GET"])
+          for kind in ("executions", "price", "orders")),
+        *(CaselessRoute(f"/{{version}}/{kind}", account_history(kind), methods=["GET"])
+          for kind in ("executions", "orders", "triggers", "account-log", "accountlogcsv", "positions")),
+    ]
+    chart_routes = [
+        CaselessRoute(path, charts, methods=["GET"])
+        for path in ("/{version}", "/{version}/{tick}", "/{version}/{tick}/{symbol}",
+                     "/{version}/{tick}/{symbol}/{resolution}")
+    ]
+    v3, history, charts_ = _dialects(rt)
+    site.mount("/derivatives/api", protocol_app(rt, v3_routes, v3))
+    site.mount("/api/history", protocol_app(rt, history_routes, history))
+    site.mount("/api/charts", protocol_app(rt, chart_routes, charts_))
 
-    def openapi_doc() -> Response:
+    def openapi_doc(_request: Request) -> Response:
         """The route table as OpenAPI (a simulator extra; not part of the app's /openapi.json)."""
         return _json(futures_openapi.venue_document(rt))
 
-    app.add_api_route(futures_openapi.PATH, openapi_doc, methods=["GET"], include_in_schema=False)
+    site.route(futures_openapi.PATH, openapi_doc)

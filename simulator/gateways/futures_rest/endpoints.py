@@ -540,26 +540,3 @@ ROUTES: dict[tuple[str, str], tuple[Handler, bool, bool]] = {
     ("GET", "orders/status"): (orders_status, True, True),  # as POST: Kraken's docs put orders/status behind full access
     ("POST", "transfer"): (transfer, True, True),
 }
-
-
-def resolve(method: str, path: str) -> tuple[tuple[Handler, bool, bool] | None, str | None, bool]:
-    """Match a lower-cased path; returns (route, symbol, path_known)."""
-    parts = path.strip("/").split("/")
-    known = False
-    for (m, pattern), route in ROUTES.items():
-        pp = pattern.split("/")
-        if len(pp) != len(parts):
-            continue
-        sym = None
-        ok = True
-        for a, b in zip(pp, parts, strict=True):
-            if a == "{symbol}":
-                sym = b
-            elif a != b.lower():
-                ok = False
-                break
-        if ok:
-            known = True
-            if m == method:
-                return route, sym, True
-    return None, None, known

@@ -27,6 +27,7 @@ from simulator.core.derivatives.model import (
     TradeRec,
     money,
 )
+from simulator.gateways.jsonw import JsonWriter
 
 DAY_NS = 86400 * NS_PER_S
 
@@ -574,3 +575,20 @@ def instrument_json(eng: FuturesEngine, spec: ContractSpec) -> dict[str, Any]:
     d["tags"] = list(raw.get("tags", []))
     d["tradfi"] = bool(raw.get("tradfi", False))
     return d
+
+
+def num_text(d: Decimal) -> str:
+    """Plain number text the way Kraken's Java side writes doubles: no
+    exponent, and at least one fractional digit (`91415.0`, `0.0001`)."""
+    if not d.is_finite():
+        return "null"
+    if d == 0:
+        return "0.0"
+    text = f"{d.normalize():f}"
+    if "." not in text:
+        text += ".0"
+    return text
+
+
+JSON = JsonWriter(num_text)
+"""The derivatives dialect's JSON writer (REST v3 and WS v1)."""

@@ -5,11 +5,10 @@ See hub.py for connections, challenge authentication and the feeds."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.websockets import WebSocket
 
 from simulator.server.runtime import Runtime
+from simulator.server.site import Site
 
 from .hub import FuturesConn, Hub, HubConfig
 
@@ -31,13 +30,13 @@ def prepare(rt: Runtime) -> None:
         rt.services.on_reset.append(h.on_reset)
 
 
-def install(app: Any, rt: Runtime) -> None:
+def install(site: Site, rt: Runtime) -> None:
     the_hub = hub(rt)
 
     async def futures_ws(websocket: WebSocket) -> None:
         await FuturesConn(the_hub, websocket).serve()
 
-    app.router.add_websocket_route("/ws/v1", futures_ws)
+    site.websocket("/ws/v1", futures_ws)
 
 
 async def start(rt: Runtime) -> None:

@@ -39,7 +39,7 @@ from simulator.core.ids import IdGenerator
 from simulator.core.sequencer import JournalEntry, Sequencer
 from simulator.gateways.futures_rest import fmt
 from simulator.gateways.futures_rest.auth import sign_challenge
-from simulator.gateways.futures_rest.jsonw import dumps
+from simulator.gateways.futures_rest.fmt import JSON
 from simulator.gateways.ws_common import LoopBound, QueuedConnection
 from simulator.server.runtime import Runtime
 
@@ -98,7 +98,7 @@ class FuturesConn(QueuedConnection):
             self.queue.clear()
             self.hub.call_in_loop(self._overflow)
             return
-        self.queue.append(dumps(msg))
+        self.queue.append(JSON.text(msg))
         if len(self.queue) == 1:
             self.hub.wake(self)
 

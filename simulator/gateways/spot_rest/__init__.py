@@ -37,6 +37,6 @@ def prepare(rt: Runtime) -> None:
     venue.spot_seq.subscribe(rec.on_entry)
 
 
-def install(app: Any, rt: Any) -> None:
+def install(site: Any, rt: Any) -> None:
     """Routes for `/0/public/{method}` and `/0/private/{method}`."""
-    _install(app, rt)
+    _install(site, rt)

@@ -1,24 +1,28 @@
-"""HTTP edge of api.kraken.com: `/0/public/<Method>` and `/0/private/<Method>`.
+"""HTTP edge of api.kraken.com: the `/0` sub-application.
 
-Per request, in Kraken's order: injected faults and latency, method lookup
-(unknown -> HTTP 404 `EGeneral:Unknown method`), body read with a size cap,
-key, body parse, signature/nonce/otp, permissions, the rate-limit hook,
-parameter names, then the handler.  Every failure is Kraken's error string
-in the envelope with HTTP 200; nothing a client sends can produce a 500.
+Per request, in Kraken's order: the common stack (injected latency and
+faults, the body cap; see simulator/server/site.py), then the router (a
+method that is not in the table -> HTTP 404 `EGeneral:Unknown method`; a GET
+on a private method -> `EGeneral:Invalid arguments`), key, body parse,
+signature/nonce/otp, permissions, the rate-limit hook, parameter names, then
+the handler.  Every failure is Kraken's error string in the envelope;
+nothing a client sends can produce a 500.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
+import re
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import Response
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from simulator.core.errors import EngineError
-from simulator.gateways.http_body import read_capped
+from simulator.gateways.jsonw import dumpb
+from simulator.server.site import Dialect, Site, protocol_app
 
 from . import auth
 from . import openapi as spot_openapi
@@ -28,34 +32,14 @@ from .registry import PRIVATE, PUBLIC, Ctx, Endpoint, RawResult, RestConfig
 log = logging.getLogger("kraken_sim.spot_rest")
 UNKNOWN_METHOD = "EGeneral:Unknown method"
 INTERNAL = "EGeneral:Internal error"
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def ok(result: Any) -> Response:
-    return Response(_DUMPS({"error": [], "result": result}).encode(), media_type="application/json")
+    return Response(dumpb({"error": [], "result": result}), media_type="application/json")
 
 
 def fail(text: str, status: int = 200) -> Response:
-    return Response(_DUMPS({"error": [text]}).encode(), status_code=status, media_type="application/json")
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body; beyond `limit` bytes the request is refused (see read_capped)."""
-    body = await read_capped(request, limit)
-    if body is None:
-        raise invalid()
-    return body
-
-
-async def _gate(rt: Any) -> str | None:
-    """Injected service errors and latency (the network in front of the engine)."""
-    fault: str | None = rt.fault_reply()
-    if fault:
-        return fault
-    delay = rt.latency_s("rest")
-    if delay > 0:
-        await asyncio.sleep(delay)
-    return None
+    return Response(dumpb({"error": [text]}), status_code=status, media_type="application/json")
 
 
 def _run(ep: Endpoint, ctx: Ctx, data: dict[str, Any]) -> Response:
@@ -77,21 +61,42 @@ def _config(rt: Any) -> RestConfig:
     return cfg
 
 
-def install(app: FastAPI, rt: Any) -> None:
-    router = APIRouter(include_in_schema=False)
+def method_names(names: list[str]) -> Convertor[str]:
+    """A path segment that is one of a method table's names, exactly (Kraken's
+    names are case-sensitive): the router itself knows which methods exist."""
 
+    class MethodName(Convertor[str]):
+        regex = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+
+        def convert(self, value: str) -> str:
+            return value
+
+        def to_string(self, value: str) -> str:
+            return value
+
+    return MethodName()
+
+
+def dialect(rt: Any) -> Dialect:
+    """How Spot REST words the stack's and the router's refusals (HTTP 200 but for 404)."""
+    return Dialect(
+        too_large=lambda: fail(INVALID),
+        max_body=lambda: _config(rt).max_body,
+        not_found=lambda: fail(UNKNOWN_METHOD, 404),
+        wrong_verb=lambda: fail(INVALID),  # Kraken: private methods are POST only; its reply to GET is unsure
+        fault=fail,
+        latency="rest",
+    )
+
+
+def install(site: Site, rt: Any) -> None:
     async def public_call(request: Request) -> Response:
         method: str = request.path_params["method"]
-        fault = await _gate(rt)
-        if fault:
-            return fail(fault)
-        ep = PUBLIC.get(method)
-        if ep is None:
-            return fail(UNKNOWN_METHOD, 404)
+        ep = PUBLIC[method]
         try:
             data = parse_form(request.url.query.encode()) if request.url.query else {}
             if request.method == "POST":
-                body = await read_body(request, _config(rt).max_body)
+                body = await request.body()
                 for k, v in parse_body(body, request.headers.get("content-type")).items():
                     if k in data:
                         raise invalid(k)
@@ -106,16 +111,9 @@ def install(app: FastAPI, rt: Any) -> None:
 
     async def private_call(request: Request) -> Response:
         method: str = request.path_params["method"]
-        fault = await _gate(rt)
-        if fault:
-            return fail(fault)
-        ep = PRIVATE.get(method)
-        if ep is None:
-            return fail(UNKNOWN_METHOD, 404)
+        ep = PRIVATE[method]
         try:
-            if request.method != "POST":
-                raise invalid()
-            body = await read_body(request, _config(rt).max_body)
+            body = await request.body()
             headers = request.headers
             key = auth.find_key(rt.venue.accounts, headers.get("api-key"))
             data = parse_body(body, headers.get("content-type"))
@@ -133,26 +131,20 @@ def install(app: FastAPI, rt: Any) -> None:
             log.exception("private %s failed", method)
             return fail(INTERNAL)
 
-    # plain Starlette routes on the APIRouter: the handlers read the raw body
-    # themselves, so FastAPI's per-request dependency solving would be pure cost
-    router.add_route("/0/public/{method:path}", public_call, methods=["GET", "POST"], include_in_schema=False)
-    router.add_route("/0/private/{method:path}", private_call, methods=["GET", "POST"], include_in_schema=False)
-    app.include_router(router)
-    # Kraken's two paths are the hot ones: match them before the admin and other
-    # gateways' routes (their prefixes never overlap, so order cannot change meaning)
-    ours = [
-        r
-        for r in app.router.routes
-        if getattr(r, "original_router", None) is router  # FastAPI keeps included routers as one route
-        or str(getattr(r, "path", "")).startswith(("/0/public/", "/0/private/"))
+    # the method tables are complete once the endpoint modules are imported (spot_rest/__init__)
+    register_url_convertor("spot_public", method_names(list(PUBLIC)))
+    register_url_convertor("spot_private", method_names(list(PRIVATE)))
+    routes = [
+        Route("/public/{method:spot_public}", public_call, methods=["GET", "POST"]),
+        Route("/private/{method:spot_private}", private_call, methods=["POST"]),
     ]
-    app.router.routes[:] = ours + [r for r in app.router.routes if r not in ours]
+    site.mount("/0", protocol_app(rt, routes, dialect(rt)))
 
-    def openapi_doc() -> Response:
+    def openapi_doc(_request: Request) -> Response:
         """The method table as OpenAPI (a simulator extra; not part of the app's /openapi.json)."""
-        return Response(json.dumps(spot_openapi.venue_document(rt)).encode(), media_type="application/json")
+        return Response(dumpb(spot_openapi.venue_document(rt)), media_type="application/json")
 
-    app.add_api_route(spot_openapi.PATH, openapi_doc, methods=["GET"], include_in_schema=False)
+    site.route(spot_openapi.PATH, openapi_doc)
 
 
-__all__ = ["fail", "install", "ok", "read_body"]
+__all__ = ["dialect", "fail", "install", "ok"]

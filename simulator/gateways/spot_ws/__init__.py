@@ -12,6 +12,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from simulator.server.runtime import Runtime
+from simulator.server.site import Site
 
 from .connection import WsConnection
 from .hub import Hub, HubConfig
@@ -34,7 +35,7 @@ def prepare(rt: Runtime) -> None:
         rt.services.on_reset.append(h.on_reset)
 
 
-def install(app: Any, rt: Runtime) -> None:
+def install(site: Site, rt: Runtime) -> None:
     the_hub = hub(rt)
 
     def route(kind: str) -> Any:
@@ -44,9 +45,9 @@ def install(app: Any, rt: Runtime) -> None:
         endpoint.__name__ = f"spot_ws_{kind}"
         return endpoint
 
-    app.router.add_websocket_route("/v2", route("public"))
-    app.router.add_websocket_route("/auth/v2", route("auth"))
-    app.router.add_websocket_route("/l3/v2", route("l3"))
+    site.websocket("/v2", route("public"))
+    site.websocket("/auth/v2", route("auth"))
+    site.websocket("/l3/v2", route("l3"))
 
 
 async def start(rt: Runtime) -> None:

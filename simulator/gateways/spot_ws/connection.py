@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
 
+from simulator.gateways.jsonw import dumps
 from simulator.gateways.ws_common import QueuedConnection
 
 from .fmt import ts_us
-from .jsonw import dumps
 from .methods import METHOD_PERMISSIONS, TRADING_METHODS, Reply, Trading
 from .params import WsError, unsupported
 from .router import Router

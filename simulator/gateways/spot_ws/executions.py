@@ -22,9 +22,9 @@ from simulator.core.orders import (
     TRIGGERED_TYPES,
     Order,
 )
+from simulator.gateways.jsonw import Raw
 
 from .fmt import asset_amount, ts_us
-from .jsonw import Raw
 
 if TYPE_CHECKING:
     from simulator.core.engine import SpotEngine

@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 from simulator.core.clock import rfc3339_s, rfc3339_us
 from simulator.core.instruments import Asset, SpotPair
 from simulator.core.numbers import BALANCE_DP, fmt_units, rescale
-
-from .jsonw import Raw
+from simulator.gateways.jsonw import Raw
 
 __all__ = ["Raw", "asset_amount", "cost", "price", "qty", "rfc3339_s", "rfc3339_us", "ts_ns", "ts_us"]
 

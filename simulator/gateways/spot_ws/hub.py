@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.events import BalanceEvent, BookEvent, NoticeEvent, OrderEvent, TradeEvent
+from simulator.gateways.jsonw import dumps
 from simulator.gateways.ws_common import LoopBound
 
 from .channels.book import BookGroup
@@ -32,7 +33,6 @@ from .executions import (
     ratecount_token,
     reports_for,
 )
-from .jsonw import dumps
 
 if TYPE_CHECKING:
     from simulator.core.sequencer import JournalEntry

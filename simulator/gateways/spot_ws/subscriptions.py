@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.accounts import QUERY_CLOSED, QUERY_FUNDS, QUERY_OPEN
+from simulator.gateways.jsonw import dumps
 
 from .channels import book as l2
 from .channels import level3 as l3
@@ -22,7 +23,6 @@ from .channels.market import (
     trade_message,
 )
 from .executions import BalanceSub, ExecSub, balance_snapshot, snapshot_reports
-from .jsonw import dumps
 from .params import WsError, array, boolean, check_fields, enum, integer, string
 
 if TYPE_CHECKING:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.core.events import TradeEvent
 from simulator.core.numbers import fmt_units
+from simulator.gateways.jsonw import Raw, dumps
 
 from ..fmt import ts_ns, ts_us
-from ..jsonw import Raw, dumps
 
 if TYPE_CHECKING:
     from simulator.core.book import OrderBook
