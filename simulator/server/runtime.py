@@ -99,7 +99,7 @@ class Runtime:
 
         self._prepare()
         store = self._journal_file()
-        if store is not None and store.exists():
+        if store is not None and store.recorded():  # raises StateDirError if a recorded run is lost
             self._restore(store)
         else:
             build_state(self, self.scenario or Scenario())
@@ -109,6 +109,7 @@ class Runtime:
                     {
                         "demo": self.demo.account.id if self.demo else None,
                         "market_maker": mm.account.id if mm is not None else None,
+                        "seed": self.venue.config.seed,
                     }
                 )
         self.apply_faults(getattr(self.scenario, "faults", None) or {})
@@ -137,7 +138,8 @@ class Runtime:
 
     def _restore(self, store: Any) -> None:
         """Newest valid snapshot plus the journal after it (else the whole
-        journal) into the fresh venue; what was done is in hooks["restore"]."""
+        journal) into the fresh venue; what was done is in hooks["restore"].
+        Raises StateDirError when no provably consistent state exists."""
         from .persistence import restore
 
         def rebuild() -> None:
