@@ -123,8 +123,28 @@ class JournalFile:
     def open(self) -> None:
         if self._fh is None:
             repair_tail(self.path)
-            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for appends
-            self.offset = self.path.stat().st_size
+            fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for appends
+            self.offset = self.path.stat().st_size  # before _fh: `committed` reads them from other threads
+            self._fh = fh
+
+    def committed(self, chunk: int = 1 << 16) -> tuple[int, Iterator[bytes]]:
+        """The journal as it stands now: (its length, its bytes).  Only
+        whole, flushed lines: `offset` moves past a line after it is written,
+        so the file may grow while the bytes are sent, never the answer."""
+        size = self.offset if self._fh is not None else self.path.stat().st_size
+        fh = open(self.path, "rb")  # noqa: SIM115 - closed by the generator
+
+        def read() -> Iterator[bytes]:
+            with fh:
+                left = size
+                while left > 0:
+                    data = fh.read(min(chunk, left))
+                    if not data:  # truncated under us (a reset): the client sees a short body
+                        return
+                    left -= len(data)
+                    yield data
+
+        return size, read()
 
     def truncate(self) -> None:
         self.close(snapshot=False)
