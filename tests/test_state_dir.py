@@ -162,6 +162,10 @@ def _other_seed(state: Path, run: dict[str, Any]) -> None:
     assert json.loads((state / IDENTITY).read_text())["seed"] == SEED
 
 
+def _identity_garbled(state: Path, run: dict[str, Any]) -> None:
+    (state / IDENTITY).write_text('{"demo": ')
+
+
 REFUSED = [
     (_journal_deleted, JOURNAL, "the journal is missing, but snapshot-"),
     (_journal_emptied, JOURNAL, "the journal is empty, but snapshot-"),
@@ -174,6 +178,7 @@ REFUSED = [
     (_no_snapshots(_garble), JOURNAL, "line 6: not a journal entry"),
     (_no_snapshots(_drop), JOURNAL, "line 6: seq 7 follows seq 5"),
     (_no_snapshots(_changed_outcome), JOURNAL, "the replay diverged"),
+    (_identity_garbled, IDENTITY, "not a JSON object"),
     (_other_seed, IDENTITY, f"recorded with seed {SEED}, this start uses seed {SEED + 1}"),
 ]
 

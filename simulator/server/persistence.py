@@ -238,7 +238,15 @@ class JournalFile:
 
     def identity(self) -> dict[str, Any]:
         p = self.dir / IDENTITY
-        return json.loads(p.read_text()) if p.is_file() else {}
+        if not p.is_file():
+            return {}
+        try:
+            data = json.loads(p.read_text())
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise StateDirError(p, "not a JSON object (the file is damaged); restore it from a backup")
+        return data
 
 
 # ------------------------------------------------------------------ journal
