@@ -273,13 +273,20 @@ def stop_timeout() -> float:
 
 async def serve_forever(settings: Settings, scenario: Scenario | None = None) -> int:
     """The CLI's main: start, print the ready line, wait for SIGTERM/SIGINT,
-    then stop within `stop_timeout()` seconds (see StopWatch)."""
-    server = VenueServer(settings, scenario)
+    then stop within `stop_timeout()` seconds (see StopWatch).  The watch is
+    on before the restore, which can be long: a stop request bounds it too."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     timeout = stop_timeout()
-    watch = StopWatch(lambda: loop.call_soon_threadsafe(stop.set), server.sync_journal, timeout)
-    watch.install()
+    built: list[VenueServer] = []
+
+    def sync() -> None:
+        for srv in built:
+            srv.sync_journal()
+
+    StopWatch(lambda: loop.call_soon_threadsafe(stop.set), sync, timeout).install()
+    server = VenueServer(settings, scenario)
+    built.append(server)
     info = await server.start()
     sys.stdout.write(json.dumps(info) + "\n")
     sys.stdout.flush()
