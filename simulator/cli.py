@@ -109,8 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     from simulator.server.gcpolicy import tune_for_server
 
     tune_for_server()
+    from simulator.server.persistence import StateDirError
+
     try:
         return asyncio.run(serve_forever(settings, scenario))
+    except StateDirError as exc:
+        print(f"kraken-sim: refusing to start from --state-dir {args.state_dir}: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"kraken-sim: {exc}", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.request
+from typing import Any
 
 import pytest
 
@@ -26,13 +27,19 @@ def test_fixture_exposes_every_url(kraken_venue: KrakenVenue) -> None:
 
 def test_reset_restores_the_scenario(kraken_venue: KrakenVenue) -> None:
     admin = kraken_venue.admin
-    before = admin.request("GET", "/state")["digest"]
+
+    def recipe() -> list[tuple[Any, ...]]:
+        """What built the state: the same commands from the same seed are the same
+        state, stamped with the time they ran (which the digest covers too)."""
+        return [(e["engine"], e["command"], e["params"], e.get("error")) for e in admin.journal(events=False)]
+
+    before, digest = recipe(), admin.request("GET", "/state")["digest"]
     acct = admin.create_account({"USD": "5"})
     admin.seed_book("BTC/USD", bids=[["1000.0", "1"]], asks=[])
-    assert admin.request("GET", "/state")["digest"] != before
+    assert admin.request("GET", "/state")["digest"] != digest
     out = admin.reset()
     assert out["demo_account"]["api_key"] == kraken_venue.demo_account["api_key"]  # stable keys
-    assert admin.request("GET", "/state")["digest"] == before
+    assert recipe() == before
     with pytest.raises(AdminError) as ei:
         admin.account(acct["account_id"])
     assert ei.value.status == 404

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from simulator.core.clock import rfc3339_us
 from simulator.core.orders import Origin
 from simulator.pytest_plugin import KrakenVenue
 from simulator.scenario import Scenario
@@ -137,6 +138,10 @@ def test_restart_from_snapshot_equals_full_replay_and_keeps_trading(tmp_path: Pa
     # both keep trading identically: a taker matches the restored resting orders,
     # ids continue (never repeat) and equal what the full replay hands out
     a, b, fa, fb = ids["accounts"]
+    # one venue time for both from here on: the digest covers every timestamp (fills, ledgers...)
+    at = max(r.v.admin.request("GET", "/clock")["now_ns"] for r in (r2, r3)) + 1_000_000_000
+    for r in (r2, r3):
+        r.v.admin.set_clock(mode="frozen", set=rfc3339_us(at))
     out = []
     for r in (r2, r3):
         with Rest(r.v) as rest, FuturesRest(r.v) as fr:

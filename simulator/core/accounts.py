@@ -10,6 +10,7 @@ import base64
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from .digest import StateHash, record
 from .ids import IdGenerator, RenderedId
 from .numbers import BALANCE_DP, fmt_units
 
@@ -244,3 +245,19 @@ class AccountRegistry:
 
     def key(self, key: str) -> ApiKey | None:
         return self.keys.get(key)
+
+    def digest(self) -> str:
+        """Accounts (balances, holds, tier, settings, subaccounts), their
+        ledgers entry by entry, their keys, and the id sequence.  Not the
+        keys' nonces: a gateway checks them before a request becomes a
+        command, so no journal holds them and no replay rebuilds them."""
+        h = StateHash()
+        h.add("registry", self._n, self._ids.state_digest(), sorted(self.keys))
+        for aid in sorted(self.accounts):
+            a = self.accounts[aid]
+            h.add("account", record(a, skip=("keys", "ledger")))
+            for k in a.keys:
+                h.add("key", record(k, skip=("last_nonce", "seen_nonces")))
+            for e in a.ledger:
+                h.add("ledger", record(e, skip=("_id",)))
+        return h.hexdigest()

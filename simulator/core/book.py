@@ -14,6 +14,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
 
+from .digest import StateHash
 from .orders import BUY, Order
 
 
@@ -140,6 +141,16 @@ class OrderBook:
         assert lvl is not None
         lvl.orders.remove(order)
         lvl.orders.append(order)
+
+    def state_digest(self) -> str:
+        """Every live order in queue order per level (who trades first)."""
+        h = StateHash()
+        for name, side in (("bid", self.bids), ("ask", self.asks)):
+            for lvl in side:
+                ids = [o.id for o in lvl.live()]
+                if ids:
+                    h.add(name, lvl.price, lvl.visible, ids)
+        return h.hexdigest()
 
     def best_bid(self) -> int | None:
         lvl = self.bids.best()

@@ -17,6 +17,7 @@ from .accounts import Account, AccountRegistry, LedgerEntry
 from .amends import AmendHistory
 from .book import Level, OrderBook
 from .commands import AmendRequest, CloseRequest, EditRequest, OrderRequest, PriceIn
+from .digest import StateHash, record
 from .errors import EngineError, Reject
 from .events import BookEvent, Fill, NoticeEvent, OrderEvent, TradeEvent
 from .exports import ExportRegistry
@@ -191,6 +192,36 @@ class SpotEngine:
 
     def next_timer_ns(self) -> int | None:
         return self._timers[0][0] if self._timers else None
+
+    def state_digest(self) -> str:
+        """Everything of the Spot market a replay must reproduce: every order
+        (every field), the books in queue order, the untriggered stops, the
+        fills, trades and prices, the timers (GTD expiry, delayed start, dead
+        man's switch, funding's) and the per-account counters.  Not: events
+        in flight, the fee cache, wiring (instruments, hooks, handlers), and
+        `now_ns` (the last command's time, refused ones too: the journal's)."""
+        h = StateHash()
+        h.add("engine", self.status, self._timer_seq)
+        h.add("timers", sorted(self._timers))
+        h.add("dead_man", self.dead_man)
+        for oid in sorted(self.orders):
+            h.add("order", record(self.orders[oid]))
+        for acct in sorted(self.open_orders):
+            h.add("open", acct, sorted(self.open_orders[acct]))
+        for acct in sorted(self.closed_orders):
+            h.add("closed", acct, [o.id for o in self.closed_orders[acct]])
+        for acct in sorted(self.fills):
+            for f in self.fills[acct]:
+                h.add("fill", record(f, skip=("_id",)))
+        for pid in sorted(self.books):
+            h.add("book", pid, self.books[pid].state_digest(), [o.id for o in self.stops.get(pid, ())])
+        for pid in sorted(self.trades):
+            for t in self.trades[pid]:
+                h.add("trade", record(t))
+        h.add("prices", self.trade_seq, self.last_price, self.index_price)
+        h.add("cl_ids", sorted((k, o.id) for k, o in self.cl_ids.items()))
+        h.add("open_count", self.open_count)
+        return h.hexdigest()
 
     def cost_units(self, pair: SpotPair, price: int, qty: int) -> int:
         """price*qty in cost_decimals units, half-even."""

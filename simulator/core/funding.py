@@ -22,6 +22,7 @@ from typing import Any
 
 from .accounts import Account
 from .clock import NS_PER_S
+from .digest import StateHash, record
 from .errors import EngineError, Reject
 from .instruments import Asset
 from .numbers import BALANCE_DP, to_units
@@ -481,14 +482,15 @@ class FundingState:
         }
 
     def state_digest(self) -> str:
-        h = hashlib.sha256()
+        """Withdrawals (every field: their settlement timers are the engine's),
+        earn allocations, deposit addresses, subaccount names."""
+        h = StateHash()
         for ref in sorted(self.withdrawals):
-            w = self.withdrawals[ref]
-            h.update(f"{ref}|{w.account_id}|{w.asset}|{w.amount}|{w.fee}|{w.status}|{w.reserved}".encode())
-        for k in sorted(self.allocations):
-            h.update(f"{k}|{self.allocations[k]}".encode())
-        for k2 in sorted(self.addresses):
-            h.update(f"{k2}|{[a.address for a in self.addresses[k2]]}".encode())
+            h.add("withdrawal", record(self.withdrawals[ref]))
+        h.add("allocations", self.allocations)
+        for k in sorted(self.addresses):
+            h.add("addresses", k, [record(a) for a in self.addresses[k]])
+        h.add("subaccount_names", self.subaccount_names)
         return h.hexdigest()
 
 

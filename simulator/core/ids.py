@@ -8,6 +8,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from .digest import StateHash
+
 _MASK80 = (1 << 80) - 1
 _MUL = 0x9E3779B97F4A7C15F39D  # odd: multiplication mod 2**80 is a bijection
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -78,6 +80,12 @@ class IdGenerator:
 
     def token(self, nbytes: int = 32) -> bytes:
         return self._rng.getrandbits(nbytes * 8).to_bytes(nbytes, "big")
+
+    def state_digest(self) -> str:
+        """Where the sequence stands: the next id and the next token."""
+        h = StateHash()
+        h.add("ids", self._key, self._n, self._rng.getstate())
+        return h.hexdigest()
 
 
 class RenderedId:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .accounts import Account, AccountRegistry
+from .digest import StateHash
 from .errors import EngineError, Reject
 
 NS = 1_000_000_000
@@ -79,6 +80,13 @@ class DecayingCounter:
             self.at_ns = now_ns
         return self.value
 
+    def peek(self, now_ns: int, decay_micro_per_s: int) -> int:
+        """The value at `now_ns`, for a read: unchanged state, so reads (not
+        journaled) never shift what the next charge (journaled) sees."""
+        if now_ns > self.at_ns:
+            return max(0, self.value - (now_ns - self.at_ns) * decay_micro_per_s // NS)
+        return self.value
+
 
 class SpotRateLimits:
     """The Spot limits; `admission` is installed as the engine's hook."""
@@ -106,7 +114,7 @@ class SpotRateLimits:
         master = self._scope(acct)
         tier = SPOT_TIERS[master.tier]
         c = self.trading.get((master.id, pair_id))
-        return 0.0 if c is None else c.current(now_ns, tier.trade_decay_micro) / MICRO
+        return 0.0 if c is None else c.peek(now_ns, tier.trade_decay_micro) / MICRO
 
     def charge_trade(self, acct: Account, pair_id: str, cost_micro: int, now_ns: int, enforce: bool = True) -> None:
         if not self._active(acct) or cost_micro <= 0:
@@ -178,6 +186,18 @@ class SpotRateLimits:
 
     def max_trade_counter(self, acct: Account) -> int:
         return SPOT_TIERS[self._scope(acct).tier].trade_threshold
+
+    def digest(self) -> str:
+        """The trading counters: the engine charges them inside its commands,
+        so a replay rebuilds them exactly.  Not the REST call counters: a
+        gateway charges those before a request becomes a command (a refused
+        call never reaches the journal), so no replay can rebuild them."""
+        h = StateHash()
+        h.add("enabled", self.enabled)
+        for key in sorted(self.trading):
+            c = self.trading[key]
+            h.add("trading", key, c.value, c.at_ns)
+        return h.hexdigest()
 
 
 # ------------------------------------------------------------------ futures

@@ -342,18 +342,18 @@ class Venue:
         return n
 
     def state_digest(self) -> str:
-        """A fingerprint of balances, orders and trades (replay checks)."""
+        """A fingerprint of everything a replay must reproduce.  Each owner
+        hashes its own state: the id sequence, the accounts with their
+        ledgers, the Spot engine with its books and timers, the rate
+        counters, and every other market (derivatives, funding)."""
         h = hashlib.sha256()
-        for aid in sorted(self.accounts.accounts):
-            a = self.accounts.accounts[aid]
-            h.update(f"{aid}|{sorted(a.balances.items())}|{sorted(a.held.items())}".encode())
-        for oid in sorted(self.spot.orders):
-            o = self.spot.orders[oid]
-            h.update(f"{oid}|{o.status}|{o.filled}|{o.qty}|{o.price}|{o.cost}|{o.fee}".encode())
-        h.update(f"dms|{sorted(self.spot.dead_man.items())}".encode())
-        for pid in sorted(self.spot.trades):
-            for t in self.spot.trades[pid]:
-                h.update(f"{pid}|{t.trade_id}|{t.price}|{t.qty}|{t.maker_order_id}|{t.taker_order_id}".encode())
+        h.update(f"ids|{self.ids.state_digest()}".encode())
+        h.update(f"accounts|{self.accounts.digest()}".encode())
+        h.update(f"spot|{self.spot.state_digest()}".encode())
+        h.update(f"ratelimits|{self.ratelimits.digest()}".encode())
+        for aid in sorted(self.credentials):
+            c = self.credentials[aid]
+            h.update(f"credentials|{aid}|{c.fix_sender_comp_id}|{c.fix_target_comp_id}".encode())
         h.update(f"futures|{self.derivatives.state_digest()}".encode())
         h.update(f"spot_funding|{self.funding.state_digest()}".encode())
         return h.hexdigest()

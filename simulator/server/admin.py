@@ -253,11 +253,13 @@ def _router(rt: Runtime) -> APIRouter:
         journal = rt.venue.journal
         store = rt.services.journal_file
         if journal.dropped and store is not None and store.exists():
-            # memory keeps only the newest entries (--journal-max); the state directory has them all
-            from fastapi.responses import FileResponse
+            # memory keeps only the newest entries (--journal-max); the state directory has them all,
+            # sent as committed now: the file grows while it is sent
+            from fastapi.responses import StreamingResponse
 
-            return FileResponse(store.path, media_type="application/x-ndjson")
-        lines = [json.dumps(e.to_json(with_events=False)) for e in journal.entries]
+            size, body = store.committed()
+            return StreamingResponse(body, media_type="application/x-ndjson", headers={"Content-Length": str(size)})
+        lines = [json.dumps(e.to_json(with_events=False)) for e in list(journal.entries)]  # a copy: appends go on
         headers = {"X-Journal-Dropped": str(journal.dropped)} if journal.dropped else None
         return PlainTextResponse("\n".join(lines) + ("\n" if lines else ""), media_type="application/x-ndjson",
                                  headers=headers)

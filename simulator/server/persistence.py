@@ -87,6 +87,31 @@ class JournalFile:
     def exists(self) -> bool:
         return self.path.is_file() and self.path.stat().st_size > 0
 
+    def recorded(self) -> bool:
+        """Whether a start restores a run (True) or builds a fresh venue.
+        Raises StateDirError when the journal is gone but the directory says
+        a run was recorded: a fresh venue would silently lose every account."""
+        repair_tail(self.path)
+        if self.exists():
+            return True
+        what = "empty" if self.path.is_file() else "missing"
+        snaps = snapshot_files(self.dir)
+        if snaps:
+            head = snapshot_header(snaps[0])
+            at = f" (seq {head['seq']})" if head else ""
+            raise StateDirError(
+                self.path,
+                f"the journal is {what}, but {snaps[0].name}{at} shows a run was recorded here; "
+                "restore the journal from a backup, or empty the state directory to start a fresh venue",
+            )
+        if (self.dir / IDENTITY).is_file():
+            raise StateDirError(
+                self.path,
+                f"the journal is {what}, but {IDENTITY} shows a run was recorded here; "
+                "restore the journal from a backup, or empty the state directory to start a fresh venue",
+            )
+        return False
+
     def commands(self) -> list[dict[str, Any]]:
         """Every journaled command, in order (a torn last line is ignored)."""
         return list(Journal.read_commands(str(self.path)))
@@ -98,16 +123,38 @@ class JournalFile:
     def open(self) -> None:
         if self._fh is None:
             repair_tail(self.path)
-            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for appends
-            self.offset = self.path.stat().st_size
+            fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for appends
+            self.offset = self.path.stat().st_size  # before _fh: `committed` reads them from other threads
+            self._fh = fh
+
+    def committed(self, chunk: int = 1 << 16) -> tuple[int, Iterator[bytes]]:
+        """The journal as it stands now: (its length, its bytes).  Only
+        whole, flushed lines: `offset` moves past a line after it is written,
+        so the file may grow while the bytes are sent, never the answer."""
+        size = self.offset if self._fh is not None else self.path.stat().st_size
+        fh = open(self.path, "rb")  # noqa: SIM115 - closed by the generator
+
+        def read() -> Iterator[bytes]:
+            with fh:
+                left = size
+                while left > 0:
+                    data = fh.read(min(chunk, left))
+                    if not data:  # truncated under us (a reset): the client sees a short body
+                        return
+                    left -= len(data)
+                    yield data
+
+        return size, read()
 
     def truncate(self) -> None:
         self.close(snapshot=False)
-        self.path.write_text("")
-        self.offset = 0
+        # what says "a run was recorded here" goes first: a kill half-way leaves
+        # either the old run whole or an empty directory, never a refused one
         (self.dir / IDENTITY).unlink(missing_ok=True)
         for p in snapshot_files(self.dir):
             p.unlink(missing_ok=True)
+        self.path.write_text("")
+        self.offset = 0
         self._snap_seq = 0
         self._since_snapshot = 0
 
@@ -191,7 +238,15 @@ class JournalFile:
 
     def identity(self) -> dict[str, Any]:
         p = self.dir / IDENTITY
-        return json.loads(p.read_text()) if p.is_file() else {}
+        if not p.is_file():
+            return {}
+        try:
+            data = json.loads(p.read_text())
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise StateDirError(p, "not a JSON object (the file is damaged); restore it from a backup")
+        return data
 
 
 # ------------------------------------------------------------------ journal
@@ -217,6 +272,17 @@ def repair_tail(path: Path) -> None:
 # ---------------------------------------------------------------- snapshots
 class SnapshotError(Exception):
     """This snapshot cannot be written or restored (the journal still can)."""
+
+
+class StateDirError(Exception):
+    """The state directory holds no provably consistent state: the start is
+    refused (one message: the file and the reason) rather than run as
+    something other than what was acknowledged."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 class _Unwired:
@@ -614,18 +680,36 @@ class _dir_fd:
             os.close(self.fd)
 
 
+def _parse_header(raw: bytes) -> dict[str, Any]:
+    try:
+        header = json.loads(raw)
+    except ValueError as exc:
+        raise SnapshotError("bad header") from exc
+    if not isinstance(header, dict) or header.get("format") != SNAPSHOT_FORMAT:
+        raise SnapshotError("unknown format")
+    if not isinstance(header.get("seq"), int) or not isinstance(header.get("offset"), int):
+        raise SnapshotError("bad header")
+    return header
+
+
+def snapshot_header(path: Path) -> dict[str, Any] | None:
+    """The header (seq, offset...) of a snapshot file, or None if unreadable.
+    Read alone (the body may be large): what the snapshot says the journal held."""
+    try:
+        with open(path, "rb") as fh:
+            line = fh.readline(1 << 16)
+        return _parse_header(line) if line.endswith(b"\n") else None
+    except (OSError, SnapshotError):
+        return None
+
+
 def read_snapshot(path: Path, journal: Path, seed: int) -> tuple[dict[str, Any], bytes]:
     """Header and body of a snapshot file, if it is whole and matches this journal."""
     data = path.read_bytes()
     nl = data.find(b"\n")
     if nl < 0:
         raise SnapshotError("no header")
-    try:
-        header = json.loads(data[:nl])
-    except ValueError as exc:
-        raise SnapshotError("bad header") from exc
-    if not isinstance(header, dict) or header.get("format") != SNAPSHOT_FORMAT:
-        raise SnapshotError("unknown format")
+    header = _parse_header(data[:nl])
     body = data[nl + 1 :]
     if len(body) != header.get("body_len") or hashlib.sha256(body).hexdigest() != header.get("body_sha256"):
         raise SnapshotError("checksum mismatch")
@@ -642,16 +726,139 @@ def read_snapshot(path: Path, journal: Path, seed: int) -> tuple[dict[str, Any],
     return header, body
 
 
+def _journal_end(path: Path) -> tuple[int, int]:
+    """(size in bytes, seq of the last line) of a repaired, non-empty journal."""
+    size = path.stat().st_size
+    line = _line_before(path, size)
+    try:
+        seq = json.loads(line)["seq"]
+        if not isinstance(seq, int):
+            raise TypeError(seq)
+    except (ValueError, KeyError, TypeError):
+        raise StateDirError(path, "its last line is not a journal entry (the file is damaged)") from None
+    return size, seq
+
+
+def _check_reaches_snapshots(store: JournalFile, last_seq: int, size: int) -> None:
+    """Every snapshot saw the journal up to its seq: a journal that ends
+    before one lost acknowledged commands, and replaying it would roll the
+    venue back past that snapshot.  Refused, never done silently."""
+    for p in snapshot_files(store.dir):
+        head = snapshot_header(p)
+        if head is None:
+            continue  # unreadable: it proves nothing either way (and is not used)
+        if head["seq"] > last_seq or head["offset"] > size:
+            raise StateDirError(
+                store.path,
+                f"the journal ends at seq {last_seq}, but {p.name} was taken at seq {head['seq']}: "
+                f"the journal was cut short (commands {last_seq + 1}..{head['seq']} are gone); restore it "
+                "from a backup, or delete the snapshot files to accept the older state",
+            )
+
+
+def _check_identity(store: JournalFile, seed: int) -> None:
+    """Ids and keys come from the seed: a replay under another one would
+    hand every client different keys, silently."""
+    recorded = store.identity().get("seed")
+    if recorded is not None and recorded != seed:
+        raise StateDirError(
+            store.dir / IDENTITY,
+            f"the run was recorded with seed {recorded}, this start uses seed {seed} "
+            f"(ids and keys would differ); start with --seed {recorded}",
+        )
+
+
+class _CheckedReplay:
+    """Journal commands as they are replayed, each checked first (the next
+    seq, a known engine and command) and after (the replay took that seq and
+    reached the recorded outcome).  Anything else raises StateDirError
+    naming the line: the venue would not be the one the journal recorded."""
+
+    def __init__(self, venue: Any, path: Path, offset: int, after_seq: int) -> None:
+        self.venue = venue
+        self.path = path
+        self.offset = offset
+        self.seq = after_seq  # the last seq replayed (or restored)
+        self.read = 0  # lines read from `offset`
+        self.current: dict[str, Any] | None = None
+
+    def line_no(self) -> int:
+        """1-based number of the line being replayed (counted only to report it)."""
+        before, left = 0, self.offset
+        with open(self.path, "rb") as fh:
+            while left > 0:
+                chunk = fh.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                before += chunk.count(b"\n")
+                left -= len(chunk)
+        return before + self.read
+
+    def fail(self, reason: str) -> StateDirError:
+        return StateDirError(self.path, f"line {self.line_no()}: {reason}")
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        it = Journal.read_commands(str(self.path), self.offset)
+        while True:
+            self.read += 1
+            self.current = None
+            try:
+                c = next(it)
+            except StopIteration:
+                return
+            except Exception as exc:  # noqa: BLE001 - any unreadable line is reported, never a traceback
+                raise self.fail(f"not a journal entry ({type(exc).__name__}: {exc})") from None
+            self.current = c
+            yield self._checked(c)
+            self._outcome(c)
+
+    def _checked(self, c: Any) -> dict[str, Any]:
+        if not isinstance(c, dict):
+            raise self.fail("not a journal entry")
+        seq, engine, kind = c.get("seq"), c.get("engine"), c.get("command")
+        if seq != self.seq + 1:
+            raise self.fail(f"seq {seq!r} follows seq {self.seq} (lines are missing or out of order)")
+        seqr = self.venue.sequencers.get(engine)
+        if seqr is None:
+            raise self.fail(f"unknown engine {engine!r} (known: {', '.join(sorted(self.venue.sequencers))})")
+        if kind not in seqr.handlers:
+            raise self.fail(f"unknown command {kind!r} for engine {engine!r}")
+        if not isinstance(c.get("ts"), int) or not isinstance(c.get("params"), dict):
+            raise self.fail("not a journal entry (ts or params missing)")
+        return c
+
+    def _outcome(self, c: dict[str, Any]) -> None:
+        journal = self.venue.journal
+        if journal._seq != c["seq"]:
+            raise self.fail(f"replaying seq {c['seq']} ran as seq {journal._seq}: the replay diverged")
+        if journal.entries and journal.entries[-1].seq == c["seq"]:
+            got, want = journal.entries[-1].error, c.get("error")
+            if got != want:
+                raise self.fail(
+                    f"seq {c['seq']} ({c['engine']} {c['command']}) replays to "
+                    f"{got or 'success'}, the run recorded {want or 'success'}: the replay diverged"
+                )
+        self.seq = c["seq"]
+
+
 def restore(rt: Any, store: JournalFile, rebuild: Callable[[], None]) -> dict[str, Any]:
-    """Bring the prepared venue back: newest valid snapshot + journal tail,
-    else the full journal.  `rebuild` re-prepares a fresh venue (used if a
-    snapshot failed half-way).  Returns what was done (tests, logs)."""
+    """Bring the prepared venue back to the newest provably consistent state:
+    the newest snapshot that matches the journal plus the journal after it,
+    else the whole journal.  `rebuild` re-prepares a fresh venue (used if a
+    snapshot failed half-way).  Raises StateDirError (the start is refused)
+    when no such state exists: a journal that ends before a snapshot, a
+    seed other than the recorded one, a line that is not a known command
+    or does not replay to its recorded outcome.  Returns what was done."""
     repair_tail(store.path)
+    seed = rt.venue.config.seed
+    _check_identity(store, seed)
+    size, last_seq = _journal_end(store.path)
+    _check_reaches_snapshots(store, last_seq, size)
     report: dict[str, Any] = {"mode": "full", "snapshot_seq": 0, "replayed": 0, "rejected_snapshots": []}
     offset = 0
     for path in snapshot_files(store.dir):
         try:
-            header, body = read_snapshot(path, store.path, rt.venue.config.seed)
+            header, body = read_snapshot(path, store.path, seed)
             load_snapshot(rt, body)
         except (SnapshotError, OSError) as exc:
             log.warning("snapshot %s not used: %s", path.name, exc)
@@ -662,11 +869,21 @@ def restore(rt: Any, store: JournalFile, rebuild: Callable[[], None]) -> dict[st
         offset = int(header["offset"])
         report.update(mode="snapshot", snapshot_seq=int(header["seq"]), snapshot=path.name)
         break
+    checked = _CheckedReplay(rt.venue, store.path, offset, report["snapshot_seq"])
     store.replaying = True
     try:
-        report["replayed"] = rt.venue.replay(Journal.read_commands(str(store.path), offset))
+        report["replayed"] = rt.venue.replay(checked)
+    except StateDirError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a command the replay cannot run: refused with its line
+        c = checked.current or {}
+        raise checked.fail(
+            f"seq {c.get('seq')} ({c.get('engine')} {c.get('command')}) fails to replay: {type(exc).__name__}: {exc}"
+        ) from None
     finally:
         store.replaying = False
+    if checked.seq != last_seq:  # the reader stopped early (a torn line that is not the last)
+        raise checked.fail(f"the replay stopped at seq {checked.seq}, the journal ends at seq {last_seq}")
     store._snap_seq = report["snapshot_seq"]
     store._since_snapshot = report["replayed"]
     log.info("restored: %s", report)

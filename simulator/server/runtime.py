@@ -123,7 +123,7 @@ class Runtime:
 
         self._prepare()
         store = self._journal_file()
-        if store is not None and store.exists():
+        if store is not None and store.recorded():  # raises StateDirError if a recorded run is lost
             self._restore(store)
         else:
             build_state(self, self.scenario or Scenario())
@@ -133,6 +133,7 @@ class Runtime:
                     {
                         "demo": self.demo.account.id if self.demo else None,
                         "market_maker": mm.account.id if mm is not None else None,
+                        "seed": self.venue.config.seed,
                     }
                 )
         self.apply_faults(getattr(self.scenario, "faults", None) or {})
@@ -159,7 +160,8 @@ class Runtime:
 
     def _restore(self, store: JournalFile) -> None:
         """Newest valid snapshot plus the journal after it (else the whole
-        journal) into the fresh venue; what was done is in services.restore_report."""
+        journal) into the fresh venue; what was done is in services.restore_report.
+        Raises StateDirError when no provably consistent state exists."""
         from .persistence import restore
 
         def rebuild() -> None:

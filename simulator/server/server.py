@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import signal
 import socket
 import sys
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import uvicorn
@@ -24,6 +26,8 @@ from .httpproto import deadline_protocol
 from .runtime import Runtime, Settings
 
 log = logging.getLogger("kraken_sim")
+# a stop request ends the process within this many seconds, however it goes
+STOP_TIMEOUT_S = 10.0
 
 
 class _Uvicorn(uvicorn.Server):
@@ -171,10 +175,14 @@ class VenueServer:
         self.rt.urls.update({k: v for k, v in info.items() if k not in ("ready", "demo_account")})
         return info
 
-    async def stop(self) -> None:
+    async def stop(self, drain_s: float = 5.0) -> None:
         """Stop accepting, close every session and connection, and only then
         close the journal (and take the final snapshot): a command that still
-        arrives while connections drain is served and journaled, never lost."""
+        arrives while connections drain is served and journaled, never lost.
+        Draining (gateways, then listeners and their connections) gets
+        `drain_s` in all; what has not drained by then is cancelled."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_s
         for srv in self._servers:
             srv.should_exit = True
         with contextlib.suppress(Exception):
@@ -183,33 +191,115 @@ class VenueServer:
             stop = getattr(gw, "stop", None)
             if stop is not None:
                 with contextlib.suppress(Exception):
-                    await stop(self.rt)
+                    await asyncio.wait_for(stop(self.rt), timeout=max(0.0, deadline - loop.time()))
         for t in self._tasks:
             if not t.done() and t.get_coro().__name__ == "_timers":  # type: ignore[union-attr]
                 t.cancel()
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+            if late:  # connections that did not drain: hung up on (their handlers see a disconnect)
+                for srv in self._servers:
+                    srv.force_exit = True
+                    for conn in list(srv.server_state.connections):
+                        with contextlib.suppress(Exception):
+                            conn.transport.close()  # type: ignore[attr-defined]
+                _, late = await asyncio.wait(late, timeout=1.0)
+            for t in late:
+                t.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
         for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(t, timeout=5)
+            if t.done() and not t.cancelled():
+                t.exception()  # retrieved: a listener that failed while stopping is not an unhandled error
+        self.close_journal()
+
+    def close_journal(self) -> None:
         store = self.rt.services.journal_file
         if store is not None:
             store.close()
 
+    def sync_journal(self) -> None:
+        """Make what the journal holds durable, from any thread, in any state
+        (a forced exit): every line is already flushed to the OS as written."""
+        store = self.rt.services.journal_file
+        fh = getattr(store, "_fh", None)
+        if fh is not None:
+            with contextlib.suppress(Exception):
+                os.fsync(fh.fileno())
+
+
+class StopWatch:
+    """SIGTERM/SIGINT end the process within a bounded time, even when the
+    event loop is blocked or connections do not drain.
+
+    The first signal asks for a clean stop (drain, final snapshot) and arms a
+    deadline; at the deadline, or at a second signal, the journal is synced
+    and the process exits at once (status 1).  The handler is a plain Python
+    signal handler, so it runs between two bytecodes of whatever holds the
+    loop; asyncio's own handlers only run when the loop gets control back."""
+
+    def __init__(self, request_stop: Callable[[], object], sync: Callable[[], None], timeout_s: float) -> None:
+        self.request_stop = request_stop
+        self.sync = sync
+        self.timeout_s = timeout_s
+        self.signals = 0
+        self._timer: threading.Timer | None = None
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.signals += 1
+        if self.signals > 1:
+            self.force(f"{signal.Signals(signum).name} again")
+            return
+        self._timer = threading.Timer(self.timeout_s, self.force, (f"the stop did not finish in {self.timeout_s:g} s",))
+        self._timer.daemon = True
+        self._timer.start()
+        self.request_stop()
+
+    def force(self, why: str) -> None:
+        # no logging here: its locks may be held by the thread this interrupts
+        with contextlib.suppress(Exception):
+            os.write(2, f"kraken-sim: forced exit: {why} (journal synced)\n".encode())
+        self.sync()
+        os._exit(1)
+
+
+def stop_timeout() -> float:
+    """KRAKEN_SIM_STOP_TIMEOUT (seconds), else STOP_TIMEOUT_S."""
+    try:
+        value = float(os.environ.get("KRAKEN_SIM_STOP_TIMEOUT", STOP_TIMEOUT_S))
+    except ValueError:
+        return STOP_TIMEOUT_S
+    return value if value > 0 else STOP_TIMEOUT_S
+
 
 async def serve_forever(settings: Settings, scenario: Scenario | None = None) -> int:
-    """The CLI's main: start, print the ready line, wait for SIGTERM/SIGINT."""
-    import signal
+    """The CLI's main: start, print the ready line, wait for SIGTERM/SIGINT,
+    then stop within `stop_timeout()` seconds (see StopWatch).  The watch is
+    on before the restore, which can be long: a stop request bounds it too."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    timeout = stop_timeout()
+    built: list[VenueServer] = []
 
+    def sync() -> None:
+        for srv in built:
+            srv.sync_journal()
+
+    StopWatch(lambda: loop.call_soon_threadsafe(stop.set), sync, timeout).install()
     server = VenueServer(settings, scenario)
+    built.append(server)
     info = await server.start()
     sys.stdout.write(json.dumps(info) + "\n")
     sys.stdout.flush()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
-    await server.stop()
+    # drain in at most half the budget: the rest is for the final snapshot and the exit
+    await server.stop(drain_s=min(5.0, timeout / 2))
     return 0
 
 

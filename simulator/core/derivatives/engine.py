@@ -11,7 +11,6 @@ property tests check.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from collections import deque
 from collections.abc import Iterable
@@ -21,6 +20,7 @@ from typing import Any
 
 from ..accounts import AccountRegistry
 from ..book import OrderBook
+from ..digest import StateHash, record
 from ..errors import EngineError, Reject
 from ..ids import IdGenerator
 from ..instruments import InstrumentRegistry
@@ -1636,23 +1636,41 @@ class FuturesEngine:
         return total
 
     def state_digest(self) -> str:
-        """Fingerprint of balances, positions, orders and trades (replay checks)."""
-        h = hashlib.sha256()
+        """Everything of the derivatives market a replay must reproduce:
+        per account the margin accounts, cash, positions, settings, dead
+        man's switch, fills, account log and order history; every order
+        (every field, trigger orders included) and the trigger lists; books
+        in queue order; trades, marks, index and their samples; funding
+        (its schedule, rates, history); the house; the timers.  Not `now_ns`
+        (the last command's time, refused ones too: the journal's)."""
+        h = StateHash()
+        h.add("engine", self.status, self._timer_seq, self._funding_at, self.last_funding_ns, self._expiry_armed)
+        h.add("timers", sorted(self._timers))
         for aid in sorted(self.state):
             fa = self.state[aid]
-            for ma in [fa.flex, *(fa.inverse[k] for k in sorted(fa.inverse))]:
-                h.update(f"{aid}|{ma.name}|{sorted(ma.balances.items())}".encode())
-            h.update(f"{sorted(fa.cash.items())}".encode())
+            h.add("account", aid, record(fa.flex), [record(fa.inverse[k]) for k in sorted(fa.inverse)], fa.cash,
+                  fa.leverage, fa.pnl_pref, fa.dms_at, fa.fill_seq, fa.log_seq)
             for sym in sorted(fa.positions):
-                p = fa.positions[sym]
-                h.update(f"{sym}|{p.size}|{p.cost}".encode())
-            for oid in sorted(fa.open):
-                o = fa.open[oid]
-                h.update(f"{oid}|{o.state}|{o.qty}|{o.filled}|{o.price}|{o.stop_price}".encode())
+                h.add("position", aid, sym, record(fa.positions[sym]))
+            h.add("orders", aid, sorted(fa.open), [o.id for o in fa.closed])
+            for f in fa.fills:
+                h.add("fill", record(f))
+            for e in fa.logs:
+                h.add("log", record(e))
+            for ev in fa.history:
+                h.add("history", record(ev))
+        for oid in sorted(self.orders):
+            h.add("order", record(self.orders[oid]))
+        for sym in sorted(self.books):
+            h.add("book", sym, self.books[sym].state_digest(), [o.id for o in self.triggers.get(sym, ())])
         for sym in sorted(self.trades):
             for t in self.trades[sym]:
-                h.update(f"{sym}|{t.trade_id}|{t.price}|{t.qty}|{t.side}".encode())
-        h.update(f"{sorted(self.house.items())}|{sorted(self.mark.items())}|{sorted(self.index.items())}".encode())
+                h.add("trade", record(t))
+        h.add("prices", self.trade_seq, self.last, self.mark, self.index, self.open_interest, self.asset_usd)
+        h.add("samples", self.mark_samples, self.index_samples)
+        h.add("funding", self.funding_override, self.funding_history)
+        h.add("house", self.house, {k: record(p) for k, p in self.house_positions.items()})
+        h.add("notifications", self.notifications)
         return h.hexdigest()
 
 
