@@ -25,7 +25,7 @@ from simulator.server.runtime import Runtime
 from . import history as hist
 from . import openapi as futures_openapi
 from .auth import NonceBook, verify
-from .endpoints import Ctx, resolve
+from .endpoints import Ctx, check_required, resolve
 from .fmt import iso_ms
 from .jsonw import dumps
 from .params import Params, RestError, ascii_int, parse_batch
@@ -180,6 +180,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
             params = Params.parse(raw_query, body)
             key = None
             if private:
+                check_required(name, params)
                 key = _authenticate(rt, request, path, raw_query, body)
                 access = futures_access(key.permissions)
                 if access == "none" or (trading and access != "full"):

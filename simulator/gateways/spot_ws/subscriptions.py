@@ -263,9 +263,7 @@ class Subscriptions:
                     del hub.books[(pair.id, depth)]
 
         with hub.lock:
-            return self._per_symbol(
-                p, "book", depth, {"channel": "book", "depth": depth, "snapshot": True}, on_gone, True
-            )
+            return self._per_symbol(p, "book", depth, {"channel": "book", "depth": depth}, on_gone, True)
 
     def _subscribe_level3(self, p: dict[str, Any]) -> list[Ack]:
         self._account(p, "level3")
