@@ -47,3 +47,43 @@ def test_sdk_book_unsubscribe_ack_has_no_snapshot_field(kraken_venue):
     ack = run(go())
     assert ack["success"] is True
     assert ack["result"] == {"channel": "book", "depth": 10, "symbol": "BTC/USD"}
+
+
+def test_sdk_orderbook_client_reads_asset_pairs_by_the_symbol(kraken_venue):
+    """SpotOrderBookClient looks up `get_asset_pairs(pair="BTC/USD")["BTC/USD"]`
+    for the decimals its checksum needs: the REST reply must be keyed that way."""
+    from kraken.spot import Market, SpotOrderBookClient
+
+    from .churn import churn, churn_accounts
+
+    accts = churn_accounts(kraken_venue, 2)
+    state = {"updates": 0, "invalid": 0}
+
+    class Book(SpotOrderBookClient):
+        WS_URL = kraken_venue.spot_ws[: -len("/v2")]
+
+        async def on_book_update(self, pair: str, message: dict) -> None:
+            book = self.get(pair)
+            if "error" in message or book is None or not book["valid"]:
+                state["invalid"] += 1
+            else:
+                state["updates"] += 1
+
+    async def go() -> None:
+        book = Book(depth=10)
+        book._SpotOrderBookClient__market = Market(url=kraken_venue.spot_rest)  # the real client, at the venue
+        await book.start()
+        try:
+            await book.add_book(pairs=["BTC/USD"])
+            end = time.monotonic() + 5
+            while state["updates"] == 0 and time.monotonic() < end:
+                await asyncio.sleep(0.05)
+            churn(kraken_venue, accts, 200, seed=7)
+            end = time.monotonic() + 5
+            while state["updates"] < 20 and time.monotonic() < end:
+                await asyncio.sleep(0.1)
+        finally:
+            await book.close()
+
+    run(go())
+    assert state["invalid"] == 0 and state["updates"] >= 20
