@@ -87,3 +87,26 @@ def test_sdk_orderbook_client_reads_asset_pairs_by_the_symbol(kraken_venue):
 
     run(go())
     assert state["invalid"] == 0 and state["updates"] >= 20
+
+
+def test_instrument_lists_xstocks_only_when_asked(kraken_venue):
+    from .helpers import open_client
+
+    async def snapshot(**extra: Any) -> dict[str, Any]:
+        c = await open_client(kraken_venue.spot_ws)
+        try:
+            r = await c.call("subscribe", {"channel": "instrument", **extra}, req_id=1)
+            assert r["success"] is True
+            msg: dict[str, Any] = await c.expect(lambda m: m.get("channel") == "instrument")
+            return msg
+        finally:
+            await c.ws.close()
+
+    plain = run(snapshot())
+    symbols = {p["symbol"] for p in plain["data"]["pairs"]}
+    assert {"DOT/EUR", "XLM/USD", "BTC/USD"} <= symbols and "AAPLx/USD" not in symbols
+    assert len(symbols) >= 50
+    full = run(snapshot(include_tokenized_assets=True))
+    aapl = next(p for p in full["data"]["pairs"] if p["symbol"] == "AAPLx/USD")
+    assert aapl["qty_precision"] == 8 and aapl["price_precision"] == 2 and aapl["base"] == "AAPLx"
+    assert "AAPLx" in {a["id"] for a in full["data"]["assets"]}
