@@ -85,6 +85,11 @@ class SpotPair:
     def names(self) -> tuple[str, ...]:
         return (self.id, self.altname, self.wsname, self.symbol)
 
+    @property
+    def aclass_base(self) -> str:
+        """`currency`, or `tokenized_asset` for xStocks (listed only when asked for)."""
+        return str(self.raw.get("aclass_base", self.base.aclass))
+
     def fee_ppm(self, volume_30d: Decimal, maker: bool) -> int:
         table = self.fees_maker if maker else self.fees
         ppm = table[0].ppm if table else 0

@@ -36,10 +36,6 @@ def _pairs_param(ctx: Ctx, p: Params, required: bool) -> list[tuple[str, SpotPai
     return [(ctx.pair_key(pr, n), pr) for n in names for pr in (ctx.pair(n),)]
 
 
-def _aclass_base(pr: SpotPair) -> str:
-    return str(pr.raw.get("aclass_base", pr.base.aclass))
-
-
 def _one_pair(ctx: Ctx, p: Params) -> tuple[str, SpotPair]:
     name = p.req_text("pair")
     if "," in name:
@@ -114,7 +110,7 @@ def pair_info(pr: SpotPair, info: str) -> dict[str, Any]:
     d: dict[str, Any] = {
         "altname": pr.altname,
         "wsname": pr.wsname,
-        "aclass_base": _aclass_base(pr),
+        "aclass_base": pr.aclass_base,
         "base": pr.base.id,
         "aclass_quote": raw.get("aclass_quote", pr.quote.aclass),
         "quote": pr.quote.id,
@@ -150,7 +146,7 @@ def asset_pairs(ctx: Ctx, p: Params) -> dict[str, Any]:
         # keyed by what the request named (BTC/USD -> "BTC/USD"), as every public pair lookup
         chosen = _pairs_param(ctx, p, required=False)
     else:
-        chosen = [(pr.id, pr) for pr in ctx.venue.instruments.pairs.values() if _aclass_base(pr) == aclass]
+        chosen = [(pr.id, pr) for pr in ctx.venue.instruments.pairs.values() if pr.aclass_base == aclass]
     return {key: pair_info(pr, info) for key, pr in chosen}
 
 
@@ -193,7 +189,7 @@ def ticker(ctx: Ctx, p: Params) -> dict[str, Any]:
     if not p.has("pair"):
         # every pair of one class: xStocks only with asset_class=tokenized_asset
         aclass = p.enum("asset_class", ASSET_CLASSES, "currency")
-        chosen = [(pr.id, pr) for pr in ctx.venue.instruments.pairs.values() if _aclass_base(pr) == aclass]
+        chosen = [(pr.id, pr) for pr in ctx.venue.instruments.pairs.values() if pr.aclass_base == aclass]
     return {key: ticker_entry(ctx, pr) for key, pr in chosen}
 
 

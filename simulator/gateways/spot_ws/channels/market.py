@@ -202,7 +202,7 @@ def instrument_message(instruments: InstrumentRegistry, index_pairs: set[str], t
         )
     pairs = []
     for p in instruments.pairs.values():
-        if p.raw.get("aclass_base") == "tokenized_asset" and not tokenized:
+        if p.aclass_base == "tokenized_asset" and not tokenized:
             continue
         pairs.append(
             {
