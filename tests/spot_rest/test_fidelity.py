@@ -27,7 +27,9 @@ def test_catalogue_covers_the_most_traded_pairs(kraken_venue: Any) -> None:
         assert FIELDS <= set(entry), key
         assert entry["fees"] and entry["fees_maker"], key
         tick = Decimal(entry["tick_size"])
-        assert tick == Decimal(1).scaleb(-entry["pair_decimals"]) or tick % Decimal(1).scaleb(-entry["pair_decimals"]) == 0
+        assert (
+            tick == Decimal(1).scaleb(-entry["pair_decimals"]) or tick % Decimal(1).scaleb(-entry["pair_decimals"]) == 0
+        )
         assert Decimal(entry["ordermin"]) > 0 and Decimal(entry["costmin"]) > 0
     wsnames = {e["wsname"] for e in listed.values()}
     assert {"DOT/USD", "DOT/EUR", "XLM/USD", "XLM/EUR", "XRP/EUR", "ETH/EUR", "USDT/EUR"} <= wsnames

@@ -41,8 +41,18 @@ PRIVATE_DOC: dict[str, set[str]] = {
     "BalanceEx": REB,
     "TradeBalance": {"asset"} | REB,
     "OpenOrders": {"trades", "userref", "cl_ord_id"} | REB,
-    "ClosedOrders": {"trades", "userref", "cl_ord_id", "start", "end", "ofs", "closetime", "consolidate_taker",
-                     "without_count"} | REB,  # fmt: skip
+    "ClosedOrders": {
+        "trades",
+        "userref",
+        "cl_ord_id",
+        "start",
+        "end",
+        "ofs",
+        "closetime",
+        "consolidate_taker",
+        "without_count",
+    }
+    | REB,  # fmt: skip
     "QueryOrders": {"trades", "userref", "txid", "consolidate_taker"} | REB,
     "TradesHistory": {"type", "trades", "start", "end", "ofs", "without_count", "consolidate_taker", "ledgers"} | REB,
     "QueryTrades": {"txid", "trades"} | REB,
@@ -53,10 +63,31 @@ PRIVATE_DOC: dict[str, set[str]] = {
     "GetWebSocketsToken": set(),
     "AddOrder": ADD_ORDER,
     "AddOrderBatch": {"orders", "pair", "asset_class", "deadline", "validate"},
-    "AmendOrder": {"txid", "cl_ord_id", "order_qty", "display_qty", "limit_price", "trigger_price", "pair",
-                   "post_only", "deadline"},  # fmt: skip
-    "EditOrder": {"txid", "userref", "volume", "displayvol", "asset_class", "pair", "price", "price2", "oflags",
-                  "deadline", "cancel_response", "validate"},  # fmt: skip
+    "AmendOrder": {
+        "txid",
+        "cl_ord_id",
+        "order_qty",
+        "display_qty",
+        "limit_price",
+        "trigger_price",
+        "pair",
+        "post_only",
+        "deadline",
+    },  # fmt: skip
+    "EditOrder": {
+        "txid",
+        "userref",
+        "volume",
+        "displayvol",
+        "asset_class",
+        "pair",
+        "price",
+        "price2",
+        "oflags",
+        "deadline",
+        "cancel_response",
+        "validate",
+    },  # fmt: skip
     "CancelOrder": {"txid", "cl_ord_id"},
     "CancelAll": set(),
     "CancelAllOrdersAfter": {"timeout"},
@@ -88,18 +119,51 @@ WS_ORDER = {
 WS_DOC: dict[str, tuple[frozenset[str], set[str]]] = {
     "add_order": (methods.ADD_FIELDS, WS_ORDER | {"symbol", "deadline", "validate", "token"}),
     "batch_add (each order)": (methods.ORDER_FIELDS, WS_ORDER),
-    "amend_order": (methods.AMEND_FIELDS, {"order_id", "cl_ord_id", "order_qty", "display_qty", "limit_price",
-                                           "limit_price_type", "post_only", "trigger_price", "trigger_price_type",
-                                           "deadline", "symbol", "token"}),  # fmt: skip
-    "edit_order": (methods.EDIT_FIELDS, {"order_id", "symbol", "order_qty", "limit_price", "triggers", "post_only",
-                                         "reduce_only", "display_qty", "fee_preference", "no_mpp", "order_userref",
-                                         "deadline", "validate", "token"}),  # fmt: skip
+    "amend_order": (
+        methods.AMEND_FIELDS,
+        {
+            "order_id",
+            "cl_ord_id",
+            "order_qty",
+            "display_qty",
+            "limit_price",
+            "limit_price_type",
+            "post_only",
+            "trigger_price",
+            "trigger_price_type",
+            "deadline",
+            "symbol",
+            "token",
+        },
+    ),  # fmt: skip
+    "edit_order": (
+        methods.EDIT_FIELDS,
+        {
+            "order_id",
+            "symbol",
+            "order_qty",
+            "limit_price",
+            "triggers",
+            "post_only",
+            "reduce_only",
+            "display_qty",
+            "fee_preference",
+            "no_mpp",
+            "order_userref",
+            "deadline",
+            "validate",
+            "token",
+        },
+    ),  # fmt: skip
     "triggers": (methods.TRIGGER_FIELDS, {"reference", "price", "price_type"}),
-    "conditional": (methods.CONDITIONAL_FIELDS, {"order_type", "limit_price", "limit_price_type", "trigger_price",
-                                                 "trigger_price_type"}),  # fmt: skip
-    "subscribe executions": (subscriptions.FIELDS["executions"], {"channel", "token", "snap_orders", "snap_trades",
-                                                                  "order_status", "ratecounter", "rebased",
-                                                                  "users"}),  # fmt: skip
+    "conditional": (
+        methods.CONDITIONAL_FIELDS,
+        {"order_type", "limit_price", "limit_price_type", "trigger_price", "trigger_price_type"},
+    ),  # fmt: skip
+    "subscribe executions": (
+        subscriptions.FIELDS["executions"],
+        {"channel", "token", "snap_orders", "snap_trades", "order_status", "ratecounter", "rebased", "users"},
+    ),  # fmt: skip
     "subscribe balances": (subscriptions.FIELDS["balances"], {"channel", "token", "snapshot", "rebased", "users"}),
     "subscribe instrument": (subscriptions.FIELDS["instrument"], {"channel", "snapshot", "include_tokenized_assets"}),
     "subscribe book": (subscriptions.FIELDS["book"], {"channel", "symbol", "depth", "snapshot"}),
