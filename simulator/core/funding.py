@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from .accounts import Account
+from .addresses import make_address
 from .clock import NS_PER_S
 from .digest import StateHash, record
 from .errors import EngineError, Reject
@@ -31,7 +32,6 @@ from .orders import Origin
 FIAT_ALTNAMES = frozenset({"USD", "EUR", "GBP", "CAD", "JPY", "CHF", "AUD"})
 WITHDRAW_TIMER = "funding_withdraw"
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 class FundingError(EngineError):
@@ -68,7 +68,7 @@ class Method:
     network: str
     fee: Decimal
     minimum: Decimal
-    style: str  # address style: btc | eth | sol | doge | bank | generic
+    style: str  # address style: a key of addresses.STYLES (btc, eth, sol, ...) or bank
 
     @property
     def gen_address(self) -> bool:
@@ -84,6 +84,33 @@ DEFAULT_METHODS: dict[str, Method] = {
     "USDC": Method("USDC", "Ethereum", Decimal("2.5"), Decimal("10"), "eth"),
     "ZUSD": Method("Bank Frick (Wire)", "", Decimal("5"), Decimal("10"), "bank"),
     "ZEUR": Method("Bank Frick (SEPA)", "", Decimal("0.35"), Decimal("1"), "bank"),
+    "ZGBP": Method("Clear Junction (FPS)", "", Decimal("0"), Decimal("1"), "bank"),
+    "ZCAD": Method("Etana (Wire)", "", Decimal("10"), Decimal("20"), "bank"),
+    "ZJPY": Method("SBI Sumishin Net Bank (Domestic)", "", Decimal("330"), Decimal("1000"), "bank"),
+    "XXRP": Method("Ripple XRP", "Ripple", Decimal("0.2"), Decimal("10"), "xrp"),
+    "ADA": Method("ADA", "Cardano", Decimal("0.15"), Decimal("1"), "ada"),
+    "DOT": Method("Polkadot", "Polkadot", Decimal("0.05"), Decimal("1"), "dot"),
+    "XXLM": Method("Stellar XLM", "Stellar", Decimal("0.00002"), Decimal("1"), "xlm"),
+    "LINK": Method("Chainlink (ERC20)", "Ethereum", Decimal("0.25"), Decimal("0.5"), "eth"),
+    "XLTC": Method("Litecoin", "Litecoin", Decimal("0.0001"), Decimal("0.01"), "ltc"),
+    "BCH": Method("Bitcoin Cash", "Bitcoin Cash", Decimal("0.0001"), Decimal("0.01"), "bch"),
+    "AVAX": Method("AVAX C-Chain", "Avalanche C-Chain", Decimal("0.005"), Decimal("0.1"), "eth"),
+    "ATOM": Method("Cosmos", "Cosmos", Decimal("0.005"), Decimal("0.1"), "atom"),
+    "UNI": Method("Uniswap (ERC20)", "Ethereum", Decimal("0.5"), Decimal("1"), "eth"),
+    "AAVE": Method("Aave (ERC20)", "Ethereum", Decimal("0.02"), Decimal("0.05"), "eth"),
+    "TRX": Method("Tron", "Tron", Decimal("1"), Decimal("25"), "trx"),
+    "XXMR": Method("Monero", "Monero", Decimal("0.0001"), Decimal("0.01"), "xmr"),
+    "XETC": Method("Ether Classic", "Ethereum Classic", Decimal("0.01"), Decimal("0.1"), "eth"),
+    "ALGO": Method("Algorand", "Algorand", Decimal("0.01"), Decimal("1"), "algo"),
+    "SHIB": Method("Shiba Inu (ERC20)", "Ethereum", Decimal("400000"), Decimal("800000"), "eth"),
+    "POL": Method("Polygon", "Polygon", Decimal("0.05"), Decimal("1"), "eth"),
+    "NEAR": Method("NEAR Protocol", "NEAR", Decimal("0.01"), Decimal("0.1"), "near"),
+    "SUI": Method("Sui", "Sui", Decimal("0.01"), Decimal("0.1"), "sui"),
+    # xStocks are SPL tokens on Solana
+    "AAPLx": Method("AAPLx (SPL)", "Solana", Decimal("0.001"), Decimal("0.01"), "sol"),
+    "TSLAx": Method("TSLAx (SPL)", "Solana", Decimal("0.001"), Decimal("0.01"), "sol"),
+    "NVDAx": Method("NVDAx (SPL)", "Solana", Decimal("0.001"), Decimal("0.01"), "sol"),
+    "SPYx": Method("SPYx (SPL)", "Solana", Decimal("0.001"), Decimal("0.01"), "sol"),
 }
 
 
@@ -154,31 +181,6 @@ def _b32(data: bytes, n: int) -> str:
         out.append(_B32[bits & 31])
         bits >>= 5
     return "".join(out)
-
-
-def _b58(data: bytes, n: int) -> str:
-    num = int.from_bytes(data + _digest(data.hex()), "big")
-    out = []
-    for _ in range(n):
-        num, r = divmod(num, 58)
-        out.append(_B58[r])
-    return "".join(out)
-
-
-def make_address(style: str, *seed: str) -> str:
-    """A deterministic address in the asset's usual shape (not a real wallet)."""
-    d = _digest("addr", *seed)
-    if style == "btc":
-        return "bc1q" + _b32(d, 38).lower()
-    if style == "eth":
-        return "0x" + d[:20].hex()
-    if style == "sol":
-        return _b58(d, 44)
-    if style == "doge":
-        return "D" + _b58(d, 33)
-    if style == "bank":
-        return "KRAKEN" + d[:6].hex().upper()
-    return _b58(d, 34)
 
 
 def strategy_id(asset_id: str) -> str:

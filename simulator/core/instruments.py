@@ -85,6 +85,11 @@ class SpotPair:
     def names(self) -> tuple[str, ...]:
         return (self.id, self.altname, self.wsname, self.symbol)
 
+    @property
+    def aclass_base(self) -> str:
+        """`currency`, or `tokenized_asset` for xStocks (listed only when asked for)."""
+        return str(self.raw.get("aclass_base", self.base.aclass))
+
     def fee_ppm(self, volume_30d: Decimal, maker: bool) -> int:
         table = self.fees_maker if maker else self.fees
         ppm = table[0].ppm if table else 0
@@ -188,7 +193,11 @@ class InstrumentRegistry:
         by_id = {a.id: a for a in assets}
         pairs: list[SpotPair] = []
         refs: dict[str, Decimal] = {}
+        # most pairs share one of a few published fee tables: `fee_schedule` names it
+        schedules: dict[str, dict[str, Any]] = data.get("fee_schedules", {})
         for p in data["spot_pairs"]:
+            if "fees" not in p and p.get("fee_schedule") in schedules:
+                p = {**p, **schedules[p["fee_schedule"]]}
             pair = SpotPair(
                 id=p["id"],
                 altname=p["altname"],
@@ -246,12 +255,14 @@ class InstrumentRegistry:
 
 
 def load_default_instruments() -> dict[str, Any]:
-    """The bundled `fixtures/instruments.json` (installed as simulator.fixtures)."""
-    try:
-        text = resources.files("simulator.fixtures").joinpath("instruments.json").read_text()
-    except (ModuleNotFoundError, FileNotFoundError):
-        repo = Path(__file__).resolve().parents[2] / "fixtures" / "instruments.json"
+    """The bundled `fixtures/instruments.json`: the source checkout's own copy
+    when running from one (an editable install may map simulator.fixtures to
+    another checkout), else the installed simulator.fixtures package."""
+    repo = Path(__file__).resolve().parents[2] / "fixtures" / "instruments.json"
+    if repo.is_file():
         text = repo.read_text()
+    else:
+        text = resources.files("simulator.fixtures").joinpath("instruments.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
 

@@ -215,15 +215,15 @@ def test_key_permissions_on_every_private_endpoint(venue: KrakenVenue, fr: Futur
         assert status == 200 and data["result"] == "success", (method, pattern, data)
         if pattern == "batchorder":
             own_ro = fr.place(full, "PF_XBTUSD", "buy", "0.001", "40000")  # (the batch cancelled it)
-    assert refused >= 12 and allowed >= 10, (refused, allowed)
+    assert refused >= 10 and allowed >= 12, (refused, allowed)
 
 
 # Kraken's documented split (spec §2.6), independent of the route table
+# orders/status is a read: the live venue answers a read-only key (python-kraken-sdk's live suite)
 READ_ONLY_MAY = [("GET", "accounts"), ("GET", "openorders"), ("GET", "openpositions"), ("GET", "fills"),
-                 ("GET", "notifications")]
+                 ("GET", "notifications"), ("POST", "orders/status"), ("GET", "orders/status")]
 FULL_ACCESS_ONLY = [("POST", "sendorder"), ("POST", "editorder"), ("POST", "cancelorder"),
-                    ("POST", "cancelallorders"), ("POST", "cancelallordersafter"), ("POST", "batchorder"),
-                    ("POST", "orders/status"), ("GET", "orders/status")]
+                    ("POST", "cancelallorders"), ("POST", "cancelallordersafter"), ("POST", "batchorder")]
 
 
 @pytest.mark.parametrize(("method", "endpoint"), READ_ONLY_MAY + FULL_ACCESS_ONLY)

@@ -44,13 +44,16 @@ def test_assets(kraken_venue: Any, raw: Raw) -> None:
     assert all_assets["ZUSD"]["decimals"] == 4
     assert set(raw.public("Assets", asset="XBT,ZUSD")["result"]) == {"XXBT", "ZUSD"}
     assert raw.public("Assets", asset="NOPE") == {"error": ["EQuery:Unknown asset"]}
-    assert raw.public("Assets", aclass="tokenized_asset")["result"] == {}
+    xstocks = raw.public("Assets", aclass="tokenized_asset")["result"]
+    assert {"AAPLx", "TSLAx"} <= set(xstocks) and all(a["aclass"] == "tokenized_asset" for a in xstocks.values())
+    assert not set(xstocks) & set(all_assets)  # the default class is currency
 
 
 def test_asset_pairs_every_spelling_and_info(kraken_venue: Any, raw: Raw) -> None:
     full = raw.public("AssetPairs", pair="XXBTZUSD")["result"]["XXBTZUSD"]
-    for name in ("XBTUSD", "XBT/USD", "BTC/USD"):
-        assert raw.public("AssetPairs", pair=name, country_code="GB")["result"] == {"XXBTZUSD": full}
+    assert raw.public("AssetPairs", pair="XBTUSD", country_code="GB")["result"] == {"XXBTZUSD": full}
+    for name in ("XBT/USD", "BTC/USD"):  # a slash name keys the result as asked
+        assert raw.public("AssetPairs", pair=name, country_code="GB")["result"] == {name: full}
     assert full["pair_decimals"] == 1 and full["lot_decimals"] == 8 and full["cost_decimals"] == 5
     assert full["ordermin"] == "0.00005" and full["costmin"] == "0.5" and full["tick_size"] == "0.1"
     assert full["fees"][0] == [0, 0.4] and full["fees_maker"][0] == [0, 0.25]
@@ -101,7 +104,10 @@ def test_ticker_shape_and_keys(kraken_venue: Any, raw: Raw) -> None:
     assert t["v"] == ["0.10000000", "0.10000000"] and t["t"] == [1, 1]
     assert t["p"] == ["91416.00000", "91416.00000"] and t["o"] == "91416.00000"
     assert t["l"] == t["h"] == ["91416.00000", "91416.00000"]
-    assert len(raw.public("Ticker")["result"]) == len(kraken_venue.runtime.venue.instruments.pairs)
+    pairs = kraken_venue.runtime.venue.instruments.pairs.values()
+    xstocks = {p.id for p in pairs if p.raw.get("aclass_base") == "tokenized_asset"}
+    assert xstocks and set(raw.public("Ticker")["result"]) == {p.id for p in pairs} - xstocks
+    assert set(raw.public("Ticker", asset_class="tokenized_asset")["result"]) == xstocks
 
 
 def test_ohlc_candles_intervals_and_since(kraken_venue: Any, raw: Raw) -> None:

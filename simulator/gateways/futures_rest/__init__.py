@@ -30,7 +30,7 @@ from simulator.server.site import Dialect, Site, protocol_app
 from . import history as hist
 from . import openapi as futures_openapi
 from .auth import NonceBook, verify
-from .endpoints import ROUTES, Ctx, Handler
+from .endpoints import ROUTES, Ctx, Handler, check_required
 from .fmt import JSON, iso_ms
 from .params import Params, RestError, ascii_int, parse_batch
 
@@ -177,6 +177,7 @@ def install(site: Site, rt: Runtime) -> None:
                 params = Params.parse(raw_query, body)
                 key = None
                 if private:
+                    check_required(pattern, params)
                     key = _authenticate(rt, request, path, raw_query, body)
                     access = futures_access(key.permissions)
                     if access == "none" or (trading and access != "full"):

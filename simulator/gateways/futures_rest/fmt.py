@@ -510,23 +510,35 @@ def rest_ticker(eng: FuturesEngine, spec: ContractSpec) -> dict[str, Any]:
     return d
 
 
-def index_tickers(eng: FuturesEngine) -> list[dict[str, Any]]:
-    out = []
+def indices(eng: FuturesEngine) -> list[tuple[str, ContractSpec]]:
+    """Every index the venue publishes (`in_xbtusd`, and each contract's
+    `underlying` such as `rr_xbtusd`), once, with a contract that follows it."""
+    out: list[tuple[str, ContractSpec]] = []
     seen: set[str] = set()
     for spec in eng.specs.values():
-        key = spec.index_key
-        names = [f"in_{key}"]
+        names = [f"in_{spec.index_key}"]
         und = spec.contract.raw.get("underlying")
         if und:
             names.append(str(und))
         for name in names:
-            if name in seen:
-                continue
-            seen.add(name)
-            samples = eng.index_samples.get(key)
-            ts = samples[-1][0] if samples else eng.now_ns
-            out.append({"symbol": name, "last": eng.index_of(spec), "lastTime": iso_ms(ts)})
+            if name not in seen:
+                seen.add(name)
+                out.append((name, spec))
     return out
+
+
+def index_tickers(eng: FuturesEngine) -> list[dict[str, Any]]:
+    out = []
+    for name, spec in indices(eng):
+        samples = eng.index_samples.get(spec.index_key)
+        ts = samples[-1][0] if samples else eng.now_ns
+        out.append({"symbol": name, "last": eng.index_of(spec), "lastTime": iso_ms(ts)})
+    return out
+
+
+def index_instruments(eng: FuturesEngine) -> list[dict[str, Any]]:
+    """The indices as /instruments lists them: "all currently listed markets and indices"."""
+    return [{"symbol": name, "type": "spot index", "tradeable": False} for name, _ in indices(eng)]
 
 
 def instrument_json(eng: FuturesEngine, spec: ContractSpec) -> dict[str, Any]:

@@ -322,13 +322,8 @@ class Hub(LoopBound):
                 }
             )
             return
-        ack = {
-            "event": "subscribed" if event == "subscribe" else "unsubscribed",
-            "feed": feed,
-            "api_key": msg["api_key"],
-            "original_challenge": msg["original_challenge"],
-            "signed_challenge": msg["signed_challenge"],
-        }
+        # the live venue acks private feeds without echoing the credentials back
+        ack: dict[str, Any] = {"event": "subscribed" if event == "subscribe" else "unsubscribed", "feed": feed}
         if event == "unsubscribe":
             conn.private.pop(feed, None)
             conn.send(ack)

@@ -16,6 +16,7 @@ from typing import Any
 
 from simulator.core.orders import ORDER_TYPES, STP_MODES, TIFS
 
+from .account import LEDGER_TYPES
 from .market import OHLC_INTERVALS
 from .public import ASSET_CLASSES, PAIR_INFO
 from .registry import PRIVATE, PUBLIC, Endpoint
@@ -109,11 +110,7 @@ BY_METHOD: dict[tuple[str, str], Schema] = {
         "type": "string",
         "enum": ["all", "any position", "closed position", "closing position", "no position"],
     },
-    ("Ledgers", "type"): {
-        "type": "string",
-        "enum": ["all", "trade", "deposit", "withdrawal", "transfer", "margin", "adjustment", "rollover", "credit",
-                 "settled", "staking", "dividend", "sale", "nfttrade"],
-    },  # fmt: skip
+    ("Ledgers", "type"): {"type": "string", "enum": list(LEDGER_TYPES)},  # what the handler takes
     ("Ledgers", "start"): {"type": "string", "description": "unix time or ledger id"},
     ("Ledgers", "end"): {"type": "string", "description": "unix time or ledger id"},
     ("WalletTransfer", "from"): {"type": "string", "enum": ["Spot Wallet"]},

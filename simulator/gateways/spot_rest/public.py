@@ -110,7 +110,7 @@ def pair_info(pr: SpotPair, info: str) -> dict[str, Any]:
     d: dict[str, Any] = {
         "altname": pr.altname,
         "wsname": pr.wsname,
-        "aclass_base": raw.get("aclass_base", pr.base.aclass),
+        "aclass_base": pr.aclass_base,
         "base": pr.base.id,
         "aclass_quote": raw.get("aclass_quote", pr.quote.aclass),
         "quote": pr.quote.id,
@@ -142,14 +142,12 @@ def pair_info(pr: SpotPair, info: str) -> dict[str, Any]:
 def asset_pairs(ctx: Ctx, p: Params) -> dict[str, Any]:
     info = p.enum("info", PAIR_INFO, "info") or "info"
     aclass = p.enum("aclass_base", ASSET_CLASSES, "currency")
-    names = p.items("pair", max_items=500)
-    if names:
-        chosen = [ctx.pair(n) for n in names]
+    if p.items("pair", max_items=500):
+        # keyed by what the request named (BTC/USD -> "BTC/USD"), as every public pair lookup
+        chosen = _pairs_param(ctx, p, required=False)
     else:
-        chosen = [
-            pr for pr in ctx.venue.instruments.pairs.values() if pr.raw.get("aclass_base", pr.base.aclass) == aclass
-        ]
-    return {pr.id: pair_info(pr, info) for pr in chosen}
+        chosen = [(pr.id, pr) for pr in ctx.venue.instruments.pairs.values() if pr.aclass_base == aclass]
+    return {key: pair_info(pr, info) for key, pr in chosen}
 
 
 # -------------------------------------------------------------- market data
@@ -189,7 +187,9 @@ def ticker_entry(ctx: Ctx, pr: SpotPair) -> dict[str, Any]:
 def ticker(ctx: Ctx, p: Params) -> dict[str, Any]:
     chosen = _pairs_param(ctx, p, required=False)
     if not p.has("pair"):
-        chosen = [(pr.id, pr) for pr in ctx.venue.instruments.pairs.values()]
+        # every pair of one class: xStocks only with asset_class=tokenized_asset
+        aclass = p.enum("asset_class", ASSET_CLASSES, "currency")
+        chosen = [(pr.id, pr) for pr in ctx.venue.instruments.pairs.values() if pr.aclass_base == aclass]
     return {key: ticker_entry(ctx, pr) for key, pr in chosen}
 
 

@@ -263,9 +263,7 @@ class Subscriptions:
                     del hub.books[(pair.id, depth)]
 
         with hub.lock:
-            return self._per_symbol(
-                p, "book", depth, {"channel": "book", "depth": depth, "snapshot": True}, on_gone, True
-            )
+            return self._per_symbol(p, "book", depth, {"channel": "book", "depth": depth}, on_gone, True)
 
     def _subscribe_level3(self, p: dict[str, Any]) -> list[Ack]:
         self._account(p, "level3")
@@ -378,7 +376,7 @@ class Subscriptions:
 
     def _subscribe_instrument(self, p: dict[str, Any]) -> list[Ack]:
         snap = boolean(p, "snapshot", True)
-        boolean(p, "include_tokenized_assets")
+        tokenized = boolean(p, "include_tokenized_assets", False)
         enum(p, "execution_venue", ("international", "bitnomial-exchange"))
         key = ("instrument",)
         if key in self.conn.subs:
@@ -399,7 +397,7 @@ class Subscriptions:
         with self.hub.lock:
             self.hub.instrument.add(self.conn)
             if snap:
-                self.conn.send(instrument_message(eng.instruments, set(eng.index_price)))
+                self.conn.send(instrument_message(eng.instruments, set(eng.index_price), tokenized))
         return []
 
     def _unsubscribe_instrument(self, p: dict[str, Any]) -> list[Ack]:

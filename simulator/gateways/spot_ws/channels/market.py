@@ -183,9 +183,13 @@ def _num(d: Decimal | str) -> Raw:
     return Raw(repr(float(Decimal(str(d)))))
 
 
-def instrument_message(instruments: InstrumentRegistry, index_pairs: set[str]) -> str:
+def instrument_message(instruments: InstrumentRegistry, index_pairs: set[str], tokenized: bool = False) -> str:
+    """The reference-data snapshot; xStocks only when the subscriber asked
+    for them (`include_tokenized_assets`)."""
     assets = []
     for a in instruments.assets.values():
+        if a.aclass == "tokenized_asset" and not tokenized:
+            continue
         assets.append(
             {
                 "id": a.display,
@@ -198,6 +202,8 @@ def instrument_message(instruments: InstrumentRegistry, index_pairs: set[str]) -
         )
     pairs = []
     for p in instruments.pairs.values():
+        if p.aclass_base == "tokenized_asset" and not tokenized:
+            continue
         pairs.append(
             {
                 "symbol": p.symbol,
