@@ -55,6 +55,7 @@ from .orders import (
     Origin,
     RelPrice,
 )
+from .validation import deadline_elapsed
 
 SYSTEM_STATUSES = ("online", "maintenance", "cancel_only", "post_only", "limit_only")
 
@@ -419,8 +420,7 @@ class SpotEngine:
             ref_price = o.price or o.trigger_price or self._reference_price(pair)
             if ref_price and self.cost_units(pair, ref_price, lots) < pair.costmin_units:
                 raise EngineError(Reject.COST_MINIMUM)
-        if req.deadline_ns and req.deadline_ns < self.now_ns:
-            raise EngineError(Reject.DEADLINE)
+        deadline_elapsed(req.deadline_ns, self.now_ns)
         if req.start_ns and req.start_ns > self.now_ns:
             o.start_ns = req.start_ns
         if req.expire_ns:
@@ -1022,8 +1022,7 @@ class SpotEngine:
             new_display = self._qty_lots(pair, req.display_qty, "display_qty")
             if new_display * 15 < max(new_qty - o.filled, 0):
                 raise EngineError(Reject.INVALID_ARGUMENTS, "display_qty")
-        if req.deadline_ns and req.deadline_ns < self.now_ns:
-            raise EngineError(Reject.DEADLINE)
+        deadline_elapsed(req.deadline_ns, self.now_ns)
         price_moves = new_price != o.price
         post_only = req.post_only or o.post_only
         if price_moves and post_only and o.in_book:

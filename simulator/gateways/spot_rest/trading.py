@@ -13,6 +13,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.clock import parse_rfc3339, rfc3339_s
 from simulator.core.commands import AmendRequest, CloseRequest, EditRequest, OrderRequest
@@ -22,11 +23,10 @@ from simulator.core.numbers import fmt_decimal
 from simulator.core.orders import BUY, GTC, ORDER_TYPES, SELL, STP_MODES, STP_NEWEST, TIFS, Order
 
 from . import formatting as fmt
-from .params import ApiError, Params, invalid, parse_price, sane
+from .params import ApiError, Params, invalid, parse_price, rest_error, sane
 from .registry import Ctx, private
 
 NS = 1_000_000_000
-INT32 = (-(2**31), 2**31 - 1)
 OFLAGS = frozenset({"post", "fcib", "fciq", "nompp", "viqc"})
 CLOSE_FIELDS = frozenset({"ordertype", "price", "price2"})
 ORDER_FIELDS = (
@@ -37,9 +37,6 @@ ORDER_FIELDS = (
 PER_ORDER = frozenset(
     {Reject.INSUFFICIENT_FUNDS, Reject.ORDERS_LIMIT, Reject.RATE_LIMIT, Reject.POST_ONLY, Reject.DUPLICATE_CL_ORD_ID}
 )
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
-_FREE = re.compile(r"^[\x20-\x7e]{1,18}$")
 _USERREF = re.compile(r"^[+-]?\d+$")
 CREATE = [(CREATE_ORDERS,)]
 CANCEL = [(CANCEL_ORDERS, CREATE_ORDERS)]
@@ -48,9 +45,17 @@ CANCEL = [(CANCEL_ORDERS, CREATE_ORDERS)]
 # ------------------------------------------------------------------ parsing
 def cl_ord_id(p: Params) -> str | None:
     v = p.text("cl_ord_id", max_len=64)
-    if v is not None and not (_UUID.match(v) or _HEX32.match(v) or _FREE.match(v)):
-        raise invalid("cl_ord_id")
-    return v
+    try:
+        return None if v is None else validation.cl_ord_id(v)
+    except validation.Invalid as exc:
+        raise rest_error(exc) from exc
+
+
+def userref(p: Params) -> int | None:
+    try:
+        return validation.userref(p.raw("userref"))
+    except validation.Invalid as exc:
+        raise invalid("userref") from exc
 
 
 def when(p: Params, name: str, now_ns: int, min_rel_s: int = 0) -> int:
@@ -80,12 +85,11 @@ def deadline(p: Params, now_ns: int) -> int:
     if text is None:
         return 0
     try:
-        ns = parse_rfc3339(text)
+        return validation.deadline(parse_rfc3339(text), now_ns)
     except (ValueError, OverflowError) as exc:
         raise invalid("deadline") from exc
-    if ns > now_ns + 60 * NS:
-        raise invalid("deadline")
-    return ns
+    except validation.Invalid as exc:
+        raise rest_error(exc) from exc
 
 
 def close_request(p: Params) -> CloseRequest | None:
@@ -121,7 +125,7 @@ def order_request(ctx: Ctx, p: Params, pair: str, now_ns: int, deadline_ns: int,
     if tif not in TIFS:
         raise invalid("timeinforce")
     leverage = p.text("leverage", max_len=16)
-    userref = p.integer("userref", lo=INT32[0], hi=INT32[1])
+    ref = userref(p)
     display = p.decimal("displayvol")
     start = when(p, "starttm", now_ns)
     expire = when(p, "expiretm", now_ns, min_rel_s=5)
@@ -138,7 +142,7 @@ def order_request(ctx: Ctx, p: Params, pair: str, now_ns: int, deadline_ns: int,
         reduce_only=p.flag("reduce_only"),
         stp=p.enum("stptype", STP_MODES, STP_NEWEST) or STP_NEWEST,
         cl_ord_id=cl_ord_id(p),
-        userref=userref,
+        userref=ref,
         display_qty=display,
         fee_in_base=True if "fcib" in flags else (False if "fciq" in flags else None),
         viqc="viqc" in flags,
@@ -321,7 +325,7 @@ def edit_order(ctx: Ctx, p: Params) -> dict[str, Any]:
         price=parse_price(p.raw("price"), "price"),
         price2=parse_price(p.raw("price2"), "price2"),
         post_only=("post" in flags) if p.has("oflags") else None,
-        userref=p.integer("userref", lo=INT32[0], hi=INT32[1]),
+        userref=userref(p),
         deadline_ns=deadline(p, now),
         validate=validate,
     )
@@ -355,7 +359,7 @@ def _cancel_params(ctx: Ctx, txid: str | None, cl: str | None) -> dict[str, Any]
         params["cl_ord_id"] = cl
     elif txid is not None and _USERREF.match(txid):
         ref = int(txid)
-        if not INT32[0] <= ref <= INT32[1]:
+        if not validation.INT32_MIN <= ref <= validation.INT32_MAX:
             raise invalid("txid")
         params["userref"] = ref
     else:

@@ -4,13 +4,13 @@ hand the engine a job that the load-balancer model runs when the message
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
-from simulator.core.clock import NS_PER_S, parse_rfc3339, rfc3339_s
+from simulator.core.clock import parse_rfc3339, rfc3339_s
 from simulator.core.commands import AmendRequest, CloseRequest, EditRequest, OrderRequest
 from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
@@ -39,6 +39,7 @@ from .params import (
     number,
     obj,
     string,
+    ws_error,
 )
 
 if TYPE_CHECKING:
@@ -141,20 +142,25 @@ CONDITIONAL_FIELDS = frozenset(
 PRICE_TYPES = ("static", "pct", "quote")
 STP = {"cancel_newest": STP_NEWEST, "cancel_oldest": STP_OLDEST, "cancel_both": STP_BOTH}
 TIF = {"gtc": "GTC", "gtd": "GTD", "ioc": "IOC", "fok": "FOK"}
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
-INT32 = 2**31
 
 
 def _invalid(detail: str) -> WsError:
     return WsError(f"EGeneral:Invalid arguments:{detail}")
 
 
-def check_cl_ord_id(v: str) -> str:
-    """Long UUID, 32-hex short UUID, or up to 18 printable ASCII characters."""
-    if _UUID.match(v) or _HEX32.match(v) or (0 < len(v) <= 18 and v.isascii() and v.isprintable()):
-        return v
-    raise _invalid("cl_ord_id")
+def check_cl_ord_id(v: str, field: str = "cl_ord_id") -> str:
+    try:
+        return validation.cl_ord_id(v, field)
+    except validation.Invalid as exc:
+        raise ws_error(exc) from exc
+
+
+def check_userref(params: dict[str, Any], field: str) -> int | None:
+    v = integer(params, field)
+    try:
+        return validation.userref(v, field)
+    except validation.Invalid as exc:
+        raise ws_error(exc) from exc
 
 
 def _time(params: dict[str, Any], field: str) -> int:
@@ -246,12 +252,10 @@ def parse_order(p: dict[str, Any], symbol: str, method: str) -> OrderRequest:
     cl = string(p, "cl_ord_id")
     if cl is not None:
         check_cl_ord_id(cl)
-    userref = integer(p, "order_userref")
-    if userref is not None and not -INT32 <= userref < INT32:
-        raise _invalid("order_userref")
+    userref = check_userref(p, "order_userref")
     sub = string(p, "sender_sub_id")
     if sub is not None:
-        check_cl_ord_id(sub)
+        check_cl_ord_id(sub, "sender_sub_id")
     fee_pref = enum(p, "fee_preference", ("base", "quote"))
     stp = STP[enum(p, "stp_type", tuple(STP), "cancel_newest") or "cancel_newest"]
     close = None
@@ -300,10 +304,10 @@ def parse_order(p: dict[str, Any], symbol: str, method: str) -> OrderRequest:
 
 
 def _deadline(conn: WsConnection, p: dict[str, Any]) -> int:
-    ns = _time(p, "deadline")
-    if ns and ns > conn.hub.rt.venue.clock.now_ns() + 60 * NS_PER_S:
-        raise _invalid("deadline")
-    return ns
+    try:
+        return validation.deadline(_time(p, "deadline"), conn.hub.rt.venue.clock.now_ns())
+    except validation.Invalid as exc:
+        raise ws_error(exc) from exc
 
 
 def _add_result(req: OrderRequest, order_id: str) -> dict[str, Any]:
@@ -417,7 +421,7 @@ class Trading:
         if oid is None:
             raise missing("order_id")
         pair = _pair(self.conn, string(p, "symbol"))
-        userref = integer(p, "order_userref")
+        userref = check_userref(p, "order_userref")
         if boolean(p, "no_mpp"):
             raise WsError("EGeneral:Invalid arguments:no_mpp order option is only available when ordertype = market")
         trig_obj = obj(p, "triggers")
