@@ -41,6 +41,7 @@ class Rule(StrEnum):
     MAGNITUDE = "magnitude"  # |adjusted exponent| > 30: 1e999999, 1e40, 1e-40
     PRECISION = "precision"  # more than 30 fractional or 28 significant digits
     NEGATIVE_ZERO = "negative_zero"  # `-0`: a sign on nothing
+    NOT_POSITIVE = "not_positive"  # a quantity of zero or less
     CL_ORD_ID = "cl_ord_id"  # not a UUID, 32 hex or up to 18 printable ASCII characters
     USERREF = "userref"  # outside int32
     DEADLINE_WINDOW = "deadline_window"  # more than 60 s ahead
@@ -106,6 +107,13 @@ def check_number(d: Decimal, field: str) -> Decimal:
     assert isinstance(exp, int)
     if -(exp + zeros) > MAX_DECIMALS or len(digits) - zeros > MAX_DIGITS:
         raise Invalid(field, Rule.PRECISION)
+    return d
+
+
+def positive(d: Decimal, field: str) -> Decimal:
+    """A quantity: more than zero."""
+    if d <= 0:
+        raise Invalid(field, Rule.NOT_POSITIVE)
     return d
 
 
@@ -178,7 +186,7 @@ def _price(v: Any, field: str) -> None:
 
 
 def _order(req: OrderRequest, now_ns: int) -> None:
-    check_number(req.qty, "volume")
+    positive(check_number(req.qty, "volume"), "volume")
     _price(req.price, "price")
     _price(req.price2, "price2")
     if req.display_qty is not None:
@@ -280,6 +288,7 @@ __all__ = [
     "deadline_elapsed",
     "is_uuid",
     "number",
+    "positive",
     "required_number",
     "userref",
 ]

@@ -226,7 +226,7 @@ def decimal_field(msg: Msg, tag: int, *, positive: bool = True) -> Decimal | Non
         raise field_problem(exc, tag) from None
     assert value is not None
     if positive and value <= 0:
-        raise bad_value(tag, "must be positive")
+        raise bad_value(tag, "must be positive")  # prices too: FIX has no relative or zero price
     return value
 
 

@@ -179,6 +179,7 @@ def add_order(ctx: Ctx, p: Params) -> dict[str, Any]:
     now = ctx.now_ns()
     trading_agreement(p)
     pair = p.req_text("pair", 32)
+    ctx.pair(pair)  # an unknown pair is refused here, never journaled
     validate = p.flag("validate")
     req = order_request(ctx, p, pair, now, deadline(p, now), validate)
     res = ctx.submit("add_order", {"account_id": ctx.account_id, "req": req})

@@ -205,6 +205,10 @@ def parse_order(p: dict[str, Any], symbol: str, method: str) -> OrderRequest:
         qty, viqc = cash, True
     if qty is None:
         raise missing("order_qty")
+    try:
+        validation.positive(qty, "cash_order_qty" if viqc else "order_qty")
+    except validation.Invalid as exc:
+        raise ws_error(exc) from exc
     limit = number(p, "limit_price")
     limit_type = enum(p, "limit_price_type", PRICE_TYPES, "static") or "static"
     trig_obj = obj(p, "triggers")
