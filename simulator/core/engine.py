@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from .accounts import Account, AccountRegistry, LedgerEntry
@@ -111,6 +111,13 @@ class AddResult:
 
 
 Admission = Callable[[str, Account, SpotPair | None, Order | None, int], None]
+
+BATCH_MIN, BATCH_MAX = 2, 15  # orders in one AddOrderBatch / batch_add
+# refusals that belong to one order of a batch: the others still go through (every other one refuses the batch)
+BATCH_PER_ORDER = frozenset(
+    {Reject.INSUFFICIENT_FUNDS, Reject.ORDERS_LIMIT, Reject.RATE_LIMIT, Reject.POST_ONLY, Reject.DUPLICATE_CL_ORD_ID}
+)
+BatchSlot = AddResult | EngineError  # one order's outcome in a batch
 
 
 class SpotEngine:
@@ -515,6 +522,29 @@ class SpotEngine:
         else:
             self._activate(o)
         return AddResult(o, None, None, self._describer(o, req))
+
+    def add_order_batch(
+        self, account_id: str, reqs: list[OrderRequest], origin: Origin | None = None, validate: bool = False
+    ) -> list[BatchSlot]:
+        """Kraken's AddOrderBatch / WS `batch_add`: 2-15 orders on one pair.  Every
+        order is validated first and any refusal outside BATCH_PER_ORDER refuses the
+        whole batch (nothing placed); then each is placed on its own, a refusal
+        taking that order's slot.  One command: one journal entry, replayed whole."""
+        if not BATCH_MIN <= len(reqs) <= BATCH_MAX or len({r.pair for r in reqs}) != 1:
+            raise EngineError(Reject.INVALID_ARGUMENTS, "orders")
+        for r in reqs:
+            try:
+                self.build_order(account_id, r, origin)
+            except EngineError as exc:
+                if exc.code not in BATCH_PER_ORDER:
+                    raise
+        out: list[BatchSlot] = []
+        for r in reqs:
+            try:
+                out.append(self.add_order(account_id, replace(r, validate=validate), origin, batch=True))
+            except EngineError as exc:
+                out.append(exc)
+        return out
 
     def _describer(self, o: Order, req: OrderRequest) -> Callable[[], tuple[str, str]]:
         # the sentence shows the order as placed, so snapshot what can change
@@ -1314,4 +1344,4 @@ class SpotEngine:
         return f"close position @ {phrase}"
 
 
-__all__ = ["AddResult", "EngineConfig", "SpotEngine", "SYSTEM_STATUSES"]
+__all__ = ["AddResult", "BATCH_PER_ORDER", "BatchSlot", "EngineConfig", "SpotEngine", "SYSTEM_STATUSES"]

@@ -8,7 +8,6 @@ behave alike and everything is journaled."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from decimal import Decimal
 from typing import Any
@@ -17,6 +16,7 @@ from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.clock import parse_rfc3339, rfc3339_s
 from simulator.core.commands import AmendRequest, CloseRequest, EditRequest, OrderRequest
+from simulator.core.engine import BATCH_MAX, BATCH_MIN
 from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
 from simulator.core.numbers import fmt_decimal
@@ -33,10 +33,6 @@ ORDER_FIELDS = (
     "ordertype", "type", "volume", "displayvol", "price", "price2", "trigger", "leverage", "reduce_only",
     "stptype", "oflags", "timeinforce", "starttm", "expiretm", "userref", "cl_ord_id", "close", "asset_class",
 )  # fmt: skip
-# rejections that belong to one order of a batch (the others still go through)
-PER_ORDER = frozenset(
-    {Reject.INSUFFICIENT_FUNDS, Reject.ORDERS_LIMIT, Reject.RATE_LIMIT, Reject.POST_ONLY, Reject.DUPLICATE_CL_ORD_ID}
-)
 _USERREF = re.compile(r"^[+-]?\d+$")
 CREATE = [(CREATE_ORDERS,)]
 CANCEL = [(CANCEL_ORDERS, CREATE_ORDERS)]
@@ -202,24 +198,14 @@ def add_order_batch(ctx: Ctx, p: Params) -> dict[str, Any]:
     validate = p.flag("validate")
     dl = deadline(p, now)
     raw = p.raw("orders")
-    if not isinstance(raw, list) or not 2 <= len(raw) <= 15 or not all(isinstance(x, dict) for x in raw):
+    if not isinstance(raw, list) or not BATCH_MIN <= len(raw) <= BATCH_MAX or not all(isinstance(x, dict) for x in raw):
         raise invalid("orders")
-    reqs = [order_request(ctx, Params(x, ORDER_FIELDS), pair, now, dl, True) for x in raw]
-    # the whole batch is validated first: a parameter error rejects all of it
-    for req in reqs:
-        try:
-            ctx.submit("add_order", {"account_id": ctx.account_id, "req": req})
-        except EngineError as exc:
-            if exc.code not in PER_ORDER:
-                raise
+    reqs = [order_request(ctx, Params(x, ORDER_FIELDS), pair, now, dl, False) for x in raw]
+    slots = ctx.submit("add_order_batch", {"account_id": ctx.account_id, "reqs": reqs, "validate": validate})
     rows: list[dict[str, Any]] = []
-    for req in reqs:
-        try:
-            res = ctx.submit(
-                "add_order", {"account_id": ctx.account_id, "req": dataclasses.replace(req, validate=validate)}
-            )
-        except EngineError as exc:
-            rows.append({"error": exc.text})
+    for res in slots:
+        if isinstance(res, EngineError):
+            rows.append({"error": res.text})
             continue
         row: dict[str, Any] = {}
         if res.order is not None:

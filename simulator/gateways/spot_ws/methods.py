@@ -12,6 +12,7 @@ from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.clock import parse_rfc3339, rfc3339_s
 from simulator.core.commands import AmendRequest, CloseRequest, EditRequest, OrderRequest
+from simulator.core.engine import BATCH_MAX, BATCH_MIN
 from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
 from simulator.core.orders import (
@@ -537,7 +538,7 @@ class Trading:
         orders = array(p, "orders")
         if orders is None:
             raise missing("orders")
-        if not 2 <= len(orders) <= 15:
+        if not BATCH_MIN <= len(orders) <= BATCH_MAX:
             raise _invalid("orders")
         deadline = _deadline(self.conn, p)
         validate = boolean(p, "validate")
@@ -548,29 +549,20 @@ class Trading:
             check_fields(o, ORDER_FIELDS, "batch_add")
             r = parse_order(o, pair.id, "batch_add")
             r.deadline_ns = deadline
-            r.validate = validate
             reqs.append(r)
         acct = self.account_id
 
         def body() -> list[Reply]:
-            eng = self.rt.venue.spot
-            with self.rt.venue.spot_seq._lock:  # the whole batch is validated first
-                for r in reqs:
-                    try:
-                        eng.build_order(acct, r, self.origin)
-                    except EngineError as exc:
-                        if exc.code is not Reject.INSUFFICIENT_FUNDS:
-                            raise
+            slots = self.submit("add_order_batch", {"account_id": acct, "reqs": reqs, "validate": validate})
             results: list[dict[str, Any]] = []
-            for r in reqs:
-                try:
-                    res = self.submit("add_order", {"account_id": acct, "req": r})
-                    results.append(_add_result(r, res.order.id if res.order is not None else ""))
-                except EngineError as exc:
+            for r, res in zip(reqs, slots, strict=True):
+                if isinstance(res, EngineError):
                     row = _add_result(r, "")
                     del row["order_id"]
-                    row["error"] = exc.text
+                    row["error"] = res.text
                     results.append(row)
+                else:
+                    results.append(_add_result(r, res.order.id if res.order is not None else ""))
             return [(results, None, {})]  # type: ignore[list-item]
 
         return self._guarded(body)
