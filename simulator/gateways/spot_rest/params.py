@@ -223,6 +223,13 @@ class Params:
             raise invalid(name)
         return n
 
+    def userref(self, name: str = "userref") -> int | None:
+        """Kraken's userref (int32), by the core's rule."""
+        try:
+            return validation.userref(self.data.get(name), name)
+        except validation.Invalid as exc:
+            raise invalid(name) from exc
+
     def decimal(self, name: str, required: bool = False) -> Decimal | None:
         try:
             return validation.number(self.data.get(name), name, required=required)

@@ -47,13 +47,6 @@ def cl_ord_id(p: Params) -> str | None:
         raise rest_error(exc) from exc
 
 
-def userref(p: Params) -> int | None:
-    try:
-        return validation.userref(p.raw("userref"))
-    except validation.Invalid as exc:
-        raise invalid("userref") from exc
-
-
 def when(p: Params, name: str, now_ns: int, min_rel_s: int = 0) -> int:
     """starttm/expiretm: `0` (none/now), `+N` seconds from now, or unix seconds."""
     v = p.raw(name)
@@ -121,7 +114,7 @@ def order_request(ctx: Ctx, p: Params, pair: str, now_ns: int, deadline_ns: int,
     if tif not in TIFS:
         raise invalid("timeinforce")
     leverage = p.text("leverage", max_len=16)
-    ref = userref(p)
+    ref = p.userref()
     display = p.decimal("displayvol")
     start = when(p, "starttm", now_ns)
     expire = when(p, "expiretm", now_ns, min_rel_s=5)
@@ -312,7 +305,7 @@ def edit_order(ctx: Ctx, p: Params) -> dict[str, Any]:
         price=parse_price(p.raw("price"), "price"),
         price2=parse_price(p.raw("price2"), "price2"),
         post_only=("post" in flags) if p.has("oflags") else None,
-        userref=userref(p),
+        userref=p.userref(),
         deadline_ns=deadline(p, now),
         validate=validate,
     )
@@ -345,10 +338,10 @@ def _cancel_params(ctx: Ctx, txid: str | None, cl: str | None) -> dict[str, Any]
     if cl is not None:
         params["cl_ord_id"] = cl
     elif txid is not None and _USERREF.match(txid):
-        ref = int(txid)
-        if not validation.INT32_MIN <= ref <= validation.INT32_MAX:
-            raise invalid("txid")
-        params["userref"] = ref
+        try:
+            params["userref"] = validation.userref(txid, "txid")
+        except validation.Invalid as exc:
+            raise invalid("txid") from exc
     else:
         params["order_id"] = txid
     return params

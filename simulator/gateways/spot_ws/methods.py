@@ -583,11 +583,12 @@ class Trading:
         def body() -> list[Reply]:
             n = 0
             for v in ids:
-                kw: dict[str, Any]
+                kw: dict[str, Any] = {"order_id": v}
                 if v.lstrip("-").isdigit():
-                    kw = {"userref": int(v)}
-                else:
-                    kw = {"order_id": v}
+                    try:
+                        kw = {"userref": validation.userref(v, "orders")}
+                    except validation.Invalid:
+                        pass  # no int32: names no order
                 try:
                     done = self.submit("cancel_order", {"account_id": acct, **kw})
                     n += len(done)
