@@ -54,6 +54,8 @@ class Order:
     unknown_symbol: bool = False
     post_only: bool = False
     expired_deadline: bool = False
+    cl_ord_id: str | None = None  # None: the driver makes a valid one (FIX, Futures) or sends none
+    userref: str | None = None  # Spot REST `userref`, WS `order_userref` (FIX and Futures have none)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,10 @@ class SpotRest(Driver):
             body += "&oflags=post"
         if order.expired_deadline:
             body += f"&deadline={PAST_RFC3339}"
+        if order.cl_ord_id is not None:
+            body += f"&cl_ord_id={order.cl_ord_id}"
+        if order.userref is not None:
+            body += f"&userref={order.userref}"
         raw = body.encode()
         headers = {"API-Key": self.creds["api_key"], "API-Sign": rest_sign(path, n, raw, self.creds["api_secret"]),
                    "Content-Type": "application/x-www-form-urlencoded"}
@@ -134,6 +140,10 @@ class SpotWs(Driver):
             params += ',"post_only":true'
         if order.expired_deadline:
             params += f',"deadline":"{PAST_RFC3339}"'
+        if order.cl_ord_id is not None:
+            params += f',"cl_ord_id":"{order.cl_ord_id}"'
+        if order.userref is not None:
+            params += f',"order_userref":{order.userref}'
         replies = self.ws.request(f'{{"method":"add_order","req_id":{rid},"params":{{{params}}}}}')
         assert len(replies) == 1, replies
         reply = replies[0]
@@ -184,7 +194,8 @@ class SpotFix(_Fix):
 
     def fields(self, order: Order) -> list[tuple[int, Any]]:
         out: list[tuple[int, Any]] = [
-            (11, next_cl_ord_id()), (55, "FOO/BAR" if order.unknown_symbol else "BTC/USD"), (54, "1"),
+            (11, order.cl_ord_id or next_cl_ord_id()), (55, "FOO/BAR" if order.unknown_symbol else "BTC/USD"),
+            (54, "1"),
             (38, order.qty), (40, "2"), (44, order.price), (59, "1"), (60, fix_time()),
         ]
         if order.post_only:
@@ -226,7 +237,7 @@ class FuturesRest(Driver):
         return Outcome(False, f"status:{status}")
 
     def send(self, order: Order) -> Outcome:
-        return self.post(order, str(uuid.uuid4()))
+        return self.post(order, order.cl_ord_id or str(uuid.uuid4()))
 
     def close(self) -> None:
         self.http.close()
@@ -247,7 +258,7 @@ class FuturesWsFeed(FuturesRest):
         self.ws.feed.clear()
 
     def send(self, order: Order) -> Outcome:
-        cli = str(uuid.uuid4())
+        cli = order.cl_ord_id or str(uuid.uuid4())
         rest = self.post(order, cli)
         feed = [m for m in self.ws.drain_feed(0.4) if m.get("feed") == "open_orders"]
         self.ws.feed.clear()
@@ -269,7 +280,8 @@ class DerivativesFix(_Fix):
 
     def fields(self, order: Order) -> list[tuple[int, Any]]:
         out: list[tuple[int, Any]] = [
-            (11, str(uuid.uuid4())), (55, "PF_NOPEUSD" if order.unknown_symbol else "PF_XBTUSD"), (54, "1"),
+            (11, order.cl_ord_id or str(uuid.uuid4())), (55, "PF_NOPEUSD" if order.unknown_symbol else "PF_XBTUSD"),
+            (54, "1"),
             (38, order.qty), (40, "2"), (44, order.price), (18, "s P" if order.post_only else "s"), (59, "1"),
             (60, fix_time()),
         ]
