@@ -17,7 +17,7 @@ from typing import Any
 
 from .commands import AmendRequest, CloseRequest, EditRequest, OrderRequest
 from .errors import EngineError, Reject
-from .numbers import MAX_EXPONENT
+from .numbers import MAX_EXPONENT, BadNumber, bounded
 from .orders import RelPrice
 
 NS = 1_000_000_000
@@ -102,8 +102,10 @@ def check_number(d: Decimal, field: str) -> Decimal:
         if d.is_signed():
             raise Invalid(field, Rule.NEGATIVE_ZERO)
         return d
-    if not -MAX_EXPONENT <= d.adjusted() <= MAX_EXPONENT:
-        raise Invalid(field, Rule.MAGNITUDE)
+    try:
+        bounded(d)
+    except BadNumber:
+        raise Invalid(field, Rule.MAGNITUDE) from None
     text = str(d)
     if len(text) <= MAX_DIGITS and "E" not in text:
         return d
