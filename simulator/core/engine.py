@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from .accounts import Account, AccountRegistry, LedgerEntry
@@ -58,6 +58,7 @@ from .orders import (
     Origin,
     RelPrice,
 )
+from .validation import deadline_elapsed
 
 SYSTEM_STATUSES = ("online", "maintenance", "cancel_only", "post_only", "limit_only")
 
@@ -113,6 +114,13 @@ class AddResult:
 
 
 Admission = Callable[[str, Account, SpotPair | None, Order | None, int], None]
+
+BATCH_MIN, BATCH_MAX = 2, 15  # orders in one AddOrderBatch / batch_add
+# refusals that belong to one order of a batch: the others still go through (every other one refuses the batch)
+BATCH_PER_ORDER = frozenset(
+    {Reject.INSUFFICIENT_FUNDS, Reject.ORDERS_LIMIT, Reject.RATE_LIMIT, Reject.POST_ONLY, Reject.DUPLICATE_CL_ORD_ID}
+)
+BatchSlot = AddResult | EngineError  # one order's outcome in a batch
 
 
 class SpotEngine:
@@ -454,8 +462,7 @@ class SpotEngine:
             ref_price = o.price or o.trigger_price or self._reference_price(pair)
             if ref_price and self.cost_units(pair, ref_price, lots) < pair.costmin_units:
                 raise EngineError(Reject.COST_MINIMUM)
-        if req.deadline_ns and req.deadline_ns < self.now_ns:
-            raise EngineError(Reject.DEADLINE)
+        deadline_elapsed(req.deadline_ns, self.now_ns)
         if req.start_ns and req.start_ns > self.now_ns:
             o.start_ns = req.start_ns
         if req.expire_ns:
@@ -550,6 +557,29 @@ class SpotEngine:
         else:
             self._activate(o)
         return AddResult(o, None, None, self._describer(o, req))
+
+    def add_order_batch(
+        self, account_id: str, reqs: list[OrderRequest], origin: Origin | None = None, validate: bool = False
+    ) -> list[BatchSlot]:
+        """Kraken's AddOrderBatch / WS `batch_add`: 2-15 orders on one pair.  Every
+        order is validated first and any refusal outside BATCH_PER_ORDER refuses the
+        whole batch (nothing placed); then each is placed on its own, a refusal
+        taking that order's slot.  One command: one journal entry, replayed whole."""
+        if not BATCH_MIN <= len(reqs) <= BATCH_MAX or len({r.pair for r in reqs}) != 1:
+            raise EngineError(Reject.INVALID_ARGUMENTS, "orders")
+        for r in reqs:
+            try:
+                self.build_order(account_id, r, origin)
+            except EngineError as exc:
+                if exc.code not in BATCH_PER_ORDER:
+                    raise
+        out: list[BatchSlot] = []
+        for r in reqs:
+            try:
+                out.append(self.add_order(account_id, replace(r, validate=validate), origin, batch=True))
+            except EngineError as exc:
+                out.append(exc)
+        return out
 
     def _describer(self, o: Order, req: OrderRequest) -> Callable[[], tuple[str, str]]:
         # the sentence shows the order as placed, so snapshot what can change
@@ -1057,8 +1087,7 @@ class SpotEngine:
             new_display = self._qty_lots(pair, req.display_qty, "display_qty")
             if new_display * 15 < max(new_qty - o.filled, 0):
                 raise EngineError(Reject.INVALID_ARGUMENTS, "display_qty")
-        if req.deadline_ns and req.deadline_ns < self.now_ns:
-            raise EngineError(Reject.DEADLINE)
+        deadline_elapsed(req.deadline_ns, self.now_ns)
         price_moves = new_price != o.price
         post_only = req.post_only or o.post_only
         if price_moves and post_only and o.in_book:
@@ -1350,4 +1379,4 @@ class SpotEngine:
         return f"close position @ {phrase}"
 
 
-__all__ = ["AddResult", "EngineConfig", "SpotEngine", "SYSTEM_STATUSES"]
+__all__ = ["AddResult", "BATCH_PER_ORDER", "BatchSlot", "EngineConfig", "SpotEngine", "SYSTEM_STATUSES"]

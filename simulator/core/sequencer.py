@@ -19,6 +19,7 @@ from .clock import VenueClock
 from .commands import decode_params, encode_params
 from .errors import EngineError
 from .orders import Origin
+from .validation import check_command
 
 Handler = Callable[..., Any]
 INTERNAL_ERROR = "EGeneral:Internal error"  # what a command that failed inside the engine records
@@ -131,6 +132,7 @@ class Sequencer:
         self.record_events = True
         self._exclusive = Exclusive(self)
         self._view = View(self)
+        self.guard: Callable[[str, dict[str, Any], int], None] = check_command
 
     def register(self, kind: str, handler: Handler) -> None:
         """`handler(engine, origin, **params)` runs a command kind."""
@@ -156,6 +158,7 @@ class Sequencer:
             eng = self.engine
             if now < eng.now_ns:
                 now = eng.now_ns  # engine time never goes backwards
+            self.guard(kind, p, now)  # a rule broken: refused before anything is journaled
             nt = eng.next_timer_ns()
             if nt is not None and nt <= now and kind != "tick":
                 self._run("tick", Origin("timer"), {}, now, self.handlers["tick"])

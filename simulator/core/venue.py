@@ -79,6 +79,12 @@ def _add_order(eng: SpotEngine, origin: Origin, account_id: str, req: OrderReque
     return eng.add_order(account_id, req, origin, batch=batch)
 
 
+def _add_order_batch(
+    eng: SpotEngine, origin: Origin, account_id: str, reqs: list[OrderRequest], validate: bool = False
+) -> Any:
+    return eng.add_order_batch(account_id, reqs, origin, validate)
+
+
 def _amend_order(eng: SpotEngine, origin: Origin, account_id: str, req: AmendRequest) -> Any:
     """Amend in place, keeping the order's versions for OrderAmends."""
     cl = req.cl_ord_id
@@ -179,6 +185,7 @@ def _set_tier(
 
 SPOT_HANDLERS: dict[str, Any] = {
     "add_order": _add_order,
+    "add_order_batch": _add_order_batch,
     "amend_order": _amend_order,
     "add_export": _add_export,
     "remove_export": _remove_export,

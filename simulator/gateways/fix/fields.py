@@ -6,10 +6,10 @@ fields the order-entry and market-data handlers read and write.
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Final
 
+from simulator.core import validation
 from simulator.gateways.fix.codec import Msg, parse_fix_timestamp
 from simulator.gateways.fix.tags import RejectReason, tag_label
 
@@ -208,7 +208,12 @@ def enum_value(msg: Msg, tag: int, allowed: dict[str, str], default: str | None 
     return value
 
 
-_DECIMAL_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
+def field_problem(exc: validation.Invalid, tag: int) -> FieldProblem:
+    """FIX words a broken order-entry rule as a session Reject (35=3): a value that
+    is no FIX decimal is a format problem (373=6), one out of bounds a value problem (373=5)."""
+    if exc.rule in (validation.Rule.SYNTAX, validation.Rule.MISSING):
+        return bad_format(tag)
+    return bad_value(tag, exc.rule.value.replace("_", " "))
 
 
 def decimal_field(msg: Msg, tag: int, *, positive: bool = True) -> Decimal | None:
@@ -216,14 +221,13 @@ def decimal_field(msg: Msg, tag: int, *, positive: bool = True) -> Decimal | Non
     raw = msg.get(tag)
     if raw is None:
         return None
-    if len(raw) > 40 or not _DECIMAL_RE.match(raw):
-        raise bad_format(tag)
     try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise bad_format(tag) from None
+        value = validation.number(raw, label(tag), required=True, exponent=False)
+    except validation.Invalid as exc:
+        raise field_problem(exc, tag) from None
+    assert value is not None
     if positive and value <= 0:
-        raise bad_value(tag, "must be positive")
+        raise bad_value(tag, "must be positive")  # prices too: FIX has no relative or zero price
     return value
 
 
@@ -247,20 +251,17 @@ def timestamp_field(msg: Msg, tag: int) -> int | None:
         raise bad_format(tag) from None
 
 
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_SPOT_CLORDID_RE = re.compile(r"^[\x21-\x7e]{1,18}$")
-
-
 def is_uuid(text: str) -> bool:
-    return bool(_UUID_RE.match(text))
+    return validation.is_uuid(text)
 
 
 def spot_cl_ord_id(msg: Msg, tag: int = CL_ORD_ID) -> str:
     """Spot ClOrdID: up to 18 printable characters or a UUID (fix.md §5)."""
     value = required(msg, tag)
-    if not (_SPOT_CLORDID_RE.match(value) or is_uuid(value)):
-        raise FieldProblem(RejectReason.VALUE_INCORRECT, tag, "ClOrdID invalid value")
-    return value
+    try:
+        return validation.cl_ord_id(value, label(tag))
+    except validation.Invalid:
+        raise FieldProblem(RejectReason.VALUE_INCORRECT, tag, "ClOrdID invalid value") from None
 
 
 def derivatives_cl_ord_id(msg: Msg, tag: int = CL_ORD_ID) -> str:

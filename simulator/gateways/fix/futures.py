@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.engine import R_COD
 from simulator.core.errors import EngineError
@@ -24,14 +25,20 @@ from simulator.gateways.fix import fields as F
 from simulator.gateways.fix.codec import Msg, fix_timestamp
 from simulator.gateways.fix.execreports import OrderTrack
 from simulator.gateways.fix.fields import BusinessReject, ExecType, OrdStatus
-from simulator.gateways.fix.orders import alloc_account, exec_inst, invalid, permission_denied, unknown_order
+from simulator.gateways.fix.orders import (
+    alloc_account,
+    exec_inst,
+    permission_denied,
+    unknown_order,
+    valid_until,
+)
 from simulator.gateways.fix.tags import BusinessRejectReason as R
+from simulator.gateways.futures_rest.params import futures_status
 
 if TYPE_CHECKING:
     from simulator.core.sequencer import JournalEntry, Sequencer
     from simulator.gateways.fix.application import FixConn, KrakenFixApp, Request
 
-NS = 1_000_000_000
 EXEC_INST_DRV = frozenset({"s", "E", "P"})
 SPOT_ONLY_TAGS = (F.EXPIRE_TIME, F.EFFECTIVE_TIME, F.DISPLAY_QTY, F.MAX_FLOOR, F.LEVERAGE, F.STP_TYPE)
 ORD_TYPE_CODE = {"mkt": "1", "lmt": "2", "post": "2", "ioc": "2", "fok": "2", "trailing_stop": "U"}
@@ -178,10 +185,8 @@ class FuturesOrders:
                        triggerSignal=signal)
             if kind in ("4", "T"):
                 req["limitPrice"] = price
-        deadline = F.timestamp_field(msg, F.VALID_UNTIL_TIME)
-        if deadline is not None:
-            if deadline > self.app.rt.venue.clock.now_ns() + 60 * NS:
-                raise invalid("deadline")
+        deadline = valid_until(msg, self.app.rt.venue.clock.now_ns())
+        if deadline:
             req["processBefore"] = deadline
         if (conn.account_id, cl) in self.app.aliases:
             raise BusinessReject(R.OTHER, "clientOrderIdAlreadyExist")  # a live order's replaced id
@@ -194,7 +199,10 @@ class FuturesOrders:
         request = self._begin(conn, "new", cl, symbol=symbol)
         seq = self.seq
         assert seq is not None
-        result = seq.submit("send_order", request.origin, {"account_id": account, "req": req})
+        try:
+            result = seq.submit("send_order", request.origin, {"account_id": account, "req": req})
+        except validation.Invalid as exc:
+            raise BusinessReject(R.OTHER, futures_status(exc)) from exc
         if result.status != "placed" or result.order_id is None:
             raise BusinessReject(R.OTHER, result.status)
         o = eng.orders.get(result.order_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.commands import AmendRequest, OrderRequest, PriceIn
 from simulator.core.errors import Reject
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from simulator.gateways.fix.application import FixConn, KrakenFixApp
 
 NS = 1_000_000_000
-MAX_DEADLINE_NS = 60 * NS  # ValidUntilTime at most 60 s ahead (fix.md §6.1)
 MAX_EXPIRE_NS = 31 * 86_400 * NS  # ExpireTime at most a month ahead
 EXEC_INST_SPOT = frozenset({"E", "P", "v", "f", "q"})
 NEEDS_PRICE = frozenset({LIMIT, "stop-loss-limit", "take-profit-limit", "trailing-stop-limit"})
@@ -52,6 +52,14 @@ def permission_denied() -> BusinessReject:
 
 def invalid(name: str) -> BusinessReject:
     return BusinessReject(R.OTHER, f"{Reject.INVALID_ARGUMENTS.value}:{name}")
+
+
+def valid_until(msg: Msg, now_ns: int) -> int:
+    """ValidUntilTime (62): Kraken's `deadline`, at most 60 s ahead (fix.md §6.1)."""
+    try:
+        return validation.deadline(F.timestamp_field(msg, F.VALID_UNTIL_TIME) or 0, now_ns)
+    except validation.Invalid as exc:
+        raise invalid("deadline") from exc
 
 
 def exec_inst(msg: Msg, allowed: frozenset[str]) -> set[str]:
@@ -117,9 +125,7 @@ def order_request(msg: Msg, pair: SpotPair, cl_ord_id: str, now_ns: int) -> Orde
             raise invalid("expiretm")
         expire_ns = expire
     start = F.timestamp_field(msg, F.EFFECTIVE_TIME) or 0
-    deadline = F.timestamp_field(msg, F.VALID_UNTIL_TIME) or 0
-    if deadline and deadline > now_ns + MAX_DEADLINE_NS:
-        raise invalid("deadline")
+    deadline = valid_until(msg, now_ns)
     return OrderRequest(
         pair=pair.id,
         side=side,
@@ -246,10 +252,8 @@ class SpotOrders:
         stop = F.decimal_field(msg, F.STOP_PX)
         insts = exec_inst(msg, frozenset({"P"}))
         display = display_qty(msg)
-        deadline = F.timestamp_field(msg, F.VALID_UNTIL_TIME) or 0
         venue = self.venue
-        if deadline and deadline > venue.clock.now_ns() + MAX_DEADLINE_NS:
-            raise invalid("deadline")
+        deadline = valid_until(msg, venue.clock.now_ns())
         if not conn.may(CREATE_ORDERS):
             raise permission_denied()
         seq = venue.spot_seq

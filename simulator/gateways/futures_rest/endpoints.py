@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from simulator.core import validation
 from simulator.core.accounts import ApiKey
 from simulator.core.derivatives import FuturesEngine, FuturesError, OrderResult
 from simulator.core.derivatives.model import ContractSpec
-from simulator.core.numbers import BadNumber
 from simulator.core.orders import Origin
 from simulator.core.sequencer import Sequencer
 from simulator.server.runtime import Runtime
 
 from . import fmt
-from .params import Params, RestError, decimal_of, parse_batch, parse_bool, parse_time
+from .params import Params, RestError, decimal_of, futures_status, parse_batch, parse_bool, parse_time
 
 
 @dataclass
@@ -256,6 +256,14 @@ def self_trade(ctx: Ctx) -> dict[str, Any]:
 ORDER_FIELDS_DEC = ("size", "limitPrice", "stopPrice", "trailingStopMaxDeviation", "limitPriceOffsetValue")
 
 
+def _number(get: Callable[[str], Any], name: str) -> Decimal | None:
+    """A number that breaks the venue's number rules is a request error (`invalidArgument`)."""
+    try:
+        return decimal_of(get(name), name)
+    except validation.Invalid as exc:
+        raise RestError("invalidArgument") from exc
+
+
 def order_request(get: Callable[[str], Any], strict_required: bool = True) -> dict[str, Any]:
     """sendorder / batch send parameters -> an engine request (exact numbers)."""
     req: dict[str, Any] = {}
@@ -267,10 +275,7 @@ def order_request(get: Callable[[str], Any], strict_required: bool = True) -> di
     req["symbol"] = str(get("symbol"))
     req["side"] = str(get("side")).lower()
     for name in ORDER_FIELDS_DEC:
-        try:
-            req[name] = decimal_of(get(name))
-        except BadNumber as exc:
-            raise RestError("invalidArgument") from exc
+        req[name] = _number(get, name)
     for name in ("triggerSignal", "trailingStopDeviationUnit", "limitPriceOffsetUnit"):
         v = get(name)
         req[name] = str(v) if v not in (None, "") else None
@@ -295,10 +300,19 @@ def _send_status(res: OrderResult, key_id: str = "order_id") -> dict[str, Any]:
     return d
 
 
+def _refused(ctx: Ctx, exc: validation.Invalid, cli: Any) -> OrderResult:
+    """A request that broke an order-entry rule: refused with its status, nothing journaled."""
+    return OrderResult(futures_status(exc), None, str(cli) if cli not in (None, "") else None, [],
+                       received_ns=ctx.seq.clock.now_ns())
+
+
 def sendorder(ctx: Ctx) -> dict[str, Any]:
-    req = order_request(ctx.params.get)
-    _spec(ctx, req["symbol"])
-    res: OrderResult = ctx.submit("send_order", {"account_id": ctx.account_id, "req": req})
+    try:
+        req = order_request(ctx.params.get)
+        _spec(ctx, req["symbol"])
+        res: OrderResult = ctx.submit("send_order", {"account_id": ctx.account_id, "req": req})
+    except validation.Invalid as exc:
+        res = _refused(ctx, exc, ctx.params.get("cliOrdId"))
     return {"sendStatus": _send_status(res)}
 
 
@@ -311,10 +325,7 @@ def edit_request(get: Callable[[str], Any], id_key: str) -> dict[str, Any]:
         "cliOrdId": str(cli) if cli not in (None, "") else None,
     }
     for name in ("size", "limitPrice", "stopPrice", "trailingStopMaxDeviation"):
-        try:
-            req[name] = decimal_of(get(name))
-        except BadNumber as exc:
-            raise RestError("invalidArgument") from exc
+        req[name] = _number(get, name)
     unit = get("trailingStopDeviationUnit")
     req["trailingStopDeviationUnit"] = str(unit) if unit not in (None, "") else None
     mode = get("qtyMode")
@@ -327,8 +338,12 @@ def edit_request(get: Callable[[str], Any], id_key: str) -> dict[str, Any]:
 
 
 def editorder(ctx: Ctx) -> dict[str, Any]:
-    req = edit_request(ctx.params.get, "orderId")
-    res: OrderResult = ctx.submit("edit_order", {"account_id": ctx.account_id, "req": req})
+    try:
+        req = edit_request(ctx.params.get, "orderId")
+        res: OrderResult = ctx.submit("edit_order", {"account_id": ctx.account_id, "req": req})
+    except validation.Invalid as exc:
+        res = _refused(ctx, exc, ctx.params.get("cliOrdId"))
+        res.order_id = ctx.params.get("orderId") or None
     return {"editStatus": _send_status(res, "orderId")}
 
 
@@ -338,13 +353,13 @@ def cancelorder(ctx: Ctx) -> dict[str, Any]:
     if not oid and not cli:
         raise RestError("requiredArgumentMissing")
     pb = ctx.params.time_ns("processBefore")
-    eng = ctx.eng
-    if pb is not None and ctx.seq.clock.now_ns() > pb:
-        res = OrderResult("wouldProcessAfterSpecifiedTime", oid, cli, [], received_ns=eng.now_ns)
-    else:
+    try:
+        validation.deadline_elapsed(pb, ctx.seq.clock.now_ns(), "processBefore")
         res = ctx.submit(
             "cancel_order", {"account_id": ctx.account_id, "order_id": oid or None, "cli_ord_id": cli or None}
         )
+    except validation.Invalid as exc:
+        res = OrderResult(futures_status(exc), oid, cli, [], received_ns=ctx.eng.now_ns)
     return {"cancelStatus": _send_status(res)}
 
 
@@ -406,8 +421,9 @@ def batchorder(ctx: Ctx) -> dict[str, Any]:
                 )
             else:
                 raise RestError("invalidArgument")
-        except RestError as exc:
-            pre[i] = {"status": exc.error, "orderEvents": []}
+        except (RestError, validation.Invalid) as exc:
+            status = futures_status(exc) if isinstance(exc, validation.Invalid) else exc.error
+            pre[i] = {"status": status, "orderEvents": []}
             if it.get("order_tag") is not None:
                 pre[i]["order_tag"] = str(it["order_tag"])
             instructions.append({"order": "skip"})

@@ -10,20 +10,21 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
+from simulator.core import validation
 from simulator.core.clock import parse_rfc3339
-from simulator.core.numbers import BadNumber, to_decimal
 
-# Largest decimal exponent a client number may have: far beyond any price, size,
-# leverage or amount, and small enough that the engine's fixed-point scaling
-# (Decimal.scaleb) cannot overflow the decimal context.
-MAX_EXPONENT = 30
+PRICE_FIELDS = frozenset({"limitPrice", "stopPrice", "trailingStopMaxDeviation", "limitPriceOffsetValue"})
 
 
-def bounded(d: Decimal) -> Decimal:
-    """`d`, unless its magnitude is beyond anything Kraken could accept."""
-    if d.adjusted() > MAX_EXPONENT:
-        raise BadNumber(str(d))
-    return d
+def futures_status(exc: validation.Invalid) -> str:
+    """Kraken Futures words a broken order-entry rule as a status (`sendStatus.status`)."""
+    if exc.rule is validation.Rule.DEADLINE_ELAPSED:
+        return "wouldProcessAfterSpecifiedTime"
+    if exc.field == "size":
+        return "invalidSize"
+    if exc.field in PRICE_FIELDS:
+        return "invalidPrice"
+    return "invalidArgument"
 
 
 def ascii_int(text: str, max_digits: int = 20) -> int | None:
@@ -118,12 +119,9 @@ class Params:
         return v
 
     def decimal(self, name: str) -> Decimal | None:
-        v = self.get(name)
-        if v is None or v == "":
-            return None
         try:
-            return bounded(to_decimal(v))
-        except BadNumber as exc:
+            return validation.number(self.get(name), name)
+        except validation.Invalid as exc:
             raise RestError("invalidArgument") from exc
 
     def boolean(self, name: str) -> bool | None:
@@ -179,13 +177,10 @@ def parse_time(v: str) -> int:
         raise RestError("invalidArgument") from exc
 
 
-def decimal_of(v: Any) -> Decimal | None:
-    """A JSON value (number or string) -> Decimal; None if absent; raises on junk."""
-    if v is None or v == "":
-        return None
-    if isinstance(v, bool):
-        raise BadNumber(repr(v))
-    return bounded(to_decimal(v))
+def decimal_of(v: Any, field: str) -> Decimal | None:
+    """A JSON value (number or string) -> Decimal; None if absent; raises
+    `validation.Invalid` on junk or a number out of the venue's bounds."""
+    return validation.number(v, field)
 
 
 def parse_batch(text: str | None) -> list[dict[str, Any]]:

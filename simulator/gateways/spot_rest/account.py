@@ -131,7 +131,7 @@ def _orders_out(ctx: Ctx, p: Params, orders: list[Order]) -> dict[str, Any]:
 
 
 def _filter_ids(p: Params, orders: list[Order]) -> list[Order]:
-    userref = p.integer("userref", lo=-(2**31), hi=2**31 - 1)
+    userref = p.userref()
     cl = p.text("cl_ord_id")
     if userref is not None:
         orders = [o for o in orders if o.userref == userref]

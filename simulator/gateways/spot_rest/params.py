@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-from simulator.core.numbers import BadNumber, bounded, to_decimal
+from simulator.core import validation
 from simulator.core.orders import RelPrice
 
 INVALID = "EGeneral:Invalid arguments"
@@ -223,16 +223,18 @@ class Params:
             raise invalid(name)
         return n
 
-    def decimal(self, name: str, required: bool = False) -> Decimal | None:
-        v = self.data.get(name)
-        if v is None or v == "":
-            if required:
-                raise invalid(name)
-            return None
+    def userref(self, name: str = "userref") -> int | None:
+        """Kraken's userref (int32), by the core's rule."""
         try:
-            return sane(to_decimal(v), name)
-        except BadNumber as exc:
+            return validation.userref(self.data.get(name), name)
+        except validation.Invalid as exc:
             raise invalid(name) from exc
+
+    def decimal(self, name: str, required: bool = False) -> Decimal | None:
+        try:
+            return validation.number(self.data.get(name), name, required=required)
+        except validation.Invalid as exc:
+            raise rest_error(exc) from exc
 
     def req_decimal(self, name: str) -> Decimal:
         d = self.decimal(name, True)
@@ -265,12 +267,17 @@ class Params:
         return items
 
 
+def rest_error(exc: validation.Invalid) -> ApiError:
+    """Spot REST words a broken order-entry rule as `EGeneral:Invalid arguments:<field>`."""
+    return ApiError(exc.text)
+
+
 def sane(d: Decimal, name: str) -> Decimal:
-    """Refuse absurd magnitudes (`1e999999`) before they become huge integers."""
+    """A parsed number within the core's bounds (magnitude, precision, sign)."""
     try:
-        return bounded(d)
-    except BadNumber as exc:
-        raise invalid(name) from exc
+        return validation.check_number(d, name)
+    except validation.Invalid as exc:
+        raise rest_error(exc) from exc
 
 
 def parse_price(value: Any, name: str) -> Decimal | RelPrice | None:
@@ -286,19 +293,21 @@ def parse_price(value: Any, name: str) -> Decimal | RelPrice | None:
             pct = body.endswith("%")
             if pct:
                 body = body[:-1]
+            if body[:1] in ("+", "-"):
+                raise invalid(name)
             try:
-                amount = sane(to_decimal(body), name)
-            except BadNumber as exc:
-                raise invalid(name) from exc
-            if amount < 0 or body[:1] in ("+", "-"):
+                amount = validation.required_number(body, name)
+            except validation.Invalid as exc:
+                raise rest_error(exc) from exc
+            if amount < 0:
                 raise invalid(name)
             return RelPrice(sign, amount, pct)
         if text.endswith("%"):
             raise invalid(name)
     try:
-        return sane(to_decimal(value), name)
-    except BadNumber as exc:
-        raise invalid(name) from exc
+        return validation.number(value, name)
+    except validation.Invalid as exc:
+        raise rest_error(exc) from exc
 
 
 __all__ = [
@@ -311,5 +320,6 @@ __all__ = [
     "parse_form",
     "parse_json",
     "parse_price",
+    "rest_error",
     "sane",
 ]

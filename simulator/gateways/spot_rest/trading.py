@@ -8,38 +8,31 @@ behave alike and everything is journaled."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from decimal import Decimal
 from typing import Any
 
+from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.clock import parse_rfc3339, rfc3339_s
 from simulator.core.commands import AmendRequest, CloseRequest, EditRequest, OrderRequest
+from simulator.core.engine import BATCH_MAX, BATCH_MIN
 from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
 from simulator.core.numbers import fmt_decimal
 from simulator.core.orders import BUY, GTC, ORDER_TYPES, SELL, STP_MODES, STP_NEWEST, TIFS, Order
 
 from . import formatting as fmt
-from .params import ApiError, Params, invalid, parse_price, sane
+from .params import ApiError, Params, invalid, parse_price, rest_error, sane
 from .registry import Ctx, private
 
 NS = 1_000_000_000
-INT32 = (-(2**31), 2**31 - 1)
 OFLAGS = frozenset({"post", "fcib", "fciq", "nompp", "viqc"})
 CLOSE_FIELDS = frozenset({"ordertype", "price", "price2"})
 ORDER_FIELDS = (
     "ordertype", "type", "volume", "displayvol", "price", "price2", "trigger", "leverage", "reduce_only",
     "stptype", "oflags", "timeinforce", "starttm", "expiretm", "userref", "cl_ord_id", "close", "asset_class",
 )  # fmt: skip
-# rejections that belong to one order of a batch (the others still go through)
-PER_ORDER = frozenset(
-    {Reject.INSUFFICIENT_FUNDS, Reject.ORDERS_LIMIT, Reject.RATE_LIMIT, Reject.POST_ONLY, Reject.DUPLICATE_CL_ORD_ID}
-)
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
-_FREE = re.compile(r"^[\x20-\x7e]{1,18}$")
 _USERREF = re.compile(r"^[+-]?\d+$")
 CREATE = [(CREATE_ORDERS,)]
 CANCEL = [(CANCEL_ORDERS, CREATE_ORDERS)]
@@ -48,9 +41,10 @@ CANCEL = [(CANCEL_ORDERS, CREATE_ORDERS)]
 # ------------------------------------------------------------------ parsing
 def cl_ord_id(p: Params) -> str | None:
     v = p.text("cl_ord_id", max_len=64)
-    if v is not None and not (_UUID.match(v) or _HEX32.match(v) or _FREE.match(v)):
-        raise invalid("cl_ord_id")
-    return v
+    try:
+        return None if v is None else validation.cl_ord_id(v)
+    except validation.Invalid as exc:
+        raise rest_error(exc) from exc
 
 
 def when(p: Params, name: str, now_ns: int, min_rel_s: int = 0) -> int:
@@ -80,12 +74,11 @@ def deadline(p: Params, now_ns: int) -> int:
     if text is None:
         return 0
     try:
-        ns = parse_rfc3339(text)
+        return validation.deadline(parse_rfc3339(text), now_ns)
     except (ValueError, OverflowError) as exc:
         raise invalid("deadline") from exc
-    if ns > now_ns + 60 * NS:
-        raise invalid("deadline")
-    return ns
+    except validation.Invalid as exc:
+        raise rest_error(exc) from exc
 
 
 def close_request(p: Params) -> CloseRequest | None:
@@ -121,7 +114,7 @@ def order_request(ctx: Ctx, p: Params, pair: str, now_ns: int, deadline_ns: int,
     if tif not in TIFS:
         raise invalid("timeinforce")
     leverage = p.text("leverage", max_len=16)
-    userref = p.integer("userref", lo=INT32[0], hi=INT32[1])
+    ref = p.userref()
     display = p.decimal("displayvol")
     start = when(p, "starttm", now_ns)
     expire = when(p, "expiretm", now_ns, min_rel_s=5)
@@ -138,7 +131,7 @@ def order_request(ctx: Ctx, p: Params, pair: str, now_ns: int, deadline_ns: int,
         reduce_only=p.flag("reduce_only"),
         stp=p.enum("stptype", STP_MODES, STP_NEWEST) or STP_NEWEST,
         cl_ord_id=cl_ord_id(p),
-        userref=userref,
+        userref=ref,
         display_qty=display,
         fee_in_base=True if "fcib" in flags else (False if "fciq" in flags else None),
         viqc="viqc" in flags,
@@ -175,6 +168,7 @@ def add_order(ctx: Ctx, p: Params) -> dict[str, Any]:
     now = ctx.now_ns()
     trading_agreement(p)
     pair = p.req_text("pair", 32)
+    ctx.pair(pair)  # an unknown pair is refused here, never journaled
     validate = p.flag("validate")
     req = order_request(ctx, p, pair, now, deadline(p, now), validate)
     res = ctx.submit("add_order", {"account_id": ctx.account_id, "req": req})
@@ -197,24 +191,14 @@ def add_order_batch(ctx: Ctx, p: Params) -> dict[str, Any]:
     validate = p.flag("validate")
     dl = deadline(p, now)
     raw = p.raw("orders")
-    if not isinstance(raw, list) or not 2 <= len(raw) <= 15 or not all(isinstance(x, dict) for x in raw):
+    if not isinstance(raw, list) or not BATCH_MIN <= len(raw) <= BATCH_MAX or not all(isinstance(x, dict) for x in raw):
         raise invalid("orders")
-    reqs = [order_request(ctx, Params(x, ORDER_FIELDS), pair, now, dl, True) for x in raw]
-    # the whole batch is validated first: a parameter error rejects all of it
-    for req in reqs:
-        try:
-            ctx.submit("add_order", {"account_id": ctx.account_id, "req": req})
-        except EngineError as exc:
-            if exc.code not in PER_ORDER:
-                raise
+    reqs = [order_request(ctx, Params(x, ORDER_FIELDS), pair, now, dl, False) for x in raw]
+    slots = ctx.submit("add_order_batch", {"account_id": ctx.account_id, "reqs": reqs, "validate": validate})
     rows: list[dict[str, Any]] = []
-    for req in reqs:
-        try:
-            res = ctx.submit(
-                "add_order", {"account_id": ctx.account_id, "req": dataclasses.replace(req, validate=validate)}
-            )
-        except EngineError as exc:
-            rows.append({"error": exc.text})
+    for res in slots:
+        if isinstance(res, EngineError):
+            rows.append({"error": res.text})
             continue
         row: dict[str, Any] = {}
         if res.order is not None:
@@ -321,7 +305,7 @@ def edit_order(ctx: Ctx, p: Params) -> dict[str, Any]:
         price=parse_price(p.raw("price"), "price"),
         price2=parse_price(p.raw("price2"), "price2"),
         post_only=("post" in flags) if p.has("oflags") else None,
-        userref=p.integer("userref", lo=INT32[0], hi=INT32[1]),
+        userref=p.userref(),
         deadline_ns=deadline(p, now),
         validate=validate,
     )
@@ -354,10 +338,10 @@ def _cancel_params(ctx: Ctx, txid: str | None, cl: str | None) -> dict[str, Any]
     if cl is not None:
         params["cl_ord_id"] = cl
     elif txid is not None and _USERREF.match(txid):
-        ref = int(txid)
-        if not INT32[0] <= ref <= INT32[1]:
-            raise invalid("txid")
-        params["userref"] = ref
+        try:
+            params["userref"] = validation.userref(txid, "txid")
+        except validation.Invalid as exc:
+            raise invalid("txid") from exc
     else:
         params["order_id"] = txid
     return params

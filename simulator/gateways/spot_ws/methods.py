@@ -4,14 +4,15 @@ hand the engine a job that the load-balancer model runs when the message
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
-from simulator.core.clock import NS_PER_S, parse_rfc3339, rfc3339_s
+from simulator.core.clock import parse_rfc3339, rfc3339_s
 from simulator.core.commands import AmendRequest, CloseRequest, EditRequest, OrderRequest
+from simulator.core.engine import BATCH_MAX, BATCH_MIN
 from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
 from simulator.core.orders import (
@@ -39,6 +40,7 @@ from .params import (
     number,
     obj,
     string,
+    ws_error,
 )
 
 if TYPE_CHECKING:
@@ -141,20 +143,25 @@ CONDITIONAL_FIELDS = frozenset(
 PRICE_TYPES = ("static", "pct", "quote")
 STP = {"cancel_newest": STP_NEWEST, "cancel_oldest": STP_OLDEST, "cancel_both": STP_BOTH}
 TIF = {"gtc": "GTC", "gtd": "GTD", "ioc": "IOC", "fok": "FOK"}
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
-INT32 = 2**31
 
 
 def _invalid(detail: str) -> WsError:
     return WsError(f"EGeneral:Invalid arguments:{detail}")
 
 
-def check_cl_ord_id(v: str) -> str:
-    """Long UUID, 32-hex short UUID, or up to 18 printable ASCII characters."""
-    if _UUID.match(v) or _HEX32.match(v) or (0 < len(v) <= 18 and v.isascii() and v.isprintable()):
-        return v
-    raise _invalid("cl_ord_id")
+def check_cl_ord_id(v: str, field: str = "cl_ord_id") -> str:
+    try:
+        return validation.cl_ord_id(v, field)
+    except validation.Invalid as exc:
+        raise ws_error(exc) from exc
+
+
+def check_userref(params: dict[str, Any], field: str) -> int | None:
+    v = integer(params, field)
+    try:
+        return validation.userref(v, field)
+    except validation.Invalid as exc:
+        raise ws_error(exc) from exc
 
 
 def _time(params: dict[str, Any], field: str) -> int:
@@ -199,6 +206,10 @@ def parse_order(p: dict[str, Any], symbol: str, method: str) -> OrderRequest:
         qty, viqc = cash, True
     if qty is None:
         raise missing("order_qty")
+    try:
+        validation.positive(qty, "cash_order_qty" if viqc else "order_qty")
+    except validation.Invalid as exc:
+        raise ws_error(exc) from exc
     limit = number(p, "limit_price")
     limit_type = enum(p, "limit_price_type", PRICE_TYPES, "static") or "static"
     trig_obj = obj(p, "triggers")
@@ -246,12 +257,10 @@ def parse_order(p: dict[str, Any], symbol: str, method: str) -> OrderRequest:
     cl = string(p, "cl_ord_id")
     if cl is not None:
         check_cl_ord_id(cl)
-    userref = integer(p, "order_userref")
-    if userref is not None and not -INT32 <= userref < INT32:
-        raise _invalid("order_userref")
+    userref = check_userref(p, "order_userref")
     sub = string(p, "sender_sub_id")
     if sub is not None:
-        check_cl_ord_id(sub)
+        check_cl_ord_id(sub, "sender_sub_id")
     fee_pref = enum(p, "fee_preference", ("base", "quote"))
     stp = STP[enum(p, "stp_type", tuple(STP), "cancel_newest") or "cancel_newest"]
     close = None
@@ -300,10 +309,10 @@ def parse_order(p: dict[str, Any], symbol: str, method: str) -> OrderRequest:
 
 
 def _deadline(conn: WsConnection, p: dict[str, Any]) -> int:
-    ns = _time(p, "deadline")
-    if ns and ns > conn.hub.rt.venue.clock.now_ns() + 60 * NS_PER_S:
-        raise _invalid("deadline")
-    return ns
+    try:
+        return validation.deadline(_time(p, "deadline"), conn.hub.rt.venue.clock.now_ns())
+    except validation.Invalid as exc:
+        raise ws_error(exc) from exc
 
 
 def _add_result(req: OrderRequest, order_id: str) -> dict[str, Any]:
@@ -408,7 +417,7 @@ class Trading:
         if oid is None:
             raise missing("order_id")
         pair = _pair(self.conn, string(p, "symbol"))
-        userref = integer(p, "order_userref")
+        userref = check_userref(p, "order_userref")
         if boolean(p, "no_mpp"):
             raise WsError("EGeneral:Invalid arguments:no_mpp order option is only available when ordertype = market")
         trig_obj = obj(p, "triggers")
@@ -520,7 +529,7 @@ class Trading:
         orders = array(p, "orders")
         if orders is None:
             raise missing("orders")
-        if not 2 <= len(orders) <= 15:
+        if not BATCH_MIN <= len(orders) <= BATCH_MAX:
             raise _invalid("orders")
         deadline = _deadline(self.conn, p)
         validate = boolean(p, "validate")
@@ -531,29 +540,20 @@ class Trading:
             check_fields(o, ORDER_FIELDS, "batch_add")
             r = parse_order(o, pair.id, "batch_add")
             r.deadline_ns = deadline
-            r.validate = validate
             reqs.append(r)
         acct = self.account_id
 
         def body() -> list[Reply]:
-            eng = self.rt.venue.spot
-            with self.rt.venue.spot_seq.exclusive():  # the whole batch is validated first
-                for r in reqs:
-                    try:
-                        eng.build_order(acct, r, self.origin)
-                    except EngineError as exc:
-                        if exc.code is not Reject.INSUFFICIENT_FUNDS:
-                            raise
+            slots = self.submit("add_order_batch", {"account_id": acct, "reqs": reqs, "validate": validate})
             results: list[dict[str, Any]] = []
-            for r in reqs:
-                try:
-                    res = self.submit("add_order", {"account_id": acct, "req": r})
-                    results.append(_add_result(r, res.order.id if res.order is not None else ""))
-                except EngineError as exc:
+            for r, res in zip(reqs, slots, strict=True):
+                if isinstance(res, EngineError):
                     row = _add_result(r, "")
                     del row["order_id"]
-                    row["error"] = exc.text
+                    row["error"] = res.text
                     results.append(row)
+                else:
+                    results.append(_add_result(r, res.order.id if res.order is not None else ""))
             return [(results, None, {})]  # type: ignore[list-item]
 
         return self._guarded(body)
@@ -574,11 +574,12 @@ class Trading:
         def body() -> list[Reply]:
             n = 0
             for v in ids:
-                kw: dict[str, Any]
+                kw: dict[str, Any] = {"order_id": v}
                 if v.lstrip("-").isdigit():
-                    kw = {"userref": int(v)}
-                else:
-                    kw = {"order_id": v}
+                    try:
+                        kw = {"userref": validation.userref(v, "orders")}
+                    except validation.Invalid:
+                        pass  # no int32: names no order
                 try:
                     done = self.submit("cancel_order", {"account_id": acct, **kw})
                     n += len(done)

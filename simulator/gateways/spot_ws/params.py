@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from simulator.core.numbers import BadNumber, bounded
+from simulator.core import validation
 
 
 class WsError(Exception):
@@ -50,15 +50,18 @@ def number(params: dict[str, Any], field: str, required: bool = False) -> Decima
         if required:
             raise missing(field)
         return None
-    if not is_number(v):
-        raise _type_error(field, "a number_float")
-    d = Decimal(v)
-    if not d.is_finite():
+    if not is_number(v) or (isinstance(v, Decimal) and not v.is_finite()):
         raise _type_error(field, "a number_float")
     try:
-        return bounded(d)
-    except BadNumber as exc:
-        raise WsError(f"EGeneral:Invalid arguments:{field}") from exc
+        return validation.required_number(v, field)
+    except validation.Invalid as exc:
+        raise ws_error(exc) from exc
+
+
+def ws_error(exc: validation.Invalid) -> WsError:
+    """WS v2 words a broken order-entry rule as REST does (`EGeneral:Invalid arguments:<field>`,
+    `EService:Deadline elapsed`), naming the WS field."""
+    return WsError(exc.text)
 
 
 def boolean(params: dict[str, Any], field: str, default: bool = False) -> bool:
