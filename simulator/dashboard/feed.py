@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -31,6 +31,7 @@ from simulator.core.instruments import SpotPair
 from simulator.core.numbers import fmt_units
 from simulator.core.ratelimit import SPOT_TIERS
 from simulator.core.sequencer import JournalEntry
+from simulator.server import guard
 from simulator.server.runtime import Runtime
 
 log = logging.getLogger("kraken_sim.dashboard")
@@ -330,7 +331,10 @@ def install(app: FastAPI, rt: Runtime, feed: DashboardFeed) -> None:
         return HTMLResponse(static_text("index.html"))
 
     @app.get("/dashboard/state", tags=["admin"], summary="Dashboard snapshot of one instrument (what the page shows)")
-    def state(symbol: str | None = Query(None)) -> Response:
+    def state(request: Request, symbol: str | None = Query(None)) -> Response:
+        refused = guard.scope_refusal(rt.settings, request.scope)
+        if refused is not None:
+            raise HTTPException(refused.status, refused.detail)
         return Response(dumps(feed.snapshot(symbol)), media_type="application/json")
 
     @app.get("/dashboard/static/{name}", include_in_schema=False)
@@ -340,6 +344,9 @@ def install(app: FastAPI, rt: Runtime, feed: DashboardFeed) -> None:
         return Response(static_text(name), media_type=STATIC[name], headers={"Cache-Control": "no-cache"})
 
     async def ws_endpoint(websocket: WebSocket) -> None:
+        if guard.scope_refusal(rt.settings, websocket.scope) is not None:
+            await websocket.close(1008)
+            return
         await serve_viewer(feed, websocket)
 
     app.router.add_websocket_route("/dashboard/ws", ws_endpoint)

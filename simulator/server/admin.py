@@ -4,8 +4,6 @@ clock, faults, books, status.  JSON over HTTP, in the OpenAPI schema."""
 from __future__ import annotations
 
 import copy
-import hmac
-import ipaddress
 import json
 import math
 from decimal import Decimal, InvalidOperation
@@ -23,6 +21,8 @@ from simulator.core.errors import EngineError
 from simulator.core.numbers import BALANCE_DP, fmt_units
 from simulator.core.orders import Origin
 
+from . import guard
+from .guard import REMOTE_REFUSED, is_loopback, remote_refused  # noqa: F401  (their old home)
 from .runtime import Runtime
 from .scenario import BookSeed
 from .seeding import seed_book
@@ -155,28 +155,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 MAX_ADMIN_BODY = 1 << 20  # bytes: a scenario-sized book or account fits many times over
 TOO_LARGE = f"request body too large (limit {MAX_ADMIN_BODY} bytes)"
-REMOTE_REFUSED = "admin API is loopback-only: start with --admin-token T (or --admin-allow-remote) to expose it"
+def admin_guard(rt: Runtime) -> Any:
+    """The route dependency form of the gate (the middleware applies it too)."""
 
+    def check(request: Request) -> None:
+        refused = guard.scope_refusal(rt.settings, request.scope)
+        if refused is not None:
+            raise HTTPException(refused.status, refused.detail)
 
-def is_loopback(host: str | None) -> bool:
-    """A loopback peer.  A peer that is not an IP address (none, "testclient") did not
-    come over TCP: an in-process ASGI call, local by construction."""
-    if not host:
-        return True
-    try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return True
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback
-
-
-def remote_refused(rt: Runtime, host: str | None) -> bool:
-    """Without --admin-token the admin API answers loopback peers only, unless the
-    server was started with --admin-allow-remote (the container image does)."""
-    s = rt.settings
-    return not s.admin_token and not s.admin_remote and not is_loopback(host)
+    return check
 
 
 class AdminGate:
@@ -190,15 +177,15 @@ class AdminGate:
         self.max_body = max_body
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] in ("http", "websocket") and scope["path"].startswith("/admin"):
-            client = scope.get("client")
-            if remote_refused(self.rt, client[0] if client else None):
+        if scope["type"] in ("http", "websocket") and guard.is_guarded(scope["path"]):
+            refused = guard.scope_refusal(self.rt.settings, scope)
+            if refused is not None:
                 if scope["type"] == "http":
-                    await JSONResponse({"detail": REMOTE_REFUSED}, status_code=403)(scope, receive, send)
+                    await JSONResponse({"detail": refused.detail}, status_code=refused.status)(scope, receive, send)
                 else:
                     await send({"type": "websocket.close", "code": 1008})
                 return
-            if scope["type"] == "http":
+            if scope["type"] == "http" and scope["path"].startswith("/admin"):
                 receive = await self._capped(scope, receive, send)
                 if receive is None:
                     return
@@ -237,16 +224,7 @@ def install(app: FastAPI, rt: Runtime) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(AdminGate, rt=rt)
 
-    def guard(request: Request) -> None:
-        if remote_refused(rt, request.client.host if request.client else None):
-            raise HTTPException(403, REMOTE_REFUSED)
-        token = rt.settings.admin_token
-        if token:
-            auth = request.headers.get("authorization", "")
-            if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
-                raise HTTPException(401, "admin token required")
-
-    r = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(guard)])
+    r = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(admin_guard(rt))])
 
     @r.post("/accounts", summary="Create an account with keys (spot, futures, FIX)")
     def create_account(body: AccountIn) -> dict[str, Any]:
