@@ -44,7 +44,7 @@ class MarketIn(BaseModel):
 
 
 class ReplayIn(BaseModel):
-    file: str = Field(description="path, or the name of a file shipped in fixtures/", examples=["replay_btcusd.jsonl"])
+    file: str = Field(description="a file shipped in fixtures/, or a path inside --data-dir", examples=["replay_btcusd.jsonl"])
     symbol: str = Field(examples=["BTC/USD"])
     speed: int | float | str = Field(1, description='1 (recorded pace), N (N times faster) or "max"')
     clear_seed: bool = Field(True, description="cancel the seeded static ladder on this pair first")

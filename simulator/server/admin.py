@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from simulator.core.clock import parse_rfc3339, rfc3339_us
 from simulator.core.engine import SYSTEM_STATUSES
 from simulator.core.errors import EngineError
-from simulator.core.numbers import BALANCE_DP, fmt_units
+from simulator.core.numbers import BALANCE_DP, MAX_EXPONENT, BadNumber, bounded, fmt_units
 from simulator.core.orders import Origin
 
 from . import guard
@@ -90,13 +90,20 @@ class IndexIn(BaseModel):
 
 
 def _dec(v: Any, name: str) -> Decimal:
+    """An admin number, held to the bound every trading protocol uses (numbers.bounded):
+    `1e100000` would become an integer no reply or digest could print."""
+    if isinstance(v, bool):
+        raise HTTPException(400, f"{name}: not a number")
     try:
         d = Decimal(str(v))
     except InvalidOperation as exc:
         raise HTTPException(400, f"{name}: not a number") from exc
     if not d.is_finite():
         raise HTTPException(400, f"{name}: not a number")
-    return d
+    try:
+        return bounded(d)
+    except BadNumber as exc:
+        raise HTTPException(400, f"{name}: out of range (at most {MAX_EXPONENT} digits either side of the point)") from exc
 
 
 def _whole_units(d: Decimal, dp: int) -> bool:
@@ -111,7 +118,7 @@ def _engine_call(fn: Any, *a: Any, **kw: Any) -> Any:
         return fn(*a, **kw)
     except EngineError as exc:
         raise HTTPException(400, exc.text) from exc
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, ArithmeticError) as exc:
         raise HTTPException(400, str(exc)) from exc
 
 
@@ -406,6 +413,10 @@ def install(app: FastAPI, rt: Runtime) -> None:
             for p, q in side:
                 _dec(p, "price")
                 _dec(q, "qty")
+        for name in ("step", "qty", "mid"):
+            value = getattr(body, name)
+            if value is not None and _dec(value, name) <= 0:
+                raise HTTPException(400, f"{name}: must be positive")
         if rt.venue.instruments.pair(symbol) is None:
             hook = rt.hooks.get("futures_seed_book")
             if hook is None or rt.venue.instruments.future(symbol) is None:

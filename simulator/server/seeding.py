@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from simulator.core.commands import OrderRequest
-from simulator.core.errors import EngineError
+from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
+from simulator.core.numbers import bounded, to_decimal
 from simulator.core.orders import BUY, SELL, Origin
 from simulator.core.venue import AccountCredentials, Venue
 
@@ -33,22 +34,32 @@ def market_maker(rt: Runtime) -> AccountCredentials:
 
 
 def seed_book(rt: Runtime, seed: BookSeed, clear: bool = False) -> list[str]:
-    """Place resting bids/asks for one symbol; returns the order ids."""
+    """Place resting bids/asks for one symbol; returns the order ids.
+
+    All or nothing: every level is checked by the engine's own order rules
+    (numbers, ticks, lots, minimums) before the first is placed or anything is
+    cleared, so a refused book leaves the venue as it was."""
     venue = rt.venue
     pair = venue.instruments.pair(seed.symbol)
     if pair is None:
-        raise EngineError(__import__("simulator.core.errors", fromlist=["Reject"]).Reject.UNKNOWN_PAIR)
-    mm = market_maker(rt)
-    acct_id = mm.account.id
-    if clear:
-        venue.spot_seq.submit("cancel_all", ADMIN, {"account_id": acct_id, "pair": pair.id})
+        raise EngineError(Reject.UNKNOWN_PAIR)
     bids, asks = list(seed.bids), list(seed.asks)
     if not bids and not asks:
         bids, asks = ladder(venue, pair, seed)
-    ids: list[str] = []
-    for side, levels in ((BUY, bids), (SELL, asks)):
-        for price, qty in levels:
-            req = OrderRequest(pair.id, side, "limit", Decimal(qty), Decimal(price))
+    reqs = [
+        OrderRequest(pair.id, side, "limit", bounded(to_decimal(qty)), bounded(to_decimal(price)))
+        for side, levels in ((BUY, bids), (SELL, asks))
+        for price, qty in levels
+    ]
+    mm = market_maker(rt)
+    acct_id = mm.account.id
+    with venue.spot_seq._lock:
+        for req in reqs:
+            venue.spot.build_order(acct_id, req)  # a pure check: raises EngineError, changes nothing
+        if clear:
+            venue.spot_seq.submit("cancel_all", ADMIN, {"account_id": acct_id, "pair": pair.id})
+        ids: list[str] = []
+        for req in reqs:
             res = venue.spot_seq.submit("add_order", ADMIN, {"account_id": acct_id, "req": req})
             if res.order is not None:
                 ids.append(res.order.id)

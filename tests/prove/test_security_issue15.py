@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from simulator.pytest_plugin import KrakenVenue
+from simulator.pytest_plugin import KrakenVenue, start_venue
 from simulator.server.runtime import Settings
 from simulator.server.server import ThreadedVenue
 
@@ -115,3 +115,96 @@ def test_guard_refusals_change_nothing(venue: KrakenVenue) -> None:
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+# ======================================================= 16: /admin/replay files
+def test_replay_reads_only_fixtures_and_the_data_dir(venue: KrakenVenue, tmp_path: Any) -> None:
+    """Without --data-dir only bundled fixtures open; a server path reads like a
+    missing file, whether it exists or not (no probing, no CSV header echoed)."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("password,hunter2\n")
+    before = snapshot(venue)
+    answers = []
+    for name in (str(secret), str(tmp_path / "absent.csv"), "/etc/passwd", "../pyproject.toml", "../../etc/hostname"):
+        r = httpx.post(venue.admin_url + "/replay", json={"file": name, "symbol": "BTC/USD"}, timeout=10)
+        assert r.status_code == 400, r.text
+        assert "hunter2" not in r.text and "password" not in r.text and "root:" not in r.text
+        answers.append(r.json()["detail"].replace(name, "NAME"))
+    assert len(set(answers)) == 1, answers  # existing and absent files answer alike
+    # the same rule for a series walk
+    r = httpx.post(venue.admin_url + "/market", json={"symbol": "BTC/USD", "walk": {"kind": "series", "file": str(secret)}},
+                   timeout=10)
+    assert r.status_code == 400 and "hunter2" not in r.text, r.text
+    assert changes_since(venue, before) == []
+    # a bundled fixture still plays
+    r = httpx.post(venue.admin_url + "/replay", json={"file": "replay_btcusd.jsonl", "symbol": "ETH/USD", "speed": 1},
+                   timeout=10)
+    assert r.status_code == 200, r.text
+    httpx.delete(venue.admin_url + "/replay/ETH/USD", timeout=10)
+
+
+def test_replay_reads_the_configured_data_dir(tmp_path: Any) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "mine.csv").write_text("time,price,qty,side\n1,50000,0.01,buy\n")
+    (tmp_path / "outside.csv").write_text("time,price,qty,side\n1,50000,0.01,buy\n")
+    (data / "link.csv").symlink_to(tmp_path / "outside.csv")
+    tv, v = start_venue(data_dir=str(data))
+    try:
+        for name in ("mine.csv", str(data / "mine.csv")):
+            r = httpx.post(v.admin_url + "/replay", json={"file": name, "symbol": "BTC/USD", "speed": "max"}, timeout=10)
+            assert r.status_code == 200 and r.json()["records"] == 1, r.text
+        for name in ("../outside.csv", str(tmp_path / "outside.csv"), "link.csv"):
+            r = httpx.post(v.admin_url + "/replay", json={"file": name, "symbol": "BTC/USD"}, timeout=10)
+            assert r.status_code == 400 and "file not found" in r.json()["detail"], (name, r.text)
+    finally:
+        tv.stop()
+
+
+# ================================================== 3: absurd numbers in admin bodies
+def _admin(venue: KrakenVenue, method: str, path: str, body: Any = None) -> httpx.Response:
+    return httpx.request(method, venue.admin_url + path, json=body, timeout=30)
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("POST", "/market", {"symbol": "BTC/USD", "walk": {"kind": "random", "start": "1e100000"}}),
+    ("POST", "/market", {"symbol": "BTC/USD", "maker": {"qty": ["0.001", "1e100000"]}}),
+    ("POST", "/market", {"symbol": "BTC/USD", "taker": {"qty": "1e-100000"}}),
+    ("POST", "/market", {"symbol": "ETH/USD", "walk": {"kind": "series", "file": "no-such.csv"}}),
+    ("POST", "/accounts", {"balances": {"USD": "1e5000"}}),
+    ("POST", "/accounts", {"balances": {"USD": "1"}, "futures_balances": {"USD": "1e5000"}}),
+    ("POST", "/books/XBTUSD", {"mid": "1e100000"}),
+    ("POST", "/books/XBTUSD", {"qty": "1e100000"}),
+    ("POST", "/books/XBTUSD", {"step": "abc"}),
+    ("POST", "/books/XBTUSD", {"mid": "-5"}),
+    ("POST", "/books/XBTUSD", {"bids": [["50000", "1e5000"]]}),
+    ("POST", "/books/XBTUSD", {"clear": True, "bids": [["50000", "1"], ["50000.123456789", "1"]]}),
+    ("POST", "/books/XBTUSD", {"clear": True, "asks": [["60000", "1"], ["60001", "0.000000001"]]}),
+    ("POST", "/index/XBTUSD", {"price": "1e100000"}),
+    ("POST", "/accounts/{acct}/tier", {"volume_30d": "1e100000"}),
+])
+def test_absurd_admin_numbers_are_refused_and_change_nothing(venue: KrakenVenue, method: str, path: str,
+                                                            body: Any) -> None:
+    acct = venue.admin.create_account({"USD": "1000"})["account_id"]
+    n_accounts = len(venue.admin.request("GET", "/accounts"))
+    before = snapshot(venue)
+    r = _admin(venue, method, path.replace("{acct}", acct), body)
+    assert r.status_code in (400, 422), r.text[:300]
+    assert changes_since(venue, before) == []
+    assert len(venue.admin.request("GET", "/accounts")) == n_accounts
+    assert _admin(venue, "GET", "/state").status_code == 200
+    assert _admin(venue, "GET", "/accounts").status_code == 200
+    assert_alive(venue)
+
+
+@pytest.mark.parametrize("amount", ["1e5000", "-1e5000", "1e31", "1e-31", "NaN", "Infinity"])
+def test_absurd_balance_adjustment_is_refused_before_the_credit(venue: KrakenVenue, amount: Any) -> None:
+    acct = venue.admin.create_account({"USD": "1000"})["account_id"]
+    for market in ("spot", "futures"):
+        before = snapshot(venue)
+        r = _admin(venue, "POST", f"/accounts/{acct}/balances", {"asset": "USD", "amount": amount, "market": market})
+        assert r.status_code in (400, 422), r.text[:300]
+        assert changes_since(venue, before) == []
+    view = _admin(venue, "GET", f"/accounts/{acct}")
+    assert view.status_code == 200 and view.json()["balances"]["USD"] == "1000", view.text[:300]
+    assert _admin(venue, "GET", "/state").status_code == 200
