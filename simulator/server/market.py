@@ -62,6 +62,10 @@ BOOK_DEPTH = 25  # levels each side the participants look at
 MAX_MAKERS = 20
 MAX_TAKERS = 20
 MAX_LEVELS = 50
+# the rate bound: a market decides at most 10 times a second of venue time, so its
+# command rate (and journal growth) stays within what the makers' ladder needs
+MIN_INTERVAL_MS = 100
+MAX_CATCHUP = 10_000  # most steps one clock jump may run (each step is a few commands)
 
 _MARKET_KEYS = {"symbol", "enabled", "makers", "takers", "interval_ms", "seed", "walk", "maker", "taker", "clear_seed", "max_catchup"}
 _WALK_KEYS = {"kind", "start", "vol_bps", "drift_bps", "revert_bps", "file", "speed", "loop", "rebase"}
@@ -168,9 +172,9 @@ def parse_market_config(data: Any, where: str = "market", base: MarketConfig | N
     if "takers" in d:
         cfg.takers = _int(d["takers"], f"{where}.takers", 0, MAX_TAKERS)
     if "interval_ms" in d:
-        cfg.interval_ms = _int(d["interval_ms"], f"{where}.interval_ms", 1, 3_600_000)
+        cfg.interval_ms = _int(d["interval_ms"], f"{where}.interval_ms", MIN_INTERVAL_MS, 3_600_000)
     if "max_catchup" in d:
-        cfg.max_catchup = _int(d["max_catchup"], f"{where}.max_catchup", 1, 1_000_000)
+        cfg.max_catchup = _int(d["max_catchup"], f"{where}.max_catchup", 1, MAX_CATCHUP)
     if "seed" in d:
         cfg.seed = None if d["seed"] is None else _int(d["seed"], f"{where}.seed", -(2**63), 2**63)
     if "walk" in d:

@@ -208,3 +208,27 @@ def test_absurd_balance_adjustment_is_refused_before_the_credit(venue: KrakenVen
     view = _admin(venue, "GET", f"/accounts/{acct}")
     assert view.status_code == 200 and view.json()["balances"]["USD"] == "1000", view.text[:300]
     assert _admin(venue, "GET", "/state").status_code == 200
+
+
+# ================================================ 4: the background market's rate
+@pytest.mark.parametrize("body", [{"interval_ms": 1}, {"interval_ms": 99}, {"max_catchup": 1_000_000}])
+def test_background_market_rate_is_bounded(venue: KrakenVenue, body: dict[str, Any]) -> None:
+    before = snapshot(venue)
+    r = _admin(venue, "POST", "/market", {"symbol": "BTC/USD", **body})
+    assert r.status_code in (400, 422), r.text[:300]
+    assert changes_since(venue, before) == []
+    assert all(m["symbol"] != "BTC/USD" or not m["enabled"] for m in venue.admin.request("GET", "/market")["markets"])
+
+
+def test_background_market_at_its_fastest_stays_bounded(venue: KrakenVenue) -> None:
+    """At the minimum interval, a minute of venue time is at most 600 steps."""
+    venue.admin.freeze()
+    try:
+        r = _admin(venue, "POST", "/market", {"symbol": "ETH/USD", "interval_ms": 100})
+        assert r.status_code == 200, r.text
+        venue.admin.advance(60_000)
+        steps = next(m["steps"] for m in venue.admin.request("GET", "/market")["markets"] if m["symbol"] == "ETH/USD")
+        assert 0 < steps <= 600, steps
+    finally:
+        _admin(venue, "POST", "/market", {"symbol": "ETH/USD", "enabled": False})
+        venue.admin.set_clock(mode="real")
