@@ -13,7 +13,7 @@ from simulator.pytest_plugin import KrakenVenue, start_venue
 from simulator.server.runtime import Settings
 from simulator.server.server import ThreadedVenue
 
-from .kit import assert_alive, changes_since, snapshot
+from .kit import assert_alive, changes_since, fund, mint_token, snapshot, ws_open
 
 
 def _asgi(app: Any, method: str, path: str, client: tuple[str, int], headers: dict[str, str] | None = None,
@@ -232,3 +232,63 @@ def test_background_market_at_its_fastest_stays_bounded(venue: KrakenVenue) -> N
     finally:
         _admin(venue, "POST", "/market", {"symbol": "ETH/USD", "enabled": False})
         venue.admin.set_clock(mode="real")
+
+
+# ======================================================== 17: WS token lifetime
+WS_LIMIT = {"order_type": "limit", "side": "buy", "order_qty": 0.01, "limit_price": 1000.0, "symbol": "BTC/USD"}
+
+
+def test_ws_token_is_not_accepted_on_new_connections_forever(venue: KrakenVenue) -> None:
+    """Kraken: use the token within 15 minutes; once a private subscription is made
+    it stays valid for *that* connection -- a later connection cannot reuse it."""
+    creds = fund(venue)
+    venue.admin.freeze()
+    try:
+        tok = mint_token(venue, creds)
+        first = ws_open(venue.spot_ws_auth)
+        try:
+            assert first.call("subscribe", {"channel": "balances", "token": tok})[0]["success"] is True
+            venue.admin.advance(16 * 60 * 1000)
+            before = snapshot(venue)
+            later = ws_open(venue.spot_ws_auth)
+            try:
+                r = later.call("subscribe", {"channel": "executions", "token": tok})[0]
+                assert (r["success"], r["error"]) == (False, "ESession:Invalid session"), r
+                r = later.call("add_order", {**WS_LIMIT, "token": tok})[0]
+                assert (r["success"], r["error"]) == (False, "EAPI:Invalid token"), r
+            finally:
+                later.close()
+            assert changes_since(venue, before) == []
+            # the connection that subscribed keeps it
+            assert first.call("add_order", {**WS_LIMIT, "token": tok})[0]["success"] is True
+            assert first.call("subscribe", {"channel": "executions", "token": tok})[0]["success"] is True
+        finally:
+            first.close()
+    finally:
+        venue.admin.set_clock(mode="real")
+
+
+def test_ws_token_store_forgets_expired_tokens() -> None:
+    from simulator.core.clock import VenueClock
+    from simulator.core.ids import IdGenerator
+    from simulator.server.tokens import WsTokenStore
+
+    clock = VenueClock("frozen", start_ns=1_700_000_000 * 10**9)
+    store = WsTokenStore(clock, IdGenerator(1))
+
+    class Conn:
+        pass
+
+    holder = Conn()
+    kept = store.mint("A").token
+    store.hold(kept, holder)
+    for _ in range(5000):
+        store.mint("A")
+        clock.advance_ms(1000)
+    assert len(store.tokens) < 1100, len(store.tokens)  # ~15 minutes' worth, not every token ever minted
+    assert store.account_for(kept, holder) == "A" and store.account_for(kept, Conn()) is None
+    del holder
+    clock.advance_ms(16 * 60 * 1000)
+    for _ in range(50):
+        store.mint("A")
+    assert kept not in store.tokens  # its connection is gone: so is the token
