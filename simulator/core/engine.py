@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from .accounts import Account, AccountRegistry, LedgerEntry
 from .book import Level, OrderBook
+from .clock import in_range
 from .commands import AmendRequest, CloseRequest, EditRequest, OrderRequest, PriceIn
 from .errors import EngineError, Reject
 from .events import BookEvent, Fill, NoticeEvent, OrderEvent, TradeEvent
@@ -421,10 +422,12 @@ class SpotEngine:
                 raise EngineError(Reject.COST_MINIMUM)
         if req.deadline_ns and req.deadline_ns < self.now_ns:
             raise EngineError(Reject.DEADLINE)
+        if req.start_ns and not in_range(req.start_ns):
+            raise EngineError(Reject.INVALID_ARGUMENTS, "starttm")
         if req.start_ns and req.start_ns > self.now_ns:
             o.start_ns = req.start_ns
         if req.expire_ns:
-            if req.expire_ns <= self.now_ns:
+            if req.expire_ns <= self.now_ns or not in_range(req.expire_ns):
                 raise EngineError(Reject.INVALID_ARGUMENTS, "expiretm")
             o.expire_ns = req.expire_ns
             if o.tif == GTC:

@@ -13,7 +13,7 @@ from simulator.pytest_plugin import KrakenVenue, start_venue
 from simulator.server.runtime import Settings
 from simulator.server.server import ThreadedVenue
 
-from .kit import assert_alive, changes_since, fund, mint_token, snapshot, ws_open
+from .kit import Rest, assert_alive, changes_since, fund, mint_token, snapshot, ws_open
 
 
 def _asgi(app: Any, method: str, path: str, client: tuple[str, int], headers: dict[str, str] | None = None,
@@ -292,3 +292,53 @@ def test_ws_token_store_forgets_expired_tokens() -> None:
     for _ in range(50):
         store.mint("A")
     assert kept not in store.tokens  # its connection is gone: so is the token
+
+
+# ======================================================= 18: internal errors leaked
+@pytest.mark.parametrize("method", ["DepositStatus", "WithdrawStatus", "Earn/Strategies"])
+@pytest.mark.parametrize("cursor", ["²", "١٢", "9" * 5000, "-1", "1.5"])
+def test_bad_cursor_is_kraken_invalid_arguments(venue: KrakenVenue, method: str, cursor: str) -> None:
+    creds = fund(venue)
+    params = {"asset": "XBT", "cursor": cursor} if method != "Earn/Strategies" else {"cursor": cursor}
+    with Rest(venue) as rest:
+        status, data = rest.private(creds, method, params)
+    assert status == 200 and data["error"] == ["EGeneral:Invalid arguments:cursor"], data
+
+
+def test_cancel_order_batch_with_a_5000_digit_id(venue: KrakenVenue) -> None:
+    from tests.spot_rest.helpers import Raw
+
+    creds = fund(venue)
+    raw = Raw(venue, creds)
+    before = snapshot(venue)
+    digits = "1" * 5000
+    for params in ({"orders[0]": digits}, {"orders": digits}, {"orders[0][txid]": digits}):
+        status, data = raw.post("CancelOrderBatch", params)
+        assert (status, data["error"]) == (200, ["EGeneral:Invalid arguments:txid"]), data
+    for orders in ([digits], [{"txid": digits}]):
+        status, data = raw.post("CancelOrderBatch", {"orders": orders}, as_json=True)
+        assert (status, data["error"]) == (200, ["EGeneral:Invalid arguments:txid"]), data
+    status, data = raw.post("CancelOrder", {"txid": digits})
+    assert data["error"] == ["EGeneral:Invalid arguments:txid"], data
+    # a JSON number that long never becomes a Python int at all
+    n = raw.nonce()
+    body = f'{{"nonce": {n}, "orders": [{digits}]}}'.encode()
+    status, data = raw.post("CancelOrderBatch", body=body, nonce=n, as_json=True)
+    assert status == 200 and data["error"] and "Internal" not in data["error"][0], data
+    assert changes_since(venue, before) == []
+
+
+def test_far_expiretm_never_breaks_the_executions_feed(venue: KrakenVenue) -> None:
+    creds = fund(venue)
+    order = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "1000", "volume": "0.01"}
+    with Rest(venue) as rest:
+        for far in ("+1e20", "1e20", "+99999999999", "253402300800"):
+            status, data = rest.private(creds, "AddOrder", {**order, "expiretm": far})
+            assert data["error"] == ["EGeneral:Invalid arguments:expiretm"], (far, data)
+    tok = mint_token(venue, creds)
+    ws = ws_open(venue.spot_ws_auth)
+    try:
+        acks = ws.call("subscribe", {"channel": "executions", "token": tok, "snap_orders": True})
+        assert acks[0]["success"] is True, acks
+    finally:
+        ws.close()

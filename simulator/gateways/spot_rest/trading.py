@@ -354,10 +354,9 @@ def _cancel_params(ctx: Ctx, txid: str | None, cl: str | None) -> dict[str, Any]
     if cl is not None:
         params["cl_ord_id"] = cl
     elif txid is not None and _USERREF.match(txid):
-        ref = int(txid)
-        if not INT32[0] <= ref <= INT32[1]:
+        if len(txid) > 11 or not INT32[0] <= int(txid) <= INT32[1]:  # no int() of 5000 digits
             raise invalid("txid")
-        params["userref"] = ref
+        params["userref"] = int(txid)
     else:
         params["order_id"] = txid
     return params
