@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from simulator.core.clock import parse_rfc3339, rfc3339_us
+from simulator.core.clock import NS_PER_MS, OUT_OF_RANGE, in_range, parse_rfc3339, rfc3339_us
 from simulator.core.engine import SYSTEM_STATUSES
 from simulator.core.errors import EngineError
 from simulator.core.numbers import BALANCE_DP, MAX_EXPONENT, BadNumber, bounded, fmt_units
@@ -337,23 +337,29 @@ def install(app: FastAPI, rt: Runtime) -> None:
     @r.post("/clock", summary="Freeze, run, advance or set the venue clock")
     def set_clock(body: ClockIn) -> dict[str, Any]:
         c = rt.venue.clock
-        if body.mode is not None:
-            if body.mode == "frozen":
-                c.freeze()
-            elif body.mode == "real":
-                c.run()
-            else:
-                raise HTTPException(400, "mode must be frozen or real")
+        # every part is checked before any is applied: a refused call leaves the clock as it was
+        if body.mode is not None and body.mode not in ("frozen", "real"):
+            raise HTTPException(400, "mode must be frozen or real")
+        target = None
         if body.set is not None:
             try:
-                ns = parse_rfc3339(body.set)
-            except ValueError as exc:
+                target = parse_rfc3339(body.set)
+            except (ValueError, OverflowError) as exc:
                 raise HTTPException(400, "set: not an RFC3339 time") from exc
-            if ns < c.now_ns():
+            if target < c.now_ns():
                 raise HTTPException(400, "set: the venue clock only moves forward")
-            c.set_ns(ns)
-        if body.advance_ms:
-            c.advance_ms(body.advance_ms)
+        advance_ns = (body.advance_ms or 0) * NS_PER_MS
+        if not in_range((target if target is not None else c.now_ns()) + advance_ns):
+            raise HTTPException(400, f"{'set' if target is not None and not in_range(target) else 'advance_ms'}: "
+                                     f"{OUT_OF_RANGE}")
+        if body.mode == "frozen":
+            c.freeze()
+        elif body.mode == "real":
+            c.run()
+        if target is not None:
+            c.set_ns(target)
+        if advance_ns:
+            c.advance_ns(advance_ns)
         for seq in rt.venue.sequencers.values():
             seq.poll_timers()
         return get_clock()

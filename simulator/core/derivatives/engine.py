@@ -76,6 +76,9 @@ from .model import (
 
 NS_PER_S = 1_000_000_000
 HOUR_NS = 3600 * NS_PER_S
+# funding periods one clock jump realises (a week of hourly periods); older ones are
+# skipped and recorded in a "funding_skipped" notice, so a jump costs the same however far
+MAX_FUNDING_CATCHUP = 168
 STATUSES = ("online", "maintenance", "cancel_only", "post_only", "limit_only")
 
 
@@ -1552,9 +1555,20 @@ class FuturesEngine:
         while timers and timers[0][0] <= self.now_ns:
             at, _, kind, ref = heapq.heappop(timers)
             if kind == "funding":
+                step = self.config.funding_interval_s * NS_PER_S
+                due = (self.now_ns - at) // step + 1  # periods owed, this one included
+                if due > MAX_FUNDING_CATCHUP:
+                    # a clock jump: realise only the newest periods (the work is bounded by
+                    # the cap, not by the gap) and record what was skipped
+                    skipped = due - MAX_FUNDING_CATCHUP
+                    self._emit(FNoticeEvent(
+                        "funding_skipped",
+                        {"periods": skipped, "from": at, "to": at + (skipped - 1) * step},
+                        self.now_ns,
+                    ))
+                    at += skipped * step
                 self.last_funding_ns = at
                 self._apply_funding(at)
-                step = self.config.funding_interval_s * NS_PER_S
                 self._funding_at = at + step
                 self._add_timer(self._funding_at, "funding", "")
                 self._check_liquidations()
