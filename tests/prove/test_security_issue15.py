@@ -4,6 +4,7 @@ case, each showing that a refused request changes nothing in the venue."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -405,3 +406,58 @@ def test_a_year_jump_realises_bounded_funding_and_replays(tmp_path: Any) -> None
     again.venue.replay(Journal.read_commands(path))
     assert again.venue.state_digest() == m.venue.state_digest()
     assert again.eng.funding_history == m.eng.funding_history
+
+
+# ============================================= 9: derivatives WS challenge flood
+def _futures_conns(venue: KrakenVenue) -> list[Any]:
+    hub = venue.runtime.hooks["futures_ws"]
+    return venue.call(lambda: list(hub.conns))  # type: ignore[no-any-return]
+
+
+def test_futures_ws_challenge_flood_holds_bounded_state(venue: KrakenVenue) -> None:
+    from .kit import FuturesWs
+
+    before = snapshot(venue)
+    ws = FuturesWs(venue.futures_ws)
+    try:
+        big = "k" * 60_000
+        for _ in range(400):
+            ws.send({"event": "challenge", "api_key": big})
+        for i in range(400):
+            ws.send({"event": "challenge", "api_key": f"key-{i}"})
+        time.sleep(0.5)
+        conns = _futures_conns(venue)
+        held = sum(len(k) for c in conns for k in c.challenges.values())
+        assert all(len(c.challenges) <= 8 for c in conns), [len(c.challenges) for c in conns]
+        assert held < 8 * 256, held
+        replies = []
+        while (msg := ws.recv(0.3)) is not None:
+            replies.append(msg)
+        oversized = [m for m in replies if m.get("message") == "Json Error"]
+        assert oversized and all(m["event"] == "error" for m in oversized)
+        alerts = [m for m in replies if m.get("message") == "Exceeded request rate"]
+        assert 1 <= len(alerts) <= 3, len(alerts)  # answered once per refill, not once per request
+        assert len(replies) < 400, len(replies)  # most of the flood was refused unanswered
+        time.sleep(1.1)  # the budget refills: the connection still works
+        ch = ws.challenge("key-after")
+        assert ch
+    finally:
+        ws.close()
+    assert changes_since(venue, before) == []
+
+
+def test_futures_ws_rate_is_100_requests_a_second(venue: KrakenVenue) -> None:
+    from .kit import FuturesWs
+
+    ws = FuturesWs(venue.futures_ws)
+    try:
+        for i in range(150):
+            ws.send({"event": "challenge", "api_key": f"k{i}"})
+        replies = []
+        while (msg := ws.recv(0.3)) is not None:
+            replies.append(msg)
+        issued = [m for m in replies if m["event"] == "challenge"]
+        assert 99 <= len(issued) <= 110, len(issued)  # 100 a second (and whatever refilled meanwhile)
+        assert replies[-1] == {"event": "alert", "message": "Exceeded request rate"}, replies[-3:]
+    finally:
+        ws.close()
