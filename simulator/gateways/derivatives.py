@@ -20,6 +20,7 @@ from simulator.core.derivatives.engine import FuturesError
 from simulator.core.derivatives.model import BUY, SELL, ContractSpec, money
 from simulator.core.errors import EngineError
 from simulator.core.ids import IdGenerator
+from simulator.core.numbers import bounded, to_decimal
 from simulator.core.orders import Origin
 from simulator.core.sequencer import Sequencer
 from simulator.server.runtime import Runtime
@@ -115,27 +116,37 @@ def ladder(spec: ContractSpec, mark: Decimal, seed: BookSeed) -> tuple[list[tupl
 
 
 def seed_book(rt: Runtime, seed: BookSeed, clear: bool = False) -> list[str]:
-    """Place resting bids/asks from the market-maker account; returns order ids."""
+    """Place resting bids/asks from the market-maker account; returns order ids.
+    All or nothing: every level passes the engine's order checks before the first
+    is placed or anything is cleared."""
     eng = engine(rt)
     seq = sequencer(rt)
     spec = eng.spec(seed.symbol)
-    mm = _market_maker(rt)
-    if clear:
-        seq.submit("cancel_all", SEED, {"account_id": mm, "symbol": spec.symbol})
     bids, asks = list(seed.bids), list(seed.asks)
     if not bids and not asks:
         bids, asks = ladder(spec, eng.mark_of(spec), seed)
+    reqs = [
+        {
+            "orderType": "lmt",
+            "symbol": spec.symbol,
+            "side": side,
+            "size": bounded(to_decimal(qty)),
+            "limitPrice": bounded(to_decimal(price)),
+            "reduceOnly": False,
+        }
+        for side, levels in ((BUY, bids), (SELL, asks))
+        for price, qty in levels
+    ]
+    mm = _market_maker(rt)
     ids: list[str] = []
-    for side, levels in ((BUY, bids), (SELL, asks)):
-        for price, qty in levels:
-            req = {
-                "orderType": "lmt",
-                "symbol": spec.symbol,
-                "side": side,
-                "size": Decimal(qty),
-                "limitPrice": Decimal(price),
-                "reduceOnly": False,
-            }
+    with seq._lock:
+        for req in reqs:
+            refused = eng.check_new(mm, req)
+            if refused is not None:
+                raise FuturesError(refused)
+        if clear:
+            seq.submit("cancel_all", SEED, {"account_id": mm, "symbol": spec.symbol})
+        for req in reqs:
             res = seq.submit("send_order", SEED, {"account_id": mm, "req": req})
             if res.status != "placed":
                 raise FuturesError(res.status)

@@ -461,3 +461,17 @@ def test_futures_ws_rate_is_100_requests_a_second(venue: KrakenVenue) -> None:
         assert replies[-1] == {"event": "alert", "message": "Exceeded request rate"}, replies[-3:]
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("body", [
+    {"clear": True, "bids": [["50000", "1"], ["50000.123456789", "1"]]},
+    {"clear": True, "asks": [["60000", "1"], ["60001", "0"]]},
+    {"mid": "1e100000"},
+    {"bids": [["50000", "1e5000"]]},
+])
+def test_futures_admin_books_are_all_or_nothing(venue: KrakenVenue, body: dict[str, Any]) -> None:
+    before = snapshot(venue)
+    r = _admin(venue, "POST", "/books/PF_XBTUSD", body)
+    assert r.status_code in (400, 422), r.text[:300]
+    assert changes_since(venue, before) == []
+    assert _admin(venue, "GET", "/state").status_code == 200

@@ -532,6 +532,15 @@ class FuturesEngine:
         fa = self.fa(account_id)
         return self._send(fa, req, origin_session)
 
+    def check_new(self, account_id: str, req: dict[str, Any]) -> str | None:
+        """The status that would refuse this new order, or None.  A pure check (no
+        state changes): lets a caller validate a whole batch before placing any."""
+        fa = self.state.get(account_id)
+        if fa is None:
+            return "authenticationError"
+        _o, bad = self._validate_new(fa, req)
+        return bad.status if bad is not None else None
+
     def _validate_new(self, fa: FAccount, req: dict[str, Any]) -> tuple[FOrder | None, OrderResult | None]:
         """Build an order from a request, or the status that refuses it."""
         otype = str(req.get("orderType") or "")
