@@ -9,7 +9,7 @@ change is journaled and replayable like the Spot side.
 from __future__ import annotations
 
 import hmac
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
@@ -23,6 +23,7 @@ from simulator.core.ids import IdGenerator
 from simulator.core.numbers import bounded, to_decimal
 from simulator.core.orders import Origin
 from simulator.core.sequencer import Sequencer
+from simulator.server.admin import admin_decimal as _dec  # one rule for every admin number
 from simulator.server.runtime import Runtime
 from simulator.server.scenario import BookSeed
 
@@ -214,16 +215,6 @@ class NoteIn(BaseModel):
     note: str
     type: str = Field("general", description="market | general | new_feature | bug_fix | maintenance | settlement")
     priority: str = Field("low", description="low | medium | high")
-
-
-def _dec(v: Any, name: str) -> Decimal:
-    try:
-        d = Decimal(str(v))
-    except InvalidOperation as exc:
-        raise HTTPException(400, f"{name}: not a number") from exc
-    if not d.is_finite():
-        raise HTTPException(400, f"{name}: not a number")
-    return d
 
 
 def install(app: FastAPI, rt: Runtime) -> None:

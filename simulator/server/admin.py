@@ -89,7 +89,7 @@ class IndexIn(BaseModel):
     price: str
 
 
-def _dec(v: Any, name: str) -> Decimal:
+def admin_decimal(v: Any, name: str) -> Decimal:
     """An admin number, held to the bound every trading protocol uses (numbers.bounded):
     `1e100000` would become an integer no reply or digest could print."""
     if isinstance(v, bool):
@@ -104,6 +104,9 @@ def _dec(v: Any, name: str) -> Decimal:
         return bounded(d)
     except BadNumber as exc:
         raise HTTPException(400, f"{name}: out of range (at most {MAX_EXPONENT} digits either side of the point)") from exc
+
+
+_dec = admin_decimal
 
 
 def _whole_units(d: Decimal, dp: int) -> bool:

@@ -183,6 +183,8 @@ def _admin(venue: KrakenVenue, method: str, path: str, body: Any = None) -> http
     ("POST", "/books/XBTUSD", {"clear": True, "asks": [["60000", "1"], ["60001", "0.000000001"]]}),
     ("POST", "/index/XBTUSD", {"price": "1e100000"}),
     ("POST", "/accounts/{acct}/tier", {"volume_30d": "1e100000"}),
+    ("POST", "/futures/mark/PF_XBTUSD", {"price": "1e100000"}),
+    ("POST", "/futures/funding/PF_XBTUSD", {"rate": "1e-100000"}),
 ])
 def test_absurd_admin_numbers_are_refused_and_change_nothing(venue: KrakenVenue, method: str, path: str,
                                                             body: Any) -> None:
