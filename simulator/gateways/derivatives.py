@@ -8,11 +8,10 @@ change is journaled and replayable like the Spot side.
 
 from __future__ import annotations
 
-import hmac
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from simulator.core.derivatives import HANDLERS, FuturesConfig, FuturesEngine
@@ -24,6 +23,7 @@ from simulator.core.numbers import bounded, to_decimal
 from simulator.core.orders import Origin
 from simulator.core.sequencer import Sequencer
 from simulator.server.admin import admin_decimal as _dec  # one rule for every admin number
+from simulator.server.admin import admin_guard
 from simulator.server.runtime import Runtime
 from simulator.server.scenario import BookSeed
 
@@ -220,14 +220,7 @@ class NoteIn(BaseModel):
 def install(app: FastAPI, rt: Runtime) -> None:
     """Admin controls specific to derivatives: mark price, funding, notices."""
 
-    def guard(request: Request) -> None:
-        token = rt.settings.admin_token
-        if token:
-            auth = request.headers.get("authorization", "")
-            if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
-                raise HTTPException(401, "admin token required")
-
-    r = APIRouter(prefix="/admin/futures", tags=["admin"], dependencies=[Depends(guard)])
+    r = APIRouter(prefix="/admin/futures", tags=["admin"], dependencies=[Depends(admin_guard(rt))])
 
     def run(kind: str, params: dict[str, Any]) -> Any:
         try:

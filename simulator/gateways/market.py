@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from simulator.core.errors import EngineError
 from simulator.dashboard import feed as dashboard
+from simulator.server.admin import admin_guard
 from simulator.server.market import MarketManager
 from simulator.server.runtime import Runtime
 
@@ -76,17 +76,6 @@ def prepare(rt: Runtime) -> None:
     rt.hooks.setdefault("after_build", []).append(lambda r: manager(r).apply_scenario())
 
 
-def _guard(rt: Runtime) -> Any:
-    def guard(request: Request) -> None:
-        token = rt.settings.admin_token
-        if token:
-            auth = request.headers.get("authorization", "")
-            if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
-                raise HTTPException(401, "admin token required")
-
-    return guard
-
-
 def _call(fn: Any, *a: Any) -> Any:
     try:
         return fn(*a)
@@ -97,7 +86,7 @@ def _call(fn: Any, *a: Any) -> Any:
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
-    r = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(_guard(rt))])
+    r = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(admin_guard(rt))])
 
     @r.post("/market", summary="Background participants on one instrument: enable, change, disable")
     def set_market(body: MarketIn) -> dict[str, Any]:
