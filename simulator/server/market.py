@@ -395,6 +395,7 @@ class LiveMarket:
         self.steps = 0
         self.commands = 0
         self.rejects: Counter[str] = Counter()
+        self.skipped = 0  # steps a clock jump passed over (beyond max_catchup)
 
     @property
     def lock(self) -> Any:
@@ -408,6 +409,7 @@ class LiveMarket:
         if behind > self.cfg.max_catchup:
             with self.lock:
                 self.next_ns += (behind - self.cfg.max_catchup) * self.interval_ns
+                self.skipped += behind - self.cfg.max_catchup
         n = 0
         while n < self.cfg.max_catchup:
             with self.lock:  # claim and run one step atomically (any thread may call)
@@ -469,6 +471,7 @@ class LiveMarket:
             "steps": self.steps,
             "commands": self.commands,
             "rejects": dict(self.rejects),
+            "skipped": self.skipped,
             "next_step_ns": self.next_ns,
             "accounts": dict(self.agents),
         }
@@ -557,6 +560,7 @@ class MarketManager:
             market.agents = {a: accounts[a] for a in market.model.agents}
             if old is not None:
                 market.steps, market.commands, market.rejects = old.steps, old.commands, old.rejects
+                market.skipped = old.skipped
                 gone = set(old.agents) - set(market.agents)
                 for agent in sorted(gone):
                     acct = old.agents[agent]

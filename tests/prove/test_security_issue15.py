@@ -232,6 +232,11 @@ def test_background_market_at_its_fastest_stays_bounded(venue: KrakenVenue) -> N
         venue.admin.advance(60_000)
         steps = next(m["steps"] for m in venue.admin.request("GET", "/market")["markets"] if m["symbol"] == "ETH/USD")
         assert 0 < steps <= 600, steps
+        # a long jump runs at most max_catchup steps and says how many it skipped
+        _admin(venue, "POST", "/market", {"symbol": "ETH/USD", "max_catchup": 50})
+        venue.admin.advance(3_600_000)
+        m = next(m for m in venue.admin.request("GET", "/market")["markets"] if m["symbol"] == "ETH/USD")
+        assert m["steps"] - steps <= 50 and m["skipped"] >= 36_000 - 50, m
     finally:
         _admin(venue, "POST", "/market", {"symbol": "ETH/USD", "enabled": False})
         venue.admin.set_clock(mode="real")
