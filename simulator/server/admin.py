@@ -165,6 +165,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 MAX_ADMIN_BODY = 1 << 20  # bytes: a scenario-sized book or account fits many times over
 TOO_LARGE = f"request body too large (limit {MAX_ADMIN_BODY} bytes)"
+
+
 def admin_guard(rt: Runtime) -> Any:
     """The route dependency form of the gate (the middleware applies it too)."""
 
