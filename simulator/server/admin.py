@@ -163,6 +163,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
+MAX_LATENCY_MS = 60_000  # an injected delay longer than a minute only parks the request
 MAX_ADMIN_BODY = 1 << 20  # bytes: a scenario-sized book or account fits many times over
 TOO_LARGE = f"request body too large (limit {MAX_ADMIN_BODY} bytes)"
 
@@ -387,8 +388,10 @@ def install(app: FastAPI, rt: Runtime) -> None:
         if status is not None and status not in SYSTEM_STATUSES:
             raise HTTPException(400, "EGeneral:Invalid arguments:status")
         ranges = [data.get("ws_latency_ms"), *(data.get("latency_ms") or {}).values()]
-        if any(r is not None and not 0 <= r[0] <= r[1] for r in ranges):
-            raise HTTPException(400, "latency ranges are [low, high] milliseconds with 0 <= low <= high")
+        if any(r is not None and not 0 <= r[0] <= r[1] <= MAX_LATENCY_MS for r in ranges):
+            raise HTTPException(
+                400, f"latency ranges are [low, high] milliseconds with 0 <= low <= high <= {MAX_LATENCY_MS}"
+            )
         saved = (copy.deepcopy(rt.faults), rt.rng)
         try:
             _engine_call(rt.apply_faults, data)

@@ -45,7 +45,10 @@ def seed_book(rt: Runtime, seed: BookSeed, clear: bool = False) -> list[str]:
         raise EngineError(Reject.UNKNOWN_PAIR)
     bids, asks = list(seed.bids), list(seed.asks)
     if not bids and not asks:
-        bids, asks = ladder(venue, pair, seed)
+        try:
+            bids, asks = ladder(venue, pair, seed)
+        except ArithmeticError as exc:  # a mid/qty too large for the pair's decimals
+            raise ValueError(f"mid, step or qty out of range for {pair.altname}") from exc
     reqs = [
         OrderRequest(pair.id, side, "limit", bounded(to_decimal(qty)), bounded(to_decimal(price)))
         for side, levels in ((BUY, bids), (SELL, asks))

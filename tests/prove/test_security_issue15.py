@@ -178,6 +178,10 @@ def _admin(venue: KrakenVenue, method: str, path: str, body: Any = None) -> http
     ("POST", "/books/XBTUSD", {"qty": "1e100000"}),
     ("POST", "/books/XBTUSD", {"step": "abc"}),
     ("POST", "/books/XBTUSD", {"mid": "-5"}),
+    ("POST", "/books/XBTUSD", {"mid": "1e30"}),
+    ("POST", "/books/XBTUSD", {"levels": 500, "qty": "1e30"}),
+    ("POST", "/faults", {"ws_latency_ms": [0, 1e300]}),
+    ("POST", "/faults", {"latency_ms": {"rest": [0, 1e12]}}),
     ("POST", "/books/XBTUSD", {"bids": [["50000", "1e5000"]]}),
     ("POST", "/books/XBTUSD", {"clear": True, "bids": [["50000", "1"], ["50000.123456789", "1"]]}),
     ("POST", "/books/XBTUSD", {"clear": True, "asks": [["60000", "1"], ["60001", "0.000000001"]]}),
@@ -193,6 +197,7 @@ def test_absurd_admin_numbers_are_refused_and_change_nothing(venue: KrakenVenue,
     before = snapshot(venue)
     r = _admin(venue, method, path.replace("{acct}", acct), body)
     assert r.status_code in (400, 422), r.text[:300]
+    assert "<class" not in r.text and "Internal" not in r.text, r.text[:300]  # a clear reason, not a repr
     assert changes_since(venue, before) == []
     assert len(venue.admin.request("GET", "/accounts")) == n_accounts
     assert _admin(venue, "GET", "/state").status_code == 200
