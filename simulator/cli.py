@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
         default=env("KRAKEN_SIM_ADMIN_REMOTE", "").lower() in ("1", "true", "yes"),
         help="without --admin-token, answer /admin from non-loopback clients too (default: loopback only)",
     )
+    s.add_argument("--data-dir", default=env("KRAKEN_SIM_DATA_DIR"),
+                   help="recorded data that /admin/replay and series walks may read (default: bundled fixtures only)")
     s.add_argument("--state-dir", default=None, help="persist the journal, snapshots and FIX stores here (restarts resume)")
     s.add_argument("--journal-max", type=int, default=None, metavar="N",
                    help="keep only the newest N journal entries in memory (default: all)")
@@ -102,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_token=args.admin_token,
         admin_remote=args.admin_allow_remote,
         state_dir=args.state_dir,
+        data_dir=args.data_dir,
         journal_max=args.journal_max,
         config_file=args.config,
         log_level=args.log_level,

@@ -141,9 +141,11 @@ def start_venue(
     tls: bool = False,
     admin_token: str | None = None,
     state_dir: str | None = None,
+    data_dir: str | None = None,
 ) -> tuple[ThreadedVenue, KrakenVenue]:
     settings = Settings(
-        port=0, fix_port=0, tls_port=0 if tls else None, seed=seed, admin_token=admin_token, state_dir=state_dir
+        port=0, fix_port=0, tls_port=0 if tls else None, seed=seed, admin_token=admin_token, state_dir=state_dir,
+        data_dir=data_dir,
     )
     tv = ThreadedVenue(settings, scenario)
     tv.start()

@@ -99,7 +99,7 @@ def test_replay_of_a_mixed_run_reproduces_the_digest(recorded: tuple[KrakenVenue
     assert venue.ratelimits.trading and any(c.value for c in venue.ratelimits.trading.values())
     assert venue.spot.dead_man and any(k == "expire" for _, _, k, _ in venue.spot._timers)
     assert any(o.id == run["stop"] for stops in venue.spot.stops.values() for o in stops)
-    fut = venue.extensions["futures"]
+    fut = venue.derivatives
     assert any(o.id == run["futures_stop"] for t in fut.triggers.values() for o in t)
     assert fut.state[run["b"]["account_id"]].dms_at > 0
     assert sum(len(a.ledger) for a in venue.accounts.accounts.values()) > 0
@@ -142,19 +142,19 @@ def _rate_counter(v: Venue, run: dict[str, Any]) -> Callable[[], None]:
 
 
 def _futures_dms(v: Venue, run: dict[str, Any]) -> Callable[[], None]:
-    fa = v.extensions["futures"].state[run["b"]["account_id"]]
+    fa = v.derivatives.state[run["b"]["account_id"]]
     fa.dms_at += 1
     return lambda: setattr(fa, "dms_at", fa.dms_at - 1)
 
 
 def _futures_trigger(v: Venue, run: dict[str, Any]) -> Callable[[], None]:
-    o = v.extensions["futures"].orders[run["futures_stop"]]
+    o = v.derivatives.orders[run["futures_stop"]]
     o.signal = "index"
     return lambda: setattr(o, "signal", "mark")
 
 
 def _futures_fill_fee(v: Venue, run: dict[str, Any]) -> Callable[[], None]:
-    f = v.extensions["futures"].state[run["b"]["account_id"]].fills[-1]
+    f = v.derivatives.state[run["b"]["account_id"]].fills[-1]
     f.fee += 1
     return lambda: setattr(f, "fee", f.fee - 1)
 

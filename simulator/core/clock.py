@@ -11,6 +11,15 @@ from datetime import UTC, datetime
 
 NS_PER_S = 1_000_000_000
 NS_PER_MS = 1_000_000
+# The venue clock's range: the epoch up to 2100-01-01T00:00:00Z.  Every time the venue
+# keeps (its clock, order expiries and start times, timers) stays inside it, so each
+# prints as RFC3339 and no catch-up starts from an absurd gap.
+MAX_VENUE_NS = 4_102_444_800 * NS_PER_S
+OUT_OF_RANGE = "the venue clock runs from 1970-01-01 to 2100-01-01"
+
+
+def in_range(ns: int) -> bool:
+    return 0 <= ns <= MAX_VENUE_NS
 
 
 class VenueClock:
@@ -57,6 +66,8 @@ class VenueClock:
             self._frozen = False
 
     def set_ns(self, ns: int) -> None:
+        if not in_range(ns):
+            raise ValueError(OUT_OF_RANGE)
         if self._frozen:
             self._frozen_ns = ns
         else:
@@ -66,6 +77,8 @@ class VenueClock:
     def advance_ns(self, ns: int) -> None:
         if ns < 0:
             raise ValueError("the venue clock only moves forward")
+        if not in_range(self.now_ns() + ns):
+            raise ValueError(OUT_OF_RANGE)
         if self._frozen:
             self._frozen_ns += ns
         else:

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from .accounts import Account, AccountRegistry, LedgerEntry
 from .amends import AmendHistory
 from .book import Level, OrderBook
+from .clock import in_range
 from .commands import AmendRequest, CloseRequest, EditRequest, OrderRequest, PriceIn
 from .digest import StateHash, record
 from .errors import EngineError, Reject
@@ -463,10 +464,12 @@ class SpotEngine:
             if ref_price and self.cost_units(pair, ref_price, lots) < pair.costmin_units:
                 raise EngineError(Reject.COST_MINIMUM)
         deadline_elapsed(req.deadline_ns, self.now_ns)
+        if req.start_ns and not in_range(req.start_ns):
+            raise EngineError(Reject.INVALID_ARGUMENTS, "starttm")
         if req.start_ns and req.start_ns > self.now_ns:
             o.start_ns = req.start_ns
         if req.expire_ns:
-            if req.expire_ns <= self.now_ns:
+            if req.expire_ns <= self.now_ns or not in_range(req.expire_ns):
                 raise EngineError(Reject.INVALID_ARGUMENTS, "expiretm")
             o.expire_ns = req.expire_ns
             if o.tif == GTC:

@@ -12,10 +12,14 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from .numbers import BadNumber, to_decimal
+from .numbers import MAX_EXPONENT, BadNumber, bounded, to_decimal
 from .participants import WALK_KINDS
 
 MAX_MAKERS = 20
+# the rate bound: a market decides at most 10 times a second of venue time, so its
+# command rate (and journal growth) stays within what the makers' ladder needs
+MIN_INTERVAL_MS = 100
+MAX_CATCHUP = 10_000  # most steps one clock jump may run (each step is a few commands)
 MAX_TAKERS = 20
 MAX_LEVELS = 50
 
@@ -68,9 +72,9 @@ def _int(v: Any, name: str, lo: int, hi: int) -> int:
 
 def number(v: Any, name: str, lo: Decimal | None = None, hi: Decimal | None = None) -> Decimal:
     try:
-        d = to_decimal(v)
+        d = bounded(to_decimal(v))  # a start price of `1e100000` would be an integer nothing can print
     except BadNumber as exc:
-        raise ValueError(f"{name}: not a number") from exc
+        raise ValueError(f"{name}: not a number within 1e-{MAX_EXPONENT}..1e{MAX_EXPONENT}") from exc
     if (lo is not None and d < lo) or (hi is not None and d > hi):
         raise ValueError(f"{name}: must be between {lo} and {hi}")
     return d
@@ -122,9 +126,9 @@ def parse_market_config(data: Any, where: str = "market", base: MarketConfig | N
     if "takers" in d:
         cfg.takers = _int(d["takers"], f"{where}.takers", 0, MAX_TAKERS)
     if "interval_ms" in d:
-        cfg.interval_ms = _int(d["interval_ms"], f"{where}.interval_ms", 1, 3_600_000)
+        cfg.interval_ms = _int(d["interval_ms"], f"{where}.interval_ms", MIN_INTERVAL_MS, 3_600_000)
     if "max_catchup" in d:
-        cfg.max_catchup = _int(d["max_catchup"], f"{where}.max_catchup", 1, 1_000_000)
+        cfg.max_catchup = _int(d["max_catchup"], f"{where}.max_catchup", 1, MAX_CATCHUP)
     if "seed" in d:
         cfg.seed = None if d["seed"] is None else _int(d["seed"], f"{where}.seed", -(2**63), 2**63)
     if "walk" in d:

@@ -31,7 +31,10 @@
 
   function connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${proto}//${location.host}/dashboard/ws` + (symbol ? `?symbol=${encodeURIComponent(symbol)}` : "");
+    const q = new URLSearchParams();
+    if (symbol) q.set("symbol", symbol);
+    if (params.get("token")) q.set("token", params.get("token"));  // with --admin-token: open /?token=T
+    const url = `${proto}//${location.host}/dashboard/ws` + (q.toString() ? `?${q}` : "");
     ws = new WebSocket(url);
     ws.onopen = () => { backoff = 250; setConn(true); };
     ws.onmessage = (ev) => {

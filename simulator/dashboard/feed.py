@@ -32,6 +32,7 @@ from simulator.core.instruments import SpotPair
 from simulator.core.numbers import fmt_units
 from simulator.core.ratelimit import SPOT_TIERS
 from simulator.core.sequencer import JournalEntry
+from simulator.server import guard
 from simulator.server.runtime import Runtime
 from simulator.server.site import Dialect, Site, documented_app
 
@@ -333,7 +334,10 @@ def install(site: Site, rt: Runtime, feed: DashboardFeed) -> None:
     app = documented_app(rt, dialect)
 
     @app.get("/state", tags=["admin"], summary="Dashboard snapshot of one instrument (what the page shows)")
-    def state(symbol: str | None = Query(None)) -> Response:
+    def state(request: Request, symbol: str | None = Query(None)) -> Response:
+        refused = guard.refusal(rt, request.scope, query_token=True)
+        if refused is not None:
+            raise HTTPException(refused[0], refused[1])
         return Response(dumps(feed.snapshot(symbol)), media_type="application/json")
 
     @app.get("/static/{name}", include_in_schema=False)
@@ -343,6 +347,9 @@ def install(site: Site, rt: Runtime, feed: DashboardFeed) -> None:
         return Response(static_text(name), media_type=STATIC[name], headers={"Cache-Control": "no-cache"})
 
     async def ws_endpoint(websocket: WebSocket) -> None:
+        if guard.refusal(rt, websocket.scope, query_token=True) is not None:
+            await websocket.close(1008)
+            return
         await serve_viewer(feed, websocket)
 
     app.add_api_websocket_route("/ws", ws_endpoint)

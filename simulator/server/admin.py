@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from simulator.core.clock import parse_rfc3339, rfc3339_us
+from simulator.core.clock import NS_PER_MS, OUT_OF_RANGE, in_range, parse_rfc3339, rfc3339_us
 from simulator.core.engine import SYSTEM_STATUSES
 from simulator.core.errors import EngineError
 from simulator.core.numbers import BALANCE_DP, fmt_units
@@ -23,6 +23,7 @@ from simulator.core.orders import Origin
 from simulator.scenario import BookSeed
 
 from . import derivatives
+from .admin_numbers import admin_decimal
 from .runtime import Runtime
 from .seeding import seed_book
 from .site import Dialect, documented_app
@@ -89,14 +90,7 @@ class IndexIn(BaseModel):
     price: str
 
 
-def _dec(v: Any, name: str) -> Decimal:
-    try:
-        d = Decimal(str(v))
-    except InvalidOperation as exc:
-        raise HTTPException(400, f"{name}: not a number") from exc
-    if not d.is_finite():
-        raise HTTPException(400, f"{name}: not a number")
-    return d
+_dec = admin_decimal
 
 
 def _whole_units(d: Decimal, dp: int) -> bool:
@@ -111,7 +105,7 @@ def _engine_call(fn: Any, *a: Any, **kw: Any) -> Any:
         return fn(*a, **kw)
     except EngineError as exc:
         raise HTTPException(400, exc.text) from exc
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, ArithmeticError) as exc:
         raise HTTPException(400, str(exc)) from exc
 
 
@@ -153,6 +147,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
+MAX_LATENCY_MS = 60_000  # an injected delay longer than a minute only parks the request
 MAX_ADMIN_BODY = 1 << 20  # bytes: a scenario-sized book or account fits many times over
 TOO_LARGE = f"request body too large (limit {MAX_ADMIN_BODY} bytes)"
 
@@ -272,23 +267,29 @@ def _router(rt: Runtime) -> APIRouter:
     @r.post("/clock", summary="Freeze, run, advance or set the venue clock")
     def set_clock(body: ClockIn) -> dict[str, Any]:
         c = rt.venue.clock
-        if body.mode is not None:
-            if body.mode == "frozen":
-                c.freeze()
-            elif body.mode == "real":
-                c.run()
-            else:
-                raise HTTPException(400, "mode must be frozen or real")
+        # every part is checked before any is applied: a refused call leaves the clock as it was
+        if body.mode is not None and body.mode not in ("frozen", "real"):
+            raise HTTPException(400, "mode must be frozen or real")
+        target = None
         if body.set is not None:
             try:
-                ns = parse_rfc3339(body.set)
-            except ValueError as exc:
+                target = parse_rfc3339(body.set)
+            except (ValueError, OverflowError) as exc:
                 raise HTTPException(400, "set: not an RFC3339 time") from exc
-            if ns < c.now_ns():
+            if target < c.now_ns():
                 raise HTTPException(400, "set: the venue clock only moves forward")
-            c.set_ns(ns)
-        if body.advance_ms:
-            c.advance_ms(body.advance_ms)
+        advance_ns = (body.advance_ms or 0) * NS_PER_MS
+        if not in_range((target if target is not None else c.now_ns()) + advance_ns):
+            raise HTTPException(400, f"{'set' if target is not None and not in_range(target) else 'advance_ms'}: "
+                                     f"{OUT_OF_RANGE}")
+        if body.mode == "frozen":
+            c.freeze()
+        elif body.mode == "real":
+            c.run()
+        if target is not None:
+            c.set_ns(target)
+        if advance_ns:
+            c.advance_ns(advance_ns)
         for seq in rt.venue.sequencers.values():
             seq.poll_timers()
         return get_clock()
@@ -311,8 +312,10 @@ def _router(rt: Runtime) -> APIRouter:
         if status is not None and status not in SYSTEM_STATUSES:
             raise HTTPException(400, "EGeneral:Invalid arguments:status")
         ranges = [data.get("ws_latency_ms"), *(data.get("latency_ms") or {}).values()]
-        if any(r is not None and not 0 <= r[0] <= r[1] for r in ranges):
-            raise HTTPException(400, "latency ranges are [low, high] milliseconds with 0 <= low <= high")
+        if any(r is not None and not 0 <= r[0] <= r[1] <= MAX_LATENCY_MS for r in ranges):
+            raise HTTPException(
+                400, f"latency ranges are [low, high] milliseconds with 0 <= low <= high <= {MAX_LATENCY_MS}"
+            )
         saved = (copy.deepcopy(rt.faults), rt.rng)
         try:
             _engine_call(rt.apply_faults, data)
@@ -348,6 +351,10 @@ def _router(rt: Runtime) -> APIRouter:
             for p, q in side:
                 _dec(p, "price")
                 _dec(q, "qty")
+        for name in ("step", "qty", "mid"):
+            value = getattr(body, name)
+            if value is not None and _dec(value, name) <= 0:
+                raise HTTPException(400, f"{name}: must be positive")
         if rt.venue.instruments.pair(symbol) is None and rt.venue.instruments.future(symbol) is None:
             raise HTTPException(404, "EQuery:Unknown asset pair")
         ids = _engine_call(seed_book, rt, seed, body.clear)

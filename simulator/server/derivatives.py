@@ -4,7 +4,7 @@ the house book).  The market itself is the venue's (`venue.derivatives`)."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
@@ -15,6 +15,7 @@ from simulator.core.derivatives.model import money
 from simulator.core.errors import EngineError
 from simulator.core.venue import DERIVATIVES_ADMIN as ADMIN
 
+from .admin_numbers import admin_decimal as _dec  # one rule for every admin number
 from .runtime import Runtime
 from .site import Site
 
@@ -93,16 +94,6 @@ class NoteIn(BaseModel):
     note: str
     type: str = Field("general", description="market | general | new_feature | bug_fix | maintenance | settlement")
     priority: str = Field("low", description="low | medium | high")
-
-
-def _dec(v: Any, name: str) -> Decimal:
-    try:
-        d = Decimal(str(v))
-    except InvalidOperation as exc:
-        raise HTTPException(400, f"{name}: not a number") from exc
-    if not d.is_finite():
-        raise HTTPException(400, f"{name}: not a number")
-    return d
 
 
 def install(site: Site, rt: Runtime) -> None:

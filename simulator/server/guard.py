@@ -2,14 +2,17 @@
 
 Without --admin-token the control surface answers loopback peers only (unless
 --admin-allow-remote); with a token every caller must present it.  `Guard` is
-ASGI middleware for any sub-application (the admin API; the dashboard can use
-the same one), for HTTP and WebSocket scopes alike."""
+ASGI middleware for any sub-application (the admin API), for HTTP and WebSocket
+scopes alike; the dashboard's data routes call `refusal` themselves with
+`query_token=True`, because a browser cannot set headers on a WebSocket and
+the page forwards its own `?token=T`."""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.responses import JSONResponse
 
@@ -40,8 +43,9 @@ def remote_refused(rt: Runtime, host: str | None) -> bool:
     return not s.admin_token and not s.admin_remote and not is_loopback(host)
 
 
-def refusal(rt: Runtime, scope: Any) -> tuple[int, str] | None:
-    """(status, detail) if this caller may not use the control surface, else None."""
+def refusal(rt: Runtime, scope: Any, query_token: bool = False) -> tuple[int, str] | None:
+    """(status, detail) if this caller may not use the control surface, else None.
+    `query_token`: a `?token=T` in the URL counts as the bearer token too."""
     client = scope.get("client")
     if remote_refused(rt, client[0] if client else None):
         return 403, REMOTE_REFUSED
@@ -52,8 +56,13 @@ def refusal(rt: Runtime, scope: Any) -> tuple[int, str] | None:
             if name == b"authorization":
                 auth = value
                 break
-        if not hmac.compare_digest(auth, f"Bearer {token}".encode()):
-            return 401, TOKEN_REQUIRED
+        if hmac.compare_digest(auth, f"Bearer {token}".encode()):
+            return None
+        if query_token:
+            given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+            if given and hmac.compare_digest(given[-1].encode(), token.encode()):
+                return None
+        return 401, TOKEN_REQUIRED
     return None
 
 

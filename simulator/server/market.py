@@ -61,27 +61,36 @@ log = logging.getLogger("kraken_sim")
 BOT_BALANCE = Decimal("1000000000")
 BOOK_DEPTH = 25  # levels each side the participants look at
 # ----------------------------------------------------------------- helpers
-def resolve_data_file(name: str) -> Path:
-    """A path as given, else a file shipped in the package's fixtures."""
+def resolve_data_file(name: str, data_dir: str | None = None) -> Path:
+    """A file the admin API may read: a name shipped in the package's fixtures, or
+    a path inside the configured data directory (--data-dir).  Nothing else is
+    opened, and a refused path reads exactly like a missing one, so the API
+    cannot be used to probe the server's filesystem."""
+    missing = ValueError(f"file not found: {name} (files come from the bundled fixtures or --data-dir)")
     p = Path(name)
-    if p.is_file():
-        return p
-    if p.name == name:  # a bare name: look among the shipped fixtures
+    if not name or "\x00" in name:
+        raise missing
+    if data_dir:
+        root = Path(data_dir).resolve()
+        cand = (root / p).resolve()  # an absolute `p` stays itself; symlinks and `..` are resolved
+        if cand.is_relative_to(root) and cand.is_file():
+            return cand
+    if p.name == name and name not in (".", ".."):  # a bare name: look among the shipped fixtures
         try:
-            cand = resources.files("simulator.fixtures").joinpath(name)
-            if cand.is_file():
-                return Path(str(cand))
+            shipped = resources.files("simulator.fixtures").joinpath(name)
+            if shipped.is_file():
+                return Path(str(shipped))
         except ModuleNotFoundError:
             pass
         repo = Path(__file__).resolve().parents[2] / "fixtures" / name
         if repo.is_file():
             return repo
-    raise ValueError(f"file not found: {name}")
+    raise missing
 
 
-def load_series(name: str, pair: SpotPair) -> tuple[tuple[int, int], ...]:
+def load_series(name: str, pair: SpotPair, data_dir: str | None = None) -> tuple[tuple[int, int], ...]:
     """A `time,price` CSV -> ((offset_ns, price units), ...) from the first point."""
-    path = resolve_data_file(name)
+    path = resolve_data_file(name, data_dir)
     lines = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     reader = csv.DictReader(io.StringIO("\n".join(lines)))
     if not reader.fieldnames or not {"time", "price"} <= {f.strip().lower() for f in reader.fieldnames}:
@@ -176,7 +185,8 @@ class LiveMarket:
     """One instrument's participants: a model, their accounts, a step grid."""
 
     def __init__(
-        self, venue: Venue, cfg: MarketConfig, seed: int, now_ns: int, accounts: dict[str, str], clear_account: str | None = None
+        self, venue: Venue, cfg: MarketConfig, seed: int, now_ns: int, accounts: dict[str, str], clear_account: str | None = None,
+        data_dir: str | None = None,
     ) -> None:
         pair = venue.instruments.pair(cfg.symbol)
         if pair is None:
@@ -195,7 +205,7 @@ class LiveMarket:
             vol_ppm=_bps_ppm(w.get("vol_bps", "1.5")),
             drift_ppm=_bps_ppm(w.get("drift_bps", 0)),
             revert_ppm=_bps_ppm(w.get("revert_bps", 0)),
-            series=load_series(str(w["file"]), pair) if w.get("kind") == "series" else (),
+            series=load_series(str(w["file"]), pair, data_dir) if w.get("kind") == "series" else (),
             speed=int(w.get("speed", 1)),
             loop=bool(w.get("loop", True)),
             rebase=bool(w.get("rebase", False)),
@@ -225,6 +235,7 @@ class LiveMarket:
         self.steps = 0
         self.commands = 0
         self.rejects: Counter[str] = Counter()
+        self.skipped = 0  # steps a clock jump passed over (beyond max_catchup)
 
     @property
     def lock(self) -> AbstractContextManager[Any]:
@@ -239,6 +250,7 @@ class LiveMarket:
         if behind > self.cfg.max_catchup:
             with self.lock:
                 self.next_ns += (behind - self.cfg.max_catchup) * self.interval_ns
+                self.skipped += behind - self.cfg.max_catchup
         n = 0
         while n < self.cfg.max_catchup:
             with self.lock:  # claim and run one step atomically (any thread may call)
@@ -300,6 +312,7 @@ class LiveMarket:
             "steps": self.steps,
             "commands": self.commands,
             "rejects": dict(self.rejects),
+            "skipped": self.skipped,
             "next_step_ns": self.next_ns,
             "accounts": dict(self.agents),
         }
@@ -379,12 +392,16 @@ class MarketManager:
             if old is not None and "start" not in cfg.walk:
                 cfg.walk = {**cfg.walk, "start": str(dec_price(pair, old.model.reference))}
             agents = [maker_name(i) for i in range(cfg.makers)] + [taker_name(i) for i in range(cfg.takers)]
-            accounts = {a: self._account(pair, a) for a in agents}
             seed = cfg.seed if cfg.seed is not None else self.rt.settings.seed
             fresh = old is None or not old.cfg.enabled
-            market = LiveMarket(v, cfg, seed, now, accounts, self._seed_account() if fresh else None)
+            # built before any bot account exists: a refused config changes nothing
+            market = LiveMarket(v, cfg, seed, now, dict.fromkeys(agents, ""), self._seed_account() if fresh else None,
+                                self.rt.settings.data_dir)
+            accounts = {a: self._account(pair, a) for a in agents}
+            market.agents = {a: accounts[a] for a in market.model.agents}
             if old is not None:
                 market.steps, market.commands, market.rejects = old.steps, old.commands, old.rejects
+                market.skipped = old.skipped
                 gone = set(old.agents) - set(market.agents)
                 for agent in sorted(gone):
                     acct = old.agents[agent]
@@ -399,7 +416,7 @@ class MarketManager:
         from .replay import ReplayRun
 
         pair = self._pair(symbol)
-        path = resolve_data_file(file)
+        path = resolve_data_file(file, self.rt.settings.data_dir)
         records = parse_records(path.read_text(), path.name)
         if not records:
             raise ValueError(f"{path.name}: no records")

@@ -23,10 +23,10 @@ class MarketIn(BaseModel):
     enabled: bool | None = Field(None, description="false withdraws the participants and their orders")
     makers: int | None = Field(None, ge=0, le=20, description="market makers (default 2)")
     takers: int | None = Field(None, ge=0, le=20, description="takers (default 1)")
-    interval_ms: int | None = Field(None, ge=1, description="venue time between decisions (default 500)")
+    interval_ms: int | None = Field(None, ge=1, description="venue time between decisions (default 500, at least 100)")
     seed: int | None = Field(None, description="default: the venue's seed")
     clear_seed: bool | None = Field(None, description="cancel the seeded static ladder on this pair first (default true)")
-    max_catchup: int | None = Field(None, ge=1, description="most steps one clock jump runs (default 1000)")
+    max_catchup: int | None = Field(None, ge=1, description="most steps one clock jump runs (default 1000, at most 10000)")
     walk: dict[str, Any] | None = Field(
         None,
         description='reference price: {"kind": "random", "vol_bps": 1.5, "drift_bps": 0, "revert_bps": 0, "start": "91415"} '
@@ -37,7 +37,7 @@ class MarketIn(BaseModel):
 
 
 class ReplayIn(BaseModel):
-    file: str = Field(description="path, or the name of a file shipped in fixtures/", examples=["replay_btcusd.jsonl"])
+    file: str = Field(description="a file shipped in fixtures/, or a path inside --data-dir", examples=["replay_btcusd.jsonl"])
     symbol: str = Field(examples=["BTC/USD"])
     speed: int | float | str = Field(1, description='1 (recorded pace), N (N times faster) or "max"')
     clear_seed: bool = Field(True, description="cancel the seeded static ladder on this pair first")

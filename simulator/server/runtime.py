@@ -67,6 +67,7 @@ class Settings:
     admin_remote: bool = False  # without admin_token, answer /admin from non-loopback peers too
     state_dir: str | None = None
     config_file: str | None = None
+    data_dir: str | None = None  # /admin/replay and series walks read files here (besides the bundled fixtures)
     log_level: str = "warning"
     journal_max: int | None = None  # in-memory journal entries kept (None: all; the state-dir journal keeps all)
     # with state_dir: snapshot the venue every N journaled commands (0: only at a clean stop)

@@ -12,6 +12,7 @@ from simulator.core.derivatives import FuturesError
 from simulator.core.derivatives.model import ContractSpec
 from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
+from simulator.core.numbers import bounded, to_decimal
 from simulator.core.orders import BUY, SELL, Origin
 from simulator.core.venue import AccountCredentials, Venue
 from simulator.scenario import BookSeed, Scenario
@@ -39,7 +40,11 @@ def market_maker(rt: Runtime) -> AccountCredentials:
 
 
 def seed_book(rt: Runtime, seed: BookSeed, clear: bool = False) -> list[str]:
-    """Resting bids/asks for one Spot pair or Derivatives contract; returns the order ids."""
+    """Resting bids/asks for one Spot pair or Derivatives contract; returns the order ids.
+
+    All or nothing: every level is checked by the engine's own order rules
+    (numbers, ticks, lots, minimums) before the first is placed or anything is
+    cleared, so a refused book leaves the venue as it was."""
     if rt.venue.instruments.pair(seed.symbol) is None and rt.venue.instruments.future(seed.symbol) is not None:
         return _seed_derivatives(rt, seed, clear)
     return _seed_spot(rt, seed, clear)
@@ -50,16 +55,25 @@ def _seed_spot(rt: Runtime, seed: BookSeed, clear: bool) -> list[str]:
     pair = venue.instruments.pair(seed.symbol)
     if pair is None:
         raise EngineError(Reject.UNKNOWN_PAIR)
-    acct_id = market_maker(rt).account.id
-    if clear:
-        venue.spot_seq.submit("cancel_all", ADMIN, {"account_id": acct_id, "pair": pair.id})
     bids, asks = list(seed.bids), list(seed.asks)
     if not bids and not asks:
-        bids, asks = ladder(venue, pair, seed)
+        try:
+            bids, asks = ladder(venue, pair, seed)
+        except ArithmeticError as exc:  # a mid/qty too large for the pair's decimals
+            raise ValueError(f"mid, step or qty out of range for {pair.altname}") from exc
+    reqs = [
+        OrderRequest(pair.id, side, "limit", bounded(to_decimal(qty)), bounded(to_decimal(price)))
+        for side, levels in ((BUY, bids), (SELL, asks))
+        for price, qty in levels
+    ]
+    acct_id = market_maker(rt).account.id
     ids: list[str] = []
-    for side, levels in ((BUY, bids), (SELL, asks)):
-        for price, qty in levels:
-            req = OrderRequest(pair.id, side, "limit", Decimal(qty), Decimal(price))
+    with venue.spot_seq.exclusive():
+        for req in reqs:
+            venue.spot.build_order(acct_id, req)  # a pure check: raises EngineError, changes nothing
+        if clear:
+            venue.spot_seq.submit("cancel_all", ADMIN, {"account_id": acct_id, "pair": pair.id})
+        for req in reqs:
             res = venue.spot_seq.submit("add_order", ADMIN, {"account_id": acct_id, "req": req})
             if res.order is not None:
                 ids.append(res.order.id)
@@ -82,23 +96,31 @@ def _seed_derivatives(rt: Runtime, seed: BookSeed, clear: bool) -> list[str]:
     venue = rt.venue
     eng, seq = venue.derivatives, venue.derivatives_seq
     spec = eng.spec(seed.symbol)
-    mm = _derivatives_market_maker(rt)
-    if clear:
-        seq.submit("cancel_all", ADMIN, {"account_id": mm, "symbol": spec.symbol})
     bids, asks = list(seed.bids), list(seed.asks)
     if not bids and not asks:
         bids, asks = derivatives_ladder(spec, eng.mark_of(spec), seed)
+    reqs = [
+        {
+            "orderType": "lmt",
+            "symbol": spec.symbol,
+            "side": side,
+            "size": bounded(to_decimal(qty)),
+            "limitPrice": bounded(to_decimal(price)),
+            "reduceOnly": False,
+        }
+        for side, levels in ((BUY, bids), (SELL, asks))
+        for price, qty in levels
+    ]
+    mm = _derivatives_market_maker(rt)
     ids: list[str] = []
-    for side, levels in ((BUY, bids), (SELL, asks)):
-        for price, qty in levels:
-            req = {
-                "orderType": "lmt",
-                "symbol": spec.symbol,
-                "side": side,
-                "size": Decimal(qty),
-                "limitPrice": Decimal(price),
-                "reduceOnly": False,
-            }
+    with seq.exclusive():
+        for req in reqs:
+            refused = eng.check_new(mm, req)
+            if refused is not None:
+                raise FuturesError(refused)
+        if clear:
+            seq.submit("cancel_all", ADMIN, {"account_id": mm, "symbol": spec.symbol})
+        for req in reqs:
             res = seq.submit("send_order", ADMIN, {"account_id": mm, "req": req})
             if res.status != "placed":
                 raise FuturesError(res.status)

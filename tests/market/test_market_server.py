@@ -129,7 +129,7 @@ def test_scenario_market_errors_name_the_field() -> None:
 def test_participants_run_on_a_real_clock() -> None:
     tv, kv = start_venue()
     try:
-        kv.admin.request("POST", "/market", {**BTC, "interval_ms": 50})
+        kv.admin.request("POST", "/market", {**BTC, "interval_ms": 100})
         deadline = time.monotonic() + 10
         steps = 0
         while time.monotonic() < deadline and steps < 5:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,20 @@ from typing import Any
 import pytest
 
 from simulator.core.replay import BookRecord, ReplayFormatError, TradeRecord, parse_csv, parse_jsonl, parse_records
-from simulator.pytest_plugin import AdminError, KrakenVenue
+from simulator.pytest_plugin import AdminError, KrakenVenue, start_venue
 from simulator.server.market import resolve_data_file
 
 S = 1_000_000_000
+
+
+@pytest.fixture
+def data_venue(tmp_path: Path) -> Iterator[KrakenVenue]:
+    """A venue whose --data-dir is this test's tmp_path (files outside it are refused)."""
+    tv, venue = start_venue(data_dir=str(tmp_path))
+    try:
+        yield venue
+    finally:
+        tv.stop()
 
 
 # ---------------------------------------------------------------- formats
@@ -90,7 +101,8 @@ def engine_trades(kv: KrakenVenue, pair: str = "XXBTZUSD") -> list[Any]:
     return kv.call(lambda: list(kv.runtime.venue.spot.trades[pair]))  # type: ignore[no-any-return]
 
 
-def test_recorded_trades_print_through_the_book(kraken_venue: KrakenVenue, tmp_path: Path) -> None:
+def test_recorded_trades_print_through_the_book(data_venue: KrakenVenue, tmp_path: Path) -> None:
+    kraken_venue = data_venue
     f = tmp_path / "small.jsonl"
     f.write_text("\n".join([
         '{"type": "book", "time": 100, "bids": [["50000.0", "0.5"], ["49999.0", "1"]], "asks": [["50001.0", "0.4"], ["50002.0", "1"]]}',
@@ -147,8 +159,8 @@ def test_shipped_jsonl_replays_and_can_be_stopped(kraken_venue: KrakenVenue) -> 
     assert exc.value.status == 404
 
 
-def test_replay_request_errors(kraken_venue: KrakenVenue, tmp_path: Path) -> None:
-    a = kraken_venue.admin
+def test_replay_request_errors(data_venue: KrakenVenue, tmp_path: Path) -> None:
+    a = data_venue.admin
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"time": 1, "price": 1, "qty": 1, "side": "sideways"}\n')
     for body, text in (

@@ -76,6 +76,9 @@ from .model import (
 
 NS_PER_S = 1_000_000_000
 HOUR_NS = 3600 * NS_PER_S
+# funding periods one clock jump realises (a week of hourly periods); older ones are
+# skipped and recorded in a "funding_skipped" notice, so a jump costs the same however far
+MAX_FUNDING_CATCHUP = 168
 STATUSES = ("online", "maintenance", "cancel_only", "post_only", "limit_only")
 
 
@@ -528,6 +531,15 @@ class FuturesEngine:
         self._arm()
         fa = self.fa(account_id)
         return self._send(fa, req, origin_session)
+
+    def check_new(self, account_id: str, req: dict[str, Any]) -> str | None:
+        """The status that would refuse this new order, or None.  A pure check (no
+        state changes): lets a caller validate a whole batch before placing any."""
+        fa = self.state.get(account_id)
+        if fa is None:
+            return "authenticationError"
+        _o, bad = self._validate_new(fa, req)
+        return bad.status if bad is not None else None
 
     def _validate_new(self, fa: FAccount, req: dict[str, Any]) -> tuple[FOrder | None, OrderResult | None]:
         """Build an order from a request, or the status that refuses it."""
@@ -1552,9 +1564,20 @@ class FuturesEngine:
         while timers and timers[0][0] <= self.now_ns:
             at, _, kind, ref = heapq.heappop(timers)
             if kind == "funding":
+                step = self.config.funding_interval_s * NS_PER_S
+                due = (self.now_ns - at) // step + 1  # periods owed, this one included
+                if due > MAX_FUNDING_CATCHUP:
+                    # a clock jump: realise only the newest periods (the work is bounded by
+                    # the cap, not by the gap) and record what was skipped
+                    skipped = due - MAX_FUNDING_CATCHUP
+                    self._emit(FNoticeEvent(
+                        "funding_skipped",
+                        {"periods": skipped, "from": at, "to": at + (skipped - 1) * step},
+                        self.now_ns,
+                    ))
+                    at += skipped * step
                 self.last_funding_ns = at
                 self._apply_funding(at)
-                step = self.config.funding_interval_s * NS_PER_S
                 self._funding_at = at + step
                 self._add_timer(self._funding_at, "funding", "")
                 self._check_liquidations()

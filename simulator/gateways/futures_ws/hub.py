@@ -62,6 +62,13 @@ class HubConfig:
     positions_interval_s: float = 1.0  # mark-driven open_positions/balances refreshes
     max_queue: int = 20000  # messages queued per connection before it is dropped
     max_message: int = 65536  # bytes of one client message
+    # Kraken: 100 requests a second per connection; beyond it a request is refused
+    rate_per_s: int = 100
+    max_challenges: int = 8  # outstanding challenges one connection holds (the newest)
+    max_api_key: int = 256  # bytes of an api_key a challenge is issued for (Kraken's keys are 88)
+
+
+RATE_EXCEEDED = "Exceeded request rate"
 
 
 class FuturesConn(QueuedConnection):
@@ -88,6 +95,24 @@ class FuturesConn(QueuedConnection):
         self.pos_seq = 0
         self.last_hb = time.monotonic()
         self._writer: asyncio.Task[None] | None = None
+        self.budget = float(hub.config.rate_per_s)  # token bucket: requests this second
+        self.budget_at = time.monotonic()
+        self.alerted_at = float("-inf")
+
+    def admit(self) -> bool:
+        """One request against the per-connection rate; refused ones are answered at
+        most once a second, so a flood cannot fill the outgoing queue either."""
+        rate = self.hub.config.rate_per_s
+        now = time.monotonic()
+        self.budget = min(float(rate), self.budget + (now - self.budget_at) * rate)
+        self.budget_at = now
+        if self.budget >= 1:
+            self.budget -= 1
+            return True
+        if now - self.alerted_at >= 1.0:
+            self.alerted_at = now
+            self.send({"event": "alert", "message": RATE_EXCEEDED})
+        return False
 
     # ------------------------------------------------------------ output
     def send(self, msg: dict[str, Any]) -> None:
@@ -208,6 +233,8 @@ class Hub(LoopBound):
 
     # --------------------------------------------------------------- requests
     def handle(self, conn: FuturesConn, text: str) -> None:
+        if not conn.admit():
+            return
         if len(text) > self.config.max_message:
             conn.send({"event": "error", "message": "Json Error"})
             return
@@ -222,11 +249,13 @@ class Hub(LoopBound):
         event = msg.get("event")
         if event == "challenge":
             key = msg.get("api_key")
-            if not isinstance(key, str) or not key:
+            if not isinstance(key, str) or not key or len(key) > self.config.max_api_key:
                 conn.send({"event": "error", "message": "Json Error"})
                 return
             challenge = self.ids.uuid()
             conn.challenges[challenge] = key
+            while len(conn.challenges) > self.config.max_challenges:  # oldest first (dict order)
+                del conn.challenges[next(iter(conn.challenges))]
             conn.send({"event": "challenge", "message": challenge})
             return
         if event not in ("subscribe", "unsubscribe"):

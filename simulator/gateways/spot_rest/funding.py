@@ -62,6 +62,17 @@ def _dec_amount(a: Asset, d: Decimal) -> str:
     return fmt_decimal(d, a.decimals)
 
 
+MAX_CURSOR_DIGITS = 16
+
+
+def _offset(cur: str) -> int:
+    """A cursor is an offset in ASCII digits: `'²'.isdigit()` is true, `int('²')` fails,
+    and a 5000-digit number cannot be converted at all."""
+    if not (cur.isascii() and cur.isdigit()) or len(cur) > MAX_CURSOR_DIGITS:
+        raise invalid("cursor")
+    return int(cur)
+
+
 def _page(p: Params, rows: list[Any], key: str) -> Any:
     """Kraken's optional cursor paging: `cursor` false/absent -> a plain list."""
     cur = p.raw("cursor")
@@ -71,9 +82,7 @@ def _page(p: Params, rows: list[Any], key: str) -> Any:
         return rows[:limit]
     start = 0
     if isinstance(cur, str) and cur.lower() != "true":
-        if not cur.isdigit():
-            raise invalid("cursor")
-        start = int(cur)
+        start = _offset(cur)
     page = rows[start : start + limit]
     nxt = str(start + limit) if start + limit < len(rows) else None
     return {key: page, "next_cursor": nxt}
@@ -342,10 +351,8 @@ def earn_strategies(ctx: Ctx, p: Params) -> dict[str, Any]:
     items = sorted(st.strategies(), key=lambda s: s.id, reverse=not p.flag("ascending", True))
     items = [s for s in items if (a is None or s.asset == a.id) and (not lock or "instant" in lock)]
     limit = p.integer("limit", 1000, lo=1, hi=1000)
-    cur = p.text("cursor", max_len=16)
-    if cur is not None and not cur.isdigit():
-        raise invalid("cursor")
-    start = int(cur) if cur else 0
+    cur = p.text("cursor", max_len=MAX_CURSOR_DIGITS)
+    start = _offset(cur) if cur else 0
     assert limit is not None
     nxt = str(start + limit) if start + limit < len(items) else None
     return {"items": [_strategy_json(ctx, s, st) for s in items[start : start + limit]], "next_cursor": nxt}

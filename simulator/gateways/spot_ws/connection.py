@@ -271,7 +271,7 @@ class WsConnection(QueuedConnection):
             self.reply(method, req_id, time_in, error="Token(s) not found")
             return
         store = self.hub.rt.services.ws_tokens
-        acct = store.account_for(token) if type(token) is str else None
+        acct = store.account_for(token, self) if type(token) is str else None
         if acct is None:
             self.reply(method, req_id, time_in, error="EAPI:Invalid token")
             return

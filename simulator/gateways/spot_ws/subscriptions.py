@@ -119,7 +119,7 @@ class Subscriptions:
     def _account(self, params: dict[str, Any], channel: str) -> str:
         token = params.get("token")
         store = self.hub.rt.services.ws_tokens
-        acct = store.account_for(token) if type(token) is str else None
+        acct = store.account_for(token, self.conn) if type(token) is str else None
         if acct is None:
             raise WsError("ESession:Invalid session", channel=channel, status="error")
         perms = store.permissions_for(token)
@@ -127,6 +127,7 @@ class Subscriptions:
         if perms is not None and need is not None and not (need & perms):
             raise WsError("EGeneral:Permission denied", channel=channel, status="error")
         self.conn.account_id = acct
+        store.hold(token, self.conn)  # Kraken: valid for this connection from now on
         return acct
 
     def handle(self, method: str, params: dict[str, Any]) -> list[Ack]:
