@@ -18,6 +18,7 @@ from .book import Level, OrderBook
 from .commands import AmendRequest, CloseRequest, EditRequest, OrderRequest, PriceIn
 from .errors import EngineError, Reject
 from .events import BookEvent, Fill, NoticeEvent, OrderEvent, TradeEvent
+from .history import HistoryIndex
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry, SpotPair
 from .numbers import PPM, ceil_div, to_units
@@ -136,6 +137,7 @@ class SpotEngine:
         self.fills: dict[str, list[Fill]] = {}  # account -> fills
         self.trades: dict[str, list[TradeEvent]] = {p: [] for p in instruments.pairs}
         self.trade_seq: dict[str, int] = {p: 0 for p in instruments.pairs}
+        self.history = HistoryIndex()  # derived: paged reads of the lists above, folded in on read
         self.last_price: dict[str, int] = {}
         self.index_price: dict[str, int] = {}
         self.stops: dict[str, list[Order]] = {p: [] for p in instruments.pairs}
