@@ -150,11 +150,11 @@ def _pct(lat: list[float]) -> dict[str, float]:
 
 
 def _probe(url: str, creds: tuple[str, str], go: Any, seconds: float, out: Any) -> None:
+    go.wait(300)  # connect once the load is up: a connection storm is not what is measured
     c = Rest(url, *creds)
     order = {"pair": PAIR, "type": "buy", "ordertype": "limit", "price": PROBE_PRICE, "volume": "0.0001"}
     txid = c.call("AddOrder", order)["txid"][0]  # warm the connection
     c.call("CancelOrder", {"txid": txid})
-    go.wait(300)
     lat: list[float] = []
     end = time.time() + seconds
     while time.time() < end:
