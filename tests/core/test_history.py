@@ -171,3 +171,34 @@ def test_an_id_is_found_by_binary_search_and_only_its_exact_text() -> None:
     assert find_by_id(items, text.lower(), ids, lambda x: x.bits, render) is None
     assert find_by_id(items, "LAAAAA-AAAAA-AAAAAA", ids, lambda x: x.bits, render) is None
     assert find_by_id(items, "nonsense", ids, lambda x: x.bits, render) is None
+
+
+class Counting(list):  # type: ignore[type-arg]
+    """A list that counts item reads (what a page costs)."""
+
+    reads = 0
+
+    def __getitem__(self, i: Any) -> Any:
+        Counting.reads += 1
+        return super().__getitem__(i)
+
+
+def test_a_page_reads_what_it_returns_not_the_whole_history() -> None:
+    n = 100_000
+    orders = Counting(Ord(i, i + 5, i % 3, None) for i in range(n))
+    ix = ClosedOrderIndex(orders)  # type: ignore[arg-type]
+    ix.page()  # the first read indexes everything once
+    for kw in ({}, {"start": 50_000}, {"closetime": "close", "end": 90_000}, {"closetime": "open", "ofs": 70_000},
+               {"userref": 1, "ofs": 1000}):
+        ix.page(**kw)  # type: ignore[arg-type]  # a view's open-time order is built on its first use
+        Counting.reads = 0
+        page, total = ix.page(**kw)  # type: ignore[arg-type]
+        assert len(page) == 50 and total > 1000
+        assert Counting.reads <= 50 + 4 * 20, (kw, Counting.reads)  # the page + a few binary searches
+    entries = Counting(L(i, "XYZ"[i % 3], "trade") for i in range(n))
+    lx = LedgerIndex(entries)  # type: ignore[arg-type]
+    lx.page(["X"], None, None, None, 0)
+    Counting.reads = 0
+    page2, total2 = lx.page(["X", "Y"], "trade", 1000, None, 20_000)
+    assert len(page2) == 50 and total2 > 20_000
+    assert Counting.reads <= 50 + 4 * 20 * 2 * 20  # k lists: a binary search of binary searches
