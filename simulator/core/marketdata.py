@@ -122,6 +122,25 @@ class _Rolling:
                 self.highs.popleft()
         self.cut = max(self.cut, cut)
 
+    def extend_back(self, trades: Sequence[Any], now: int) -> None:
+        """Time went back: take in again the trades evicted since `now - span`
+        (oldest at the front).  An older trade is a low (high) candidate only
+        when it is strictly below (above) every later one."""
+        start = now - self.span
+        i = bisect_left(trades, self.cut, key=_ts)
+        j = bisect_left(trades, start, key=_ts)
+        lows, highs = self.lows, self.highs
+        for k in range(i - 1, j - 1, -1):
+            t = trades[k]
+            self.trades.appendleft(t)
+            self.volume += t.qty
+            self.notional += t.price * t.qty
+            if not lows or t.price < lows[0].price:
+                lows.appendleft(t)
+            if not highs or t.price > highs[0].price:
+                highs.appendleft(t)
+        self.cut = start
+
     def window(self) -> Window:
         if not self.trades:
             return Window()
@@ -200,9 +219,11 @@ class TickerStats:
         if trades and self.last is not trades[-1]:
             self.last = trades[-1]
         day0 = now - now % DAY_NS
-        if now - DAY_NS < rolling.cut or day0 < today.start:  # time went back: start over
+        if day0 < today.start:  # time went back a day: start over
             self._rebuild(trades, now, day0)
         else:
+            if now - DAY_NS < rolling.cut:  # time went back: only what left the window comes back
+                rolling.extend_back(trades, now)
             rolling.evict(now)
             if day0 != today.start:  # a new day: today's trades are all in the 24 h window
                 self.today = today = _Since(day0)
