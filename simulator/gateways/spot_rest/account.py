@@ -6,8 +6,12 @@ shaped by `formatting` so REST matches Kraken field for field."""
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from simulator.core.accounts import (
     QUERY_CLOSED,
@@ -117,11 +121,49 @@ def _order_trades(ctx: Ctx, o: Order, consolidate: bool) -> list[str]:
     return [r.id for r in fmt.trade_rows(fills, consolidate)]
 
 
+class _Rendered:
+    """The newest rendered history rows of one engine (closed orders, trades,
+    ledger entries): such a row never changes, and a poller asks for the same
+    first page again and again."""
+
+    CAP = 2048
+
+    def __init__(self) -> None:
+        self.rows: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        rows = self.rows
+        d = rows.get(key)
+        if d is None:
+            d = rows[key] = make()
+            if len(rows) > self.CAP:
+                rows.popitem(last=False)
+        else:
+            rows.move_to_end(key)
+        return d
+
+
+_RENDERED: WeakKeyDictionary[Any, _Rendered] = WeakKeyDictionary()
+
+
+def _rendered(ctx: Ctx) -> _Rendered:
+    cache = _RENDERED.get(ctx.engine)
+    if cache is None:
+        cache = _RENDERED[ctx.engine] = _Rendered()
+    return cache
+
+
 def _orders_out(ctx: Ctx, p: Params, orders: list[Order]) -> dict[str, Any]:
     with_trades = p.flag("trades")
     consolidate = p.flag("consolidate_taker", True)
+    cache = _rendered(ctx)
+
+    def row(o: Order) -> dict[str, Any]:
+        return fmt.order_json(ctx.engine, o, _order_trades(ctx, o, consolidate) if with_trades else None)
+
     return {
-        o.id: fmt.order_json(ctx.engine, o, _order_trades(ctx, o, consolidate) if with_trades else None) for o in orders
+        o.id: cache.get(("order", o.id, with_trades, consolidate), partial(row, o)) if o.closed_ns else row(o)
+        for o in orders
     }
 
 
@@ -214,6 +256,10 @@ def _row(fills: list[Fill]) -> fmt.TradeRow:
     return row
 
 
+def _trade_json(fills: list[Fill], with_ledgers: bool) -> dict[str, Any]:
+    return _row(fills).to_json(with_ledgers)
+
+
 def _fill_at(ctx: Ctx, tid: str) -> int | None:
     """Where the account's fill with this id sits (a binary search, no id map)."""
     return find_by_id(ctx.engine.fills.get(ctx.account_id, []), tid, ctx.engine.ids, _bits, _id)
@@ -248,7 +294,13 @@ def trades_history(ctx: Ctx, p: Params) -> dict[str, Any]:
     else:
         rows, total = _trade_index(ctx).page(consolidate, start, end, ofs, PAGE)
     with_ledgers = p.flag("ledgers")
-    out: dict[str, Any] = {"trades": {r.id: r.to_json(with_ledgers) for r in map(_row, rows)}}
+    cache = _rendered(ctx)
+    out: dict[str, Any] = {
+        "trades": {
+            r[0].id: cache.get(("trade", r[0].id, len(r), with_ledgers), partial(_trade_json, r, with_ledgers))
+            for r in rows
+        }
+    }
     if not p.flag("without_count"):
         out["count"] = total
     return out
@@ -312,7 +364,10 @@ def ledgers(ctx: Ctx, p: Params) -> dict[str, Any]:
         if (wanted is None or a in wanted) and (inst.assets[a].aclass if a in inst.assets else "currency") == aclass
     ]
     page, total = index.page(assets, None if kind == "all" else kind, start, end, ofs, PAGE)
-    out: dict[str, Any] = {"ledger": {e.id: fmt.ledger_json(ctx.engine, e) for e in page}}
+    cache = _rendered(ctx)
+    out: dict[str, Any] = {
+        "ledger": {e.id: cache.get(("ledger", e.id), partial(fmt.ledger_json, ctx.engine, e)) for e in page}
+    }
     if not p.flag("without_count"):
         out["count"] = total
     return out
