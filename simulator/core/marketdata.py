@@ -229,7 +229,7 @@ class TickerStats:
                 self.today = today = _Since(day0)
                 for t in rolling.trades:
                     today.add(t)
-        return Ticker(self.last, rolling.window(), self.today.window())
+        return Ticker(self.last, self.rolling.window(), self.today.window())
 
     def _rebuild(self, trades: Sequence[Any], now: int, day0: int) -> None:
         self.rolling = _Rolling(DAY_NS)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from simulator.core.marketdata import DAY_NS, NS, CandleSeries, MarketData, Window, sparse
@@ -43,6 +43,8 @@ steps = st.lists(
 
 @settings(max_examples=300, deadline=None)
 @given(steps, st.integers(0, 3 * DAY_NS))
+@example([("trade", 0, 1, 1), ("jump", 27 * HOUR + 1, 1, 1), ("jump", 0, 1, 1), ("jump", 27 * HOUR, 1, 1),
+          ("jump", 0, 1, 1)], 0)  # back across midnight after the trade left the window
 def test_ticker_figures_equal_a_recomputation(plan: list[tuple[str, int, int, int]], t0: int) -> None:
     md = MarketData()
     trades: list[T] = []
