@@ -166,6 +166,25 @@ def parse_load(text: str) -> list[Row]:
     return rows
 
 
+def parse_contention(text: str) -> list[Row]:
+    d = _json_line(text) or {}
+    idle = d.get("idle")
+    if not idle:
+        return []
+    base = f"{idle['p50_ms']:.2f} / {idle['p99_ms']:.2f}"
+    rows = []
+    for key, what in (("history", f"history polled ({d.get('orders', 0):,} closed orders)"),
+                      ("fanout", f"{d.get('ws', 0)} public WS subscribers")):
+        r = d.get(key)
+        if not r:
+            continue
+        worst = max(r.get("ratio_p50", 0.0), r.get("ratio_p99", 0.0))
+        rows.append(Row("contention", f"order latency p50 / p99 (ms), {what}", f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f}",
+                        "same client, venue idle", base, f"{r['ratio_p50']:.2f}x / {r['ratio_p99']:.2f}x",
+                        "<= 2.00x", worst <= 2.0))
+    return rows
+
+
 def parse_floor(text: str) -> list[Row]:
     pyob = _num(r"pyorderbook: ([\d.]+) us/op", text)
     budget = _num(r"target leaves ([\d.]+) us/op", text)
@@ -205,6 +224,7 @@ KNOWN: dict[str, tuple[list[str], list[str], Parser]] = {
     "fix": (["--seconds", "2", "--rounds", "1"], [], parse_fix),
     "load": (["--seconds", "6", "--baseline", "--json"], ["--baseline", "--json"], parse_load),
     "json_writer": (["--n", "1000", "--repeat", "3", "--json"], ["--json"], parse_json_writer),
+    "contention": (["--orders", "120000", "--seconds", "3", "--json"], ["--json"], parse_contention),
     "check_peers": (["--check-ops", "2000", "--ops", "20000", "--repeat", "1"], [], parse_check_peers),
 }
 

@@ -22,8 +22,10 @@ from .digest import StateHash, record
 from .errors import EngineError, Reject
 from .events import BookEvent, Fill, NoticeEvent, OrderEvent, TradeEvent
 from .exports import ExportRegistry
+from .history import HistoryIndex
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry, SpotPair
+from .marketdata import MarketData
 from .numbers import PPM, ceil_div, to_units
 from .orders import (
     BUY,
@@ -148,6 +150,8 @@ class SpotEngine:
         self.fills: dict[str, list[Fill]] = {}  # account -> fills
         self.trades: dict[str, list[TradeEvent]] = {p: [] for p in instruments.pairs}
         self.trade_seq: dict[str, int] = {p: 0 for p in instruments.pairs}
+        self.history = HistoryIndex()  # derived: paged reads of the lists above, folded in on read
+        self.market = MarketData(candle_keep=1000)  # derived: ticker stats and candles (>= 721 a interval)
         self.last_price: dict[str, int] = {}
         self.index_price: dict[str, int] = {}
         self.stops: dict[str, list[Order]] = {p: [] for p in instruments.pairs}

@@ -14,6 +14,8 @@ _MASK80 = (1 << 80) - 1
 _MUL = 0x9E3779B97F4A7C15F39D  # odd: multiplication mod 2**80 is a bijection
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _PAIRS = [a + b for a in _B32 for b in _B32]  # 10 bits -> 2 chars
+_MUL_INV = pow(_MUL, -1, 1 << 80)
+_B32_VALUE = {c: i for i, c in enumerate(_B32)}
 
 
 def _encode80(x: int) -> str:
@@ -47,6 +49,27 @@ class IdGenerator:
         x ^= x >> 41
         x = x * _MUL & _MASK80
         return x ^ (x >> 37)
+
+    def counter_of(self, bits: int) -> int:
+        """The counter value `bits` was made from (the bijection undone):
+        ids of one list made in order sort by it, so a lookup is a bisect."""
+        x = bits ^ (bits >> 37) ^ (bits >> 74)
+        x = x * _MUL_INV & _MASK80
+        x ^= x >> 41
+        x = x * _MUL_INV & _MASK80
+        return x ^ self._key
+
+    def counter_of_text(self, text: str) -> int | None:
+        """`counter_of` for a rendered id (None when `text` is not id-shaped)."""
+        if len(text) != 19 or text[6] != "-" or text[12] != "-":
+            return None
+        bits = 0
+        for c in text[1:6] + text[7:12] + text[13:19]:
+            v = _B32_VALUE.get(c)
+            if v is None:
+                return None
+            bits = bits << 5 | v
+        return self.counter_of(bits)
 
     def kraken_id(self, prefix: str) -> str:
         return self.render(prefix, self._bits())

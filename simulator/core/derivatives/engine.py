@@ -24,6 +24,7 @@ from ..digest import StateHash, record
 from ..errors import EngineError, Reject
 from ..ids import IdGenerator
 from ..instruments import InstrumentRegistry
+from ..marketdata import MarketData
 from ..numbers import BALANCE_DP
 from .events import (
     FAccountEvent,
@@ -164,6 +165,7 @@ class FuturesEngine:
         self.index: dict[str, Decimal] = {}  # index_key -> price
         self.mark_samples: dict[str, list[tuple[int, Decimal]]] = {s: [] for s in self.specs}
         self.index_samples: dict[str, list[tuple[int, Decimal]]] = {}
+        self.market = MarketData()  # derived: ticker stats and chart candles, folded in on read
         self.funding_override: dict[str, Decimal] = {}
         self.funding_history: dict[str, list[tuple[int, Decimal, Decimal]]] = {s: [] for s in self.specs}
         self.last_funding_ns = 0

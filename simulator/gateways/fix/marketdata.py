@@ -4,7 +4,8 @@ MarketDataRequestReject (Y), SecurityList (x -> y), TradingSessionStatus (g -> h
 Incrementals are computed by diffing: each subscription keeps the book it
 last showed the client (top `depth` levels, or the orders in them for L3);
 after every journal entry that touched its instrument the current engine
-book is cut to the same depth and compared. Levels that enter or leave the
+book is cut to the same depth and compared (the core's diff,
+`simulator.core.bookwindow`, shared with the Spot WS book and level3 feeds). Levels that enter or leave the
 subscribed depth therefore come out right (fix.md §6.9: delete with 271>0
 means the level left the depth), and a subscription stays consistent
 whichever thread ran the command.
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.book import BookSide, OrderBook
+from simulator.core.bookwindow import level_changes, level_window, order_changes, order_window
 from simulator.core.events import BookEvent, NoticeEvent, TradeEvent
 from simulator.core.numbers import fmt_units
 from simulator.gateways.fix import fields as F
@@ -84,30 +86,15 @@ class MDSub:
     pdp: int
     qdp: int
     since_seq: int
-    view: dict[Any, tuple[int, ...]] = field(default_factory=dict)
+    asks: dict[int, Any] = field(default_factory=dict)  # the window last shown: LevelWindow | OrderWindow
+    bids: dict[int, Any] = field(default_factory=dict)
 
-    def levels(self, side: BookSide) -> list[Any]:
-        out = []
-        for lvl in side:
-            out.append(lvl)
-            if len(out) >= self.depth:
-                break
-        return out
+    def cut(self, side: BookSide) -> dict[int, Any]:
+        """One side as this subscription shows it (the core's window)."""
+        return order_window(side, self.depth) if self.l3 else level_window(side, self.depth)
 
-    def cut(self, book: OrderBook) -> dict[Any, tuple[int, ...]]:
-        """The book as this subscription shows it: L2 {(is_bid, price): (qty, ts)},
-        L3 {order_id: (is_bid, price, qty, ts)}."""
-        view: dict[Any, tuple[int, ...]] = {}
-        for side in (book.asks, book.bids):
-            bid = 1 if side.is_bid else 0
-            for lvl in self.levels(side):
-                if self.l3:
-                    for o in lvl.live():
-                        ts = getattr(o, "opened_ns", 0) or getattr(o, "created_ns", 0)
-                        view[o.id] = (bid, lvl.price, o.visible, ts)
-                else:
-                    view[(bid, lvl.price)] = (lvl.visible, 0)
-        return view
+    def show(self, book: OrderBook) -> None:
+        self.asks, self.bids = self.cut(book.asks), self.cut(book.bids)
 
 
 class MarketData:
@@ -208,7 +195,7 @@ class MarketData:
                 sub.since_seq = journal.entries[-1].seq if journal.entries else 0
                 book = self._book(sub)
                 if sub.book and book is not None:
-                    sub.view = sub.cut(book)
+                    sub.show(book)
                 self.subs.setdefault(instrument, []).append(sub)
                 conn.handle.send(self._snapshot(sub))
         mine[req_id] = subs
@@ -236,32 +223,33 @@ class MarketData:
             return eng.books.get(sub.instrument) if eng is not None else None
         return venue.spot.books.get(sub.instrument)
 
-    def _entry_fields(self, sub: MDSub, key: Any, value: tuple[int, ...], ts: int) -> list[tuple[int, str]]:
-        if sub.l3:
-            bid, price, qty, opened = value
-            return [(F.MD_ENTRY_TYPE, "0" if bid else "1"), (F.MD_ENTRY_ID, str(key)),
-                    (F.MD_ENTRY_PX, fmt_units(price, sub.pdp)), (F.MD_ENTRY_SIZE, fmt_units(qty, sub.qdp)),
-                    (F.MD_ENTRY_TIME, entry_time(ts)), (F.MD_ENTRY_TIMESTAMP, iso_ns(opened or ts))]
-        bid, price = key
-        qty = value[0]
+    @staticmethod
+    def _level_fields(sub: MDSub, bid: bool, price: int, qty: int, ts: int) -> list[tuple[int, str]]:
         px = fmt_units(price, sub.pdp)
-        return [(F.MD_ENTRY_TYPE, "0" if bid else "1"), (F.MD_ENTRY_ID, f"{SIDE_LETTER[bool(bid)]}{px}"),
+        return [(F.MD_ENTRY_TYPE, "0" if bid else "1"), (F.MD_ENTRY_ID, f"{SIDE_LETTER[bid]}{px}"),
                 (F.MD_ENTRY_PX, px), (F.MD_ENTRY_SIZE, fmt_units(qty, sub.qdp)), (F.MD_ENTRY_TIME, entry_time(ts))]
 
     @staticmethod
-    def _ordered(view: dict[Any, tuple[int, ...]], l3: bool) -> list[tuple[Any, tuple[int, ...]]]:
-        """Offers best first, then bids best first (Kraken's snapshot order)."""
-        if l3:
-            return sorted(view.items(), key=lambda kv: (kv[1][0], kv[1][1] if not kv[1][0] else -kv[1][1]))
-        return sorted(view.items(), key=lambda kv: (kv[0][0], kv[0][1] if not kv[0][0] else -kv[0][1]))
+    def _order_fields(sub: MDSub, bid: bool, oid: str, price: int, qty: int, opened: int,
+                      ts: int) -> list[tuple[int, str]]:
+        return [(F.MD_ENTRY_TYPE, "0" if bid else "1"), (F.MD_ENTRY_ID, oid),
+                (F.MD_ENTRY_PX, fmt_units(price, sub.pdp)), (F.MD_ENTRY_SIZE, fmt_units(qty, sub.qdp)),
+                (F.MD_ENTRY_TIME, entry_time(ts)), (F.MD_ENTRY_TIMESTAMP, iso_ns(opened or ts))]
 
     def _snapshot(self, sub: MDSub) -> Msg:
+        """Offers best first, then bids best first (Kraken's snapshot order)."""
         now = self.app.rt.venue.clock.now_ns()
         entries: list[tuple[int, str]] = []
         n = 0
-        for key, value in self._ordered(sub.view, sub.l3):
-            entries += self._entry_fields(sub, key, value, now)
-            n += 1
+        for bid, window in ((False, sub.asks), (True, sub.bids)):
+            for price, v in window.items():
+                if sub.l3:
+                    for oid, qty, opened in v:
+                        entries += self._order_fields(sub, bid, oid, price, qty, opened, now)
+                        n += 1
+                else:
+                    entries += self._level_fields(sub, bid, price, v, now)
+                    n += 1
         return Msg.new("W", [(F.SYMBOL, sub.symbol), (F.MD_REQ_ID, sub.req_id), (F.NO_MD_ENTRIES, n), *entries])
 
     # -------------------------------------------------------- incrementals
@@ -312,64 +300,52 @@ class MarketData:
         if sub.book:
             book = self._book(sub)
             if book is not None:
-                new = sub.cut(book)
-                old = sub.view
-                if new != old:
-                    book_entries, count = self._diff(sub, old, new, book, ts)
-                    sub.view = new
-                    if count:
-                        entries += book_entries
-                        n += count
-                        if not sub.l3:
-                            entries.append((F.CHECKSUM_ORDER_BOOK, str(self._checksum(sub))))
+                book_entries, count = self._diff(sub, book, ts)
+                if count:
+                    entries += book_entries
+                    n += count
+                    if not sub.l3:
+                        entries.append((F.CHECKSUM_ORDER_BOOK, str(self._checksum(sub))))
         if not n:
             return None
         return Msg.new("X", [(F.SYMBOL, sub.symbol), (F.MD_REQ_ID, sub.req_id), (F.NO_MD_ENTRIES, n), *entries])
 
-    def _diff(
-        self, sub: MDSub, old: dict[Any, tuple[int, ...]], new: dict[Any, tuple[int, ...]], book: OrderBook, ts: int,
-    ) -> tuple[list[tuple[int, str]], int]:
-        """Deletes first (so the client never holds more than the depth), then changes, then adds."""
+    def _diff(self, sub: MDSub, book: OrderBook, ts: int) -> tuple[list[tuple[int, str]], int]:
+        """The core's window diff in FIX: deletes first (so the client never
+        holds more than the depth; a size > 0 means the entry only left the
+        depth), then changes, then adds; offers before bids, best first."""
+        dels: list[list[tuple[int, str]]] = []
+        changes: list[list[tuple[int, str]]] = []
+        adds: list[list[tuple[int, str]]] = []
+        for bid, side in ((False, book.asks), (True, book.bids)):
+            shown = sub.bids if bid else sub.asks
+            now = sub.cut(side)
+            if sub.l3:
+                och = order_changes(shown, now, side)
+                for oid, p, _, opened, left in och.deletes:
+                    dels.append(self._order_fields(sub, bid, oid, p, left or 0, opened, ts))
+                for action, oid, p, q, opened in och.updates:
+                    (changes if action == "modify" else adds).append(
+                        self._order_fields(sub, bid, oid, p, q, opened, ts))
+            else:
+                lch = level_changes(shown, now, side)
+                for p, _, left in lch.gone:
+                    dels.append(self._level_fields(sub, bid, p, left or 0, ts))
+                for p, q, new in lch.updates:
+                    (adds if new else changes).append(self._level_fields(sub, bid, p, q, ts))
+            if bid:
+                sub.bids = now
+            else:
+                sub.asks = now
         out: list[tuple[int, str]] = []
-        n = 0
-        for key, value in self._ordered({k: v for k, v in old.items() if k not in new}, sub.l3):
-            still = self._still_in_book(sub, key, value, book)
-            gone = self._entry_fields(sub, key, value, ts)
-            gone = [(t, v) if t != F.MD_ENTRY_SIZE else (t, fmt_units(still, sub.qdp)) for t, v in gone]
-            out += [(F.MD_UPDATE_ACTION, "2"), *gone]
-            n += 1
-        changed = {k: v for k, v in new.items() if k in old and old[k] != v}
-        for key, value in self._ordered(changed, sub.l3):
-            out += [(F.MD_UPDATE_ACTION, "1"), *self._entry_fields(sub, key, value, ts)]
-            n += 1
-        added = {k: v for k, v in new.items() if k not in old}
-        for key, value in self._ordered(added, sub.l3):
-            out += [(F.MD_UPDATE_ACTION, "0"), *self._entry_fields(sub, key, value, ts)]
-            n += 1
-        return out, n
-
-    @staticmethod
-    def _still_in_book(sub: MDSub, key: Any, value: tuple[int, ...], book: OrderBook) -> int:
-        """Size a deleted entry still has in the engine book: >0 = it left the depth."""
-        if sub.l3:
-            bid, price = value[0], value[1]
-            side = book.bids if bid else book.asks
-            lvl = side.level(price)
-            if lvl is None:
-                return 0
-            for o in lvl.live():
-                if o.id == key:
-                    return int(o.visible)
-            return 0
-        bid, price = key
-        lvl = (book.bids if bid else book.asks).level(price)
-        return int(lvl.visible) if lvl is not None else 0
+        for action, rows in (("2", dels), ("1", changes), ("0", adds)):
+            for fields in rows:
+                out += [(F.MD_UPDATE_ACTION, action), *fields]
+        return out, len(dels) + len(changes) + len(adds)
 
     @staticmethod
     def _checksum(sub: MDSub) -> int:
-        asks = sorted((k[1], v[0]) for k, v in sub.view.items() if not k[0])
-        bids = sorted(((k[1], v[0]) for k, v in sub.view.items() if k[0]), reverse=True)
-        return book_checksum(asks, bids, sub.pdp, sub.qdp)
+        return book_checksum(sub.asks.items(), sub.bids.items(), sub.pdp, sub.qdp)
 
     # ------------------------------------------------------------------ x
     def on_security_list_request(self, conn: FixConn, msg: Msg) -> None:

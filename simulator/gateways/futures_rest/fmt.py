@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from simulator.core.derivatives import FuturesEngine
-from simulator.core.derivatives.engine import NS_PER_S, MarginView
+from simulator.core.derivatives.engine import MarginView
 from simulator.core.derivatives.model import (
     BUY,
     FLEX,
@@ -24,12 +24,9 @@ from simulator.core.derivatives.model import (
     OSnap,
     Position,
     RestEvent,
-    TradeRec,
     money,
 )
 from simulator.gateways.jsonw import JsonWriter
-
-DAY_NS = 86400 * NS_PER_S
 
 
 def iso_ms(ns: int) -> str:
@@ -425,17 +422,6 @@ def accounts_json(eng: FuturesEngine, fa: FAccount) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------- market data
-def trades_24h(eng: FuturesEngine, spec: ContractSpec) -> list[TradeRec]:
-    horizon = eng.now_ns - DAY_NS
-    out = []
-    for t in reversed(eng.trades[spec.symbol]):
-        if t.ts < horizon:
-            break
-        out.append(t)
-    out.reverse()
-    return out
-
-
 def stats(eng: FuturesEngine, spec: ContractSpec) -> dict[str, Any]:
     """Book top, last trade and 24h statistics of one contract."""
     book = eng.books[spec.symbol]
@@ -446,11 +432,11 @@ def stats(eng: FuturesEngine, spec: ContractSpec) -> dict[str, Any]:
     d["bid_size"] = spec.size_dec(b.visible) if b else None
     d["ask"] = spec.price_dec(a.price) if a else None
     d["ask_size"] = spec.size_dec(a.visible) if a else None
-    tr = trades_24h(eng, spec)
-    vol = sum(t.qty for t in tr)
+    day = eng.market.ticker(spec.symbol, eng.trades[spec.symbol], eng.now_ns).day
+    vol = day.volume
     d["vol24h"] = spec.size_dec(vol)
     if spec.linear:
-        vq = sum((spec.size_dec(t.qty) * spec.price_dec(t.price) for t in tr), Decimal(0))
+        vq = Decimal(day.notional).scaleb(-(spec.qdp + spec.pdp)) if day.notional else Decimal(0)
     else:
         vq = spec.size_dec(vol) * spec.cs
     d["volumeQuote"] = vq
@@ -459,10 +445,10 @@ def stats(eng: FuturesEngine, spec: ContractSpec) -> dict[str, Any]:
         d["last"] = spec.price_dec(last[0])
         d["lastSize"] = spec.size_dec(last[1])
         d["lastTime"] = last[2]
-    if tr:
-        d["open24h"] = spec.price_dec(tr[0].price)
-        d["high24h"] = spec.price_dec(max(t.price for t in tr))
-        d["low24h"] = spec.price_dec(min(t.price for t in tr))
+    if day.open is not None and day.high is not None and day.low is not None:
+        d["open24h"] = spec.price_dec(day.open)
+        d["high24h"] = spec.price_dec(day.high)
+        d["low24h"] = spec.price_dec(day.low)
         op = d["open24h"]
         d["change24h"] = ((d["last"] - op) / op * 100).quantize(Decimal("1e-8")).normalize() if op else Decimal(0)
     else:

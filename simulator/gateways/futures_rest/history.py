@@ -7,13 +7,13 @@ engine's trades (trade) and recorded mark/index prices (mark/spot).
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from simulator.core.derivatives import FuturesEngine
 from simulator.core.derivatives.model import ContractSpec, FAccount, HistoryEvent, LogEntry, OSnap, TradeRec
+from simulator.core.marketdata import NS, sparse
 
 from . import fmt
 from .params import Params, RestError
@@ -312,35 +312,25 @@ def account_log_csv(eng: FuturesEngine, fa: FAccount) -> str:
 
 
 # ===================================================================== charts
-NS = 1_000_000_000
 
 
-def _series(eng: FuturesEngine, spec: ContractSpec, tick_type: str) -> tuple[Sequence[Any], Decimal | None]:
+def _series(eng: FuturesEngine, spec: ContractSpec, tick_type: str) -> tuple[str, Sequence[Any], Decimal | None]:
     """The recorded points of a chart (time ordered: trades or (ns, price)
-    samples) and the price before the first one (filled series only)."""
+    samples), their key, and the price before the first one (filled series only)."""
     if tick_type == "trade":
-        return eng.trades[spec.symbol], None
+        return f"trade:{spec.symbol}", eng.trades[spec.symbol], None
     if tick_type == "mark":
-        return eng.mark_samples.get(spec.symbol, []), spec.contract.reference_price
-    return eng.index_samples.get(spec.index_key, []), spec.contract.reference_price
-
-
-def _point(spec: ContractSpec, p: Any) -> tuple[int, Decimal, Decimal]:
-    if isinstance(p, tuple):
-        return p[0], p[1], Decimal(0)
-    return p.ts, spec.price_dec(p.price), spec.size_dec(p.qty)
-
-
-def _ts(p: Any) -> int:
-    return p[0] if isinstance(p, tuple) else p.ts  # type: ignore[no-any-return]
+        return f"mark:{spec.symbol}", eng.mark_samples.get(spec.symbol, []), spec.contract.reference_price
+    return f"spot:{spec.index_key}", eng.index_samples.get(spec.index_key, []), spec.contract.reference_price
 
 
 def candles(
     eng: FuturesEngine, spec: ContractSpec, tick_type: str, resolution: str, p: Params, now_ns: int
 ) -> dict[str, Any]:
-    """OHLC candles from the points that exist: the work is bounded by the
-    candles returned (a binary search finds the start, empty stretches are
-    skipped in one step), never by the width of the asked range."""
+    """OHLC candles from the core's candle series of the points that exist:
+    the work is bounded by the candles returned (a binary search finds the
+    start, empty stretches are skipped in one step), never by the width of
+    the asked range."""
     step = RESOLUTIONS[resolution]
     to_s = p.integer("to")
     from_s = p.integer("from")
@@ -349,44 +339,21 @@ def candles(
     now_s = now_ns // NS
     end = min(to_s if to_s is not None else now_s, now_s)
     start = max(0, from_s if from_s is not None else end - step * MAX_CANDLES)
-    pts, first = _series(eng, spec, tick_type)
+    key, pts, first = _series(eng, spec, tick_type)
     if start > end or (not pts and first is None):
         return {"candles": [], "more_candles": False}
+    series = eng.market.candles(key, step, pts)
     b = start // step * step
-    i = bisect_left(pts, b * NS, key=_ts)
-    # a filled series opens at the last price before the range (or the reference price)
-    last_close: Decimal | None = None
-    if tick_type != "trade":
-        last_close = _point(spec, pts[i - 1])[1] if i > 0 else first
     out: list[dict[str, Any]] = []
-    more = False
-    while b <= end:
-        if i < len(pts) and last_close is None:
-            b = max(b, _ts(pts[i]) // NS // step * step)  # nothing to show before the next point
-            if b > end:
-                break
-        elif i >= len(pts) and last_close is None:
-            break
-        o = h = lo = c = None
-        vol = Decimal(0)
-        while i < len(pts) and _ts(pts[i]) < (b + step) * NS:
-            _, px, qty = _point(spec, pts[i])
-            if o is None or h is None or lo is None:
-                o = h = lo = px
-            h = max(h, px)
-            lo = min(lo, px)
-            c = px
-            vol += qty
-            i += 1
-        if o is None and last_close is not None:
-            o = h = lo = c = last_close
-        if o is not None:
-            out.append({"time": b * 1000, "open": _s(o), "high": _s(h), "low": _s(lo), "close": _s(c),
-                        "volume": _s(vol) if vol else "0"})  # fmt: skip
-            if tick_type != "trade":
-                last_close = c
-        b += step
-        if len(out) >= limit:
-            more = b <= end and (last_close is not None or i < len(pts))
-            break
+    if tick_type == "trade":
+        found, more = sparse(series, b, end, limit)
+        for c in found:
+            out.append({"time": c.begin // NS * 1000, "open": _s(spec.price_dec(c.open)),
+                        "high": _s(spec.price_dec(c.high)), "low": _s(spec.price_dec(c.low)),
+                        "close": _s(spec.price_dec(c.close)),
+                        "volume": _s(spec.size_dec(c.volume)) if c.volume else "0"})  # fmt: skip
+        return {"candles": out, "more_candles": more}
+    rows, more = series.filled(b, end, first, limit)
+    for t, o, h, lo, c, _vol, _notional, _n in rows:
+        out.append({"time": t * 1000, "open": _s(o), "high": _s(h), "low": _s(lo), "close": _s(c), "volume": "0"})
     return {"candles": out, "more_candles": more}

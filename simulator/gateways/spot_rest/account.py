@@ -5,8 +5,13 @@ shaped by `formatting` so REST matches Kraken field for field."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from simulator.core.accounts import (
     QUERY_CLOSED,
@@ -14,8 +19,10 @@ from simulator.core.accounts import (
     QUERY_LEDGER,
     QUERY_OPEN,
     WEBSOCKET,
+    LedgerEntry,
 )
 from simulator.core.events import Fill
+from simulator.core.history import TradeIndex, find_by_id
 from simulator.core.instruments import FeeTier, SpotPair
 from simulator.core.numbers import BALANCE_DP, fmt_decimal
 from simulator.core.orders import Order
@@ -107,14 +114,6 @@ def trade_balance(ctx: Ctx, p: Params) -> dict[str, str]:
 
 
 # -------------------------------------------------------------------- orders
-def _fill_index(ctx: Ctx) -> dict[str, Fill]:
-    idx: dict[str, Fill] | None = ctx.cache.get("fills")
-    if idx is None:
-        idx = {f.id: f for f in ctx.engine.fills.get(ctx.account_id, [])}
-        ctx.cache["fills"] = idx
-    return idx
-
-
 def _order_trades(ctx: Ctx, o: Order, consolidate: bool) -> list[str]:
     if not o.trades:
         return []
@@ -122,11 +121,49 @@ def _order_trades(ctx: Ctx, o: Order, consolidate: bool) -> list[str]:
     return [r.id for r in fmt.trade_rows(fills, consolidate)]
 
 
+class _Rendered:
+    """The newest rendered history rows of one engine (closed orders, trades,
+    ledger entries): such a row never changes, and a poller asks for the same
+    first page again and again."""
+
+    CAP = 2048
+
+    def __init__(self) -> None:
+        self.rows: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        rows = self.rows
+        d = rows.get(key)
+        if d is None:
+            d = rows[key] = make()
+            if len(rows) > self.CAP:
+                rows.popitem(last=False)
+        else:
+            rows.move_to_end(key)
+        return d
+
+
+_RENDERED: WeakKeyDictionary[Any, _Rendered] = WeakKeyDictionary()
+
+
+def _rendered(ctx: Ctx) -> _Rendered:
+    cache = _RENDERED.get(ctx.engine)
+    if cache is None:
+        cache = _RENDERED[ctx.engine] = _Rendered()
+    return cache
+
+
 def _orders_out(ctx: Ctx, p: Params, orders: list[Order]) -> dict[str, Any]:
     with_trades = p.flag("trades")
     consolidate = p.flag("consolidate_taker", True)
+    cache = _rendered(ctx)
+
+    def row(o: Order) -> dict[str, Any]:
+        return fmt.order_json(ctx.engine, o, _order_trades(ctx, o, consolidate) if with_trades else None)
+
     return {
-        o.id: fmt.order_json(ctx.engine, o, _order_trades(ctx, o, consolidate) if with_trades else None) for o in orders
+        o.id: cache.get(("order", o.id, with_trades, consolidate), partial(row, o)) if o.closed_ns else row(o)
+        for o in orders
     }
 
 
@@ -171,10 +208,6 @@ def _window(ctx: Ctx, p: Params, lookup: Any) -> tuple[int | None, int | None, i
     return start, end, ofs
 
 
-def _in(t: int, start: int | None, end: int | None) -> bool:
-    return (start is None or t > start) and (end is None or t <= end)
-
-
 @private(
     "ClosedOrders",
     ("trades", "userref", "cl_ord_id", "start", "end", "ofs", "closetime", "consolidate_taker", "without_count"),
@@ -188,20 +221,14 @@ def closed_orders(ctx: Ctx, p: Params) -> dict[str, Any]:
         return o.opened_ns if o is not None and o.account_id == ctx.account_id else None
 
     start, end, ofs = _window(ctx, p, order_time)
-    closetime = p.enum("closetime", ("open", "close", "both"), "both")
-    orders = _filter_ids(p, list(eng.closed_orders.get(ctx.account_id, [])))
-    if closetime == "open":
-        orders = [o for o in orders if _in(o.opened_ns, start, end)]
-        orders.sort(key=lambda o: o.opened_ns, reverse=True)
-    else:
-        if closetime == "close":
-            orders = [o for o in orders if _in(o.closed_ns, start, end)]
-        else:
-            orders = [o for o in orders if _in(o.opened_ns, start, end) or _in(o.closed_ns, start, end)]
-        orders.sort(key=lambda o: o.closed_ns, reverse=True)
-    out: dict[str, Any] = {"closed": _orders_out(ctx, p, orders[ofs : ofs + PAGE])}
+    closetime = p.enum("closetime", ("open", "close", "both"), "both") or "both"
+    userref = p.integer("userref", lo=-(2**31), hi=2**31 - 1)
+    cl = p.text("cl_ord_id")
+    index = eng.history.closed(ctx.account_id, eng.closed_orders.setdefault(ctx.account_id, []))
+    page, total = index.page(start, end, closetime, userref, cl, ofs, PAGE)
+    out: dict[str, Any] = {"closed": _orders_out(ctx, p, page)}
     if not p.flag("without_count"):
-        out["count"] = len(orders)
+        out["count"] = total
     return out
 
 
@@ -218,8 +245,32 @@ def query_orders(ctx: Ctx, p: Params) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------- trades
-def _rows(ctx: Ctx, consolidate: bool) -> list[fmt.TradeRow]:
-    return fmt.trade_rows(ctx.engine.fills.get(ctx.account_id, []), consolidate)
+def _trade_index(ctx: Ctx) -> TradeIndex:
+    eng = ctx.engine
+    return eng.history.fills(ctx.account_id, eng.fills.setdefault(ctx.account_id, []))
+
+
+def _row(fills: list[Fill]) -> fmt.TradeRow:
+    row = fmt.TradeRow(fills[0])
+    row.fills = list(fills)
+    return row
+
+
+def _trade_json(fills: list[Fill], with_ledgers: bool) -> dict[str, Any]:
+    return _row(fills).to_json(with_ledgers)
+
+
+def _fill_at(ctx: Ctx, tid: str) -> int | None:
+    """Where the account's fill with this id sits (a binary search, no id map)."""
+    return find_by_id(ctx.engine.fills.get(ctx.account_id, []), tid, ctx.engine.ids, _bits, _id)
+
+
+def _bits(x: Any) -> int:
+    return x._bits  # type: ignore[no-any-return]
+
+
+def _id(x: Any) -> str:
+    return x.id  # type: ignore[no-any-return]
 
 
 @private(
@@ -230,17 +281,28 @@ def _rows(ctx: Ctx, consolidate: bool) -> list[fmt.TradeRow]:
 def trades_history(ctx: Ctx, p: Params) -> dict[str, Any]:
     kind = p.enum("type", TRADE_TYPES, "all")
     p.flag("trades")
-    rows = _rows(ctx, p.flag("consolidate_taker", True))
-    by_id = {r.id: r.time_ns for r in rows}
-    start, end, ofs = _window(ctx, p, by_id.get)
+    consolidate = p.flag("consolidate_taker", True)
+
+    def trade_time(tid: str) -> int | None:
+        i = _fill_at(ctx, tid)
+        return ctx.engine.fills[ctx.account_id][i].ts if i is not None else None
+
+    start, end, ofs = _window(ctx, p, trade_time)
     if kind in ("any position", "closed position", "closing position"):
-        rows = []  # no spot margin: no position trades
-    rows = [r for r in rows if _in(r.time_ns, start, end)]
-    rows.reverse()
+        rows: list[list[Fill]] = []  # no spot margin: no position trades
+        total = 0
+    else:
+        rows, total = _trade_index(ctx).page(consolidate, start, end, ofs, PAGE)
     with_ledgers = p.flag("ledgers")
-    out: dict[str, Any] = {"trades": {r.id: r.to_json(with_ledgers) for r in rows[ofs : ofs + PAGE]}}
+    cache = _rendered(ctx)
+    out: dict[str, Any] = {
+        "trades": {
+            r[0].id: cache.get(("trade", r[0].id, len(r), with_ledgers), partial(_trade_json, r, with_ledgers))
+            for r in rows
+        }
+    }
     if not p.flag("without_count"):
-        out["count"] = len(rows)
+        out["count"] = total
     return out
 
 
@@ -248,17 +310,17 @@ def trades_history(ctx: Ctx, p: Params) -> dict[str, Any]:
 def query_trades(ctx: Ctx, p: Params) -> dict[str, Any]:
     ids = p.items("txid", required=True, max_items=20)
     p.flag("trades")
-    rows = {r.id: r for r in _rows(ctx, True)}
-    idx = _fill_index(ctx)
+    index = _trade_index(ctx)
     out = {}
     for tid in ids:
-        row = rows.get(tid)
-        if row is None:
-            fill = idx.get(tid)  # an unconsolidated fill id still names a trade
-            if fill is None:
-                raise ApiError(E_INVALID_ORDER)
-            row = fmt.TradeRow(fill)
-        out[tid] = row.to_json()
+        pos = _fill_at(ctx, tid)
+        if pos is None:
+            raise ApiError(E_INVALID_ORDER)
+        # a consolidated row is named by its first fill; any other fill id names that fill alone
+        starts = index.rows(True)
+        j = bisect_left(starts, pos)
+        fills = index.row(starts, j) if j < len(starts) and starts[j] == pos else [index.fills[pos]]
+        out[tid] = _row(fills).to_json()
     return out
 
 
@@ -270,6 +332,11 @@ def open_positions(ctx: Ctx, p: Params) -> dict[str, Any] | list[Any]:
 
 
 # ------------------------------------------------------------------- ledgers
+def _entry(ctx: Ctx, lid: str) -> LedgerEntry | None:
+    i = find_by_id(ctx.acct.ledger, lid, ctx.engine.ids, _bits, _id)
+    return ctx.acct.ledger[i] if i is not None else None
+
+
 @private("Ledgers", ("asset", "aclass", "type", "start", "end", "ofs", "without_count"), perms=[(QUERY_LEDGER,)])
 def ledgers(ctx: Ctx, p: Params) -> dict[str, Any]:
     inst = ctx.venue.instruments
@@ -284,20 +351,25 @@ def ledgers(ctx: Ctx, p: Params) -> dict[str, Any]:
             wanted.add(a.id)
     aclass = p.enum("aclass", ("currency", "tokenized_asset"), "currency")
     kind = p.enum("type", LEDGER_TYPES, "all")
-    entries = ctx.acct.ledger
-    by_id = {e.id: e.time_ns for e in entries}
-    start, end, ofs = _window(ctx, p, by_id.get)
-    sel = [
-        e
-        for e in reversed(entries)
-        if (wanted is None or e.asset in wanted)
-        and (kind == "all" or e.type == kind)
-        and _in(e.time_ns, start, end)
-        and (inst.assets[e.asset].aclass if e.asset in inst.assets else "currency") == aclass
+
+    def entry_time(lid: str) -> int | None:
+        e = _entry(ctx, lid)
+        return e.time_ns if e is not None else None
+
+    start, end, ofs = _window(ctx, p, entry_time)
+    index = ctx.engine.history.ledger(ctx.account_id, ctx.acct.ledger)
+    assets = [
+        a
+        for a in index.assets()
+        if (wanted is None or a in wanted) and (inst.assets[a].aclass if a in inst.assets else "currency") == aclass
     ]
-    out: dict[str, Any] = {"ledger": {e.id: fmt.ledger_json(ctx.engine, e) for e in sel[ofs : ofs + PAGE]}}
+    page, total = index.page(assets, None if kind == "all" else kind, start, end, ofs, PAGE)
+    cache = _rendered(ctx)
+    out: dict[str, Any] = {
+        "ledger": {e.id: cache.get(("ledger", e.id), partial(fmt.ledger_json, ctx.engine, e)) for e in page}
+    }
     if not p.flag("without_count"):
-        out["count"] = len(sel)
+        out["count"] = total
     return out
 
 
@@ -305,10 +377,9 @@ def ledgers(ctx: Ctx, p: Params) -> dict[str, Any]:
 def query_ledgers(ctx: Ctx, p: Params) -> dict[str, Any]:
     ids = p.items("id", required=True, max_items=20)
     p.flag("trades")
-    by_id = {e.id: e for e in ctx.acct.ledger}
     out = {}
     for lid in ids:
-        e = by_id.get(lid)
+        e = _entry(ctx, lid)
         if e is None:
             raise invalid("id")
         out[lid] = fmt.ledger_json(ctx.engine, e)

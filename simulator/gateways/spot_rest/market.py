@@ -1,22 +1,21 @@
-"""Market data derived from the venue's own state: ticker statistics, OHLC
-candles and public trades from `spot.trades`, spreads from book changes,
-and asset valuation (TradeBalance, Earn) from the same prices.
+"""Market data derived from the venue's own state: ticker statistics and OHLC
+candles (computed in `simulator.core.marketdata`), public trades from
+`spot.trades`, spreads from book changes, and asset valuation (TradeBalance,
+Earn) from the same prices.
 
 Reads only; always through `rt.venue` (a reset replaces the engine)."""
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import deque
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from simulator.core.events import TradeEvent
 from simulator.core.instruments import SpotPair
+from simulator.core.marketdata import NS, Window
 
-NS = 1_000_000_000
-DAY_NS = 86_400 * NS
 OHLC_INTERVALS = frozenset({1, 5, 15, 30, 60, 240, 1440, 10080, 21600})
 OHLC_ROWS = 720  # committed candles; the forming one comes on top
 SPREAD_ROWS = 200
@@ -26,93 +25,27 @@ def _ts(t: TradeEvent) -> int:
     return t.ts
 
 
-@dataclass
-class Window:
-    """Statistics of the trades in one time window."""
-
-    volume: int = 0  # lots
-    notional: int = 0  # price units * lots
-    count: int = 0
-    low: int | None = None
-    high: int | None = None
-
-    def add(self, t: TradeEvent) -> None:
-        self.volume += t.qty
-        self.notional += t.price * t.qty
-        self.count += 1
-        if self.low is None or t.price < self.low:
-            self.low = t.price
-        if self.high is None or t.price > self.high:
-            self.high = t.price
-
-    def vwap(self, pair: SpotPair) -> Decimal:
-        if not self.volume:
-            return Decimal(0)
-        return (Decimal(self.notional) / self.volume).scaleb(-pair.pair_decimals)
-
-
-def windows(trades: list[TradeEvent], now_ns: int) -> tuple[Window, Window, int | None]:
-    """(today since 00:00 UTC, last 24 h, today's open price)."""
-    day0 = now_ns - now_ns % DAY_NS
-    i_day = bisect_left(trades, day0, key=_ts)
-    i_24 = bisect_left(trades, now_ns - DAY_NS, key=_ts)
-    today, last24 = Window(), Window()
-    for t in trades[min(i_day, i_24) :]:
-        if t.ts >= day0:
-            today.add(t)
-        if t.ts >= now_ns - DAY_NS:
-            last24.add(t)
-    if i_day < len(trades):
-        opening: int | None = trades[i_day].price
-    elif trades:
-        opening = trades[-1].price
-    else:
-        opening = None
-    return today, last24, opening
+def vwap(w: Window, pair: SpotPair) -> Decimal:
+    """The exact volume-weighted price of a window (0 when it had no trades)."""
+    if not w.volume:
+        return Decimal(0)
+    return (Decimal(w.notional) / w.volume).scaleb(-pair.pair_decimals)
 
 
 def ohlc(
-    trades: list[TradeEvent], interval_min: int, now_ns: int, since_s: int | None
+    engine: Any, pair: SpotPair, interval_min: int, now_ns: int, since_s: int | None
 ) -> tuple[list[tuple[int, int, int, int, int, int, int, int]], int]:
-    """Candles [(time, o, h, l, c, notional, volume, count)] and Kraken's `last`.
+    """Candles [(time, o, h, l, c, volume, notional, count)] and Kraken's `last`.
 
     Up to 720 committed candles plus the forming one, gaps filled with the
     previous close (as Kraken does); `since` is exclusive."""
     iv = interval_min * 60
     cur = (now_ns // NS) // iv * iv
-    first = cur - OHLC_ROWS * iv
-    last = cur - iv
-    if not trades:
-        return [], last
-    i = bisect_left(trades, first * NS, key=_ts)
-    prev_close = trades[i - 1].price if i > 0 else None
-    start = first if prev_close is not None else (trades[i].ts // NS) // iv * iv if i < len(trades) else cur
-    rows: list[tuple[int, int, int, int, int, int, int, int]] = []
-    n = len(trades)
-    bucket = start
-    while bucket <= cur:
-        end_ns = (bucket + iv) * NS
-        o = h = lo = c = prev_close if prev_close is not None else 0
-        notional = vol = count = 0
-        while i < n and trades[i].ts < end_ns:
-            t = trades[i]
-            if count == 0:
-                o = h = lo = t.price
-            h = max(h, t.price)
-            lo = min(lo, t.price)
-            c = t.price
-            notional += t.price * t.qty
-            vol += t.qty
-            count += 1
-            i += 1
-        if count or prev_close is not None:
-            rows.append((bucket, o, h, lo, c, notional, vol, count))
-        if count:
-            prev_close = c
-        bucket += iv
+    series = engine.market.candles(pair.id, iv, engine.trades[pair.id])
+    rows, _ = series.filled(cur - OHLC_ROWS * iv, cur)
     if since_s is not None:
         rows = [r for r in rows if r[0] > since_s or r[0] == cur]
-    return rows, last
+    return rows, cur - iv
 
 
 def public_trades(trades: list[TradeEvent], since_ns: int | None, count: int) -> list[TradeEvent]:
@@ -211,4 +144,4 @@ class Valuer:
         return Decimal(0)
 
 
-__all__ = ["OHLC_INTERVALS", "SpreadRecorder", "Valuer", "Window", "ohlc", "parse_since_ns", "public_trades", "windows"]
+__all__ = ["OHLC_INTERVALS", "SpreadRecorder", "Valuer", "ohlc", "parse_since_ns", "public_trades", "vwap"]

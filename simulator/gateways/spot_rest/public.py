@@ -11,7 +11,7 @@ from simulator.core.instruments import Asset, SpotPair, load_default_instruments
 from simulator.core.numbers import fmt_units
 
 from . import formatting as fmt
-from .market import OHLC_INTERVALS, ohlc, parse_since_ns, public_trades, windows
+from .market import OHLC_INTERVALS, ohlc, parse_since_ns, public_trades, vwap
 from .params import ApiError, Params, invalid
 from .registry import UNKNOWN_ASSET, Ctx, public
 
@@ -161,9 +161,8 @@ def _top(ctx: Ctx, pr: SpotPair, side: str) -> list[str]:
 
 
 def ticker_entry(ctx: Ctx, pr: SpotPair) -> dict[str, Any]:
-    trades = ctx.engine.trades[pr.id]
-    today, last24, opening = windows(trades, ctx.now_ns())
-    last = trades[-1] if trades else None
+    tk = ctx.engine.market.ticker(pr.id, ctx.engine.trades[pr.id], ctx.now_ns())
+    today, last24, last = tk.today, tk.day, tk.last
     last_price = last.price if last else None
 
     def px(units: int | None) -> str:
@@ -175,11 +174,11 @@ def ticker_entry(ctx: Ctx, pr: SpotPair) -> dict[str, Any]:
         "b": _top(ctx, pr, "b"),
         "c": [px(last_price), fmt.volume(pr, last.qty) if last else fmt.volume(pr, 0)],
         "v": [fmt.volume(pr, today.volume), fmt.volume(pr, last24.volume)],
-        "p": [fmt.pub_decimal(pr, today.vwap(pr)), fmt.pub_decimal(pr, last24.vwap(pr))],
+        "p": [fmt.pub_decimal(pr, vwap(today, pr)), fmt.pub_decimal(pr, vwap(last24, pr))],
         "t": [today.count, last24.count],
         "l": [px(today.low), px(last24.low)],
         "h": [px(today.high), px(last24.high)],
-        "o": px(opening),
+        "o": px(tk.today_open),
     }
 
 
@@ -201,10 +200,10 @@ def ohlc_(ctx: Ctx, p: Params) -> dict[str, Any]:
         raise invalid("interval")
     since = p.decimal("since")
     assert interval is not None
-    rows, last = ohlc(ctx.engine.trades[pr.id], interval, ctx.now_ns(), int(since) if since is not None else None)
+    rows, last = ohlc(ctx.engine, pr, interval, ctx.now_ns(), int(since) if since is not None else None)
     dp = pr.pair_decimals
     out = []
-    for t, o, h, lo, c, notional, vol, count in rows:
+    for t, o, h, lo, c, vol, notional, count in rows:
         vwap = fmt_units(0, dp) if not vol else fmt.price(pr, (notional * 2 + vol) // (2 * vol))
         out.append(
             [

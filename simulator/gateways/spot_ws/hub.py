@@ -24,7 +24,7 @@ from simulator.gateways.ws_common import LoopBound
 
 from .channels.book import BookGroup
 from .channels.level3 import L3Group
-from .channels.market import Candle, PairStats, bbo, interval_ns, ohlc_message, ticker_message, trade_message
+from .channels.market import bbo, interval_ns, ohlc_message, ticker_data, ticker_message, trade_message
 from .executions import (
     STATUS_ONLY,
     BalanceSub,
@@ -76,10 +76,8 @@ class Hub(LoopBound):
         self.l3: dict[tuple[str, int], L3Group] = {}
         self.tickers: dict[str, dict[str, set[WsConnection]]] = {}
         self.bbo: dict[str, tuple[int, int, int, int]] = {}
-        self.stats: dict[str, PairStats] = {}
         self.trades: dict[str, set[WsConnection]] = {}
         self.ohlc: dict[tuple[str, int], set[WsConnection]] = {}
-        self.candles: dict[tuple[str, int], Candle] = {}
         self.instrument: set[WsConnection] = set()
         self.execs: dict[str, set[ExecSub]] = {}
         self.balances: dict[str, set[BalanceSub]] = {}
@@ -218,21 +216,16 @@ class Hub(LoopBound):
                     msg = g3.update(eng.books[pid], ts)
                     if msg is not None:
                         self.fan_out(g3.subs, msg)
-        for pid, tl in trades.items():
-            st = self.stats.get(pid)
-            if st is not None:
-                for tr in tl:
-                    st.add(tr)
         if self.tickers:
             for pid, by in self.tickers.items():
                 book = eng.books[pid]
                 if pid in trades and by["trades"]:
-                    self.fan_out(by["trades"], ticker_message("update", self.stats[pid].ticker(book, ts)))
+                    self.fan_out(by["trades"], ticker_message("update", self.ticker(pid, ts)))
                 if pid in book_sides and by["bbo"]:
                     now = bbo(book)
                     if now != self.bbo.get(pid):
                         self.bbo[pid] = now
-                        self.fan_out(by["bbo"], ticker_message("update", self.stats[pid].ticker(book, ts)))
+                        self.fan_out(by["bbo"], ticker_message("update", self.ticker(pid, ts)))
         if self.trades:
             for pid, tl in trades.items():
                 subs = self.trades.get(pid)
@@ -244,19 +237,10 @@ class Hub(LoopBound):
                 if not ptl:
                     continue
                 span = interval_ns(minutes)
-                changed: list[Candle] = []
-                for tr in ptl:
-                    begin = tr.ts - tr.ts % span
-                    cur = self.candles.get((pid, minutes))
-                    if cur is not None and cur.begin == begin:
-                        cur.add(tr)
-                    else:
-                        cur = Candle(begin, tr)
-                        self.candles[(pid, minutes)] = cur
-                    if not changed or changed[-1] is not cur:
-                        changed.append(cur)
+                series = eng.market.candles(pid, minutes * 60, eng.trades[pid])
                 pair = eng.instruments.pairs[pid]
-                for candle in changed:
+                for begin in dict.fromkeys(tr.ts - tr.ts % span for tr in ptl):  # the candles these trades touched
+                    candle = series.candles[series.index_at(begin)]
                     self.fan_out(subs, ohlc_message("update", pair, [candle], minutes, ts))
         if self.execs and accounts:
             wanted = accounts & self.execs.keys()
@@ -291,13 +275,11 @@ class Hub(LoopBound):
                             dumps({"channel": "balances", "type": "update", "data": rows2, "sequence": bsub.next_seq()})
                         )
 
-    def ensure_stats(self, pid: str) -> PairStats:
-        st = self.stats.get(pid)
-        if st is None:
-            eng = self.rt.venue.spot
-            st = PairStats(eng.instruments.pairs[pid], eng.trades[pid], eng.now_ns or self.rt.venue.clock.now_ns())
-            self.stats[pid] = st
-        return st
+    def ticker(self, pid: str, now: int) -> dict[str, Any]:
+        """The ticker of one pair now (statistics kept by the core)."""
+        eng = self.rt.venue.spot
+        tk = eng.market.ticker(pid, eng.trades[pid], now)
+        return ticker_data(eng.instruments.pairs[pid], eng.books[pid], tk, now)
 
 
 __all__ = ["Hub", "HubConfig", "HEARTBEAT", "OrderEvent"]

@@ -15,8 +15,8 @@ from .channels import book as l2
 from .channels import level3 as l3
 from .channels.market import (
     OHLC_INTERVALS,
+    OHLC_SNAPSHOT_CANDLES,
     bbo,
-    candles,
     instrument_message,
     ohlc_message,
     ticker_message,
@@ -201,8 +201,7 @@ class Subscriptions:
             if not by["bbo"] and not by["trades"]:
                 hub.bbo[pair.id] = bbo(book)
             by[trig].add(conn)
-            st = hub.ensure_stats(pair.id)
-            return ticker_message("snapshot", st.ticker(book, hub.rt.venue.clock.now_ns())) if snap else None
+            return ticker_message("snapshot", hub.ticker(pair.id, hub.rt.venue.clock.now_ns())) if snap else None
 
         with hub.lock:
             return self._per_symbol(
@@ -344,11 +343,10 @@ class Subscriptions:
 
         def on_new(pair: SpotPair) -> str | None:
             hub.ohlc.setdefault((pair.id, minutes), set()).add(conn)
-            cs = candles(hub.rt.venue.spot.trades[pair.id], minutes)
-            if cs and (pair.id, minutes) not in hub.candles:
-                hub.candles[(pair.id, minutes)] = cs[-1]
             if not snap:
                 return None
+            eng = hub.rt.venue.spot
+            cs = eng.market.candles(pair.id, minutes * 60, eng.trades[pair.id]).last(OHLC_SNAPSHOT_CANDLES)
             return ohlc_message("snapshot", pair, cs, minutes, hub.rt.venue.clock.now_ns())
 
         result = {
@@ -370,7 +368,6 @@ class Subscriptions:
                 s.discard(conn)
                 if not s:
                     del hub.ohlc[(pair.id, minutes)]
-                    hub.candles.pop((pair.id, minutes), None)
 
         with hub.lock:
             return self._per_symbol(p, "ohlc", minutes, {"channel": "ohlc", "interval": minutes}, on_gone, True)

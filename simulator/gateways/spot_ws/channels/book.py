@@ -2,7 +2,8 @@
 engine command.
 
 The group remembers what its subscribers were last shown (the top-N window).
-After a command it re-reads the engine's top N and sends only the difference:
+After a command it re-reads the engine's top N and sends only the difference
+(the diff is the core's, `simulator.core.bookwindow`, shared with FIX):
 changed or newly visible levels, and a zero for a level that left the book.
 A level pushed out by a better insert gets no delete (clients trim to depth),
 and a level that comes into view when one inside is deleted is sent, as
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from simulator.core.bookwindow import LevelWindow, level_changes, level_window
 from simulator.core.numbers import fmt_units
 
 from ..fmt import ts_us
@@ -26,12 +28,7 @@ DEPTHS = (10, 25, 100, 500, 1000)
 
 
 def top(side: BookSide, n: int) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for lvl in side:
-        out.append((lvl.price, lvl.visible))
-        if len(out) >= n:
-            break
-    return out
+    return list(level_window(side, n).items())
 
 
 def book_checksum(book: OrderBook, pair: SpotPair) -> int:
@@ -67,42 +64,35 @@ class BookGroup:
 
     def snapshot(self, book: OrderBook, ts: int) -> str:
         """The current window (also resets what the group has shown)."""
-        bids = top(book.bids, self.depth)
-        asks = top(book.asks, self.depth)
-        self.bids = dict(bids)
-        self.asks = dict(asks)
-        return self._message("snapshot", bids, asks, book, ts)
+        self.bids = level_window(book.bids, self.depth)
+        self.asks = level_window(book.asks, self.depth)
+        return self._message("snapshot", list(self.bids.items()), list(self.asks.items()), book, ts)
 
     def peek_snapshot(self, book: OrderBook, ts: int) -> str:
         """A snapshot for one more subscriber; the shared window is already current."""
         return self._message("snapshot", top(book.bids, self.depth), top(book.asks, self.depth), book, ts)
 
-    @staticmethod
-    def _diff(shown: dict[int, int], now: list[tuple[int, int]], side: BookSide) -> list[tuple[int, int]]:
-        out: list[tuple[int, int]] = []
-        new = dict(now)
-        for p in shown:
-            if p not in new and side.level(p) is None:
-                out.append((p, 0))  # gone from the book: an explicit delete
-        for p, q in now:
-            if shown.get(p) != q:
-                out.append((p, q))  # changed, new, or come into view
-        return out
+    def _side(self, shown: LevelWindow, side: BookSide) -> tuple[list[tuple[int, int]], LevelWindow]:
+        """Kraken's update rows for one side (a level gone from the book is
+        sent as qty 0; one only pushed out of the depth is left to the
+        client's trimming) and the new window."""
+        now = level_window(side, self.depth)
+        ch = level_changes(shown, now, side)
+        rows = [(p, 0) for p, _, left in ch.gone if left is None] + [(p, q) for p, q, _ in ch.updates]
+        return rows, now
 
     def update(self, book: OrderBook, ts: int, bid_touched: bool, ask_touched: bool) -> str | None:
         """The update message after a command, or None when the window is unchanged."""
         bids: list[tuple[int, int]] = []
         asks: list[tuple[int, int]] = []
         if bid_touched:
-            now = top(book.bids, self.depth)
-            bids = self._diff(self.bids, now, book.bids)
+            bids, now = self._side(self.bids, book.bids)
             if bids:
-                self.bids = dict(now)
+                self.bids = now
         if ask_touched:
-            now = top(book.asks, self.depth)
-            asks = self._diff(self.asks, now, book.asks)
+            asks, now = self._side(self.asks, book.asks)
             if asks:
-                self.asks = dict(now)
+                self.asks = now
         if not bids and not asks:
             return None
         return self._message("update", bids, asks, book, ts)

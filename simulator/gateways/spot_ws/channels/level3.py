@@ -1,7 +1,7 @@
 """`level3` feed (order by order): one shared view per (pair, depth).
 
 Like the L2 group it diffs the engine's window against what subscribers saw,
-order by order: `add` for orders that appear (including every order of a
+order by order (the core's diff, `simulator.core.bookwindow`, shared with FIX): `add` for orders that appear (including every order of a
 level that comes into view), `modify` for a visible-quantity change, `delete`
 for an order that left the book.  An order that lost its queue place (an
 iceberg refill, an amend up) is sent as delete + add so the client's queue
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from simulator.core.bookwindow import OrderWindow, order_changes, order_window
 from simulator.core.numbers import fmt_units
 
 from ..fmt import ts_ns
@@ -19,21 +20,11 @@ from .checksum import l3_checksum
 if TYPE_CHECKING:
     from simulator.core.book import BookSide, OrderBook
     from simulator.core.instruments import SpotPair
-    from simulator.core.orders import Order
 
 DEPTHS = (10, 100, 1000)
 
-Window = dict[int, list[tuple[str, int, int]]]  # price -> [(order_id, visible lots, ts)] in queue order
-
-
-def window(side: BookSide, n: int) -> Window:
-    out: Window = {}
-    for lvl in side:
-        orders: list[Order] = [o for o in lvl.orders if o.in_book]
-        out[lvl.price] = [(o.id, o.visible, o.opened_ns) for o in orders]
-        if len(out) >= n:
-            break
-    return out
+def window(side: BookSide, n: int) -> OrderWindow:
+    return order_window(side, n)
 
 
 def l3_book_checksum(book: OrderBook, pair: SpotPair) -> int:
@@ -49,8 +40,8 @@ class L3Group:
         self.pair = pair
         self.depth = depth
         self.subs: set[Any] = set()
-        self.bids: Window = {}
-        self.asks: Window = {}
+        self.bids: OrderWindow = {}
+        self.asks: OrderWindow = {}
 
     def _order(self, oid: str, price: int, q: int, ts: int, event: str | None = None) -> str:
         pdp, qdp = self.pair.pair_decimals, self.pair.lot_decimals
@@ -60,7 +51,7 @@ class L3Group:
             f'"order_qty":{fmt_units(q, qdp)},"timestamp":"{ts_ns(ts)}"}}'
         )
 
-    def _snapshot_side(self, w: Window) -> str:
+    def _snapshot_side(self, w: OrderWindow) -> str:
         return ",".join(self._order(oid, p, q, ts) for p, os in w.items() for oid, q, ts in os)
 
     def snapshot(self, book: OrderBook, ts: int, reset: bool = True) -> str:
@@ -75,35 +66,14 @@ class L3Group:
             f'"checksum":{cs},"timestamp":"{ts_ns(ts)}"}}]}}'
         )
 
-    def _diff(self, shown: Window, now: Window, side: BookSide, ts: int) -> list[str]:
-        deletes: list[str] = []
-        rest: list[str] = []
-        still: dict[str, int] = {}
-        for p, os in now.items():
-            for oid, _, _ in os:
-                still[oid] = p
-        for p, os in shown.items():
-            for oid, q, _ in os:
-                if still.get(oid) == p:
-                    continue  # handled with its level below
-                if still.get(oid) is not None or not _in_level(side, p, oid):
-                    deletes.append(self._order(oid, p, q, ts, "delete"))
-        for p, os in now.items():
-            old = shown.get(p, [])
-            old_q = {oid: q for oid, q, _ in old}
-            kept = [oid for oid, _, _ in old if oid in still and still[oid] == p]
-            # longest prefix of the new queue that keeps the old relative order
-            i = 0
-            while i < len(os) and i < len(kept) and os[i][0] == kept[i]:
-                i += 1
-            for oid, q, _ in os[:i]:
-                if old_q.get(oid) != q:
-                    rest.append(self._order(oid, p, q, ts, "modify"))
-            for oid, q, ots in os[i:]:
-                if oid in old_q:  # moved back in the queue: delete + add
-                    deletes.append(self._order(oid, p, old_q[oid], ts, "delete"))
-                rest.append(self._order(oid, p, q, ots, "add"))
-        return deletes + rest
+    def _diff(self, shown: OrderWindow, now: OrderWindow, side: BookSide, ts: int) -> list[str]:
+        """Kraken's rows: deletes first (an order only pushed out of the depth
+        is left to the client's trimming), then modifies and adds in queue order."""
+        ch = order_changes(shown, now, side)
+        rows = [self._order(oid, p, q, ts, "delete") for oid, p, q, _, left in ch.deletes if left is None]
+        for action, oid, p, q, ots in ch.updates:
+            rows.append(self._order(oid, p, q, ts if action == "modify" else ots, action))
+        return rows
 
     def update(self, book: OrderBook, ts: int) -> str | None:
         nb = window(book.bids, self.depth)
@@ -118,8 +88,3 @@ class L3Group:
             f'{{"channel":"level3","type":"update","data":[{{"checksum":{cs},"symbol":"{self.pair.symbol}",'
             f'"bids":[{",".join(bids)}],"asks":[{",".join(asks)}],"timestamp":"{ts_ns(ts)}"}}]}}'
         )
-
-
-def _in_level(side: BookSide, price: int, oid: str) -> bool:
-    lvl = side.level(price)
-    return lvl is not None and any(o.id == oid and o.in_book for o in lvl.orders)

@@ -1,12 +1,13 @@
-"""Public market-data messages: ticker (24h rolling stats), trade, ohlc, instrument."""
+"""Public market-data messages: ticker (24h rolling stats), trade, ohlc,
+instrument.  The statistics and candles come from `simulator.core.marketdata`."""
 
 from __future__ import annotations
 
-from collections import deque
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.events import TradeEvent
+from simulator.core.marketdata import Candle, Ticker
 from simulator.core.numbers import fmt_units
 from simulator.gateways.jsonw import Raw, dumps
 
@@ -16,74 +17,42 @@ if TYPE_CHECKING:
     from simulator.core.book import OrderBook
     from simulator.core.instruments import InstrumentRegistry, SpotPair
 
-DAY_NS = 86_400 * 1_000_000_000
 OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 OHLC_SNAPSHOT_CANDLES = 720
 MARKET_LIKE = frozenset({"market", "stop-loss", "take-profit", "trailing-stop", "settle-position"})
 
 
-class PairStats:
-    """Trades of the last 24 hours with running sums, for the ticker."""
-
-    __slots__ = ("pair", "trades", "volume", "notional", "last")
-
-    def __init__(self, pair: SpotPair, history: list[TradeEvent], now: int) -> None:
-        self.pair = pair
-        self.trades: deque[TradeEvent] = deque()
-        self.volume = 0
-        self.notional = 0
-        self.last: int | None = history[-1].price if history else None
-        for t in history:
-            if t.ts > now - DAY_NS:
-                self.add(t)
-
-    def add(self, t: TradeEvent) -> None:
-        self.trades.append(t)
-        self.volume += t.qty
-        self.notional += t.qty * t.price
-        self.last = t.price
-
-    def evict(self, now: int) -> None:
-        cut = now - DAY_NS
-        tr = self.trades
-        while tr and tr[0].ts <= cut:
-            t = tr.popleft()
-            self.volume -= t.qty
-            self.notional -= t.qty * t.price
-
-    def ticker(self, book: OrderBook, now: int) -> dict[str, Any]:
-        self.evict(now)
-        pair = self.pair
-        pdp, qdp = pair.pair_decimals, pair.lot_decimals
-        bid = book.bids.best()
-        ask = book.asks.best()
-        last = self.last or 0
-        if self.trades:
-            prices = [t.price for t in self.trades]
-            low, high, open_ = min(prices), max(prices), self.trades[0].price
-            vwap = (self.notional * 2 + self.volume) // (2 * self.volume) if self.volume else last
-        else:
-            low = high = open_ = vwap = last
-        change = last - open_
-        pct = (
-            (Decimal(change) * 100 / Decimal(open_)).quantize(Decimal("0.01"), ROUND_HALF_EVEN) if open_ else Decimal(0)
-        )
-        return {
-            "symbol": pair.symbol,
-            "bid": Raw(fmt_units(bid.price if bid else 0, pdp)),
-            "bid_qty": Raw(fmt_units(bid.visible if bid else 0, qdp)),
-            "ask": Raw(fmt_units(ask.price if ask else 0, pdp)),
-            "ask_qty": Raw(fmt_units(ask.visible if ask else 0, qdp)),
-            "last": Raw(fmt_units(last, pdp)),
-            "volume": Raw(fmt_units(self.volume, qdp)),
-            "vwap": Raw(fmt_units(vwap, pdp)),
-            "low": Raw(fmt_units(low, pdp)),
-            "high": Raw(fmt_units(high, pdp)),
-            "change": Raw(fmt_units(change, pdp)),
-            "change_pct": Raw(f"{pct:.2f}"),
-            "trades": len(self.trades),
-            "timestamp": ts_us(now),
-        }
+def ticker_data(pair: SpotPair, book: OrderBook, tk: Ticker, now: int) -> dict[str, Any]:
+    """The ticker of the rolling 24 hours (statistics from the core)."""
+    pdp, qdp = pair.pair_decimals, pair.lot_decimals
+    bid = book.bids.best()
+    ask = book.asks.best()
+    last = tk.last.price if tk.last is not None else 0
+    w = tk.day
+    low = w.low if w.low is not None else last
+    high = w.high if w.high is not None else last
+    open_ = w.open if w.open is not None else last
+    vwap = w.vwap_units()
+    change = last - open_
+    pct = (
+        (Decimal(change) * 100 / Decimal(open_)).quantize(Decimal("0.01"), ROUND_HALF_EVEN) if open_ else Decimal(0)
+    )
+    return {
+        "symbol": pair.symbol,
+        "bid": Raw(fmt_units(bid.price if bid else 0, pdp)),
+        "bid_qty": Raw(fmt_units(bid.visible if bid else 0, qdp)),
+        "ask": Raw(fmt_units(ask.price if ask else 0, pdp)),
+        "ask_qty": Raw(fmt_units(ask.visible if ask else 0, qdp)),
+        "last": Raw(fmt_units(last, pdp)),
+        "volume": Raw(fmt_units(w.volume, qdp)),
+        "vwap": Raw(fmt_units(vwap if vwap is not None else last, pdp)),
+        "low": Raw(fmt_units(low, pdp)),
+        "high": Raw(fmt_units(high, pdp)),
+        "change": Raw(fmt_units(change, pdp)),
+        "change_pct": Raw(f"{pct:.2f}"),
+        "trades": w.count,
+        "timestamp": ts_us(now),
+    }
 
 
 def ticker_message(kind: str, data: dict[str, Any]) -> str:
@@ -111,63 +80,29 @@ def trade_message(kind: str, pair: SpotPair, trades: list[TradeEvent]) -> str:
     return dumps({"channel": "trade", "type": kind, "data": [trade_entry(pair, t) for t in trades]})
 
 
-class Candle:
-    __slots__ = ("begin", "open", "high", "low", "close", "volume", "notional", "trades")
-
-    def __init__(self, begin: int, t: TradeEvent) -> None:
-        self.begin = begin
-        self.open = self.high = self.low = self.close = t.price
-        self.volume = t.qty
-        self.notional = t.qty * t.price
-        self.trades = 1
-
-    def add(self, t: TradeEvent) -> None:
-        if t.price > self.high:
-            self.high = t.price
-        if t.price < self.low:
-            self.low = t.price
-        self.close = t.price
-        self.volume += t.qty
-        self.notional += t.qty * t.price
-        self.trades += 1
-
-
 def interval_ns(minutes: int) -> int:
     return minutes * 60 * 1_000_000_000
 
 
-def candles(trades: list[TradeEvent], minutes: int, limit: int = OHLC_SNAPSHOT_CANDLES) -> list[Candle]:
-    """Candles of the intervals that had trades, oldest first, the last `limit`."""
-    span = interval_ns(minutes)
-    out: list[Candle] = []
-    for t in trades:
-        begin = t.ts - t.ts % span
-        if out and out[-1].begin == begin:
-            out[-1].add(t)
-        else:
-            out.append(Candle(begin, t))
-    return out[-limit:]
-
-
-def candle_entry(pair: SpotPair, c: Candle, minutes: int) -> dict[str, Any]:
+def candle_entry(pair: SpotPair, c: Candle[int], minutes: int) -> dict[str, Any]:
     pdp = pair.pair_decimals
-    vwap = (c.notional * 2 + c.volume) // (2 * c.volume) if c.volume else c.close
+    vwap = c.vwap_units()
     return {
         "symbol": pair.symbol,
         "open": Raw(fmt_units(c.open, pdp)),
         "high": Raw(fmt_units(c.high, pdp)),
         "low": Raw(fmt_units(c.low, pdp)),
         "close": Raw(fmt_units(c.close, pdp)),
-        "trades": c.trades,
+        "trades": c.count,
         "volume": Raw(fmt_units(c.volume, pair.lot_decimals)),
-        "vwap": Raw(fmt_units(vwap, pdp)),
+        "vwap": Raw(fmt_units(vwap if vwap is not None else c.close, pdp)),
         "interval_begin": ts_ns(c.begin),
         "interval": minutes,
         "timestamp": ts_us(c.begin + interval_ns(minutes)),
     }
 
 
-def ohlc_message(kind: str, pair: SpotPair, cs: list[Candle], minutes: int, now: int) -> str:
+def ohlc_message(kind: str, pair: SpotPair, cs: list[Candle[int]], minutes: int, now: int) -> str:
     return dumps(
         {
             "channel": "ohlc",

@@ -1,0 +1,305 @@
+"""One client's order latency while others load the venue, beside the same
+client's latency with the venue idle, in the same run (issue 15, item 12).
+
+    python -m benchmarks.contention [--orders 120000] [--seconds 4] [--ws 1000] [--json]
+
+1. Setup: one account builds a history of `--orders` closed orders (IOC
+   orders in batches of 15, half of them filled: trades and ledger entries
+   too) against a maker's resting orders.
+2. idle: a probe client sends AddOrder (a new best bid, so every order is a
+   book change) + CancelOrder, sequentially, on its own keep-alive
+   connection; the figure is the latency of each request, p50 / p99.
+3. history: the same probe while another process polls ClosedOrders,
+   TradesHistory and Ledgers of the history account back to back (first
+   pages and deep `ofs` pages, with counts).
+4. fan-out (`--ws N`, 0 = skip): the same probe while N public WS v2
+   connections are subscribed to BTC/USD book, ticker (bbo) and trade.
+
+Target: each loaded p50 and p99 within 2x of idle.  The simulator runs as its
+own process (`kraken-sim serve`); every client runs in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import multiprocessing as mp
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+from urllib.parse import urlencode
+
+from simulator.gateways.spot_rest.auth import sign
+
+PAIR = "XBTUSD"
+MAKER_BID, MAKER_ASK = "91414.5", "91415.5"  # inside the seeded spread: the history trades against these
+PROBE_PRICE = "91414.6"  # a new best bid: each probe order is a book update for every subscriber
+TARGET = 2.0
+
+
+class Rest:
+    """A signed keep-alive Spot REST client."""
+
+    def __init__(self, url: str, key: str, secret: str) -> None:
+        host, port = url.split("//", 1)[1].split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        self.key, self.secret = key, secret
+        self.nonce = time.time_ns()
+
+    def call(self, method: str, params: dict[str, Any], as_json: bool = False) -> Any:
+        self.nonce += 1
+        body = (json.dumps({"nonce": str(self.nonce), **params}) if as_json
+                else urlencode({"nonce": self.nonce, **params})).encode()  # fmt: skip
+        path = f"/0/private/{method}"
+        headers = {
+            "API-Key": self.key,
+            "API-Sign": sign(path, str(self.nonce), body, self.secret),
+            "Content-Type": "application/json" if as_json else "application/x-www-form-urlencoded",
+        }
+        self.conn.request("POST", path, body, headers)
+        data = json.loads(self.conn.getresponse().read())
+        if data["error"]:
+            raise RuntimeError(f"{method}: {data['error']}")
+        return data["result"]
+
+
+def _admin(base: str, path: str, body: dict[str, Any]) -> Any:
+    req = urllib.request.Request(base + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _account(admin: str, balances: dict[str, str]) -> tuple[str, str]:
+    acct = _admin(admin, "/accounts", {"balances": balances, "tier": "pro"})
+    _admin(admin, f"/accounts/{acct['account_id']}/tier", {"rate_limits": False})
+    return acct["api_key"], acct["api_secret"]
+
+
+def _start_sim() -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "serve", "--port", "0", "--fix-port", "0", "--log-level", "error"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError("simulator did not start")
+    return proc, json.loads(line)
+
+
+# ----------------------------------------------------------------- history
+def build_history(url: str, creds: tuple[str, str], orders: int) -> float:
+    """`orders` closed IOC orders: buys at the maker's ask fill, sells below
+    the maker's bid... fill too; every other batch rests nothing and fills
+    nothing (a price no one meets), so half the orders have no trade."""
+    c = Rest(url, *creds)
+    t0 = time.perf_counter()
+    done = 0
+    i = 0
+    while done < orders:
+        n = min(15, max(2, orders - done))
+        fill = i % 2 == 0
+        side = "buy" if (i // 2) % 2 == 0 else "sell"
+        if fill:
+            price = MAKER_ASK if side == "buy" else MAKER_BID
+        else:
+            price = "90000.0" if side == "buy" else "93000.0"
+        batch = [{"ordertype": "limit", "type": side, "volume": "0.0001", "price": price, "timeinforce": "IOC"}] * n
+        c.call("AddOrderBatch", {"pair": PAIR, "orders": batch}, as_json=True)
+        done += n
+        i += 1
+    return time.perf_counter() - t0
+
+
+def _poller(url: str, creds: tuple[str, str], ready: Any, stop: Any, out: Any) -> None:
+    c = Rest(url, *creds)
+    calls = [
+        ("ClosedOrders", {}),
+        ("TradesHistory", {}),
+        ("Ledgers", {}),
+        ("ClosedOrders", {"ofs": "50000"}),
+        ("TradesHistory", {"ofs": "20000"}),
+        ("Ledgers", {"asset": "XBT", "ofs": "10000"}),
+    ]
+    n = 0
+    lat: list[float] = []
+    c.call("ClosedOrders", {})
+    ready.set()
+    while not stop.is_set():
+        method, params = calls[n % len(calls)]
+        t = time.perf_counter()
+        c.call(method, params)
+        lat.append(time.perf_counter() - t)
+        n += 1
+    out.put(("poller", n, _pct(lat)))
+
+
+# ------------------------------------------------------------------ probe
+def _pct(lat: list[float]) -> dict[str, float]:
+    if not lat:
+        return {"p50_ms": 0.0, "p99_ms": 0.0, "n": 0}
+    lat = sorted(lat)
+    return {"p50_ms": lat[len(lat) // 2] * 1e3, "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3,
+            "n": len(lat)}  # fmt: skip
+
+
+def _probe(url: str, creds: tuple[str, str], go: Any, seconds: float, out: Any) -> None:
+    go.wait(300)  # connect once the load is up: a connection storm is not what is measured
+    c = Rest(url, *creds)
+    order = {"pair": PAIR, "type": "buy", "ordertype": "limit", "price": PROBE_PRICE, "volume": "0.0001"}
+    txid = c.call("AddOrder", order)["txid"][0]  # warm the connection
+    c.call("CancelOrder", {"txid": txid})
+    lat: list[float] = []
+    end = time.time() + seconds
+    while time.time() < end:
+        t = time.perf_counter()
+        txid = c.call("AddOrder", order)["txid"][0]
+        t2 = time.perf_counter()
+        c.call("CancelOrder", {"txid": txid})
+        t3 = time.perf_counter()
+        lat += [t2 - t, t3 - t2]
+    out.put(("probe", len(lat), _pct(lat)))
+
+
+# -------------------------------------------------------------- WS fan-out
+async def _ws_clients(url: str, n: int, ready: Any, stop: Any) -> int:
+    from websockets.asyncio.client import connect
+
+    conns = []
+    for _ in range(n):
+        conns.append(await connect(url, max_size=None, ping_interval=None, close_timeout=0.5))
+    subs = [
+        {"method": "subscribe", "params": {"channel": "book", "symbol": ["BTC/USD"], "depth": 10}},
+        {"method": "subscribe", "params": {"channel": "ticker", "symbol": ["BTC/USD"], "event_trigger": "bbo"}},
+        {"method": "subscribe", "params": {"channel": "trade", "symbol": ["BTC/USD"]}},
+    ]
+    for c in conns:
+        for s in subs:
+            await c.send(json.dumps(s))
+    got = 0
+
+    async def drain(c: Any) -> None:
+        nonlocal got
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(c.recv(), 0.25)
+                got += 1
+            except TimeoutError:
+                continue
+            except Exception:  # noqa: BLE001 - closed
+                return
+
+    tasks = [asyncio.create_task(drain(c)) for c in conns]
+    await asyncio.sleep(1.0)  # acks and snapshots
+    ready.release()
+    await asyncio.gather(*tasks)
+    await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+    return got
+
+
+def _ws_proc(url: str, n: int, ready: Any, stop: Any, out: Any) -> None:
+    out.put(("ws", asyncio.run(_ws_clients(url, n, ready, stop)), {}))
+
+
+# ------------------------------------------------------------------- phases
+def phase(url: str, probe: tuple[str, str], seconds: float, load: str, hist: tuple[str, str] | None,
+          ws_url: str, ws_n: int) -> dict[str, Any]:
+    """The probe's latency while `load` (idle | history | fanout) runs."""
+    ctx = mp.get_context("spawn")
+    q: Any = ctx.Queue()
+    go, stop = ctx.Event(), ctx.Event()
+    ready = ctx.Semaphore(0)
+    loaders = []
+    if load == "history":
+        assert hist is not None
+        loaders.append(ctx.Process(target=_poller, args=(url, hist, _Releaser(ready), stop, q)))
+    elif load == "fanout":
+        per = 250  # connections per client process
+        for k in range(0, ws_n, per):
+            loaders.append(ctx.Process(target=_ws_proc, args=(ws_url, min(per, ws_n - k), ready, stop, q)))
+    pp = ctx.Process(target=_probe, args=(url, probe, go, seconds, q))
+    for p in [*loaders, pp]:
+        p.start()
+    for _ in loaders:
+        if not ready.acquire(timeout=300):
+            raise RuntimeError(f"{load}: the load did not come up")
+    time.sleep(0.5)
+    go.set()
+    results: dict[str, Any] = {}
+    while "probe" not in results:
+        kind, n, pct = q.get(timeout=seconds + 300)
+        results[kind] = pct if kind == "probe" else {"count": n, **pct}
+    stop.set()
+    for _ in loaders:
+        kind, n, pct = q.get(timeout=120)
+        results[kind] = {"count": n, **pct}
+    for p in [*loaders, pp]:
+        p.join(30)
+    return results
+
+
+class _Releaser:
+    """An Event-like `set()` over a semaphore (the poller says it is polling)."""
+
+    def __init__(self, sem: Any) -> None:
+        self.sem = sem
+
+    def set(self) -> None:
+        self.sem.release()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--orders", type=int, default=120_000, help="closed orders in the polled account's history")
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--ws", type=int, default=1000, help="subscribed public WS connections (0: skip the phase)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    sim, info = _start_sim()
+    try:
+        url, admin = info["spot_rest"], info["admin"]
+        maker = Rest(url, *_account(admin, {"USD": "100000000", "XBT": "1000"}))
+        maker.call("AddOrder", {"pair": PAIR, "type": "sell", "ordertype": "limit", "price": MAKER_ASK, "volume": "500"})
+        maker.call("AddOrder", {"pair": PAIR, "type": "buy", "ordertype": "limit", "price": MAKER_BID, "volume": "500"})
+        hist = _account(admin, {"USD": "100000000", "XBT": "1000"})
+        probe = _account(admin, {"USD": "100000000", "XBT": "1000"})
+        built = build_history(url, hist, args.orders)
+        print(f"history: {args.orders} closed orders built in {built:.1f} s", flush=True)
+        out: dict[str, Any] = {"orders": args.orders, "seconds": args.seconds, "ws": args.ws}
+        out["idle"] = phase(url, probe, args.seconds, "idle", None, info["spot_ws"], 0)["probe"]
+        loaded = phase(url, probe, args.seconds, "history", hist, info["spot_ws"], 0)
+        out["history"], out["poller"] = loaded["probe"], loaded.get("poller", {})
+        if args.ws:
+            fan = phase(url, probe, args.seconds, "fanout", None, info["spot_ws"], args.ws)
+            out["fanout"] = fan["probe"]
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(30)
+    idle = out["idle"]
+    print(f"idle          : p50 {idle['p50_ms']:.2f} ms  p99 {idle['p99_ms']:.2f} ms  ({idle['n']} requests)")
+    for name in ("history", "fanout"):
+        if name not in out:
+            continue
+        r = out[name]
+        r50 = r["p50_ms"] / idle["p50_ms"] if idle["p50_ms"] else 0.0
+        r99 = r["p99_ms"] / idle["p99_ms"] if idle["p99_ms"] else 0.0
+        r["ratio_p50"], r["ratio_p99"] = r50, r99
+        what = "history polled" if name == "history" else f"{args.ws} WS subscribers"
+        print(f"{what:14}: p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  ({r['n']} requests)  "
+              f"ratio p50 {r50:.2f}x  p99 {r99:.2f}x  (target <= {TARGET:.0f}x)")
+    if out.get("poller"):
+        pl = out["poller"]
+        print(f"poller        : {pl['count']} history reads, p50 {pl['p50_ms']:.2f} ms  p99 {pl['p99_ms']:.2f} ms")
+    if args.json:
+        print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
