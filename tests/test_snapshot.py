@@ -195,22 +195,18 @@ def _bad_header(p: Path, journal: Path) -> None:
     p.write_bytes(b"{not json\n" + p.read_bytes().split(b"\n", 1)[1])
 
 
-class _Nowhere:
-    """Pickles as a reference to wiring the venue does not have."""
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        from simulator.server import persistence
-
-        return (persistence._ref, ("venue.nowhere",))
-
-
 def _unloadable(p: Path, journal: Path) -> None:
-    """Checksums fine, but the pickle cannot be restored into this venue."""
+    """Checksums fine, but the records cannot be loaded into this venue
+    (an order of a pair the venue does not list)."""
     import hashlib
-    import pickle
 
-    header = json.loads(p.read_bytes().split(b"\n", 1)[0])
-    body = pickle.dumps({"roots": {}, "containers": {"extensions": _Nowhere()}, "scalars": {}})
+    head, body = p.read_bytes().split(b"\n", 1)
+    header = json.loads(head)
+    data = json.loads(body)
+    data["venue"]["spot"]["order_table"].append(data["venue"]["spot"]["order_table"][0][:])
+    fields = data["venue"]["spot"]["order_fields"]
+    data["venue"]["spot"]["order_table"][-1][fields.index("pair")] = "NOSUCHPAIR"
+    body = json.dumps(data).encode()
     header.update(body_sha256=hashlib.sha256(body).hexdigest(), body_len=len(body))
     p.write_bytes(json.dumps(header).encode() + b"\n" + body)
 

@@ -116,6 +116,26 @@ class Journal:
                 d["params"] = decode_params(d["params"])
                 yield d
 
+    def to_state(self) -> dict[str, Any]:
+        """Where the journal stands; the entries themselves are the journal
+        file's lines (a snapshot names how many of the newest are kept)."""
+        return {"seq": self._seq, "dropped": self.dropped, "kept": len(self.entries)}
+
+    def from_state(self, state: dict[str, Any], entries: list[JournalEntry]) -> None:
+        """`entries`: the newest `state["kept"]` commands, as read back from
+        the journal file (their events are not kept: replies of the past)."""
+        if len(entries) != state["kept"] or (entries and entries[-1].seq != state["seq"]):
+            raise ValueError("the journal entries do not match the saved journal")
+        self._seq = int(state["seq"])
+        self.dropped = int(state["dropped"])
+        self.entries = list(entries)
+
+    @staticmethod
+    def entry_of(d: dict[str, Any]) -> JournalEntry:
+        """A journal line (as `read_commands` yields it) as an entry without events."""
+        origin = Origin(d.get("protocol", "admin"), d.get("session", ""), d.get("account", ""))
+        return JournalEntry(d["seq"], d["ts"], d["engine"], d["command"], origin, d["params"], [], d.get("error"))
+
 
 class Sequencer:
     """Orders commands into one engine.  Thread-safe (one lock, uncontended
