@@ -72,6 +72,9 @@ def copy_state(r: Run, src: Path, dst: Path) -> None:
     venue's own thread, so no command or snapshot is half done)."""
 
     def cp() -> None:
+        store = r.v.runtime.services.journal_file
+        assert store is not None
+        store.wait_written()  # a snapshot still being written is a .tmp file: the one before it is the newest
         dst.mkdir(parents=True)
         for p in src.iterdir():
             if p.is_file() and not p.name.endswith(".tmp"):
@@ -203,9 +206,9 @@ def _unloadable(p: Path, journal: Path) -> None:
     head, body = p.read_bytes().split(b"\n", 1)
     header = json.loads(head)
     data = json.loads(body)
-    data["venue"]["spot"]["order_table"].append(data["venue"]["spot"]["order_table"][0][:])
-    fields = data["venue"]["spot"]["order_fields"]
-    data["venue"]["spot"]["order_table"][-1][fields.index("pair")] = "NOSUCHPAIR"
+    spot = data["venue"]["spot"]
+    spot["live_orders"].append(spot["live_orders"][0][:])
+    spot["live_orders"][-1][spot["order_fields"].index("pair")] = "NOSUCHPAIR"
     body = json.dumps(data).encode()
     header.update(body_sha256=hashlib.sha256(body).hexdigest(), body_len=len(body))
     p.write_bytes(json.dumps(header).encode() + b"\n" + body)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from .digest import StateHash, record
 from .ids import IdGenerator, RenderedId
 from .numbers import BALANCE_DP, fmt_units
-from .state import dec, enc
+from .state import Deferred, dec, enc
 
 # Kraken's API-key permissions (names are ours; the set mirrors Kraken's UI).
 QUERY_FUNDS = "query_funds"
@@ -156,6 +157,16 @@ class LedgerEntry:
         return f"LedgerEntry({self.id} {self.type} {self.asset} {self.amount} fee={self.fee} bal={self.balance})"
 
 
+def _ledger_records(entries: list[LedgerEntry]) -> list[list[Any]]:
+    out = []
+    for e in entries:
+        r = e.ref
+        ref = r if isinstance(r, str) else {"fill": format(r._bits, "x")}  # type: ignore[attr-defined]
+        out.append([format(e._bits, "x"), ref, e.time_ns, e.type, e.subtype, e.asset, e.amount, e.fee, e.balance,
+                    e.account_id])  # fmt: skip
+    return out
+
+
 class Account:
     """One Kraken account (or subaccount): balances, holds, keys, settings."""
 
@@ -270,12 +281,7 @@ class AccountRegistry:
         fill (the Spot engine links it back on load)."""
         accounts = []
         for a in self.accounts.values():
-            ledger = []
-            for e in a.ledger:
-                r = e.ref
-                ref = r if isinstance(r, str) else {"fill": format(r._bits, "x")}  # type: ignore[attr-defined]
-                ledger.append([format(e._bits, "x"), ref, e.time_ns, e.type, e.subtype, e.asset, e.amount, e.fee,
-                               e.balance, e.account_id])
+            ledger = Deferred(partial(_ledger_records, list(a.ledger)))  # entries never change: built off the loop
             accounts.append({
                 "id": a.id, "balances": dict(a.balances), "held": dict(a.held), "tier": a.tier, "volume_30d": str(a.volume_30d),
                 "parent_id": a.parent_id, "subaccounts": list(a.subaccounts), "keys": [k.key for k in a.keys],

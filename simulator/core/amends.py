@@ -51,8 +51,12 @@ class AmendHistory:
     def of(self, order_id: str) -> list[AmendRecord]:
         return self.by_order.get(order_id, [])
 
-    def to_state(self) -> dict[str, Any]:
-        return {oid: [list(astuple(r)) for r in versions] for oid, versions in self.by_order.items()}
+    def to_state(self) -> Any:
+        """Versions never change once recorded: their records are built later (a Deferred)."""
+        from .state import Deferred
+
+        saved = {oid: list(versions) for oid, versions in self.by_order.items()}
+        return Deferred(lambda: {oid: [list(astuple(r)) for r in versions] for oid, versions in saved.items()})
 
     def from_state(self, state: dict[str, Any]) -> None:
         self.by_order = {oid: [AmendRecord(*r) for r in versions] for oid, versions in state.items()}

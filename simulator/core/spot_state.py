@@ -11,13 +11,14 @@ with the accounts (AccountRegistry.to_state): fills name theirs by id bits.
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Any
 
 from .book import Level, OrderBook
 from .digest import field_names
 from .events import Fill, TradeEvent
 from .orders import _NO_TRADES, Order, Origin
-from .state import Table, dec, enc
+from .state import Deferred, Table, dec, enc
 
 if TYPE_CHECKING:
     from .accounts import LedgerEntry
@@ -31,20 +32,25 @@ _TRADE_FIELDS = ("pair_id", "trade_id", "price", "qty", "taker_side", "ts", "mak
                  "ordertype")  # fmt: skip
 
 
+_GETTERS: dict[tuple[str, ...], Any] = {}
+
+
 def _order_rec(o: Order, names: tuple[str, ...], fills: Table) -> list[Any]:
-    out: list[Any] = []
-    for n in names:
-        v = getattr(o, n)
-        if n in _ORDER_REFS:
-            if n == "pair":
-                v = v.id
-            elif n == "origin":
-                v = None if v is None else [v.protocol, v.session, v.account_id]
-            elif n == "trades":
-                v = None if v is _NO_TRADES else [fills.ref(f) for f in v]
-            else:
-                v = enc(v)
-        out.append(v)
+    get = _GETTERS.get(names)
+    if get is None:
+        get = _GETTERS[names] = (operator.attrgetter(*names), [(i, n) for i, n in enumerate(names) if n in _ORDER_REFS])
+    getter, refs = get
+    out = list(getter(o))
+    for i, n in refs:
+        v = out[i]
+        if n == "pair":
+            out[i] = v.id
+        elif n == "origin":
+            out[i] = None if v is None else [v.protocol, v.session, v.account_id]
+        elif n == "trades":
+            out[i] = None if v is _NO_TRADES else [fills.ref(f) for f in v]
+        else:
+            out[i] = enc(v)
     return out
 
 
@@ -56,19 +62,19 @@ def _book_rec(book: OrderBook, orders: Table) -> dict[str, Any]:
 
 
 def to_state(eng: SpotEngine) -> dict[str, Any]:
+    """Live state (open orders, books, stops, counters, timers) as records
+    now; history (closed orders, fills, trades) as references now and
+    records later (a Deferred part: those objects no longer change)."""
     orders, fills = Table(), Table()
     ref = orders.ref
+    names = field_names(Order)
     out: dict[str, Any] = {
         "now_ns": eng.now_ns,
         "status": eng.status,
-        "orders_by_id": [ref(o) for o in eng.orders.values()],
         "open_orders": {a: [ref(o) for o in d.values()] for a, d in eng.open_orders.items()},
-        "closed_orders": {a: [ref(o) for o in lst] for a, lst in eng.closed_orders.items()},
-        "fills": {a: [fills.ref(f) for f in lst] for a, lst in eng.fills.items()},
         "books": {pid: _book_rec(b, orders) for pid, b in eng.books.items()},
         "stops": {pid: [ref(o) for o in lst] for pid, lst in eng.stops.items()},
         "cl_ids": [[a, cl, ref(o)] for (a, cl), o in eng.cl_ids.items()],
-        "trades": {pid: [[getattr(t, n) for n in _TRADE_FIELDS] for t in lst] for pid, lst in eng.trades.items()},
         "trade_seq": dict(eng.trade_seq),
         "last_price": dict(eng.last_price),
         "index_price": dict(eng.index_price),
@@ -78,26 +84,40 @@ def to_state(eng: SpotEngine) -> dict[str, Any]:
         "amend_history": eng.amend_history.to_state(),
         "timers": [list(t) for t in eng._timers],
         "timer_seq": eng._timer_seq,
+        "order_fields": list(names),
     }
-    names = field_names(Order)
-    recs = []
-    i = 0
-    while i < len(orders.objs):
-        recs.append(_order_rec(orders.objs[i], names, fills))
-        i += 1
-    fill_recs = []
-    j = 0
-    while j < len(fills.objs):
-        f = fills.objs[j]
-        fill_recs.append([format(f._bits, "x"), ref(f.order), [format(e._bits, "x") for e in f.ledger],
-                          *[getattr(f, n) for n in _FILL_FIELDS]])
-        j += 1
-        while i < len(orders.objs):  # a fill's order that no container holds any more
-            recs.append(_order_rec(orders.objs[i], names, fills))
-            i += 1
-    out["order_fields"] = list(names)
-    out["order_table"] = recs
-    out["fill_table"] = fill_recs
+    # every live order is in `open_orders`: its record is taken now, while it cannot change
+    out["live_orders"] = [_order_rec(o, names, fills) for o in orders.objs]
+    live = len(orders.objs)
+    everything = list(eng.orders.values())
+    closed = {a: list(lst) for a, lst in eng.closed_orders.items()}
+    account_fills = {a: list(lst) for a, lst in eng.fills.items()}
+    trades = {pid: list(lst) for pid, lst in eng.trades.items()}
+
+    def history() -> dict[str, Any]:
+        hist: dict[str, Any] = {
+            "orders_by_id": [ref(o) for o in everything],
+            "closed_orders": {a: [ref(o) for o in lst] for a, lst in closed.items()},
+            "fills": {a: [fills.ref(f) for f in lst] for a, lst in account_fills.items()},
+            "trades": {pid: [[getattr(t, n) for n in _TRADE_FIELDS] for t in lst] for pid, lst in trades.items()},
+        }
+        recs: list[Any] = []
+        fill_recs: list[Any] = []
+        i = live
+        while True:  # orders name their fills, fills their orders: until both tables are written
+            while i < len(orders.objs):
+                recs.append(_order_rec(orders.objs[i], names, fills))
+                i += 1
+            if len(fill_recs) == len(fills.objs):
+                break
+            f = fills.objs[len(fill_recs)]
+            fill_recs.append([format(f._bits, "x"), ref(f.order), [format(e._bits, "x") for e in f.ledger],
+                              *[getattr(f, n) for n in _FILL_FIELDS]])  # fmt: skip
+        hist["closed_order_table"] = recs
+        hist["fill_table"] = fill_recs
+        return hist
+
+    out["history"] = Deferred(history)
     return out
 
 
@@ -106,9 +126,10 @@ def from_state(eng: SpotEngine, state: dict[str, Any]) -> None:
     ledgers, are loaded first)."""
     inst = eng.instruments
     names = state["order_fields"]
+    hist = state["history"]
     orders: list[Order] = []
     trade_refs: list[Any] = []
-    for rec in state["order_table"]:
+    for rec in (*state["live_orders"], *hist["closed_order_table"]):
         d = dict(zip(names, rec, strict=True))
         pair = inst.pairs[d["pair"]]
         o = Order(d["id"], d["account_id"], pair, d["side"], d["ordertype"], d["qty"])
@@ -127,7 +148,7 @@ def from_state(eng: SpotEngine, state: dict[str, Any]) -> None:
         for e in acct.ledger:
             ledger[format(e._bits, "x")] = e
     fills: list[Fill] = []
-    for bits, oi, lrefs, *vals in state["fill_table"]:
+    for bits, oi, lrefs, *vals in hist["fill_table"]:
         o = orders[oi]
         f = Fill(int(bits, 16), 0, o, 0, 0, 0, 0, False, 0, "")
         for n, v in zip(_FILL_FIELDS, vals, strict=True):
@@ -140,10 +161,10 @@ def from_state(eng: SpotEngine, state: dict[str, Any]) -> None:
         o.trades = _NO_TRADES if tr is None else [fills[i] for i in tr]
     eng.now_ns = int(state["now_ns"])
     eng.status = state["status"]
-    eng.orders = {orders[i].id: orders[i] for i in state["orders_by_id"]}
+    eng.orders = {orders[i].id: orders[i] for i in hist["orders_by_id"]}
     eng.open_orders = {a: {orders[i].id: orders[i] for i in lst} for a, lst in state["open_orders"].items()}
-    eng.closed_orders = {a: [orders[i] for i in lst] for a, lst in state["closed_orders"].items()}
-    eng.fills = {a: [fills[i] for i in lst] for a, lst in state["fills"].items()}
+    eng.closed_orders = {a: [orders[i] for i in lst] for a, lst in hist["closed_orders"].items()}
+    eng.fills = {a: [fills[i] for i in lst] for a, lst in hist["fills"].items()}
     for pid, b in state["books"].items():
         book = eng.books.get(pid)
         if book is None:
@@ -158,7 +179,7 @@ def from_state(eng: SpotEngine, state: dict[str, Any]) -> None:
             bs.keys = sorted(bs.levels)
     eng.stops = {pid: [orders[i] for i in lst] for pid, lst in state["stops"].items()}
     eng.cl_ids = {(a, cl): orders[i] for a, cl, i in state["cl_ids"]}
-    eng.trades = {pid: [TradeEvent(*t) for t in lst] for pid, lst in state["trades"].items()}
+    eng.trades = {pid: [TradeEvent(*t) for t in lst] for pid, lst in hist["trades"].items()}
     eng.trade_seq = dict(state["trade_seq"])
     eng.last_price = dict(state["last_price"])
     eng.index_price = dict(state["index_price"])

@@ -13,6 +13,7 @@ a field nobody saves is a visible omission, not a silently pickled object.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -72,6 +73,38 @@ def dec_map(v: Any) -> dict[Any, Any]:
     return out
 
 
+class Deferred:
+    """Records of history that no longer changes (closed orders, fills,
+    ledger entries, trades), captured now as references and turned into
+    records later: a snapshot takes the references with the sequencers
+    held, and builds the records off the event loop.  `build` may only read
+    objects that no command changes any more."""
+
+    __slots__ = ("build",)
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self.build = build
+
+
+def materialize(x: Any) -> Any:
+    """`x` with every Deferred part built: plain records throughout."""
+    t = type(x)
+    if t is Deferred:
+        return materialize(x.build())
+    if t is dict:
+        return {k: materialize(v) for k, v in x.items()}
+    if t is list:
+        return [materialize(v) for v in x]
+    return x
+
+
+def expand(x: Any) -> Any:
+    """A JSON writer's `default`: builds a Deferred part where it is written."""
+    if type(x) is Deferred:
+        return x.build()
+    raise TypeError(f"{type(x).__name__} is not a plain record")
+
+
 class Table:
     """Objects shared between containers (an order in a book, an account's
     open orders and a fill), written once and referred to by index."""
@@ -90,4 +123,4 @@ class Table:
         return i
 
 
-__all__ = ["Table", "dec", "dec_map", "enc"]
+__all__ = ["Deferred", "Table", "dec", "dec_map", "enc", "expand", "materialize"]

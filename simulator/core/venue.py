@@ -31,6 +31,7 @@ from .limits import VenueLimits
 from .orders import Origin
 from .ratelimit import FuturesRateLimits, SpotRateLimits
 from .sequencer import INTERNAL_ERROR, Journal, Sequencer
+from .state import materialize
 
 DERIVATIVES_ADMIN = Origin("admin", "futures")
 DERIVATIVES_ID_SALT = 0xF07  # the derivatives engine's ids are seeded apart from Spot's
@@ -371,6 +372,14 @@ class Venue:
         from each owner's `to_state()` (JSON-able: no live objects).  Not the
         wiring every start rebuilds from the config: clock, instruments,
         sequencers, handlers, hooks.  Call between commands (`quiesced()`)."""
+        return materialize(self.capture_state())  # type: ignore[no-any-return]
+
+    def capture_state(self) -> dict[str, Any]:
+        """`to_state()` with its history parts still `Deferred`: live state
+        is recorded now, history (closed orders, fills, ledgers, trades) only
+        referenced, its records built when written.  Taken with the
+        sequencers held; the history parts may then be built on any thread,
+        as commands go on (they only read objects no command changes)."""
         return {
             "ids": self.ids.to_state(),
             "accounts": self.accounts.to_state(),

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from simulator.core.sequencer import Journal, JournalEntry
+from simulator.core.state import expand
 
 log = logging.getLogger("kraken_sim")
 JOURNAL = "journal.jsonl"
@@ -201,10 +202,11 @@ class JournalFile:
         rt = self._rt
         if rt is None or self.replaying:
             return None
-        if self._writer is not None and self._writer.is_alive():
-            if not wait:
-                return None  # the last one is still being written: the next command asks again
+        if self._writer is not None:
+            # the last one is still being written (snapshots asked for faster than the disk
+            # takes them): this one waits for it, so every one is written, in order
             self._writer.join()
+            self._writer = None
         seq = rt.venue.journal._seq
         if seq == 0 or seq == self._snap_seq:
             return None
@@ -330,15 +332,15 @@ def capture(rt: Any, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
     venue = rt.venue
     try:
         with venue.quiesced(timeout=timeout):
-            return venue.journal._seq, venue.to_state()
+            return venue.journal._seq, venue.capture_state()
     except TimeoutError as exc:
         raise SnapshotError("a sequencer stayed busy") from exc
 
 
 def encode_state(state: dict[str, Any]) -> bytes:
-    """A snapshot body: the venue's records as compact JSON (ids are 80-bit
-    numbers kept as text by their owners; the JSON writer takes any int)."""
-    return json.dumps({"venue": state}, separators=(",", ":"), check_circular=False).encode()
+    """A snapshot body: the venue's records as compact JSON, history parts
+    built as they are written (`Deferred`: see Venue.capture_state)."""
+    return json.dumps({"venue": state}, separators=(",", ":"), check_circular=False, default=expand).encode()
 
 
 def decode_state(body: bytes) -> dict[str, Any]:

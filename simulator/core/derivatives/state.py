@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..book import Level
 from ..digest import field_names
-from ..state import Table, dec, enc
+from ..state import Deferred, Table, dec, enc
 from .model import FAccount, FillRec, FOrder, HistoryEvent, LogEntry, MarginAccount, OSnap, Position, TradeRec
 
 if TYPE_CHECKING:
@@ -49,25 +49,33 @@ def _position_rec(p: Position) -> list[Any]:
     return [p.spec.symbol, p.size, p.cost, p.opened_ns, p.updated_ns]
 
 
-def _account_rec(fa: FAccount, out: _Out) -> dict[str, Any]:
-    return {
+def _account_rec(fa: FAccount, out: _Out) -> tuple[dict[str, Any], Any]:
+    """(live part now, a builder of the history part for later)."""
+    live = {
         "id": fa.id,
         "flex": dict(fa.flex.balances),
         "inverse": [[ma.name, ma.currency, dict(ma.balances)] for ma in fa.inverse.values()],
         "cash": dict(fa.cash),
         "positions": [_position_rec(p) for p in fa.positions.values()],
         "open": [out.orders.ref(o) for o in fa.open.values()],
-        "closed": [out.orders.ref(o) for o in fa.closed],
-        "fills": [[f.fill_id, f.exec_id, f.account_id, out.snap(f.order), f.spec.symbol, f.side, f.qty, f.price,
-                   f.fill_type, f.fee, f.fee_asset, f.ts, f.seq, f.taker_otype] for f in fa.fills],
-        "logs": [[enc(getattr(e, n)) for n in _LOG_FIELDS] for e in fa.logs],
-        "history": [[h.uid, h.ts, h.kind, out.snap(h.order), out.snap(h.old), h.reason] for h in fa.history],
         "leverage": enc(fa.leverage),
         "pnl_pref": dict(fa.pnl_pref),
         "dms_at": fa.dms_at,
         "fill_seq": fa.fill_seq,
         "log_seq": fa.log_seq,
-    }  # fmt: skip
+    }
+    closed, fills, logs, history = list(fa.closed), list(fa.fills), list(fa.logs), list(fa.history)
+
+    def later() -> dict[str, Any]:
+        return {
+            "closed": [out.orders.ref(o) for o in closed],
+            "fills": [[f.fill_id, f.exec_id, f.account_id, out.snap(f.order), f.spec.symbol, f.side, f.qty, f.price,
+                       f.fill_type, f.fee, f.fee_asset, f.ts, f.seq, f.taker_otype] for f in fills],
+            "logs": [[enc(getattr(e, n)) for n in _LOG_FIELDS] for e in logs],
+            "history": [[h.uid, h.ts, h.kind, out.snap(h.order), out.snap(h.old), h.reason] for h in history],
+        }  # fmt: skip
+
+    return live, later
 
 
 def _book_rec(levels: dict[int, Level], out: _Out) -> list[Any]:
@@ -75,26 +83,26 @@ def _book_rec(levels: dict[int, Level], out: _Out) -> list[Any]:
 
 
 def to_state(eng: FuturesEngine) -> dict[str, Any]:
+    """Live state (open and trigger orders, books, positions, money, prices,
+    timers) as records now; history (finished orders, fills, logs, order
+    history, trades, samples) as references now and records later (a
+    Deferred part: those objects no longer change)."""
     out = _Out()
     ref = out.orders.ref
+    names = field_names(FOrder)
+    accounts = [_account_rec(fa, out) for fa in eng.state.values()]
     state: dict[str, Any] = {
         "now_ns": eng.now_ns,
         "status": eng.status,
-        "orders_by_id": [ref(o) for o in eng.orders.values()],
-        "accounts": [_account_rec(fa, out) for fa in eng.state.values()],
+        "accounts": [live for live, _ in accounts],
         "books": {s: {"bids": _book_rec(b.bids.levels, out), "asks": _book_rec(b.asks.levels, out)}
                   for s, b in eng.books.items()},
         "triggers": {s: [ref(o) for o in lst] for s, lst in eng.triggers.items()},
-        "trades": {s: [[t.uid, t.trade_id, t.symbol, t.price, t.qty, t.side, t.type, t.ts, str(t.mark),
-                        out.snap(t.maker), out.snap(t.taker)] for t in lst] for s, lst in eng.trades.items()},
         "trade_seq": dict(eng.trade_seq),
         "last": enc(eng.last),
         "mark": enc(eng.mark),
         "index": enc(eng.index),
-        "mark_samples": enc(eng.mark_samples),
-        "index_samples": enc(eng.index_samples),
         "funding_override": enc(eng.funding_override),
-        "funding_history": enc(eng.funding_history),
         "last_funding_ns": eng.last_funding_ns,
         "open_interest": dict(eng.open_interest),
         "house": dict(eng.house),
@@ -105,11 +113,32 @@ def to_state(eng: FuturesEngine) -> dict[str, Any]:
         "funding_at": eng._funding_at,
         "expiry_armed": eng._expiry_armed,
         "asset_usd": enc(eng.asset_usd),
+        "order_fields": list(names),
     }  # fmt: skip
-    names = field_names(FOrder)
-    state["order_fields"] = list(names)
-    state["order_table"] = [_order_rec(o, names) for o in out.orders.objs]
-    state["snap_table"] = [_snap_rec(s) for s in out.snaps.objs]
+    # every live order is an account's open order: its record is taken now, while it cannot change
+    state["live_orders"] = [_order_rec(o, names) for o in out.orders.objs]
+    live = len(out.orders.objs)
+    everything = list(eng.orders.values())
+    trades = {s: list(lst) for s, lst in eng.trades.items()}
+    mark_samples = {s: list(v) for s, v in eng.mark_samples.items()}
+    index_samples = {s: list(v) for s, v in eng.index_samples.items()}
+    funding_history = {s: list(v) for s, v in eng.funding_history.items()}
+
+    def history() -> dict[str, Any]:
+        hist: dict[str, Any] = {
+            "orders_by_id": [ref(o) for o in everything],
+            "accounts": [later() for _, later in accounts],
+            "trades": {s: [[t.uid, t.trade_id, t.symbol, t.price, t.qty, t.side, t.type, t.ts, str(t.mark),
+                            out.snap(t.maker), out.snap(t.taker)] for t in lst] for s, lst in trades.items()},
+            "mark_samples": enc(mark_samples),
+            "index_samples": enc(index_samples),
+            "funding_history": enc(funding_history),
+        }  # fmt: skip
+        hist["closed_order_table"] = [_order_rec(o, names) for o in out.orders.objs[live:]]
+        hist["snap_table"] = [_snap_rec(s) for s in out.snaps.objs]
+        return hist
+
+    state["history"] = Deferred(history)
     return state
 
 
@@ -117,8 +146,9 @@ def from_state(eng: FuturesEngine, state: dict[str, Any]) -> None:
     """Replace the engine's state with a saved one."""
     specs = eng.specs
     names = state["order_fields"]
+    hist = state["history"]
     orders: list[FOrder] = []
-    for rec in state["order_table"]:
+    for rec in (*state["live_orders"], *hist["closed_order_table"]):
         d = dict(zip(names, rec, strict=True))
         o = FOrder(d["id"], d["account_id"], specs[d["spec"]], d["side"], d["otype"], d["qty"])
         for n, v in d.items():
@@ -126,7 +156,7 @@ def from_state(eng: FuturesEngine, state: dict[str, Any]) -> None:
                 setattr(o, n, dec(v))
         orders.append(o)
     snaps = []
-    for rec in state["snap_table"]:
+    for rec in hist["snap_table"]:
         kw: dict[str, Any] = {n: specs[v] if n == "spec" else dec(v) for n, v in zip(_SNAP_FIELDS, rec, strict=True)}
         snaps.append(OSnap(**kw))
 
@@ -139,7 +169,8 @@ def from_state(eng: FuturesEngine, state: dict[str, Any]) -> None:
 
     hmax = eng.config.history_max
     eng.state = {}
-    for d in state["accounts"]:
+    for live, later in zip(state["accounts"], hist["accounts"], strict=True):
+        d = {**live, **later}
         fa = FAccount(d["id"], hmax)
         fa.flex.balances = dict(d["flex"])
         fa.inverse = {name: MarginAccount(name, cur, dict(bal)) for name, cur, bal in d["inverse"]}
@@ -162,7 +193,7 @@ def from_state(eng: FuturesEngine, state: dict[str, Any]) -> None:
         eng.state[fa.id] = fa
     eng.now_ns = int(state["now_ns"])
     eng.status = state["status"]
-    eng.orders = {orders[i].id: orders[i] for i in state["orders_by_id"]}
+    eng.orders = {orders[i].id: orders[i] for i in hist["orders_by_id"]}
     for sym, b in state["books"].items():
         book = eng.books[sym]
         for bs, levels in ((book.bids, b["bids"]), (book.asks, b["asks"])):
@@ -181,16 +212,16 @@ def from_state(eng: FuturesEngine, state: dict[str, Any]) -> None:
              for uid, tid, sym, price, qty, side, typ, ts, mark, mk, tk in lst),
             maxlen=tmax,
         )
-        for s, lst in state["trades"].items()
+        for s, lst in hist["trades"].items()
     }  # fmt: skip
     eng.trade_seq = dict(state["trade_seq"])
     eng.last = dec(state["last"])
     eng.mark = dec(state["mark"])
     eng.index = dec(state["index"])
-    eng.mark_samples = dec(state["mark_samples"])
-    eng.index_samples = dec(state["index_samples"])
+    eng.mark_samples = dec(hist["mark_samples"])
+    eng.index_samples = dec(hist["index_samples"])
     eng.funding_override = dec(state["funding_override"])
-    eng.funding_history = dec(state["funding_history"])
+    eng.funding_history = dec(hist["funding_history"])
     eng.last_funding_ns = int(state["last_funding_ns"])
     eng.open_interest = dict(state["open_interest"])
     eng.house = dict(state["house"])
