@@ -319,3 +319,28 @@ def test_reset_discards_snapshots(tmp_path: Path, runs: list[Run]) -> None:
     r1.stop()
     r2 = start(runs, state)
     assert r2.digest() == fresh
+
+
+def test_an_older_format_snapshot_is_ignored(tmp_path: Path, runs: list[Run]) -> None:
+    """A format-1 snapshot (a pickled venue, before snapshots became explicit
+    state) is never loaded: the start replays the whole journal, then writes
+    its own snapshot, which the next start uses."""
+    state = tmp_path / "state"
+    r1 = start(runs, state)
+    trade_a_little(r1.v)
+    digest, last = r1.digest()
+    r1.stop()
+    (snap,) = snapshot_files(state)
+    header = json.loads(snap.read_bytes().split(b"\n", 1)[0])
+    header["format"] = 1
+    old = snap.with_name(snap.name.replace(".state", ".pickle"))
+    old.write_bytes(json.dumps(header).encode() + b"\n" + b"\x80\x05old pickle")
+    snap.unlink()
+    r2 = start(runs, state)
+    assert r2.restore["mode"] == "full" and r2.restore["rejected_snapshots"] == [old.name], r2.restore
+    assert r2.digest() == (digest, last)
+    r2.stop()
+    assert [p.suffix for p in snapshot_files(state)] == [".state", ".pickle"]
+    r3 = start(runs, state)
+    assert r3.restore["mode"] == "snapshot" and r3.restore["replayed"] == 0, r3.restore
+    assert r3.digest() == (digest, last)

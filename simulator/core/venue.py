@@ -399,7 +399,7 @@ class Venue:
             },
         }  # fmt: skip
 
-    def from_state(self, state: dict[str, Any], journal_entries: list[Any] | None = None) -> None:
+    def from_state(self, state: dict[str, Any]) -> None:
         """Load `to_state()` into this freshly built venue (same config and
         seed).  Owners are loaded in dependency order: ids and accounts (with
         ledgers) first, then the engines that refer to them."""
@@ -416,7 +416,7 @@ class Venue:
         for aid, spot, fut, fix, sender, target in state["credentials"]:
             acct = self.accounts.accounts[aid]
             self.credentials[aid] = AccountCredentials(acct, keys[spot], keys[fut], keys[fix], sender, target)
-        self.journal.from_state(state["journal"], journal_entries or [])
+        self.journal.from_state(state["journal"])
         for name, saved in state["extensions"].items():
             ext = self.extensions.get(name)
             if ext is not None and hasattr(ext, "from_state"):

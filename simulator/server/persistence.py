@@ -17,8 +17,8 @@ owner writes itself (accounts, engines, funding, rate limiters, ids,
 gateway state such as nonce books), loaded back by `Venue.from_state()` into
 a freshly built venue.  Nothing is pickled: the body is JSON, and the wiring
 every start rebuilds from the config (clock, instruments, sequencers, hooks)
-is never in it.  The in-memory journal's entries are the journal file's own
-lines (read back on load, without their events).
+is never in it.  The in-memory journal's entries come back with their
+events as they were rendered when the snapshot was written.
 
 A periodic snapshot holds the sequencers only while the records are taken;
 encoding, hashing and writing run on a writer thread, off the event loop.
@@ -353,48 +353,14 @@ def decode_state(body: bytes) -> dict[str, Any]:
     return data["venue"]  # type: ignore[no-any-return]
 
 
-def load_snapshot(rt: Any, state: dict[str, Any], journal: Path, offset: int) -> None:
-    """Load a snapshot's records into the runtime's freshly prepared venue,
-    with the in-memory journal's newest entries read back from the journal
-    file (the lines that end at `offset`).  Raises SnapshotError; the venue
-    may then be half loaded (the caller rebuilds it)."""
+def load_snapshot(rt: Any, state: dict[str, Any]) -> None:
+    """Load a snapshot's records into the runtime's freshly prepared venue.
+    Raises SnapshotError; the venue may then be half loaded (the caller
+    rebuilds it)."""
     try:
-        kept = int(state["journal"]["kept"])
-        entries = [Journal.entry_of(d) for d in _lines_before(journal, offset, kept)]
-        rt.venue.from_state(state, entries)
-    except SnapshotError:
-        raise
+        rt.venue.from_state(state)
     except Exception as exc:  # noqa: BLE001 - any record that does not load: the snapshot is unusable
         raise SnapshotError(f"cannot load: {type(exc).__name__}: {exc}") from exc
-
-
-def _lines_before(path: Path, offset: int, n: int) -> list[dict[str, Any]]:
-    """The last `n` journal commands that end at byte `offset`, oldest first
-    (read backwards: the cost is what is kept, not the journal's length)."""
-    if n <= 0:
-        return []
-    chunks: list[bytes] = []
-    pos, found = offset, 0
-    with open(path, "rb") as fh:
-        while pos > 0 and found <= n:
-            step = min(pos, 1 << 20)
-            pos -= step
-            fh.seek(pos)
-            chunk = fh.read(step)
-            found += chunk.count(b"\n")
-            chunks.append(chunk)
-    data = b"".join(reversed(chunks))
-    lines = data.split(b"\n")[:-1]  # the data ends with the newline at `offset`
-    if len(lines) < n:
-        raise SnapshotError(f"the journal holds {len(lines)} lines before the snapshot, it kept {n}")
-    out = []
-    for raw in lines[-n:]:
-        d = json.loads(raw)
-        from simulator.core.commands import decode_params
-
-        d["params"] = decode_params(d["params"])
-        out.append(d)
-    return out
 
 
 def snapshot_files(state_dir: Path) -> list[Path]:
@@ -656,7 +622,7 @@ def restore(rt: Any, store: JournalFile, rebuild: Callable[[], None]) -> dict[st
             header, body = read_snapshot(path, store.path, seed)
             state = decode_state(body)
             touched = True
-            load_snapshot(rt, state, store.path, int(header["offset"]))
+            load_snapshot(rt, state)
         except (SnapshotError, OSError) as exc:
             log.warning("snapshot %s not used: %s", path.name, exc)
             report["rejected_snapshots"].append(path.name)
