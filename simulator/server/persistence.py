@@ -48,9 +48,10 @@ OLD_SUFFIXES = (".pickle",)  # format 1 (pickled venues): listed (to prune and t
 SNAPSHOT_FORMAT = 2
 SNAPSHOTS_KEPT = 2  # the newest and one fallback
 DEFAULT_SNAPSHOT_EVERY = 2000
-# taking the records costs time on the loop proportional to the venue's state;
-# the next periodic snapshot waits at least this many times as long as that
-# took, so snapshots never hold the sequencers more than ~1/SNAPSHOT_DUTY of the time
+# taking the records costs the loop time (bounded by the live state), writing them costs
+# the writer thread time (growing with history, shared with the loop by the interpreter);
+# the next periodic snapshot waits at least this many times as long as each took, so
+# snapshots never take more than ~1/SNAPSHOT_DUTY of either
 SNAPSHOT_DUTY = 20
 
 
@@ -170,7 +171,10 @@ class JournalFile:
             and self.snapshot_every > 0
             and self._since_snapshot >= self.snapshot_every
             and time.monotonic() >= self._not_before
+            and not (self.duty and self._writer is not None and self._writer.is_alive())
         ):
+            # (while one is still being written the next waits: the loop never waits for the disk;
+            # with duty 0 -- counts, not timings -- it is taken anyway, once the last one is written)
             self._schedule()
 
     def _schedule(self) -> None:
@@ -284,6 +288,8 @@ class _Writer:
         finally:
             self.state = {}
         store.last_write_s = time.perf_counter() - t0
+        # the writer shares the interpreter with the loop: its time is spaced out by the same duty
+        store._not_before = max(store._not_before, time.monotonic() + store.duty * store.last_write_s)
         store.snapshots_written += 1
         log.info("snapshot at seq %d: %.1f ms taking the records, %.1f ms writing (off the loop)",
                  self.seq, self.took * 1e3, store.last_write_s * 1e3)  # fmt: skip
