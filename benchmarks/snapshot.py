@@ -23,6 +23,7 @@ from typing import Any
 from simulator.core.commands import OrderRequest
 from simulator.core.errors import EngineError
 from simulator.core.orders import Origin
+from simulator.server.gcpolicy import tune_for_server
 from simulator.server.persistence import capture, write_snapshot
 from simulator.server.runtime import Settings
 from simulator.server.server import VenueServer
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=57000, help="commands at the last measurement")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
+    tune_for_server()  # the collector settings `kraken-sim serve` runs with
     with tempfile.TemporaryDirectory() as d:
         w = Workload(d)
         rows = []
