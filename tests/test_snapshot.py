@@ -72,6 +72,9 @@ def copy_state(r: Run, src: Path, dst: Path) -> None:
     venue's own thread, so no command or snapshot is half done)."""
 
     def cp() -> None:
+        store = r.v.runtime.services.journal_file
+        assert store is not None
+        store.wait_written()  # a snapshot still being written is a .tmp file: the one before it is the newest
         dst.mkdir(parents=True)
         for p in src.iterdir():
             if p.is_file() and not p.name.endswith(".tmp"):
@@ -195,22 +198,18 @@ def _bad_header(p: Path, journal: Path) -> None:
     p.write_bytes(b"{not json\n" + p.read_bytes().split(b"\n", 1)[1])
 
 
-class _Nowhere:
-    """Pickles as a reference to wiring the venue does not have."""
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        from simulator.server import persistence
-
-        return (persistence._ref, ("venue.nowhere",))
-
-
 def _unloadable(p: Path, journal: Path) -> None:
-    """Checksums fine, but the pickle cannot be restored into this venue."""
+    """Checksums fine, but the records cannot be loaded into this venue
+    (an order of a pair the venue does not list)."""
     import hashlib
-    import pickle
 
-    header = json.loads(p.read_bytes().split(b"\n", 1)[0])
-    body = pickle.dumps({"roots": {}, "containers": {"extensions": _Nowhere()}, "scalars": {}})
+    head, body = p.read_bytes().split(b"\n", 1)
+    header = json.loads(head)
+    data = json.loads(body)
+    spot = data["venue"]["spot"]
+    spot["live_orders"].append(spot["live_orders"][0][:])
+    spot["live_orders"][-1][spot["order_fields"].index("pair")] = "NOSUCHPAIR"
+    body = json.dumps(data).encode()
     header.update(body_sha256=hashlib.sha256(body).hexdigest(), body_len=len(body))
     p.write_bytes(json.dumps(header).encode() + b"\n" + body)
 
@@ -320,3 +319,28 @@ def test_reset_discards_snapshots(tmp_path: Path, runs: list[Run]) -> None:
     r1.stop()
     r2 = start(runs, state)
     assert r2.digest() == fresh
+
+
+def test_an_older_format_snapshot_is_ignored(tmp_path: Path, runs: list[Run]) -> None:
+    """A format-1 snapshot (a pickled venue, before snapshots became explicit
+    state) is never loaded: the start replays the whole journal, then writes
+    its own snapshot, which the next start uses."""
+    state = tmp_path / "state"
+    r1 = start(runs, state)
+    trade_a_little(r1.v)
+    digest, last = r1.digest()
+    r1.stop()
+    (snap,) = snapshot_files(state)
+    header = json.loads(snap.read_bytes().split(b"\n", 1)[0])
+    header["format"] = 1
+    old = snap.with_name(snap.name.replace(".state", ".pickle"))
+    old.write_bytes(json.dumps(header).encode() + b"\n" + b"\x80\x05old pickle")
+    snap.unlink()
+    r2 = start(runs, state)
+    assert r2.restore["mode"] == "full" and r2.restore["rejected_snapshots"] == [old.name], r2.restore
+    assert r2.digest() == (digest, last)
+    r2.stop()
+    assert [p.suffix for p in snapshot_files(state)] == [".state", ".pickle"]
+    r3 = start(runs, state)
+    assert r3.restore["mode"] == "snapshot" and r3.restore["replayed"] == 0, r3.restore
+    assert r3.digest() == (digest, last)

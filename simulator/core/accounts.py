@@ -9,10 +9,13 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
 from .digest import StateHash, record
 from .ids import IdGenerator, RenderedId
 from .numbers import BALANCE_DP, fmt_units
+from .state import Deferred, dec, enc
 
 # Kraken's API-key permissions (names are ours; the set mirrors Kraken's UI).
 QUERY_FUNDS = "query_funds"
@@ -154,6 +157,16 @@ class LedgerEntry:
         return f"LedgerEntry({self.id} {self.type} {self.asset} {self.amount} fee={self.fee} bal={self.balance})"
 
 
+def _ledger_records(entries: list[LedgerEntry]) -> list[list[Any]]:
+    out = []
+    for e in entries:
+        r = e.ref
+        ref = r if isinstance(r, str) else {"fill": format(r._bits, "x")}  # type: ignore[attr-defined]
+        out.append([format(e._bits, "x"), ref, e.time_ns, e.type, e.subtype, e.asset, e.amount, e.fee, e.balance,
+                    e.account_id])  # fmt: skip
+    return out
+
+
 class Account:
     """One Kraken account (or subaccount): balances, holds, keys, settings."""
 
@@ -261,3 +274,46 @@ class AccountRegistry:
             for e in a.ledger:
                 h.add("ledger", record(e, skip=("_id",)))
         return h.hexdigest()
+
+    def to_state(self) -> dict[str, Any]:
+        """Accounts, keys (with their nonces) and ledgers as plain records.
+        A ledger entry's ref is its text, or `{"fill": bits}` for a Spot
+        fill (the Spot engine links it back on load)."""
+        accounts = []
+        for a in self.accounts.values():
+            ledger = Deferred(partial(_ledger_records, list(a.ledger)))  # entries never change: built off the loop
+            accounts.append({
+                "id": a.id, "balances": dict(a.balances), "held": dict(a.held), "tier": a.tier, "volume_30d": str(a.volume_30d),
+                "parent_id": a.parent_id, "subaccounts": list(a.subaccounts), "keys": [k.key for k in a.keys],
+                "ledger": ledger, "rate_limits_enabled": a.rate_limits_enabled, "futures": enc(a.futures),
+                "name": a.name,
+            })  # fmt: skip
+        keys = [
+            [k.key, k.secret, k.account_id, k.kind, sorted(k.permissions), k.nonce_window, k.otp, k.last_nonce,
+             sorted(k.seen_nonces)]
+            for k in self.keys.values()
+        ]  # fmt: skip
+        return {"n": self._n, "ids": self._ids.to_state(), "keys": keys, "accounts": accounts}
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        self._n = int(state["n"])
+        self._ids.from_state(state["ids"])
+        self.keys = {}
+        for key, secret, aid, kind, perms, window, otp, last, seen in state["keys"]:
+            self.keys[key] = ApiKey(key, secret, aid, kind, frozenset(perms), window, otp, last, set(seen))
+        self.accounts = {}
+        for d in state["accounts"]:
+            a = Account(d["id"], d["tier"], d["parent_id"])
+            a.balances = dict(d["balances"])
+            a.held = dict(d["held"])
+            a.volume_30d = Decimal(d["volume_30d"])
+            a.subaccounts = list(d["subaccounts"])
+            a.keys = [self.keys[k] for k in d["keys"]]
+            a.ledger = [
+                LedgerEntry(int(bits, 16), ref, ts, t, sub, asset, amount, fee, bal, acct)
+                for bits, ref, ts, t, sub, asset, amount, fee, bal, acct in d["ledger"]
+            ]
+            a.rate_limits_enabled = bool(d["rate_limits_enabled"])
+            a.futures = dec(d["futures"])
+            a.name = d["name"]
+            self.accounts[a.id] = a

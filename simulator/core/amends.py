@@ -4,7 +4,8 @@ amended, so a venue of never-amended orders pays nothing for it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from typing import Any
 
 from .orders import Order
 
@@ -49,3 +50,13 @@ class AmendHistory:
 
     def of(self, order_id: str) -> list[AmendRecord]:
         return self.by_order.get(order_id, [])
+
+    def to_state(self) -> Any:
+        """Versions never change once recorded: their records are built later (a Deferred)."""
+        from .state import Deferred
+
+        saved = {oid: list(versions) for oid, versions in self.by_order.items()}
+        return Deferred(lambda: {oid: [list(astuple(r)) for r in versions] for oid, versions in saved.items()})
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        self.by_order = {oid: [AmendRecord(*r) for r in versions] for oid, versions in state.items()}

@@ -1385,5 +1385,17 @@ class SpotEngine:
         }.get(otype, otype)
         return f"close position @ {phrase}"
 
+    def to_state(self) -> dict[str, object]:
+        """Orders, books, stops, fills, trades, prices, timers and counters as
+        plain records (simulator/core/spot_state.py); not the wiring."""
+        from . import spot_state
+
+        return spot_state.to_state(self)
+
+    def from_state(self, state: dict[str, object]) -> None:
+        from . import spot_state
+
+        spot_state.from_state(self, state)  # type: ignore[arg-type]
+
 
 __all__ = ["AddResult", "BATCH_PER_ORDER", "BatchSlot", "EngineConfig", "SpotEngine", "SYSTEM_STATUSES"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import EngineError, Reject
 
@@ -79,6 +80,20 @@ class ExportRegistry:
         r = self.find(account_id, report_id)
         self.by_account[account_id].remove(r)
         return r
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            a: [[r.id, r.account_id, r.req.report, r.req.description, r.req.format, list(r.req.fields),
+                 r.req.start_ns, r.req.end_ns, r.created_ns, r.start_ns, r.end_ns] for r in reports]
+            for a, reports in self.by_account.items()
+        }  # fmt: skip
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        self.by_account = {
+            a: [ExportReport(rid, acct, ExportRequest(rep, desc, fmt, tuple(fields), rs, re_), created, start, end)
+                for rid, acct, rep, desc, fmt, fields, rs, re_, created, start, end in reports]
+            for a, reports in state.items()
+        }  # fmt: skip
 
 
 def month_start_ns(now_ns: int) -> int:

@@ -495,6 +495,37 @@ class FundingState:
         h.add("subaccount_names", self.subaccount_names)
         return h.hexdigest()
 
+    def to_state(self) -> dict[str, Any]:
+        """Addresses, withdrawals (with their method), Earn allocations and
+        subaccount names as plain records; strategies and handlers are wiring."""
+        from .state import enc
+
+        withdrawals = []
+        for w in self.withdrawals.values():
+            m = w.method
+            withdrawals.append([w.refid, w.account_id, w.asset, [m.name, m.network, str(m.fee), str(m.minimum), m.style],
+                                w.key, w.address, w.amount, w.fee, w.time_ns, w.status, w.status_prop, w.txid,
+                                w.reserved])  # fmt: skip
+        return {
+            "addresses": [[a, asset, [[x.address, x.expiretm, x.tag] for x in lst]]
+                          for (a, asset), lst in self.addresses.items()],
+            "withdrawals": withdrawals,
+            "allocations": [[a, s, n] for (a, s), n in self.allocations.items()],
+            "subaccount_names": enc(self.subaccount_names),
+        }  # fmt: skip
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        from .state import dec
+
+        self.addresses = {(a, asset): [Address(*x) for x in lst] for a, asset, lst in state["addresses"]}
+        self.withdrawals = {}
+        for refid, acct, asset, m, key, address, amount, fee, ts, status, prop, txid, reserved in state["withdrawals"]:
+            method = Method(m[0], m[1], Decimal(m[2]), Decimal(m[3]), m[4])
+            self.withdrawals[refid] = Withdrawal(refid, acct, asset, method, key, address, amount, fee, ts, status,
+                                                 prop, txid, reserved)  # fmt: skip
+        self.allocations = {(a, s): n for a, s, n in state["allocations"]}
+        self.subaccount_names = dec(state["subaccount_names"])
+
 
 __all__ = [
     "Address",

@@ -110,6 +110,19 @@ class IdGenerator:
         h.add("ids", self._key, self._n, self._rng.getstate())
         return h.hexdigest()
 
+    def to_state(self) -> dict[str, Any]:
+        """Where the sequence stands (the key as text: JSON ints stop at 64 bits)."""
+        from .state import enc
+
+        return {"key": format(self._key, "x"), "n": self._n, "rng": enc(self._rng.getstate())}
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        from .state import dec
+
+        self._key = int(state["key"], 16)
+        self._n = int(state["n"])
+        self._rng.setstate(dec(state["rng"]))
+
 
 class RenderedId:
     """A class attribute that renders an id taken with `IdGenerator.reserve`

@@ -13,6 +13,7 @@ All time is venue time (ns), so a frozen clock makes every case exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .accounts import Account, AccountRegistry
 from .digest import StateHash
@@ -199,6 +200,24 @@ class SpotRateLimits:
             h.add("trading", key, c.value, c.at_ns)
         return h.hexdigest()
 
+    def to_state(self) -> dict[str, Any]:
+        """The trading and call counters (the open-order counter is wiring)."""
+        return {
+            "enabled": self.enabled,
+            "trading": [[a, p, c.value, c.at_ns] for (a, p), c in self.trading.items()],
+            "calls": [[a, c.value, c.at_ns] for a, c in self.calls.items()],
+        }
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        def counter(value: int, at_ns: int) -> DecayingCounter:
+            c = DecayingCounter()
+            c.value, c.at_ns = value, at_ns
+            return c
+
+        self.enabled = bool(state["enabled"])
+        self.trading = {(a, p): counter(v, at) for a, p, v, at in state["trading"]}
+        self.calls = {a: counter(v, at) for a, v, at in state["calls"]}
+
 
 # ------------------------------------------------------------------ futures
 FUTURES_REST_COSTS = {
@@ -308,3 +327,20 @@ class FuturesRateLimits:
             b = self.fix[session_id] = Budget(FUTURES_REST_BUDGET, FUTURES_REST_WINDOW_S)
             b.at_ns = now_ns
         return b.spend(cost, now_ns)
+
+    def to_state(self) -> dict[str, Any]:
+        def pool(budgets: dict[str, Budget]) -> list[Any]:
+            return [[k, b.capacity, b.window_ns, b.used, b.at_ns] for k, b in budgets.items()]
+
+        return {"enabled": self.enabled, "rest": pool(self.rest), "history": pool(self.history), "fix": pool(self.fix)}
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        def pool(recs: list[Any]) -> dict[str, Budget]:
+            out = {}
+            for k, capacity, window_ns, used, at_ns in recs:
+                b = out[k] = Budget(0, 0)
+                b.capacity, b.window_ns, b.used, b.at_ns = capacity, window_ns, used, at_ns
+            return out
+
+        self.enabled = bool(state["enabled"])
+        self.rest, self.history, self.fix = pool(state["rest"]), pool(state["history"]), pool(state["fix"])

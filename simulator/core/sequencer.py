@@ -116,6 +116,54 @@ class Journal:
                 d["params"] = decode_params(d["params"])
                 yield d
 
+    def to_state(self) -> dict[str, Any]:
+        """Where the journal stands, and the entries kept in memory with the
+        events they caused, as rendered for readers (`to_json`).  Entries
+        never change once appended: their records are built later (a
+        Deferred part)."""
+        from .state import Deferred
+
+        kept = list(self.entries)
+        return {
+            "seq": self._seq,
+            "dropped": self.dropped,
+            "entries": Deferred(lambda: [e.to_json(with_events=True) for e in kept]),
+        }
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        entries = [self.entry_of(d) for d in state["entries"]]
+        if entries and entries[-1].seq != state["seq"]:
+            raise ValueError("the journal entries do not end at the saved seq")
+        self._seq = int(state["seq"])
+        self.dropped = int(state["dropped"])
+        self.entries = entries
+
+    @staticmethod
+    def entry_of(d: dict[str, Any]) -> JournalEntry:
+        """An entry's `to_json()` back as an entry; its events (if any) as
+        `SavedEvent`s, which render as they did when saved."""
+        origin = Origin(d.get("protocol", "admin"), d.get("session", ""), d.get("account", ""))
+        events: list[Any] = [SavedEvent(ev) for ev in d.get("events", ())]
+        return JournalEntry(d["seq"], d["ts"], d["engine"], d["command"], origin, decode_params(d["params"]), events,
+                            d.get("error"))  # fmt: skip
+
+
+class SavedEvent:
+    """An event of a restored journal entry: what it rendered when saved
+    (the objects it described are the restored ones, not these)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    @property
+    def kind(self) -> Any:
+        return self.data.get("kind")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.data
+
 
 class Sequencer:
     """Orders commands into one engine.  Thread-safe (one lock, uncontended

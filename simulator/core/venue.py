@@ -31,6 +31,7 @@ from .limits import VenueLimits
 from .orders import Origin
 from .ratelimit import FuturesRateLimits, SpotRateLimits
 from .sequencer import INTERNAL_ERROR, Journal, Sequencer
+from .state import materialize
 
 DERIVATIVES_ADMIN = Origin("admin", "futures")
 DERIVATIVES_ID_SALT = 0xF07  # the derivatives engine's ids are seeded apart from Spot's
@@ -244,7 +245,7 @@ class Venue:
         self.limits = VenueLimits(self.accounts, self.clock, self.ratelimits, self.futures_ratelimits)
         self.credentials: dict[str, AccountCredentials] = {}
         # per-venue state of protocol edges (nonce books, spread history): not markets,
-        # but it rides along in snapshots and is rebuilt on reset
+        # but saved with the venue when it has to_state()/from_state() and rebuilt on reset
         self.extensions: dict[str, Any] = {}
 
     @contextmanager
@@ -366,20 +367,57 @@ class Venue:
         return h.hexdigest()
 
     # ------------------------------------------------------------ snapshots
-    def snapshot_wiring(self) -> dict[str, Any]:
-        """Objects a state snapshot refers to by name instead of copying:
-        every start rebuilds them identically from the config (clock,
-        instruments, sequencers with their locks, handlers and subscribers).
-        Everything else hanging off the venue is state (see
-        simulator/server/persistence.py)."""
-        out: dict[str, Any] = {
-            "venue": self,
-            "venue.config": self.config,
-            "venue.clock": self.clock,
-            "venue.instruments": self.instruments,
-            "venue.spot_seq": self.spot_seq,
-            "venue.derivatives_seq": self.derivatives_seq,
-        }
-        for name, seq in self.sequencers.items():
-            out[f"venue.sequencers[{name!r}]"] = seq
-        return out
+    def to_state(self) -> dict[str, Any]:
+        """Everything a restart must bring back, as plain records composed
+        from each owner's `to_state()` (JSON-able: no live objects).  Not the
+        wiring every start rebuilds from the config: clock, instruments,
+        sequencers, handlers, hooks.  Call between commands (`quiesced()`)."""
+        return materialize(self.capture_state())  # type: ignore[no-any-return]
+
+    def capture_state(self) -> dict[str, Any]:
+        """`to_state()` with its history parts still `Deferred`: live state
+        is recorded now, history (closed orders, fills, ledgers, trades) only
+        referenced, its records built when written.  Taken with the
+        sequencers held; the history parts may then be built on any thread,
+        as commands go on (they only read objects no command changes)."""
+        return {
+            "ids": self.ids.to_state(),
+            "accounts": self.accounts.to_state(),
+            "spot": self.spot.to_state(),
+            "funding": self.funding.to_state(),
+            "ratelimits": self.ratelimits.to_state(),
+            "derivatives": self.derivatives.to_state(),
+            "derivatives_ids": self.derivatives.ids.to_state(),
+            "futures_ratelimits": self.futures_ratelimits.to_state(),
+            "credentials": [
+                [c.account.id, c.spot_key.key, c.futures_key.key, c.fix_key.key, c.fix_sender_comp_id,
+                 c.fix_target_comp_id] for c in self.credentials.values()
+            ],
+            "journal": self.journal.to_state(),
+            "extensions": {
+                name: ext.to_state() for name, ext in self.extensions.items() if hasattr(ext, "to_state")
+            },
+        }  # fmt: skip
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        """Load `to_state()` into this freshly built venue (same config and
+        seed).  Owners are loaded in dependency order: ids and accounts (with
+        ledgers) first, then the engines that refer to them."""
+        self.ids.from_state(state["ids"])
+        self.accounts.from_state(state["accounts"])
+        self.spot.from_state(state["spot"])
+        self.funding.from_state(state["funding"])
+        self.ratelimits.from_state(state["ratelimits"])
+        self.derivatives.ids.from_state(state["derivatives_ids"])
+        self.derivatives.from_state(state["derivatives"])
+        self.futures_ratelimits.from_state(state["futures_ratelimits"])
+        keys = self.accounts.keys
+        self.credentials = {}
+        for aid, spot, fut, fix, sender, target in state["credentials"]:
+            acct = self.accounts.accounts[aid]
+            self.credentials[aid] = AccountCredentials(acct, keys[spot], keys[fut], keys[fix], sender, target)
+        self.journal.from_state(state["journal"])
+        for name, saved in state["extensions"].items():
+            ext = self.extensions.get(name)
+            if ext is not None and hasattr(ext, "from_state"):
+                ext.from_state(saved)

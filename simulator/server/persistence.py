@@ -5,58 +5,53 @@ balances, trades and ids come back exactly.  FIX keeps its own sequence
 numbers and message stores in the same directory.
 
 Snapshots bound the replay: every `snapshot_every` journaled commands (and on
-a clean shutdown) the venue's state is pickled, with the journal sequence
-number and file offset it was taken at, into `snapshot-<seq>.pickle` (temp
+a clean shutdown) the venue's state is saved, with the journal sequence
+number and file offset it was taken at, into `snapshot-<seq>.state` (temp
 file, fsync, rename).  A start loads the newest snapshot that checks out
-(checksum, the journal line it names is still there) and replays only the
-journal after it; a missing, corrupt or stale snapshot falls back to the full
-replay.  The state directory is trusted input, as the journal already is:
-pickle is only ever read from it.
+(format, checksum, seed, the journal line it names is still there) and
+replays only the journal after it; a missing, corrupt, stale or older-format
+snapshot falls back to the previous one, else to the full replay.
 
-What is pickled: every state object hanging off the venue (engines,
-accounts, ids, rate-limit counters, extensions, the in-memory journal),
-whole, so engine internals can change without touching this module.  What is
-not: the wiring each start rebuilds identically -- the clock, config,
-instruments (and every pair/asset/contract object in them), sequencers
-(locks, handlers, subscribers), the runtime and its services.  References to
-those are written as names and resolved against the fresh venue on load.
-Closures and lambdas (the rate-limit open counter, funding's timer handler
-and account factory) cannot be pickled: they are written as placeholders and
-re-wired to the fresh venue's own hook at the same attribute on load.  State
-objects are restored *into* the fresh venue's objects (their state replaced),
-so everything the gateways wired at start keeps pointing at live objects.
+What is saved is explicit: `Venue.to_state()`, plain records each state
+owner writes itself (accounts, engines, funding, rate limiters, ids,
+gateway state such as nonce books), loaded back by `Venue.from_state()` into
+a freshly built venue.  Nothing is pickled: the body is JSON, and the wiring
+every start rebuilds from the config (clock, instruments, sequencers, hooks)
+is never in it.  The in-memory journal's entries come back with their
+events as they were rendered when the snapshot was written.
+
+A periodic snapshot holds the sequencers only while the records are taken;
+encoding, hashing and writing run on a writer thread, off the event loop.
 """
 
 from __future__ import annotations
 
-import copyreg
-import dataclasses
 import hashlib
-import io
 import json
 import logging
 import os
-import pickle
 import threading
 import time
-import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from simulator.core.sequencer import Journal, JournalEntry
+from simulator.core.state import expand
 
 log = logging.getLogger("kraken_sim")
 JOURNAL = "journal.jsonl"
 IDENTITY = "identity.json"
 SNAPSHOT_PREFIX = "snapshot-"
-SNAPSHOT_SUFFIX = ".pickle"
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_SUFFIX = ".state"
+OLD_SUFFIXES = (".pickle",)  # format 1 (pickled venues): listed (to prune and to report), never loaded
+SNAPSHOT_FORMAT = 2
 SNAPSHOTS_KEPT = 2  # the newest and one fallback
 DEFAULT_SNAPSHOT_EVERY = 2000
-# a snapshot costs time proportional to the venue's history; the next one waits
-# at least this many times as long as the last took, so snapshots never take
-# more than ~1/SNAPSHOT_DUTY of the loop's time however long the run grows
+# taking the records costs the loop time (bounded by the live state), writing them costs
+# the writer thread time (growing with history, shared with the loop by the interpreter);
+# the next periodic snapshot waits at least this many times as long as each took, so
+# snapshots never take more than ~1/SNAPSHOT_DUTY of either
 SNAPSHOT_DUTY = 20
 
 
@@ -83,6 +78,9 @@ class JournalFile:
         self._pending = False
         self._not_before = 0.0  # monotonic: no periodic snapshot before this
         self.duty = SNAPSHOT_DUTY
+        self._writer: threading.Thread | None = None
+        self.last_capture_s = 0.0  # on the loop: the records taken with the sequencers held
+        self.last_write_s = 0.0  # on the writer thread: encode, hash, write, fsync
 
     def exists(self) -> bool:
         return self.path.is_file() and self.path.stat().st_size > 0
@@ -147,7 +145,7 @@ class JournalFile:
         return size, read()
 
     def truncate(self) -> None:
-        self.close(snapshot=False)
+        self.close(snapshot=False)  # waits for a snapshot being written: it described the old run
         # what says "a run was recorded here" goes first: a kill half-way leaves
         # either the old run whole or an empty directory, never a refused one
         (self.dir / IDENTITY).unlink(missing_ok=True)
@@ -173,7 +171,10 @@ class JournalFile:
             and self.snapshot_every > 0
             and self._since_snapshot >= self.snapshot_every
             and time.monotonic() >= self._not_before
+            and not (self.duty and self._writer is not None and self._writer.is_alive())
         ):
+            # (while one is still being written the next waits: the loop never waits for the disk;
+            # with duty 0 -- counts, not timings -- it is taken anyway, once the last one is written)
             self._schedule()
 
     def _schedule(self) -> None:
@@ -196,12 +197,20 @@ class JournalFile:
         else:  # no loop (in-process callers): now, inside the subscriber
             self.snapshot_now()
 
-    def snapshot_now(self) -> Path | None:
-        """Write a snapshot of the attached venue at its current journal seq."""
+    def snapshot_now(self, wait: bool = False) -> Path | None:
+        """Snapshot the attached venue at its current journal seq: the records
+        are taken now (sequencers held), then encoded and written on a writer
+        thread -- or here, with `wait` (a stop: nothing else runs).  Returns
+        the file when it was written here, else None."""
         self._pending = False
         rt = self._rt
         if rt is None or self.replaying:
             return None
+        if self._writer is not None:
+            # the last one is still being written (snapshots asked for faster than the disk
+            # takes them): this one waits for it, so every one is written, in order
+            self._writer.join()
+            self._writer = None
         seq = rt.venue.journal._seq
         if seq == 0 or seq == self._snap_seq:
             return None
@@ -210,25 +219,38 @@ class JournalFile:
         self._fh.flush()
         t0 = time.perf_counter()
         try:
-            path = write_snapshot(rt, self.dir, seq, self.offset, self.path)
+            taken, state = capture(rt)
+            if taken != seq:
+                raise SnapshotError("the journal moved on")
         except Exception:  # noqa: BLE001 - a snapshot is an optimisation: the journal is the record
             log.exception("snapshot at seq %d failed; restarts replay the journal", seq)
             self._since_snapshot = 0
             return None
         took = time.perf_counter() - t0
+        self.last_capture_s = took
         self._not_before = time.monotonic() + self.duty * took
         self._snap_seq = seq
         self._since_snapshot = 0
-        self.snapshots_written += 1
-        log.info("snapshot at seq %d in %.1f ms", seq, took * 1e3)
-        return path
+        job = _Writer(self, seq, self.offset, rt.venue.config.seed, state, took)
+        if wait:
+            return job.run()
+        self._writer = threading.Thread(target=job.run, name=f"snapshot-{seq}", daemon=True)
+        self._writer.start()
+        return None
+
+    def wait_written(self, timeout: float | None = None) -> None:
+        """Until the snapshot being written (if any) is on disk."""
+        w = self._writer
+        if w is not None:
+            w.join(timeout)
 
     def close(self, snapshot: bool = True) -> None:
+        self.wait_written()
         if self._fh is not None:
             self._fh.flush()
             os.fsync(self._fh.fileno())
         if snapshot:
-            self.snapshot_now()
+            self.snapshot_now(wait=True)
         if self._fh is not None:
             self._fh.close()
             self._fh = None
@@ -247,6 +269,31 @@ class JournalFile:
         if not isinstance(data, dict):
             raise StateDirError(p, "not a JSON object (the file is damaged); restore it from a backup")
         return data
+
+
+class _Writer:
+    """One snapshot's encoding and writing (the writer thread's job)."""
+
+    def __init__(self, store: JournalFile, seq: int, offset: int, seed: int, state: dict[str, Any], took: float) -> None:
+        self.store, self.seq, self.offset, self.seed, self.state, self.took = store, seq, offset, seed, state, took
+
+    def run(self) -> Path | None:
+        store = self.store
+        t0 = time.perf_counter()
+        try:
+            path = write_snapshot(store.dir, self.seq, self.offset, store.path, self.seed, self.state)
+        except Exception:  # noqa: BLE001 - a snapshot is an optimisation: the journal is the record
+            log.exception("snapshot at seq %d failed; restarts replay the journal", self.seq)
+            return None
+        finally:
+            self.state = {}
+        store.last_write_s = time.perf_counter() - t0
+        # the writer shares the interpreter with the loop: its time is spaced out by the same duty
+        store._not_before = max(store._not_before, time.monotonic() + store.duty * store.last_write_s)
+        store.snapshots_written += 1
+        log.info("snapshot at seq %d: %.1f ms taking the records, %.1f ms writing (off the loop)",
+                 self.seq, self.took * 1e3, store.last_write_s * 1e3)  # fmt: skip
+        return path
 
 
 # ------------------------------------------------------------------ journal
@@ -285,329 +332,53 @@ class StateDirError(Exception):
         self.reason = reason
 
 
-class _Unwired:
-    """Stands for a closure/lock in a snapshot until re-wired on load."""
-
-    __slots__ = ()
-
-
-class _LoadContext(threading.local):
-    refs: dict[str, Any]
-    roots: dict[str, Any]
-    unwired: list[_Unwired]
-
-    def __init__(self) -> None:
-        self.refs = {}
-        self.roots = {}
-        self.unwired = []
-
-
-_CTX = _LoadContext()
-
-
-def _ref(name: str) -> Any:
-    """Unpickling: a wiring object of the fresh venue, by name."""
-    try:
-        return _CTX.refs[name]
-    except KeyError:
-        raise SnapshotError(f"the fresh venue has no {name}") from None
-
-
-def _root(name: str, cls: Any) -> Any:
-    """Unpickling: the fresh venue's state object of that name (restored into
-    later), or a blank one when the fresh venue has none (created lazily)."""
-    obj = _CTX.roots.get(name)
-    if obj is None:
-        obj = _CTX.roots[name] = cls.__new__(cls)
-    elif type(obj) is not cls:
-        raise SnapshotError(f"{name}: {type(obj).__name__} now, {cls.__name__} in the snapshot")
-    return obj
-
-
-def _unwired() -> _Unwired:
-    u = _Unwired()
-    _CTX.unwired.append(u)
-    return u
-
-
-_LOCKS = (type(threading.Lock()), type(threading.RLock()))
-_NEWOBJ = (getattr(copyreg, "__newobj__"), getattr(copyreg, "__newobj_ex__"))  # noqa: B009 - untyped in typeshed
-_PLAIN = (type(None), bool, int, float, complex, str, bytes, bytearray, tuple, list, dict, set, frozenset,
-          type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
-
-
-def _is_hook(x: Any) -> bool:
-    """What pickle cannot carry and the fresh venue rebuilds: lambdas, closures, locks."""
-    t = type(x)
-    if t is types.FunctionType:
-        return "<" in x.__qualname__
-    return t in _LOCKS
-
-
-def _is_object(x: Any) -> bool:
-    return not isinstance(x, _PLAIN) and not _is_hook(x) and type(x).__module__ != "decimal"
-
-
-def _state_of(obj: Any) -> Any:
-    """The object's state the way pickle sees it (so __getstate__, slots and
-    mypyc-compiled classes are all handled by the class itself)."""
-    try:
-        rv = obj.__reduce_ex__(4)
-    except TypeError as exc:
-        raise SnapshotError(f"{type(obj).__qualname__}: {exc}") from exc
-    if not (isinstance(rv, tuple) and len(rv) >= 2 and rv[0] in _NEWOBJ):
-        raise SnapshotError(f"{type(obj).__qualname__}: custom reduce, cannot restore in place")
-    if len(rv) > 3 and (rv[3] is not None or (len(rv) > 4 and rv[4] is not None)):
-        raise SnapshotError(f"{type(obj).__qualname__}: container subclass")
-    return rv[2] if len(rv) > 2 else None
-
-
-def _apply_state(obj: Any, state: Any) -> None:
-    """What unpickling does with a state, done to an existing object."""
-    if state is None:
-        return
-    setstate = getattr(obj, "__setstate__", None)
-    if setstate is not None:
-        setstate(state)
-        return
-    slots = None
-    if isinstance(state, tuple) and len(state) == 2:
-        state, slots = state
-    if state:
-        obj.__dict__.update(state)
-    if slots:
-        for k, v in slots.items():
-            setattr(obj, k, v)
-
-
-def _children(x: Any) -> Iterator[tuple[str, Any]]:
-    """(path part, value) of an object's attributes or a container's items."""
-    if isinstance(x, dict):
-        for k, v in x.items():
-            yield f"[{k!r}]", v
-    elif isinstance(x, (list, tuple)):
-        for i, v in enumerate(x):
-            yield f"[{i}]", v
-    elif _is_object(x):
-        try:
-            st = _state_of(x)
-        except SnapshotError:
-            return
-        if isinstance(st, tuple) and len(st) == 2:
-            for part in st:
-                if isinstance(part, dict):
-                    for k, v in part.items():
-                        yield f".{k}", v
-        elif isinstance(st, dict):
-            for k, v in st.items():
-                yield f".{k}", v
-
-
-def _collect_refs(obj: Any, path: str, out: dict[str, Any], seen: set[int], depth: int) -> None:
-    """Name every object inside a wiring object (instrument pairs, assets...)."""
-    for part, v in _children(obj):
-        if isinstance(v, (dict, list, tuple)):
-            if depth > 0:
-                _collect_refs(v, path + part, out, seen, depth - 1)
-        elif _is_object(v) and id(v) not in seen:
-            seen.add(id(v))
-            out[path + part] = v
-            if depth > 0:
-                _collect_refs(v, path + part, out, seen, depth - 1)
-
-
-def _layout(rt: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[Any, Any]], dict[str, Any]]:
-    """(refs, roots, containers, scalars) of the runtime's venue, by name."""
+def capture(rt: Any, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
+    """(journal seq, the venue's records) taken with every sequencer held:
+    no command runs meanwhile, so the records are one consistent state."""
     venue = rt.venue
-    wiring: dict[str, Any] = venue.snapshot_wiring()
-    refs: dict[str, Any] = {}
-    seen: set[int] = set()
-    for name, obj in wiring.items():
-        refs[name] = obj
-        seen.add(id(obj))
-    for name, obj in list(wiring.items()):
-        if name == "venue.instruments":
-            _collect_refs(obj, name, refs, seen, 4)
-    wired_attrs = {name.split(".", 1)[1].split("[", 1)[0] for name in wiring if name.startswith("venue.")}
-    roots: dict[str, Any] = {}
-    containers: dict[str, dict[Any, Any]] = {}
-    scalars: dict[str, Any] = {}
-    for attr, val in vars(venue).items():
-        if attr in wired_attrs:
-            continue
-        if isinstance(val, dict):
-            containers[attr] = dict(val)
-            for k, x in val.items():
-                if _is_object(x) and id(x) not in seen:
-                    roots[f"venue.{attr}[{k!r}]"] = x
-        elif _is_object(val):
-            if id(val) not in seen:
-                roots[f"venue.{attr}"] = val
-        elif not _is_hook(val):
-            scalars[attr] = val
-    # the runtime around the venue: referred to, never copied
-    root_ids = {id(x) for x in roots.values()}
-    extra = {"rt": rt, "rt.bus": rt.bus, "rt.faults": rt.faults, "rt.settings": rt.settings}
-    for f in dataclasses.fields(rt.services):
-        extra[f"rt.services.{f.name}"] = getattr(rt.services, f.name)
-    for name, obj in extra.items():
-        if _is_object(obj) and id(obj) not in seen and id(obj) not in root_ids:
-            seen.add(id(obj))
-            refs[name] = obj
-    return refs, roots, containers, scalars
-
-
-class _SnapshotPickler(pickle.Pickler):
-    """Writes wiring as names, state objects as names plus their state, and
-    closures as placeholders (only where load can re-wire them)."""
-
-    def __init__(self, fh: IO[bytes], known: dict[int, Any], hooks_ok: set[int]) -> None:
-        super().__init__(fh, protocol=pickle.HIGHEST_PROTOCOL)
-        self._known = known
-        self._hooks_ok = hooks_ok
-
-    def reducer_override(self, obj: Any) -> Any:
-        r = self._known.get(id(obj))
-        if r is not None:
-            return r
-        t = type(obj)
-        if t is JournalEntry and obj.result is not None:  # a reply still in flight: not state
-            return dataclasses.replace(obj, result=None).__reduce_ex__(4)
-        if _is_hook(obj):
-            if id(obj) in self._hooks_ok:
-                return (_unwired, ())
-            raise SnapshotError(f"cannot snapshot {obj!r}: a closure/lock below a state object's attributes")
-        return NotImplemented
-
-
-def _hook_positions(state: Any) -> Iterator[Any]:
-    """Closures a root holds directly, or one container deep (re-wirable)."""
-    parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
-    for part in parts:
-        values = part.values() if isinstance(part, dict) else part if isinstance(part, list) else ()
-        for v in values:
-            if _is_hook(v):
-                yield v
-            elif isinstance(v, (dict, list)):
-                for x in v.values() if isinstance(v, dict) else v:
-                    if _is_hook(x):
-                        yield x
-
-
-def dump_snapshot(rt: Any) -> bytes:
-    """The pickled state of the runtime's venue (see the module docstring)."""
-    refs, roots, containers, scalars = _layout(rt)
-    known: dict[int, Any] = {id(obj): (_ref, (name,)) for name, obj in refs.items()}
-    for name, obj in roots.items():
-        known[id(obj)] = (_root, (name, type(obj)))
-    states = {name: _state_of(obj) for name, obj in roots.items()}
-    hooks_ok = {id(h) for st in states.values() for h in _hook_positions(st)}
-    payload = {"roots": {n: (type(roots[n]), s) for n, s in states.items()}, "containers": containers,
-               "scalars": scalars}
-    buf = io.BytesIO()
-    _SnapshotPickler(buf, known, hooks_ok).dump(payload)
-    return buf.getvalue()
-
-
-def _rewire(old: Any, fresh: Any, where: str, resolved: set[int]) -> Any:
-    """Replace placeholders in `old` (a root's state) with the fresh hooks at
-    the same place; containers are fixed in place (they may be shared)."""
-    missing = object()
-
-    def pick(container: Any, key: Any) -> Any:
-        if isinstance(container, dict):
-            return container.get(key, missing)
-        if isinstance(container, list) and isinstance(key, int) and key < len(container):
-            return container[key]
-        return missing
-
-    def fix(value: Any, fresh_value: Any, path: str) -> Any:
-        if isinstance(value, _Unwired):
-            if fresh_value is missing or _is_object(fresh_value) or isinstance(fresh_value, _Unwired):
-                raise SnapshotError(f"no fresh hook to re-wire {path}")
-            resolved.add(id(value))
-            return fresh_value
-        if isinstance(value, (dict, list)):
-            keys = list(value.keys()) if isinstance(value, dict) else list(range(len(value)))
-            for k in keys:
-                if isinstance(value[k], _Unwired):
-                    value[k] = fix(value[k], pick(fresh_value, k), f"{path}[{k!r}]")
-        return value
-
-    if isinstance(old, tuple) and len(old) == 2:
-        fparts = fresh if isinstance(fresh, tuple) and len(fresh) == 2 else (None, None)
-        return tuple(_rewire(o, f, where, resolved) for o, f in zip(old, fparts, strict=True))
-    if isinstance(old, dict):
-        for k in list(old):
-            old[k] = fix(old[k], pick(fresh, k), f"{where}.{k}")
-        return old
-    if isinstance(old, list):
-        for i in range(len(old)):
-            old[i] = fix(old[i], pick(fresh, i), f"{where}[{i}]")
-        return old
-    return old
-
-
-def load_snapshot(rt: Any, blob: bytes) -> None:
-    """Restore a snapshot into the runtime's freshly prepared venue.
-
-    Everything that can fail (unpickling, re-wiring) happens before the
-    venue is touched; raises SnapshotError (venue unchanged) if it fails."""
-    refs, roots, _, _ = _layout(rt)
-    fresh_states = {}
-    for name, obj in roots.items():
-        try:
-            fresh_states[name] = _state_of(obj)
-        except SnapshotError:
-            fresh_states[name] = None
-    _CTX.refs, _CTX.roots, _CTX.unwired = refs, dict(roots), []
     try:
-        try:
-            payload = pickle.loads(blob)  # noqa: S301 - our own state directory (as trusted as the journal)
-        except SnapshotError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure: the snapshot is unusable
-            raise SnapshotError(f"unpickling failed: {exc!r}") from exc
-        targets = dict(_CTX.roots)
-        unwired = list(_CTX.unwired)
-    finally:
-        _CTX.refs, _CTX.roots, _CTX.unwired = {}, {}, []
-    resolved: set[int] = set()
-    states = {}
-    for name, (cls, state) in payload["roots"].items():
-        obj = targets.get(name)
-        if obj is None:
-            obj = targets[name] = cls.__new__(cls)
-        states[name] = _rewire(state, fresh_states.get(name), name, resolved)
-    left = [u for u in unwired if id(u) not in resolved]
-    if left:
-        raise SnapshotError(f"{len(left)} closure(s) in the snapshot have no fresh counterpart")
-    # ---- from here on the venue changes
-    venue = rt.venue
-    for name, state in states.items():
-        _apply_state(targets[name], state)
-    for attr, val in payload["containers"].items():
-        cur = getattr(venue, attr, None)
-        if isinstance(cur, dict):
-            cur.clear()
-            cur.update(val)
-        else:
-            setattr(venue, attr, val)
-    for attr, val in payload["scalars"].items():
-        setattr(venue, attr, val)
-    for name, obj in targets.items():  # state objects the fresh venue did not have
-        if name.startswith("venue.") and "[" not in name and name not in roots:
-            setattr(venue, name.split(".", 1)[1], obj)
+        with venue.quiesced(timeout=timeout):
+            return venue.journal._seq, venue.capture_state()
+    except TimeoutError as exc:
+        raise SnapshotError("a sequencer stayed busy") from exc
+
+
+def encode_state(state: dict[str, Any]) -> bytes:
+    """A snapshot body: the venue's records as compact JSON, history parts
+    built as they are written (`Deferred`: see Venue.capture_state)."""
+    return json.dumps({"venue": state}, separators=(",", ":"), check_circular=False, default=expand).encode()
+
+
+def decode_state(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise SnapshotError(f"body is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("venue"), dict):
+        raise SnapshotError("body holds no venue state")
+    return data["venue"]  # type: ignore[no-any-return]
+
+
+def load_snapshot(rt: Any, state: dict[str, Any]) -> None:
+    """Load a snapshot's records into the runtime's freshly prepared venue.
+    Raises SnapshotError; the venue may then be half loaded (the caller
+    rebuilds it)."""
+    try:
+        rt.venue.from_state(state)
+    except Exception as exc:  # noqa: BLE001 - any record that does not load: the snapshot is unusable
+        raise SnapshotError(f"cannot load: {type(exc).__name__}: {exc}") from exc
 
 
 def snapshot_files(state_dir: Path) -> list[Path]:
-    """Snapshot files, newest (highest seq) first."""
+    """Snapshot files, newest (highest seq) first; older formats too (they
+    are refused when read, and pruned like the others)."""
     out = []
-    for p in state_dir.glob(f"{SNAPSHOT_PREFIX}*{SNAPSHOT_SUFFIX}"):
-        stem = p.name[len(SNAPSHOT_PREFIX) : -len(SNAPSHOT_SUFFIX)]
-        if stem.isdigit():
-            out.append((int(stem), p))
-    return [p for _, p in sorted(out, reverse=True)]
+    for suffix in (SNAPSHOT_SUFFIX, *OLD_SUFFIXES):
+        for p in state_dir.glob(f"{SNAPSHOT_PREFIX}*{suffix}"):
+            stem = p.name[len(SNAPSHOT_PREFIX) : -len(suffix)]
+            if stem.isdigit():
+                out.append((int(stem), suffix == SNAPSHOT_SUFFIX, p))
+    return [p for *_, p in sorted(out, reverse=True)]
 
 
 def _line_before(path: Path, offset: int) -> bytes:
@@ -624,23 +395,18 @@ def _line_before(path: Path, offset: int) -> bytes:
     return chunk[cut + 1 :]
 
 
-def write_snapshot(rt: Any, state_dir: Path, seq: int, offset: int, journal: Path) -> Path:
-    """Pickle the venue (sequencer locks held: no command runs meanwhile),
-    then write header + body to a temp file, fsync, rename, prune old ones."""
-    try:
-        with rt.venue.quiesced(timeout=2.0):
-            if rt.venue.journal._seq != seq:
-                raise SnapshotError("the journal moved on")
-            body = dump_snapshot(rt)
-    except TimeoutError as exc:
-        raise SnapshotError("a sequencer stayed busy") from exc
+def write_snapshot(state_dir: Path, seq: int, offset: int, journal: Path, seed: int, state: dict[str, Any]) -> Path:
+    """Encode records taken at (`seq`, journal byte `offset`), write header +
+    body to a temp file, fsync, rename, prune old ones.  Touches no venue
+    object: runs on the writer thread while commands go on."""
+    body = encode_state(state)
     line = _line_before(journal, offset)
     header = {
         "format": SNAPSHOT_FORMAT,
         "seq": seq,
         "offset": offset,
         "line_sha256": hashlib.sha256(line).hexdigest(),
-        "seed": rt.venue.config.seed,
+        "seed": seed,
         "body_sha256": hashlib.sha256(body).hexdigest(),
         "body_len": len(body),
         "written_at": time.time(),
@@ -857,13 +623,16 @@ def restore(rt: Any, store: JournalFile, rebuild: Callable[[], None]) -> dict[st
     report: dict[str, Any] = {"mode": "full", "snapshot_seq": 0, "replayed": 0, "rejected_snapshots": []}
     offset = 0
     for path in snapshot_files(store.dir):
+        touched = False
         try:
             header, body = read_snapshot(path, store.path, seed)
-            load_snapshot(rt, body)
+            state = decode_state(body)
+            touched = True
+            load_snapshot(rt, state)
         except (SnapshotError, OSError) as exc:
             log.warning("snapshot %s not used: %s", path.name, exc)
             report["rejected_snapshots"].append(path.name)
-            if rt.venue.journal._seq != 0 or rt.venue.journal.entries:
+            if touched:
                 rebuild()  # the snapshot failed after touching the venue
             continue
         offset = int(header["offset"])

@@ -1698,5 +1698,17 @@ class FuturesEngine:
         h.add("notifications", self.notifications)
         return h.hexdigest()
 
+    def to_state(self) -> dict[str, Any]:
+        """Accounts, orders, books, trades, prices, funding, house and timers
+        as plain records (simulator/core/derivatives/state.py); not the wiring."""
+        from . import state
+
+        return state.to_state(self)
+
+    def from_state(self, saved: dict[str, Any]) -> None:
+        from . import state
+
+        state.from_state(self, saved)
+
 
 __all__ = ["BALANCE_DP", "FuturesConfig", "FuturesEngine", "FuturesError", "MarginView"]

@@ -62,6 +62,11 @@ def _nonces(rt: Runtime) -> NonceBook:
     return book
 
 
+def prepare(rt: Runtime) -> None:
+    """Per-venue state of this gateway: the nonce book (saved with the venue)."""
+    _nonces(rt)
+
+
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(JSON.bytes(payload), status_code=status, media_type="application/json")
 

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote, unquote_plus
 
 from simulator.core.accounts import ApiKey
@@ -62,6 +63,13 @@ class NonceBook:
         if len(order) > self.keep:
             recent.discard(order.popleft())
         self.seen[key] = (max(top, nonce), recent, order)
+
+    def to_state(self) -> dict[str, Any]:
+        """Saved with the venue (a restart keeps refusing replayed nonces)."""
+        return {key: [top, list(order)] for key, (top, _recent, order) in self.seen.items()}
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        self.seen = {key: (top, set(order), deque(order)) for key, (top, order) in state.items()}
 
 
 def candidates(raw_query: str, raw_body: str) -> list[str]:

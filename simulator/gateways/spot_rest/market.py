@@ -99,6 +99,15 @@ class SpreadRecorder:
                     continue  # a one-sided book has no spread to report
                 self.rows.setdefault(pid, deque(maxlen=SPREAD_ROWS)).append((entry.ts // NS, top[0], top[1]))
 
+    def to_state(self) -> dict[str, Any]:
+        """Saved with the venue: the Spread history is not in the journal's commands."""
+        return {"rows": {p: [list(r) for r in rows] for p, rows in self.rows.items()},
+                "top": {p: list(t) for p, t in self._top.items()}}  # fmt: skip
+
+    def from_state(self, state: dict[str, Any]) -> None:
+        self.rows = {p: deque((tuple(r) for r in rows), maxlen=SPREAD_ROWS) for p, rows in state["rows"].items()}  # type: ignore[misc]
+        self._top = {p: (t[0], t[1]) for p, t in state["top"].items()}
+
 
 class Valuer:
     """Values assets in another asset through the venue's prices (last trade,
