@@ -155,9 +155,11 @@ def test_a_restored_fill_and_its_ledger_entries_are_linked() -> None:
 
 
 # ---------------------------------------------------------------- coverage guard
-# attributes each owner does not save: wiring rebuilt from the config, caches, in-flight events
+# attributes each owner does not save: wiring rebuilt from the config, caches, in-flight events, and the
+# derived read indexes (`history`, `market`), which rebuild themselves from the saved lists on first read
 WIRING: dict[type, set[str]] = {
-    SpotEngine: {"instruments", "accounts", "ids", "config", "events", "_fee_cache", "admission", "timer_handlers"},
+    SpotEngine: {"instruments", "accounts", "ids", "config", "events", "_fee_cache", "admission", "timer_handlers",
+                 "history", "market"},
 }
 SAVED_SPOT = {"now_ns", "status", "books", "orders", "open_orders", "closed_orders", "fills", "trades", "trade_seq",
               "last_price", "index_price", "stops", "cl_ids", "open_count", "dead_man", "exports", "amend_history",
@@ -166,7 +168,7 @@ SAVED_DERIVATIVES = {"now_ns", "status", "books", "triggers", "orders", "state",
                      "index", "mark_samples", "index_samples", "funding_override", "funding_history",
                      "last_funding_ns", "open_interest", "house", "house_positions", "notifications", "_timers",
                      "_timer_seq", "_funding_at", "_expiry_armed", "asset_usd"}  # fmt: skip
-WIRING_DERIVATIVES = {"instruments", "accounts", "ids", "config", "events", "specs", "_touched"}
+WIRING_DERIVATIVES = {"instruments", "accounts", "ids", "config", "events", "specs", "_touched", "market"}
 SAVED_FUNDING = {"addresses", "withdrawals", "allocations", "subaccount_names"}
 WIRING_FUNDING = {"config", "instruments", "accounts", "_create_account", "_strategies"}
 VENUE_PARTS = {"config", "clock", "ids", "instruments", "accounts", "journal", "spot", "ratelimits", "funding",
