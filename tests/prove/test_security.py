@@ -42,6 +42,7 @@ from .kit import (
     Rest,
     assert_alive,
     declared_length_probe,
+    fix_logon_fields,
     fix_time,
     fix_trader,
     frame,
@@ -127,10 +128,7 @@ def test_fix_logon_needs_a_fresh_signed_nonce(venue: KrakenVenue) -> None:
         fix = creds["fix"]
         c = FixRaw(venue.fix_host, venue.fix_port, sender or fix["sender_comp_id"], fix["target_comp_id"]).connect()
         try:
-            from simulator.gateways.fix.auth import kraken_logon_password
-
-            pw = kraken_logon_password(secret, "1", c.sender, c.target, fix["api_key"], str(nonce))
-            c.send("A", [(98, 0), (108, 30), (141, "Y"), (553, fix["api_key"]), (554, pw), (5025, nonce)])
+            c.send("A", fix_logon_fields(fix, 1, c.sender, c.target, str(nonce), secret=secret))
             try:
                 reply = c.expect("A", 3)
                 return reply.msg_type == "A"
