@@ -13,7 +13,6 @@ from simulator.core import validation
 from simulator.gateways.fix import validate as session_checks
 from simulator.gateways.fix.codec import Msg, parse_fix_timestamp
 from simulator.gateways.fix.tags import RejectReason, tag_label
-from simulator.gateways.fix.validate import Problem
 
 # ---- order entry / execution reports ----------------------------------
 AVG_PX: Final = 6
@@ -176,7 +175,7 @@ class BusinessReject(Exception):
         self.text = text
 
 
-def _raise(p: Problem) -> FieldProblem:
+def _raise(p: session_checks.Problem) -> FieldProblem:
     return FieldProblem(p.reason, p.tag, p.text)
 
 
