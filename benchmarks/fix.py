@@ -26,7 +26,7 @@ from typing import Any
 
 import simplefix
 
-from simulator.gateways.fix.auth import kraken_logon_password
+from tests.kit.clients import fix_logon_fields
 
 SOH = b"\x01"
 _TRAILER = re.compile(rb"\x0110=\d{3}\x01")
@@ -206,8 +206,7 @@ def sim_session(info: dict[str, Any], rounds: int) -> list[Client]:
         fix = acct["fix"]
         c = Client(info["fix"]["port"], fix["sender_comp_id"], fix["target_comp_id"])
         nonce = str(int(time.time() * 1000))
-        password = kraken_logon_password(fix["api_secret"], "1", c.sender, c.target, fix["api_key"], nonce)
-        c.send("A", [(98, 0), (108, 30), (141, "Y"), (553, fix["api_key"]), (554, password), (5025, nonce)])
+        c.send("A", fix_logon_fields(fix, 1, c.sender, c.target, nonce))
         c.expect(b"A")
         clients.append(c)
     return clients

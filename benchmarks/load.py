@@ -47,11 +47,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
+
+from tests.kit import clients
 
 PAIR, WSSYM = "XBTUSD", "BTC/USD"
 FUTURES_SYMBOL = "PF_XBTUSD"
@@ -222,20 +223,9 @@ async def journal_since(http: httpx.AsyncClient, base: str, since: int) -> list[
 
 
 # --------------------------------------------------------------------- REST
-def rest_sign(path: str, nonce: str, body: bytes, secret: str) -> str:
-    inner = hashlib.sha256(nonce.encode() + body).digest()
-    return base64.b64encode(hmac.new(base64.b64decode(secret), path.encode() + inner, hashlib.sha512).digest()).decode()
-
-
 async def rest_call(sh: Shared, http: httpx.AsyncClient, creds: dict[str, Any], method: str,
                     params: dict[str, Any]) -> dict[str, Any]:
-    path = f"/0/private/{method}"
-    nonce = str(next(sh.nonces))
-    body = urlencode({"nonce": nonce, **params}).encode()
-    r = await http.post(sh.info["spot_rest"] + path, content=body, headers={
-        "API-Key": creds["api_key"], "API-Sign": rest_sign(path, nonce, body, creds["api_secret"]),
-        "Content-Type": "application/x-www-form-urlencoded"})
-    out: dict[str, Any] = r.json()
+    out: dict[str, Any] = await clients.spot_call(http, sh.info["spot_rest"], creds, method, params, next(sh.nonces))
     return out
 
 
@@ -585,13 +575,9 @@ class FixSession:
         self.waiting = {}  # this connection's requests: a dying older reader must not fail them
         self.task = asyncio.ensure_future(self._read(self.reader, self.waiting, self.logged_on))
         nonce = self.sh.fix_nonce(fix["api_key"])
-        from simulator.gateways.fix.auth import kraken_logon_password
-
-        pw = kraken_logon_password(fix["api_secret"], str(self.seq), fix["sender_comp_id"], fix["target_comp_id"],
-                                   fix["api_key"], nonce)
         self.logon_seq = self.seq
-        ours = self.send("A", [(98, 0), (108, 30), *([] if resume else [(141, "Y")]), (553, fix["api_key"]),
-                               (554, pw), (5025, nonce)])
+        ours = self.send("A", clients.fix_logon_fields(fix, self.seq, fix["sender_comp_id"], fix["target_comp_id"],
+                                                       nonce, reset=not resume))
         reply = await asyncio.wait_for(self.logged_on, 10)
         if reply.get(35) != "A":
             if resume and "too low" in reply.get(58, ""):
@@ -775,26 +761,11 @@ async def fix_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Ran
 
 
 # -------------------------------------------------------------- derivatives
-def futures_authent(post_data: str, nonce: str, path: str, secret_b64: str) -> str:
-    """Kraken's Authent: b64(HMAC-SHA512(secret, SHA256(postData + nonce + path))), path without /derivatives."""
-    path = path.removeprefix("/derivatives")
-    digest = hashlib.sha256((post_data + nonce + path).encode()).digest()
-    return base64.b64encode(hmac.new(base64.b64decode(secret_b64), digest, hashlib.sha512).digest()).decode()
-
-
 async def futures_call(sh: Shared, http: httpx.AsyncClient, creds: dict[str, Any], method: str, endpoint: str,
                        params: dict[str, Any]) -> dict[str, Any]:
     """One signed v3 call as python-kraken-sdk makes it (form body, Nonce header)."""
-    path = FUTURES_V3 + endpoint
-    encoded = urlencode(params)
-    query, body = (encoded, "") if method == "GET" else ("", encoded)
-    nonce = str(next(sh.nonces))
-    r = await http.request(method, sh.info["futures_rest"] + path + ("?" + query if query else ""),
-                           content=body.encode(), headers={
-                               "APIKey": creds["futures_api_key"], "Nonce": nonce,
-                               "Content-Type": "application/x-www-form-urlencoded",
-                               "Authent": futures_authent(query + body, nonce, path, creds["futures_api_secret"])})
-    out: dict[str, Any] = r.json()
+    out: dict[str, Any] = await clients.futures_call(http, sh.info["futures_rest"], creds, method, endpoint, params,
+                                                     next(sh.nonces))
     return out
 
 

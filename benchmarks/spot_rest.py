@@ -24,9 +24,8 @@ import sys
 import time
 import urllib.request
 from typing import Any
-from urllib.parse import urlencode
 
-from simulator.gateways.spot_rest.auth import sign
+from tests.kit.clients import spot_body, spot_headers
 
 BARE_APP = """
 import json
@@ -116,14 +115,10 @@ def _client(url: str, key: str, secret: str, seconds: float, start_at: float, ou
     def call(method: str, params: dict[str, str]) -> dict[str, Any]:
         nonlocal nonce
         nonce += 1
-        body = urlencode({"nonce": nonce, **params}).encode()
+        body, ctype = spot_body(nonce, params)
         path = f"/0/private/{method}"
-        headers = {
-            "API-Key": key,
-            "API-Sign": sign(path, str(nonce), body, secret),
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
-        conn.request("POST", path, body, headers)
+        conn.request("POST", path, body, spot_headers({"api_key": key, "api_secret": secret}, path, str(nonce), body,
+                                                      ctype))
         data: dict[str, Any] = json.loads(conn.getresponse().read())
         if data["error"]:
             raise RuntimeError(data["error"])

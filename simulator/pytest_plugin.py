@@ -152,21 +152,21 @@ def start_venue(
     return tv, KrakenVenue(tv)
 
 
-@pytest.fixture
-def kraken_venue() -> Iterator[KrakenVenue]:
-    """A fresh simulator on free loopback ports for one test."""
+def _running_venue() -> Iterator[KrakenVenue]:
     tv, venue = start_venue()
     try:
         yield venue
     finally:
         tv.stop()
+
+
+@pytest.fixture
+def kraken_venue() -> Iterator[KrakenVenue]:
+    """A fresh simulator on free loopback ports for one test."""
+    yield from _running_venue()
 
 
 @pytest.fixture(scope="session")
 def kraken_venue_session() -> Iterator[KrakenVenue]:
     """One simulator for the whole session (faster; reset it yourself if needed)."""
-    tv, venue = start_venue()
-    try:
-        yield venue
-    finally:
-        tv.stop()
+    yield from _running_venue()

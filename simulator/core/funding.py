@@ -444,12 +444,16 @@ class FundingState:
         )
         return str(ref)
 
-    def allocate(self, engine: Any, account_id: str, strategy: str, amount: Decimal) -> bool:
+    def _earn_amount(self, account_id: str, strategy: str, amount: Decimal) -> tuple[Account, Strategy, int]:
+        """Account, strategy and the amount in units; refused below the strategy's minimum."""
         acct = self.account(account_id)
         s = self.strategy(strategy)
         if amount < s.min_allocation:
             raise FundingError(E_EARN_MIN)
-        units = self._units(amount, E_EARN_MIN)
+        return acct, s, self._units(amount, E_EARN_MIN)
+
+    def allocate(self, engine: Any, account_id: str, strategy: str, amount: Decimal) -> bool:
+        acct, s, units = self._earn_amount(account_id, strategy, amount)
         if units > acct.available(s.asset):
             raise FundingError(E_EARN_FUNDS)
         engine._ledger(acct, s.asset, -units, 0, "earn", engine.ids.kraken_id("E"), "allocation")
@@ -457,11 +461,7 @@ class FundingState:
         return True
 
     def deallocate(self, engine: Any, account_id: str, strategy: str, amount: Decimal) -> bool:
-        acct = self.account(account_id)
-        s = self.strategy(strategy)
-        if amount < s.min_allocation:
-            raise FundingError(E_EARN_MIN)
-        units = self._units(amount, E_EARN_MIN)
+        acct, s, units = self._earn_amount(account_id, strategy, amount)
         have = self.allocated(account_id, s.id)
         if units > have:
             raise FundingError(E_EARN_FUNDS)

@@ -8,7 +8,7 @@ load time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -47,19 +47,7 @@ class MarketConfig:
     taker: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "symbol": self.symbol,
-            "enabled": self.enabled,
-            "makers": self.makers,
-            "takers": self.takers,
-            "interval_ms": self.interval_ms,
-            "seed": self.seed,
-            "clear_seed": self.clear_seed,
-            "max_catchup": self.max_catchup,
-            "walk": dict(self.walk),
-            "maker": dict(self.maker),
-            "taker": dict(self.taker),
-        }
+        return asdict(self)  # every field, in order; the nested dicts copied
 
 
 def _int(v: Any, name: str, lo: int, hi: int) -> int:

@@ -216,11 +216,15 @@ def _close(c: CloseRequest) -> None:
     _price(c.price2, "close[price2]")
 
 
-def _amend(req: AmendRequest, now_ns: int) -> None:
-    for name in ("qty", "display_qty"):
-        v = getattr(req, name)
+def _quantities(req: AmendRequest | EditRequest) -> None:
+    """An amend's or edit's new quantities, when given."""
+    for name, v in (("qty", req.qty), ("display_qty", req.display_qty)):
         if v is not None:
             check_number(v, name)
+
+
+def _amend(req: AmendRequest, now_ns: int) -> None:
+    _quantities(req)
     _price(req.limit_price, "limit_price")
     _price(req.trigger_price, "trigger_price")
     if req.deadline_ns:
@@ -229,10 +233,7 @@ def _amend(req: AmendRequest, now_ns: int) -> None:
 
 
 def _edit(req: EditRequest, now_ns: int) -> None:
-    for name in ("qty", "display_qty"):
-        v = getattr(req, name)
-        if v is not None:
-            check_number(v, name)
+    _quantities(req)
     _price(req.price, "price")
     _price(req.price2, "price2")
     if req.userref is not None:

@@ -1,13 +1,18 @@
-"""What the Spot v2 and Derivatives v1 WebSocket gateways share: waking a
-connection's writer from any thread, and closing a connection whose bounded
-outbound queue may still hold replies."""
+"""What the Spot v2 and Derivatives v1 WebSocket gateways share: a hub made once
+per runtime (it outlives venue resets) and bound to the server's event loop,
+waking a connection's writer from any thread, and closing a connection whose
+bounded outbound queue may still hold replies."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import threading
-from typing import Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from simulator.server.runtime import Runtime
 
 
 class LoopBound:
@@ -15,6 +20,32 @@ class LoopBound:
 
     loop: asyncio.AbstractEventLoop | None
     loop_thread: int | None
+    conns: Any  # the open connections (each has `drop`)
+    _task: asyncio.Task[None] | None
+
+    def _background(self) -> Coroutine[Any, Any, None]:
+        """The hub's periodic work, run on the server's loop."""
+        raise NotImplementedError
+
+    def bind_loop(self) -> None:
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+            self.loop_thread = threading.get_ident()
+        if self._task is None or self._task.done():
+            self._task = self.loop.create_task(self._background())
+
+    async def shutdown(self) -> None:
+        """Server stop: every connection is told (1001) and the periodic work ends."""
+        for c in list(self.conns):
+            await c.drop(1001, "shutting down")
+        if self._task is not None:
+            self._task.cancel()
+
+    def on_entry(self, entry: Any) -> None:
+        raise NotImplementedError
+
+    def on_reset(self) -> None:
+        raise NotImplementedError
 
     def wake(self, conn: Any) -> None:
         """Wake a writer from any thread (admin calls run engine commands in a worker thread)."""
@@ -30,6 +61,16 @@ class LoopBound:
             fn(*args)
         else:
             self.loop.call_soon_threadsafe(fn, *args)
+
+
+H = TypeVar("H", bound=LoopBound)
+
+
+def attach(rt: Runtime, hub: H) -> H:
+    """A new hub follows the journal and hears of venue resets."""
+    rt.bus.subscribe(hub.on_entry)
+    rt.services.on_reset.append(hub.on_reset)
+    return hub
 
 
 class QueuedConnection:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -31,39 +32,30 @@ from .market import dec_price, dec_qty, price_units, qty_lots
 PUMP_LIMIT = 5000  # records per catch-up call (a huge jump finishes over several calls)
 
 
+@dataclass(eq=False)
 class ReplayRun:
     """One file being played into one instrument."""
 
-    def __init__(
-        self,
-        venue: Venue,
-        pair: SpotPair,
-        records: list[Record],
-        speed: Decimal | None,
-        maker_account: str,
-        taker_account: str,
-        start_ns: int,
-        file: str = "",
-        clear_account: str | None = None,
-    ) -> None:
-        if speed is not None and speed <= 0:
+    venue: Venue
+    pair: SpotPair
+    records: list[Record]
+    speed: Decimal | None  # None: as fast as the server can ("max")
+    maker: str  # the replay maker account (rests the passive side)
+    taker: str  # the replay taker account (crosses with an IOC)
+    start_ns: int
+    file: str = ""
+    clear_account: str | None = None
+    pos: int = 0
+    trades_played: int = 0
+    books_played: int = 0
+    prints: int = 0  # engine trades the replay caused
+    skipped: int = 0  # records that could not become orders (below the minimum)
+    rejects: Counter[str] = field(default_factory=Counter)
+    stopped: bool = False
+
+    def __post_init__(self) -> None:
+        if self.speed is not None and self.speed <= 0:
             raise ValueError("speed must be positive or 'max'")
-        self.venue = venue
-        self.pair = pair
-        self.records = records
-        self.speed = speed
-        self.maker = maker_account
-        self.taker = taker_account
-        self.start_ns = start_ns
-        self.file = file
-        self.clear_account = clear_account
-        self.pos = 0
-        self.trades_played = 0
-        self.books_played = 0
-        self.prints = 0  # engine trades the replay caused
-        self.skipped = 0  # records that could not become orders (below the minimum)
-        self.rejects: Counter[str] = Counter()
-        self.stopped = False
 
     @property
     def done(self) -> bool:

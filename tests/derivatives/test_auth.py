@@ -8,8 +8,9 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from simulator.gateways.futures_rest.auth import authent, sign_challenge
 from simulator.pytest_plugin import KrakenVenue
+from tests.kit.clients import futures_authent as authent
+from tests.kit.clients import futures_sign_challenge as sign_challenge
 
 SECRET = "7zxMEF5p/Z8l2p2U7Ghv6x14Af+Fx+92tPgUdVQ748FOIrEoT9bgT+bTRfXc5pz8na+hL/QdrCVG7bh9KpT0eMTm"
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from simulator.gateways.futures_rest.auth import authent
 from simulator.pytest_plugin import KrakenVenue
+from tests.kit.clients import futures_authent as authent
 
 
 class Rest:

@@ -24,8 +24,9 @@ def test_generated_certificate_has_ip_and_dns_sans(tmp_path: Path) -> None:
     assert ipaddress.ip_address("127.0.0.1") in san.get_values_for_type(x509.IPAddress)
     assert "localhost" in san.get_values_for_type(x509.DNSName)
     assert Path(key).stat().st_mode & 0o077 == 0  # private key not world-readable
+    pem = Path(cert).read_bytes()
     assert ensure_certificate(settings) == (cert, key)  # reused while valid
-    assert Path(cert).read_bytes() == Path(cert).read_bytes()
+    assert Path(cert).read_bytes() == pem  # not rewritten
     given = SimpleNamespace(cert=cert, key=key, state_dir=None, host="127.0.0.1")
     assert ensure_certificate(given) == (cert, key)
     with pytest.raises(ValueError):

@@ -4,9 +4,6 @@ auth, private feeds and their reason words, reset and dropped clients."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
@@ -18,6 +15,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from simulator.gateways.futures_ws.hub import FuturesConn, Hub, HubConfig
 from simulator.pytest_plugin import KrakenVenue
+from tests.kit.clients import futures_sign_challenge
 
 Msg = dict[str, Any]
 
@@ -48,8 +46,7 @@ def feed(name: str) -> Callable[[Msg], bool]:
 
 
 def signed(secret: str, challenge: str) -> str:
-    digest = hashlib.sha256(challenge.encode()).digest()
-    return base64.b64encode(hmac.new(base64.b64decode(secret), digest, hashlib.sha512).digest()).decode()
+    return futures_sign_challenge(challenge, secret)
 
 
 def login(ws: ClientConnection, acct: dict[str, Any]) -> dict[str, str]:

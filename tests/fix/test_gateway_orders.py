@@ -49,11 +49,6 @@ def test_bad_signature_and_unsigned_account_comp_id_are_refused(kraken_venue_ses
     creds = account(venue)
     other = account(venue)
 
-    async def body() -> None:
-        t = await Trader(venue, creds).connect()
-        await t.sign_on(secret=other["fix"]["api_secret"])  # wrong secret -> Logout with text
-        raise AssertionError("logon should fail")
-
     async def refused(secret: str | None = None, signed: bool = True, who: dict[str, Any] = creds) -> str | None:
         t = await Trader(venue, who).connect()
         try:

@@ -6,10 +6,7 @@ clients; blocking admin/REST calls from the test are fine.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
 import itertools
 import json
 import time
@@ -17,10 +14,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
-from simulator.gateways.fix import Msg, kraken_logon_password
+from simulator.gateways.fix import Msg
 from tests.fix.fixclient import FixClient, now_fix
+from tests.kit.clients import fix_logon_password, next_nonce, spot_body, spot_headers
 
 _last_nonce: dict[str, int] = {}
 _cl_ids = itertools.count(int(time.time() * 1000) * 1000)
@@ -89,8 +86,7 @@ class Trader(FixClient):
         if signed and self.creds is not None:
             fix = self.creds["fix"]
             nonce = nonce_for(fix["api_key"])
-            password = kraken_logon_password(secret or fix["api_secret"], str(self.next_seq), self.sender,
-                                             self.target, fix["api_key"], nonce)
+            password = fix_logon_password(fix, self.next_seq, self.sender, self.target, nonce, secret)
             extra += [(553, fix["api_key"]), (554, password), (5025, nonce)]
         if not cod:
             extra.append((8674, 1))
@@ -118,13 +114,10 @@ class Trader(FixClient):
 def rest_private(venue: Any, creds: dict[str, Any], method: str, **params: Any) -> dict[str, Any]:
     """A signed Spot REST call (API-Sign = HMAC-SHA512(path + SHA256(nonce + body)))."""
     path = f"/0/private/{method}"
-    nonce = nonce_for(creds["api_key"])
-    body = urlencode({"nonce": nonce, **params})
-    digest = hashlib.sha256((nonce + body).encode()).digest()
-    sig = base64.b64encode(hmac.new(base64.b64decode(creds["api_secret"]), path.encode() + digest,
-                                    hashlib.sha512).digest()).decode()
-    req = urllib.request.Request(venue.spot_rest + path, data=body.encode(), method="POST", headers={
-        "API-Key": creds["api_key"], "API-Sign": sig, "Content-Type": "application/x-www-form-urlencoded"})
+    nonce = str(next_nonce())
+    body, ctype = spot_body(nonce, params)
+    req = urllib.request.Request(venue.spot_rest + path, data=body, method="POST",
+                                 headers=spot_headers(creds, path, nonce, body, ctype))
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             out: dict[str, Any] = json.loads(resp.read())

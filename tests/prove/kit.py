@@ -7,10 +7,7 @@ wait is bounded by a timeout; the venue runs in its own thread.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
 import itertools
 import json
 import logging
@@ -32,8 +29,18 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from simulator.gateways.fix.auth import kraken_logon_password
 from simulator.pytest_plugin import KrakenVenue
+from tests.kit import clients
+from tests.kit.clients import (  # noqa: F401 - re-exported for the suites
+    FUTURES_V3,
+    fix_logon_fields,
+    futures_authent,
+    futures_headers,
+    futures_sign_challenge,
+    next_nonce,
+    rest_sign,
+    spot_headers,
+)
 
 SOH = b"\x01"
 INTERNAL_ERRORS = ("EGeneral:Internal error",)
@@ -138,52 +145,11 @@ def fund(venue: KrakenVenue, balances: dict[str, str] | None = None, **kw: Any) 
 
 
 # -------------------------------------------------------------------- Spot REST
-_nonces = itertools.count(int(time.time() * 1000) * 1000)
-
-
-def next_nonce() -> int:
-    """Strictly increasing across the whole test process (every key shares it)."""
-    return next(_nonces)
-
-
-def rest_sign(path: str, nonce: str, body: bytes, secret_b64: str) -> str:
-    inner = hashlib.sha256(nonce.encode() + body).digest()
-    mac = hmac.new(base64.b64decode(secret_b64), path.encode() + inner, hashlib.sha512)
-    return base64.b64encode(mac.digest()).decode()
-
-
-class _Http:
-    """One keep-alive httpx client to a venue base URL, closed on exit."""
-
-    def __init__(self, base: str, timeout: float) -> None:
-        self.base = base
-        self.http = httpx.Client(timeout=timeout)
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.http.close()
-
-
-class Rest(_Http):
+class Rest(clients.SpotRest):
     """Signed Spot REST calls over one keep-alive connection."""
 
     def __init__(self, venue: KrakenVenue, timeout: float = 10.0) -> None:
         super().__init__(venue.spot_rest, timeout)
-
-    def private(
-        self, creds: dict[str, Any], method: str, params: dict[str, Any] | None = None, *, as_json: bool = False
-    ) -> tuple[int, dict[str, Any]]:
-        path = f"/0/private/{method}"
-        n = next_nonce()
-        data = {"nonce": n, **(params or {})}
-        body = json.dumps(data).encode() if as_json else urlencode(data).encode()
-        ctype = "application/json" if as_json else "application/x-www-form-urlencoded"
-        headers = {"API-Key": creds["api_key"], "API-Sign": rest_sign(path, str(n), body, creds["api_secret"]),
-                   "Content-Type": ctype}
-        r = self.http.post(self.base + path, content=body, headers=headers)
-        return r.status_code, r.json()
 
     def ok(self, creds: dict[str, Any], method: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
         status, data = self.private(creds, method, params, **kw)
@@ -433,10 +399,7 @@ class FixRaw:
         """Signed Kraken logon with ResetSeqNumFlag; cancel-on-disconnect off unless `cod`."""
         fix = creds["fix"]
         self.next_seq = 1
-        nonce = str(nonce_ms)
-        pw = kraken_logon_password(fix["api_secret"], "1", self.sender, self.target, fix["api_key"], nonce)
-        extra: list[tuple[int, Any]] = [(98, 0), (108, heartbeat), (141, "Y"), (553, fix["api_key"]),
-                                        (554, pw), (5025, nonce)]
+        extra = fix_logon_fields(fix, 1, self.sender, self.target, str(nonce_ms), heartbeat=heartbeat)
         if not cod:
             extra.append((8674, 1))
         self.send("A", extra)
@@ -482,44 +445,18 @@ def fix_trader(venue: KrakenVenue, creds: dict[str, Any], nonces: FixNonces, *, 
 
 
 # ------------------------------------------------------------ Derivatives REST
-FUTURES_V3 = "/derivatives/api/v3/"
-
-
-def futures_authent(post_data: str, nonce: str, path: str, secret_b64: str) -> str:
-    """Kraken's Authent, written out here (not imported from the gateway) so a
-    bug in the gateway's own signing code cannot hide from these tests."""
-    if path.startswith("/derivatives"):
-        path = path[len("/derivatives"):]
-    digest = hashlib.sha256((post_data + nonce + path).encode()).digest()
-    return base64.b64encode(hmac.new(base64.b64decode(secret_b64), digest, hashlib.sha512).digest()).decode()
-
-
 def futures_fund(venue: KrakenVenue, usd: str = "100000", **kw: Any) -> dict[str, Any]:
     """A fresh account with futures collateral and rate limits off."""
     return fund(venue, {"USD": "1000"}, futures_balances={"USD": usd}, **kw)
 
 
-class FuturesRest(_Http):
+class FuturesRest(clients.FuturesRest):
     """Signed Derivatives REST v3 calls as python-kraken-sdk makes them: GET
     parameters in the query, POST/PUT parameters in a form body, a Nonce header,
     Authent over query + body."""
 
     def __init__(self, venue: KrakenVenue, timeout: float = 10.0) -> None:
         super().__init__(venue.futures_rest, timeout)
-
-    def signed(self, creds: dict[str, Any], method: str, endpoint: str, params: dict[str, Any] | None = None,
-               *, nonce: bool = True) -> tuple[int, dict[str, Any]]:
-        path = FUTURES_V3 + endpoint
-        encoded = urlencode(params or {}, doseq=True)
-        query, body = (encoded, "") if method == "GET" else ("", encoded)
-        n = str(next_nonce()) if nonce else ""
-        headers = {"APIKey": creds["futures_api_key"], "Content-Type": "application/x-www-form-urlencoded",
-                   "Authent": futures_authent(query + body, n, path, creds["futures_api_secret"])}
-        if n:
-            headers["Nonce"] = n
-        r = self.http.request(method, self.base + path + ("?" + query if query else ""), content=body.encode(),
-                              headers=headers)
-        return r.status_code, r.json()
 
     def public(self, endpoint: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         r = self.http.get(self.base + FUTURES_V3 + endpoint, params=params)
@@ -555,10 +492,6 @@ def futures_alive(venue: KrakenVenue, creds: dict[str, Any] | None = None) -> No
 
 
 # --------------------------------------------------------------- Derivatives WS
-def futures_sign_challenge(challenge: str, secret_b64: str) -> str:
-    return futures_authent(challenge, "", "", secret_b64)
-
-
 class FuturesWs:
     """A blocking WS v1 client.  v1 has no ping message, so `request` follows a
     message with an unsubscribe from a made-up product: the alert naming that
@@ -650,23 +583,6 @@ def form_pairs(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
 def form_encode(pairs: Iterable[tuple[str, str]]) -> str:
     """URL-encoded form text; lone surrogates a generator may produce pass through as bytes."""
     return urlencode(list(pairs), encoding="utf-8", errors="surrogatepass")
-
-
-def spot_headers(creds: dict[str, Any], path: str, nonce: str, body: bytes, ctype: str,
-                 secret: str | None = None) -> dict[str, str]:
-    """API-Key and API-Sign (with `secret` instead of the key's own, to mis-sign on purpose)."""
-    return {"API-Key": creds["api_key"], "Content-Type": ctype,
-            "API-Sign": rest_sign(path, nonce, body, secret or creds["api_secret"])}
-
-
-def futures_headers(creds: dict[str, Any], path: str, query: str, body: str, nonce: str,
-                    secret: str | None = None) -> dict[str, str]:
-    """APIKey, Authent over query + body, and Nonce when not empty."""
-    headers = {"APIKey": creds["futures_api_key"], "Content-Type": "application/x-www-form-urlencoded",
-               "Authent": futures_authent(query + body, nonce, path, secret or creds["futures_api_secret"])}
-    if nonce:
-        headers["Nonce"] = nonce
-    return headers
 
 
 def declared_length_probe(base_url: str, request_head: bytes, timeout: float = 5.0) -> bytes:

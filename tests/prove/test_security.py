@@ -1,6 +1,9 @@
-"""Security properties, protocol by protocol: signatures and nonces, key
-permissions on every private REST endpoint and WS method (and FIX), account
-isolation, WS token lifetime, the admin API's exposure rule, size limits."""
+"""Security properties of every market.  Where Spot and Derivatives share the
+shape (a replay refused, a signature bound to path, body, nonce and key, Kraken's
+permission tables, the REST body cap) one test runs over both `Market`s, each
+in its own dialect; the protocol-specific cases (Spot nonces, WS tokens and FIX;
+Derivatives nonce rules, history API, WS v1 challenges; isolation per protocol;
+the admin API's exposure) stay tests of their own."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -30,26 +34,40 @@ from simulator.core.accounts import (
     WEBSOCKET,
     WITHDRAW,
 )
+from simulator.gateways.futures_rest.endpoints import ROUTES
+from simulator.gateways.futures_ws.hub import AUTH_FAILED
 from simulator.gateways.spot_rest.registry import PRIVATE
 from simulator.pytest_plugin import KrakenVenue
 from simulator.server.runtime import Settings
 from simulator.server.server import ThreadedVenue
 
 from .kit import (
+    FUTURES_V3,
     FixEOF,
     FixNonces,
     FixRaw,
+    FuturesRest,
+    FuturesWs,
     Rest,
+    WsClosed,
     assert_alive,
+    changes_since,
     declared_length_probe,
+    fix_logon_fields,
     fix_time,
     fix_trader,
     frame,
     fund,
+    futures_alive,
+    futures_authent,
+    futures_fund,
+    futures_sign_challenge,
     mint_token,
     next_cl_ord_id,
     next_nonce,
     rest_sign,
+    snapshot,
+    spot_headers,
     ws_open,
 )
 
@@ -75,35 +93,6 @@ def _raw_post(venue: KrakenVenue, path: str, body: bytes, key: str, sign: str) -
     return out
 
 
-def test_replayed_request_is_refused_and_changes_nothing(venue: KrakenVenue) -> None:
-    creds = fund(venue)
-    path = "/0/private/AddOrder"
-    nonce = str(next_nonce())
-    body = f"nonce={nonce}&pair=XBTUSD&type=buy&ordertype=limit&price=1000&volume=0.01".encode()
-    sig = rest_sign(path, nonce, body, creds["api_secret"])
-    first = _raw_post(venue, path, body, creds["api_key"], sig)
-    assert first["error"] == [] and len(first["result"]["txid"]) == 1
-    orders = venue.admin.account(creds["account_id"])["open_orders"]
-    for _ in range(3):  # byte-for-byte replays, as an eavesdropper would send them
-        assert _raw_post(venue, path, body, creds["api_key"], sig) == {"error": ["EAPI:Invalid nonce"]}
-    assert venue.admin.account(creds["account_id"])["open_orders"] == orders
-
-
-def test_signature_binds_path_body_nonce_and_key(venue: KrakenVenue) -> None:
-    creds = fund(venue)
-    other = fund(venue)
-    nonce = str(next_nonce())
-    body = f"nonce={nonce}".encode()
-    good = rest_sign("/0/private/Balance", nonce, body, creds["api_secret"])
-    # the same signature on another path, another body, another key: refused
-    assert _raw_post(venue, "/0/private/OpenOrders", body, creds["api_key"], good)["error"] == ["EAPI:Invalid signature"]
-    assert _raw_post(venue, "/0/private/Balance", body + b"&asset=XBT", creds["api_key"], good)["error"] == [
-        "EAPI:Invalid signature"]
-    assert _raw_post(venue, "/0/private/Balance", body, other["api_key"], good)["error"] == ["EAPI:Invalid signature"]
-    # forged requests did not burn the nonce: the genuine one still goes through
-    assert _raw_post(venue, "/0/private/Balance", body, creds["api_key"], good)["error"] == []
-
-
 def test_nonce_must_increase(venue: KrakenVenue) -> None:
     creds = fund(venue)
     path = "/0/private/Balance"
@@ -127,10 +116,7 @@ def test_fix_logon_needs_a_fresh_signed_nonce(venue: KrakenVenue) -> None:
         fix = creds["fix"]
         c = FixRaw(venue.fix_host, venue.fix_port, sender or fix["sender_comp_id"], fix["target_comp_id"]).connect()
         try:
-            from simulator.gateways.fix.auth import kraken_logon_password
-
-            pw = kraken_logon_password(secret, "1", c.sender, c.target, fix["api_key"], str(nonce))
-            c.send("A", [(98, 0), (108, 30), (141, "Y"), (553, fix["api_key"]), (554, pw), (5025, nonce)])
+            c.send("A", fix_logon_fields(fix, 1, c.sender, c.target, str(nonce), secret=secret))
             try:
                 reply = c.expect("A", 3)
                 return reply.msg_type == "A"
@@ -177,33 +163,6 @@ def test_rest_permissions_on_every_private_endpoint(venue: KrakenVenue) -> None:
             _, data = rest.private(key_with(minimal), method, _params_for(method))
             assert data.get("error") != [DENIED], (method, sorted(minimal), data)
     assert checked >= len(PRIVATE)
-
-
-# Kraken's documented table (spec §2.5), independent of the registry: method -> a
-# permission set that must be refused, and one that must be let through.
-SPEC_TABLE = [
-    ("Balance", {CREATE_ORDERS, QUERY_OPEN, QUERY_LEDGER}, {QUERY_FUNDS}),
-    ("TradeVolume", {QUERY_OPEN}, {QUERY_FUNDS}),
-    ("OpenOrders", {QUERY_FUNDS, QUERY_CLOSED}, {QUERY_OPEN}),
-    ("ClosedOrders", {QUERY_OPEN}, {QUERY_CLOSED}),
-    ("QueryOrders", {QUERY_FUNDS}, {QUERY_CLOSED}),
-    ("Ledgers", {QUERY_FUNDS, QUERY_OPEN}, {QUERY_LEDGER}),
-    ("AddOrder", {CANCEL_ORDERS, QUERY_FUNDS}, {CREATE_ORDERS}),
-    ("CancelAll", {QUERY_OPEN}, {CANCEL_ORDERS}),
-    ("CancelAll", {QUERY_OPEN}, {CREATE_ORDERS}),
-    ("GetWebSocketsToken", {CREATE_ORDERS, QUERY_FUNDS}, {WEBSOCKET}),
-    ("Withdraw", {QUERY_FUNDS, DEPOSIT}, {WITHDRAW}),
-    ("Earn/Allocate", {QUERY_FUNDS, WITHDRAW}, {EARN}),
-]
-
-
-@pytest.mark.parametrize(("method", "refused", "allowed"), SPEC_TABLE)
-def test_rest_permissions_spec_table(venue: KrakenVenue, method: str, refused: set[str], allowed: set[str]) -> None:
-    with Rest(venue) as rest:
-        _, data = rest.private(fund(venue, permissions=sorted(refused)), method, _params_for(method))
-        assert data["error"] == [DENIED], data
-        _, data = rest.private(fund(venue, permissions=sorted(allowed)), method, _params_for(method))
-        assert data.get("error") != [DENIED], data
 
 
 WS_TRADING: list[tuple[str, dict[str, Any]]] = [  # every trading method ("{oid}": someone's order)
@@ -481,20 +440,10 @@ def test_admin_remote_flag_env_and_container_files(monkeypatch: pytest.MonkeyPat
 
 
 # =================================================================== size limits
-def test_size_limits(venue: KrakenVenue) -> None:
+def test_spot_ws_and_header_size_limits(venue: KrakenVenue) -> None:
     """What is capped, and how it is refused (see the report for the gaps)."""
     creds = fund(venue)
-    with Rest(venue) as rest:
-        # Spot REST: bodies over 64 KiB are refused before the key is looked at
-        _, data = rest.private(creds, "Balance", {"pad": "x" * (64 * 1024)})
-        assert data == {"error": ["EGeneral:Invalid arguments"]}, data
-    # a declared Content-Length over the cap is refused without waiting for the body
-    reply = declared_length_probe(
-        venue.spot_rest,
-        b"POST /0/private/Balance HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n"
-        b"Content-Type: application/x-www-form-urlencoded\r\n\r\nnonce=1",
-    )
-    assert b"EGeneral:Invalid arguments" in reply, reply
+    # REST bodies: test_rest_body_over_the_cap_is_refused_and_changes_nothing
     # WS: 64 KiB frames refused with an error reply (the connection stays); > 1 MiB closes it (1009)
     ws = ws_open(venue.spot_ws_auth)
     try:
@@ -528,3 +477,595 @@ def test_fix_pre_logon_garbage_is_dropped(venue: KrakenVenue) -> None:
     finally:
         c.close()
     assert venue.admin.request("GET", "/state")["digest"] == before["digest"]
+
+
+# ============================================================== Derivatives helpers
+SEND = {"orderType": "lmt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.001", "limitPrice": "40000"}
+PRIVATE_FEEDS = ["open_orders", "open_orders_verbose", "fills", "balances", "open_positions", "account_log",
+                 "notifications_auth"]
+
+
+@pytest.fixture
+def fr(venue: KrakenVenue) -> Iterator[FuturesRest]:
+    with FuturesRest(venue) as r:
+        yield r
+
+
+def _fpost(venue: KrakenVenue, path: str, body: str, headers: dict[str, str], query: str = "") -> dict[str, Any]:
+    r = httpx.post(venue.futures_rest + path + ("?" + query if query else ""), content=body.encode(), timeout=10,
+                   headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def _hdr(key: str, sig: str, nonce: str = "") -> dict[str, str]:
+    h = {"APIKey": key, "Authent": sig}
+    if nonce:
+        h["Nonce"] = nonce
+    return h
+
+
+def _error(data: dict[str, Any]) -> str:
+    """Kraken's error envelope, exactly: result, serverTime, error."""
+    assert data.get("result") == "error" and set(data) == {"result", "serverTime", "error"}, data
+    return str(data["error"])
+
+
+# ======================================================= derivatives: signatures
+def test_history_api_refuses_bad_signatures(venue: KrakenVenue) -> None:
+    creds = futures_fund(venue)
+    path = "/api/history/v2/executions"
+    good = futures_authent("", "", path, creds["futures_api_secret"])
+    for headers in ({"APIKey": creds["futures_api_key"], "Authent": good[:-4] + "AAA="},
+                    {"APIKey": creds["futures_api_key"], "Authent": futures_authent("", "", "/api/history/v2/orders",
+                                                                                      creds["futures_api_secret"])},
+                    {"APIKey": creds["api_key"], "Authent": futures_authent("", "", path, creds["api_secret"])}, {}):
+        r = httpx.get(venue.futures_rest + path, headers=headers, timeout=10)
+        assert r.status_code == 401, (headers, r.text)
+        assert r.json() == {"reason": "You are not authorized to access this endpoint.", "status": "unauthorized"}
+    r = httpx.get(venue.futures_rest + path, headers={"APIKey": creds["futures_api_key"], "Authent": good}, timeout=10)
+    assert r.status_code == 200 and r.json()["accountUid"] == creds["account_id"], r.text
+
+
+# ======================================================= derivatives: nonces
+def test_nonce_rules_as_kraken_documents_them(venue: KrakenVenue) -> None:
+    """Optional; a reuse is nonceDuplicate; brief out-of-order arrival tolerated;
+    far below the highest is nonceBelowThreshold; not an integer: authentication
+    fails; every key has its own nonces."""
+    creds, other = futures_fund(venue), futures_fund(venue)
+    path = FUTURES_V3 + "accounts"
+
+    def get(c: dict[str, Any], nonce: str) -> dict[str, Any]:
+        sig = futures_authent("", nonce, path, c["futures_api_secret"])
+        r = httpx.get(venue.futures_rest + path, headers=_hdr(c["futures_api_key"], sig, nonce), timeout=10)
+        assert r.status_code == 200, r.text
+        out: dict[str, Any] = r.json()
+        return out
+
+    high = next_nonce() + 1_000
+    assert get(creds, str(high))["result"] == "success"
+    window = venue.runtime.venue.extensions["futures_nonces"].window  # the book exists once a key used a nonce
+    assert _error(get(creds, str(high))) == "nonceDuplicate"
+    assert get(creds, str(high - 500))["result"] == "success"  # late, inside the window, unseen
+    assert _error(get(creds, str(high - 500))) == "nonceDuplicate"
+    assert _error(get(creds, str(high - window - 1))) == "nonceBelowThreshold"
+    for bad in ("abc", "-5", "1.5", "1e9", "0x10"):
+        assert _error(get(creds, bad)) == "authenticationError", bad
+    assert get(other, str(high))["result"] == "success"  # another key's nonces are its own
+    assert get(creds, "")["result"] == "success"  # no Nonce header at all (ccxt)
+    for _ in range(1_001):
+        next_nonce()  # keep the shared counter ahead of `high` for later tests
+
+
+def test_a_nonceless_request_carries_nothing_to_refuse_a_replay_by(venue: KrakenVenue) -> None:
+    """Kraken makes the Nonce optional (ccxt sends none), so it cannot tell a
+    nonce-less replay from a retry: accepted, as there.  Clients wanting replay
+    protection send a Nonce (python-kraken-sdk does), which the test above covers."""
+    creds = futures_fund(venue)
+    path = FUTURES_V3 + "cancelallorders"
+    headers = _hdr(creds["futures_api_key"], futures_authent("", "", path, creds["futures_api_secret"]))
+    assert [_fpost(venue, path, "", headers)["result"] for _ in range(2)] == ["success", "success"]
+
+
+# ======================================================= derivatives: permissions
+def _route_params(method: str, pattern: str, own_order: str) -> dict[str, Any]:
+    """Parameters that get a full-access key through each endpoint's handler."""
+    return {
+        ("GET", "leveragepreferences"): {},
+        ("PUT", "leveragepreferences"): {"symbol": "PF_XBTUSD", "maxLeverage": "5"},
+        ("PUT", "pnlpreferences"): {"symbol": "PF_XBTUSD", "pnlPreference": "USD"},
+        ("PUT", "self-trade-strategy"): {"strategy": "REJECT_TAKER"},
+        ("POST", "sendorder"): SEND,
+        ("POST", "editorder"): {"orderId": own_order, "limitPrice": "40001"},
+        ("POST", "cancelorder"): {"order_id": "00000000-0000-0000-0000-000000000000"},
+        ("POST", "cancelallorders"): {"symbol": "PF_ETHUSD"},
+        ("POST", "cancelallordersafter"): {"timeout": "0"},
+        ("POST", "batchorder"): {"json": json.dumps({"batchOrder": [{"order": "cancel", "order_id": own_order}]})},
+        ("POST", "orders/status"): {"orderIds": own_order},
+        ("GET", "orders/status"): {"orderIds": own_order},
+        ("POST", "transfer"): {"fromAccount": "flex", "toAccount": "cash", "unit": "USD", "amount": "1"},
+    }.get((method, pattern), {})
+
+
+def test_futures_key_permissions_on_every_private_endpoint(venue: KrakenVenue, fr: FuturesRest) -> None:
+    """A read-only key (every permission but create_and_modify_orders, the
+    project's "full access") reads every private GET and is refused on every
+    trading endpoint with authenticationError, changing nothing; a full-access
+    key gets through every one."""
+    read_only = futures_fund(venue, permissions=sorted(ALL_PERMISSIONS - {CREATE_ORDERS}))
+    full = futures_fund(venue)
+    own_ro = fr.place(full, "PF_XBTUSD", "buy", "0.001", "40000")  # ids exist; the refusals are not "not found"
+    private = sorted((m, p) for (m, p), (_h, is_private, _t) in ROUTES.items() if is_private)
+    refused = allowed = 0
+    for method, pattern in private:
+        trading = ROUTES[(method, pattern)][2]
+        params = _route_params(method, pattern, own_ro)
+        before = snapshot(venue)
+        status, data = fr.signed(read_only, method, pattern, params)
+        if trading:
+            assert status == 200 and _error(data) == "authenticationError", (method, pattern, data)
+            assert changes_since(venue, before) == [], (method, pattern)
+            refused += 1
+        else:
+            assert status == 200 and data["result"] == "success", (method, pattern, data)
+            allowed += 1
+        status, data = fr.signed(full, method, pattern, params)
+        assert status == 200 and data["result"] == "success", (method, pattern, data)
+        if pattern == "batchorder":
+            own_ro = fr.place(full, "PF_XBTUSD", "buy", "0.001", "40000")  # (the batch cancelled it)
+    assert refused >= 10 and allowed >= 12, (refused, allowed)
+
+
+def test_read_only_key_reads_history_and_private_feeds(venue: KrakenVenue) -> None:
+    read_only = futures_fund(venue, permissions=["query_funds"])
+    path = "/api/history/v2/account-log"
+    sig = futures_authent("", "", path, read_only["futures_api_secret"])
+    r = httpx.get(venue.futures_rest + path, headers=_hdr(read_only["futures_api_key"], sig), timeout=10)
+    assert r.status_code == 200 and r.json()["accountUid"] == read_only["account_id"], r.text
+    ws = FuturesWs(venue.futures_ws)
+    try:
+        login = ws.login(read_only)
+        assert [m["event"] for m in ws.request({"event": "subscribe", "feed": "balances", **login})] == ["subscribed"]
+    finally:
+        ws.close()
+
+
+def test_no_access_key_reaches_nothing_private(venue: KrakenVenue, fr: FuturesRest) -> None:
+    """Kraken's 'No Access' level (a key with no query or trading permission):
+    refused on every private REST route, the history API and private feeds."""
+    none = futures_fund(venue, permissions=["websocket"])
+    for method, endpoint in (("GET", "accounts"), ("GET", "openorders"), ("GET", "fills"), ("POST", "sendorder")):
+        status, data = fr.signed(none, method, endpoint, _route_params(method, endpoint, "x"))
+        assert _error(data) == "authenticationError", (endpoint, data)
+    path = "/api/history/v2/account-log"
+    sig = futures_authent("", "", path, none["futures_api_secret"])
+    r = httpx.get(venue.futures_rest + path, headers=_hdr(none["futures_api_key"], sig), timeout=10)
+    assert r.status_code == 401, r.text
+    ws = FuturesWs(venue.futures_ws)
+    try:
+        login = ws.login(none)
+        assert [m["event"] for m in ws.request({"event": "subscribe", "feed": "balances", **login})] == ["alert"]
+    finally:
+        ws.close()
+
+
+# ======================================================= derivatives: isolation
+@pytest.fixture
+def futures_two(venue: KrakenVenue, fr: FuturesRest) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """(intruder, victim, the victim's open order ids: cliOrdIds vic0..vic2 and a trigger).
+    The victim also holds a position and has fills, and its collateral differs."""
+    intruder, victim = futures_fund(venue, "100000"), futures_fund(venue, "77777")
+    ids = [fr.place(victim, "PF_XBTUSD", "buy", "0.001", str(40000 + i), cliOrdId=f"vic{i}") for i in range(3)]
+    trig = fr.ok(victim, "POST", "sendorder", {"orderType": "stp", "symbol": "PF_XBTUSD", "side": "sell",
+                                               "size": "0.001", "stopPrice": "1000", "cliOrdId": "victrig"})
+    ids.append(trig["sendStatus"]["order_id"])
+    fr.ok(victim, "POST", "sendorder", {"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": "0.002"})
+    return intruder, victim, ids
+
+
+def test_futures_rest_cannot_read_or_touch_another_accounts_orders(venue: KrakenVenue, fr: FuturesRest, futures_two: Any) -> None:
+    intruder, victim, ids = futures_two
+    victim_fills = fr.ok(victim, "GET", "fills")["fills"]
+    assert victim_fills and fr.ok(victim, "GET", "openpositions")["openPositions"], "the victim should have traded"
+    before = venue.admin.account(victim["account_id"])
+    # reads: nothing of the victim's
+    text = json.dumps([fr.ok(intruder, "GET", ep) for ep in ("openorders", "fills", "openpositions", "accounts")])
+    for secret in [*ids, *(f["fill_id"] for f in victim_fills), victim["account_id"], "77777"]:
+        assert secret not in text, secret
+    for method in ("GET", "POST"):
+        assert fr.ok(intruder, method, "orders/status", {"orderIds": ids})["orders"] == []
+        assert fr.ok(intruder, method, "orders/status", {"cliOrdIds": ["vic0", "victrig"]})["orders"] == []
+    # writes: refused, nothing touched
+    refusals = [
+        ("cancelorder", {"order_id": ids[0]}, "cancelStatus"),
+        ("cancelorder", {"cliOrdId": "vic1"}, "cancelStatus"),
+        ("cancelorder", {"order_id": ids[3]}, "cancelStatus"),
+        ("editorder", {"orderId": ids[1], "size": "0.5"}, "editStatus"),
+        ("editorder", {"cliOrdId": "vic2", "limitPrice": "45000"}, "editStatus"),
+    ]
+    for endpoint, params, key in refusals:
+        res = fr.ok(intruder, "POST", endpoint, params)
+        assert res[key]["status"] in ("notFound", "orderForEditNotFound"), (endpoint, res)
+    batch = {"batchOrder": [{"order": "cancel", "order_id": ids[0]}, {"order": "cancel", "cliOrdId": "vic1"},
+                            {"order": "edit", "order_id": ids[2], "size": 1}]}
+    statuses = [s["status"] for s in fr.ok(intruder, "POST", "batchorder", {"json": json.dumps(batch)})["batchStatus"]]
+    assert not {"cancelled", "edited"} & set(statuses), statuses
+    assert fr.ok(intruder, "POST", "cancelallorders")["cancelStatus"]["status"] == "noOrdersToCancel"
+    assert fr.ok(intruder, "POST", "cancelallorders", {"symbol": "PF_XBTUSD"})["cancelStatus"]["cancelledOrders"] == []
+    for src, dst in ((victim["account_id"], "flex"), ("flex", victim["account_id"])):
+        res = fr.signed(intruder, "POST", "transfer", {"fromAccount": src, "toAccount": dst, "unit": "USD",
+                                                        "amount": "1"})[1]
+        assert _error(res) == "invalidAccount", res
+    assert venue.admin.account(victim["account_id"]) == before
+
+
+def test_dead_mans_switch_cancels_only_its_own_account(venue: KrakenVenue, fr: FuturesRest, futures_two: Any) -> None:
+    intruder, victim, ids = futures_two
+    mine = fr.place(intruder, "PF_XBTUSD", "buy", "0.001", "41000")
+    venue.admin.freeze()
+    try:
+        fr.ok(intruder, "POST", "cancelallordersafter", {"timeout": "60"})
+        venue.admin.advance(61_000)
+        open_now = set(venue.admin.account(victim["account_id"])["futures"]["open_orders"])
+        assert open_now == set(ids), open_now
+        assert mine not in venue.admin.account(intruder["account_id"])["futures"]["open_orders"]  # it did fire
+    finally:
+        venue.admin.set_clock(mode="real")
+
+
+def test_history_api_shows_only_the_callers_account(venue: KrakenVenue, fr: FuturesRest, futures_two: Any) -> None:
+    intruder, victim, ids = futures_two
+    fr.place(intruder, "PF_XBTUSD", "buy", "0.001", "41000")
+    seen: dict[tuple[str, str], str] = {}
+    for kind in ("executions", "orders", "triggers", "account-log", "positions"):
+        path = f"/api/history/v2/{kind}"
+        for who in (intruder, victim):
+            sig = futures_authent("", "", path, who["futures_api_secret"])
+            r = httpx.get(venue.futures_rest + path, headers=_hdr(who["futures_api_key"], sig), timeout=10)
+            assert r.status_code == 200, r.text
+            seen[(kind, who["account_id"])] = r.text
+        assert not any(v in seen[(kind, intruder["account_id"])] for v in [*ids, victim["account_id"]]), kind
+    # the control: the victim's own order history does show its orders
+    out = {who: seen[("orders", who)] for who in (victim["account_id"],)}
+    assert any(v in out[victim["account_id"]] for v in ids), out[victim["account_id"]][:300]
+
+
+def test_ws_private_feeds_need_the_accounts_own_challenge(venue: KrakenVenue, futures_two: Any) -> None:
+    intruder, victim, ids = futures_two
+    victim_ws, ws = FuturesWs(venue.futures_ws), FuturesWs(venue.futures_ws)
+    try:
+        captured = victim_ws.login(victim)  # the victim's genuine login on its own connection
+        foreign = ws.challenge(victim["futures_api_key"])  # Kraken issues a challenge for any key
+        own = ws.login(intruder)
+        attempts = {
+            "victim's challenge signed with the intruder's secret": {
+                "api_key": victim["futures_api_key"], "original_challenge": foreign,
+                "signed_challenge": futures_sign_challenge(foreign, intruder["futures_api_secret"])},
+            "the victim's genuine login, replayed on another connection": captured,
+            "the intruder's key on the victim's challenge": {
+                "api_key": intruder["futures_api_key"], "original_challenge": foreign,
+                "signed_challenge": futures_sign_challenge(foreign, intruder["futures_api_secret"])},
+            "the victim's key with the intruder's own challenge and signature": {**own,
+                                                                                  "api_key": victim["futures_api_key"]},
+        }
+        for what, fields in attempts.items():
+            for feed in PRIVATE_FEEDS:
+                replies = ws.request({"event": "subscribe", "feed": feed, **fields})
+                assert replies == [{"event": "alert", "message": AUTH_FAILED}], (what, feed, replies)
+        assert ws.feed == [], ws.feed  # no snapshot slipped out
+        # its own feeds: snapshots of its own account, nothing of the victim's
+        for feed in ("open_orders", "fills", "balances", "open_positions", "account_log"):
+            assert [m["event"] for m in ws.request({"event": "subscribe", "feed": feed, **own})] == ["subscribed"]
+        snaps = ws.drain_feed(0.3)
+        assert {m["feed"] for m in snaps} >= {"open_orders_snapshot", "fills_snapshot"}, snaps
+        assert not any(v in json.dumps(snaps) for v in [*ids, victim["account_id"]]), snaps
+        for feed in ("open_orders", "fills"):  # the victim's own connection: the control
+            assert [m["event"] for m in victim_ws.request({"event": "subscribe", "feed": feed, **captured})] == [
+                "subscribed"]
+        victim_ws.drain_feed(0.3)
+        victim_ws.feed.clear()
+        ws.feed.clear()
+        # the victim trades, amends and cancels
+        with FuturesRest(venue) as fr:
+            fr.ok(victim, "POST", "sendorder", {"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy",
+                                                "size": "0.001"})
+            fr.ok(victim, "POST", "editorder", {"orderId": ids[0], "limitPrice": "40500"})
+            fr.ok(victim, "POST", "cancelorder", {"order_id": ids[1]})
+        seen_by_victim = {m["feed"] for m in victim_ws.drain_feed(0.5)}
+        assert {"open_orders", "fills"} <= seen_by_victim, seen_by_victim  # updates were produced
+        leaked = [m for m in ws.drain_feed(0.3) if m["feed"] in ("open_orders", "fills", "account_log")
+                  or any(v in json.dumps(m) for v in [*ids, victim["account_id"]])]
+        assert leaked == [], leaked
+        # unsubscribing needs the account's own challenge too
+        replies = ws.request({"event": "unsubscribe", "feed": "fills", **attempts[
+            "victim's challenge signed with the intruder's secret"]})
+        assert replies == [{"event": "alert", "message": "Failed to unsubscribe from authenticated feed"}], replies
+    finally:
+        ws.close()
+        victim_ws.close()
+
+
+# ======================================================= derivatives: size limits
+def test_futures_rest_body_just_under_the_cap_is_served_and_history_shares_it(venue: KrakenVenue) -> None:
+    creds = futures_fund(venue)
+    market = MARKETS[1]
+    cap = market.cap(venue)
+    path, body, headers = market.signed_order(creds, str(next_nonce()), pad=cap - 1000 - len(urlencode(SEND)) - 5)
+    assert len(body) == cap - 1000
+    res = market.post(venue, path, body, headers)
+    assert market.placed(res), res
+    r = httpx.request("GET", venue.futures_rest + "/api/history/v2/executions", content=b"x" * (cap + 1), timeout=10)
+    assert r.status_code == 400 and r.json() == {"result": "error", "error": "invalidArgument"}, r.text
+    futures_alive(venue, creds)
+
+
+def test_futures_ws_message_size_is_capped(venue: KrakenVenue) -> None:
+    """Over 64 KiB: `Json Error`, the connection stays; over 1 MiB: closed by the
+    transport (1009), the venue unaffected."""
+    creds = futures_fund(venue)
+    ws = FuturesWs(venue.futures_ws)
+    try:
+        big = json.dumps({"event": "subscribe", "feed": "heartbeat", "x": "y" * 70_000})
+        assert ws.request(big) == [{"event": "error", "message": "Json Error"}]
+        login = ws.login(creds)
+        assert [m["event"] for m in ws.request({"event": "subscribe", "feed": "balances", **login})] == ["subscribed"]
+        with pytest.raises(WsClosed) as info:
+            ws.send("z" * ((1 << 20) + 1))
+            ws.request({"event": "subscribe", "feed": "heartbeat"})
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1009, info.value
+    finally:
+        ws.close()
+    futures_alive(venue, creds)
+
+
+# ================================================ one property, every market
+class Market:
+    """How one market's REST API signs, places an order and refuses, so a security
+    property is written once and checked on Spot and on Derivatives."""
+
+    name: str
+    E_NONCE: str  # a replayed request
+    E_SIGN: str  # a signature that does not bind this request to this key
+    E_ARGS: str  # a body over the cap
+    DENIED: str  # a key without the permission
+
+    def base(self, venue: KrakenVenue) -> str: ...
+    def fund(self, venue: KrakenVenue, **kw: Any) -> dict[str, Any]: ...
+    def signed_order(self, creds: dict[str, Any], nonce: str, pad: int = 0) -> tuple[str, str, dict[str, str]]: ...
+    def forgeries(self, creds: dict[str, Any], other: dict[str, Any], path: str, body: str,
+                  nonce: str) -> list[tuple[str, str, dict[str, str]]]: ...
+    def refusal(self, res: dict[str, Any]) -> str: ...
+    def placed(self, res: dict[str, Any]) -> bool: ...
+    def open_orders(self, venue: KrakenVenue, creds: dict[str, Any]) -> Any: ...
+    def private(self, venue: KrakenVenue, creds: dict[str, Any], call: Any) -> dict[str, Any]: ...
+    def cap(self, venue: KrakenVenue) -> int: ...
+    def alive(self, venue: KrakenVenue, creds: dict[str, Any]) -> None: ...
+    probe_head: bytes  # a request head declaring a body far over the cap
+
+    def post(self, venue: KrakenVenue, path: str, body: str, headers: dict[str, str]) -> dict[str, Any]:
+        r = httpx.post(self.base(venue) + path, content=body.encode(), timeout=10,
+                       headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
+        assert r.status_code == 200, r.text
+        out: dict[str, Any] = r.json()
+        return out
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Spot(Market):
+    name = "spot"
+    E_NONCE, E_SIGN, E_ARGS, DENIED = "EAPI:Invalid nonce", "EAPI:Invalid signature", "EGeneral:Invalid arguments", DENIED
+    probe_head = (b"POST /0/private/Balance HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\n\r\nnonce=1")
+    probe_refusal = b"EGeneral:Invalid arguments"
+    path = "/0/private/AddOrder"
+
+    def base(self, venue: KrakenVenue) -> str:
+        return venue.spot_rest
+
+    def fund(self, venue: KrakenVenue, **kw: Any) -> dict[str, Any]:
+        return fund(venue, **kw)
+
+    def signed_order(self, creds: dict[str, Any], nonce: str, pad: int = 0) -> tuple[str, str, dict[str, str]]:
+        body = f"nonce={nonce}&" + urlencode(ORDER) + ("&pad=" + "x" * pad if pad else "")
+        return self.path, body, self._hdr(creds, self.path, nonce, body)
+
+    @staticmethod
+    def _hdr(creds: dict[str, Any], path: str, nonce: str, body: str, secret: str | None = None) -> dict[str, str]:
+        return spot_headers(creds, path, nonce, body.encode(), "application/x-www-form-urlencoded", secret)
+
+    def forgeries(self, creds: dict[str, Any], other: dict[str, Any], path: str, body: str,
+                  nonce: str) -> list[tuple[str, str, dict[str, str]]]:
+        good = self._hdr(creds, path, nonce, body)
+        return [
+            ("/0/private/OpenOrders", body, good),  # the signature on another path
+            (path, body.replace("volume=0.01", "volume=0.02"), good),  # tampered body
+            (path, body + "&oflags=post", good),  # a parameter appended
+            (path, body.replace(f"nonce={nonce}", f"nonce={int(nonce) + 1}"), good),  # another nonce
+            (path, body, {**good, "API-Key": other["api_key"]}),  # another account's key
+            (path, body, self._hdr(creds, path, nonce, body, other["api_secret"])),  # another secret
+            (path, body, self._hdr(creds, path, nonce, body, creds["futures_api_secret"])),  # the futures secret
+            (path, body, self._hdr(creds, "/0/private/OpenOrders", nonce, body)),  # signed for another path
+            (path, body, {**good, "API-Sign": "not base64!"}),
+            (path, body, {k: v for k, v in good.items() if k != "API-Sign"}),  # no signature
+        ]
+
+    def refusal(self, res: dict[str, Any]) -> str:
+        assert set(res) == {"error"} and len(res["error"]) == 1, res
+        return str(res["error"][0])
+
+    def placed(self, res: dict[str, Any]) -> bool:
+        return res.get("error") == [] and len(res["result"]["txid"]) == 1
+
+    def open_orders(self, venue: KrakenVenue, creds: dict[str, Any]) -> Any:
+        return venue.admin.account(creds["account_id"])["open_orders"]
+
+    def private(self, venue: KrakenVenue, creds: dict[str, Any], call: Any) -> dict[str, Any]:
+        with Rest(venue) as rest:
+            return rest.private(creds, call, {"AddOrder": ORDER}.get(call, {}))[1]  # type: ignore[no-any-return]
+
+    def permitted(self, res: dict[str, Any]) -> bool | None:
+        """Past the permission check (another error may follow)."""
+        return res.get("error") != [DENIED]
+
+    def cap(self, venue: KrakenVenue) -> int:
+        return 64 * 1024
+
+    def alive(self, venue: KrakenVenue, creds: dict[str, Any]) -> None:
+        assert_alive(venue, creds)
+
+
+class Derivatives(Market):
+    name = "derivatives"
+    E_NONCE, E_SIGN, E_ARGS, DENIED = "nonceDuplicate", "authenticationError", "invalidArgument", "authenticationError"
+    probe_head = (b"POST /derivatives/api/v3/sendorder HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\n\r\norderType=lmt")
+    probe_refusal = b'"error":"invalidArgument"'
+    path = FUTURES_V3 + "sendorder"
+
+    def base(self, venue: KrakenVenue) -> str:
+        return venue.futures_rest
+
+    def fund(self, venue: KrakenVenue, **kw: Any) -> dict[str, Any]:
+        return futures_fund(venue, **kw)
+
+    def signed_order(self, creds: dict[str, Any], nonce: str, pad: int = 0) -> tuple[str, str, dict[str, str]]:
+        body = urlencode(SEND) + ("&pad=" + "x" * pad if pad else "")
+        return self.path, body, _hdr(creds["futures_api_key"],
+                                     futures_authent(body, nonce, self.path, creds["futures_api_secret"]), nonce)
+
+    def forgeries(self, creds: dict[str, Any], other: dict[str, Any], path: str, body: str,
+                  nonce: str) -> list[tuple[str, str, dict[str, str]]]:
+        key, secret = creds["futures_api_key"], creds["futures_api_secret"]
+        good = futures_authent(body, nonce, path, secret)
+        return [
+            (FUTURES_V3 + "cancelallorders", body, _hdr(key, good, nonce)),  # the signature on another path
+            (path, body.replace("0.001", "0.002"), _hdr(key, good, nonce)),  # tampered postData
+            (path, body + "&reduceOnly=true", _hdr(key, good, nonce)),  # a parameter appended
+            (path, body, _hdr(key, good, str(int(nonce) + 1))),  # another nonce
+            (path, body, _hdr(key, good)),  # the nonce header dropped
+            (path, body, _hdr(other["futures_api_key"], good, nonce)),  # another account's key
+            (path, body, _hdr(key, futures_authent(body, nonce, path, other["futures_api_secret"]), nonce)),  # secret
+            (path, body, _hdr(creds["api_key"], futures_authent(body, nonce, path, creds["api_secret"]), nonce)),
+            (path, body, _hdr(key, futures_authent(body, nonce, "/api/v3/openorders", secret), nonce)),  # wrong path
+            (path, body, _hdr(key, "not base64!", nonce)),
+            (path, body, {"Authent": good, "Nonce": nonce}),  # no key
+            (path, body, {"APIKey": key, "Nonce": nonce}),  # no signature
+        ]
+
+    def refusal(self, res: dict[str, Any]) -> str:
+        return _error(res)
+
+    def placed(self, res: dict[str, Any]) -> bool:
+        return res.get("result") == "success" and res["sendStatus"]["status"] == "placed"
+
+    def open_orders(self, venue: KrakenVenue, creds: dict[str, Any]) -> Any:
+        return venue.admin.account(creds["account_id"])["futures"]["open_orders"]
+
+    def private(self, venue: KrakenVenue, creds: dict[str, Any], call: Any) -> dict[str, Any]:
+        method, endpoint = call
+        with FuturesRest(venue) as fr:
+            return fr.signed(creds, method, endpoint, _route_params(method, endpoint, "x"))[1]  # type: ignore[no-any-return]
+
+    def permitted(self, res: dict[str, Any]) -> bool | None:
+        """True: served; False: refused for the key; None: anything else."""
+        if res.get("result") == "success":
+            return True
+        return False if _error(res) == self.DENIED else None
+
+    def cap(self, venue: KrakenVenue) -> int:
+        cfg = venue.runtime.services.futures_rest_config
+        assert cfg is not None
+        return int(cfg.max_body)
+
+    def alive(self, venue: KrakenVenue, creds: dict[str, Any]) -> None:
+        futures_alive(venue, creds)
+
+
+MARKETS = [Spot(), Derivatives()]
+
+
+@pytest.fixture(params=MARKETS, ids=repr)
+def market(request: pytest.FixtureRequest) -> Market:
+    m: Market = request.param
+    return m
+
+
+def test_replayed_request_is_refused_and_changes_nothing(venue: KrakenVenue, market: Market) -> None:
+    creds = market.fund(venue)
+    path, body, headers = market.signed_order(creds, str(next_nonce()))
+    first = market.post(venue, path, body, headers)
+    assert market.placed(first), first
+    before = snapshot(venue)
+    orders = market.open_orders(venue, creds)
+    for _ in range(3):  # byte-for-byte replays, as an eavesdropper would send them
+        assert market.refusal(market.post(venue, path, body, headers)) == market.E_NONCE
+    assert market.open_orders(venue, creds) == orders
+    assert changes_since(venue, before) == []
+
+
+def test_signature_binds_path_body_nonce_and_key(venue: KrakenVenue, market: Market) -> None:
+    creds, other = market.fund(venue), market.fund(venue)
+    nonce = str(next_nonce())
+    path, body, headers = market.signed_order(creds, nonce)
+    before = snapshot(venue)
+    for p, b, h in market.forgeries(creds, other, path, body, nonce):
+        assert market.refusal(market.post(venue, p, b, h)) == market.E_SIGN, (p, b, h)
+    assert changes_since(venue, before) == []
+    # the forgeries did not burn the nonce: the genuine request still goes through
+    res = market.post(venue, path, body, headers)
+    assert market.placed(res), res
+
+
+# Kraken's documented tables, independent of the route registries.
+# Spot (spec §2.5): method -> a permission set that must be refused, and one that must be let through.
+SPOT_TABLE = [
+    ("Balance", {CREATE_ORDERS, QUERY_OPEN, QUERY_LEDGER}, {QUERY_FUNDS}),
+    ("TradeVolume", {QUERY_OPEN}, {QUERY_FUNDS}),
+    ("OpenOrders", {QUERY_FUNDS, QUERY_CLOSED}, {QUERY_OPEN}),
+    ("ClosedOrders", {QUERY_OPEN}, {QUERY_CLOSED}),
+    ("QueryOrders", {QUERY_FUNDS}, {QUERY_CLOSED}),
+    ("Ledgers", {QUERY_FUNDS, QUERY_OPEN}, {QUERY_LEDGER}),
+    ("AddOrder", {CANCEL_ORDERS, QUERY_FUNDS}, {CREATE_ORDERS}),
+    ("CancelAll", {QUERY_OPEN}, {CANCEL_ORDERS}),
+    ("CancelAll", {QUERY_OPEN}, {CREATE_ORDERS}),
+    ("GetWebSocketsToken", {CREATE_ORDERS, QUERY_FUNDS}, {WEBSOCKET}),
+    ("Withdraw", {QUERY_FUNDS, DEPOSIT}, {WITHDRAW}),
+    ("Earn/Allocate", {QUERY_FUNDS, WITHDRAW}, {EARN}),
+]
+# Derivatives (spec §2.6): a read-only key reads, trading needs full access.
+# orders/status is a read: the live venue answers a read-only key (python-kraken-sdk's live suite)
+READ_ONLY_MAY = [("GET", "accounts"), ("GET", "openorders"), ("GET", "openpositions"), ("GET", "fills"),
+                 ("GET", "notifications"), ("POST", "orders/status"), ("GET", "orders/status")]
+FULL_ACCESS_ONLY = [("POST", "sendorder"), ("POST", "editorder"), ("POST", "cancelorder"),
+                    ("POST", "cancelallorders"), ("POST", "cancelallordersafter"), ("POST", "batchorder")]
+READ_ONLY = ["query_funds", "query_open_orders_and_trades"]
+PERMISSION_TABLE = [
+    *(pytest.param(MARKETS[0], method, sorted(perms), allowed, id=f"spot-{method}-{'+'.join(sorted(perms))}")
+      for method, refused, permitted in SPOT_TABLE for perms, allowed in ((refused, False), (permitted, True))),
+    *(pytest.param(MARKETS[1], call, READ_ONLY, call in READ_ONLY_MAY, id=f"derivatives-{call[0]}-{call[1]}")
+      for call in READ_ONLY_MAY + FULL_ACCESS_ONLY),
+]
+
+
+@pytest.mark.parametrize(("market", "call", "perms", "allowed"), PERMISSION_TABLE, indirect=["market"])
+def test_key_permissions_spec_table(venue: KrakenVenue, market: Market, call: Any, perms: list[str],
+                                    allowed: bool) -> None:
+    res = market.private(venue, market.fund(venue, permissions=perms), call)
+    assert market.permitted(res) is allowed, res
+
+
+def test_rest_body_over_the_cap_is_refused_and_changes_nothing(venue: KrakenVenue, market: Market) -> None:
+    """Refused with the market's envelope before the key is looked at; a declared
+    Content-Length over the cap is refused without waiting for the body."""
+    creds = market.fund(venue)
+    for size in (market.cap(venue) + 1, 5 << 20):
+        path, body, headers = market.signed_order(creds, str(next_nonce()), pad=size)
+        before = snapshot(venue)
+        assert market.refusal(market.post(venue, path, body, headers)) == market.E_ARGS, size
+        assert changes_since(venue, before) == [], size
+    reply = declared_length_probe(market.base(venue), market.probe_head)
+    assert market.probe_refusal in reply, reply
+    market.alive(venue, creds)

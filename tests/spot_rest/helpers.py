@@ -3,19 +3,12 @@ URL only, plus a raw signed-request helper for inputs no client would send."""
 
 from __future__ import annotations
 
-import itertools
-import json
-import time
 from typing import Any
-from urllib.parse import urlencode
 
 import ccxt
-import httpx
 import krakenex
 
-from simulator.gateways.spot_rest.auth import sign
-
-_nonce = itertools.count(int(time.time() * 1000) * 1000)
+from tests.kit.clients import SpotRest, next_nonce
 
 
 def ccxt_client(venue: Any, creds: dict[str, Any]) -> ccxt.kraken:
@@ -36,39 +29,20 @@ def kx(venue: Any, creds: dict[str, Any]) -> krakenex.API:
     return api
 
 
-class Raw:
-    """Signed requests with full control over body bytes and headers."""
+class Raw(SpotRest):
+    """Signed requests for one key, with full control over body bytes and headers."""
 
     def __init__(self, venue: Any, creds: dict[str, Any]) -> None:
-        self.base = venue.spot_rest
+        super().__init__(venue.spot_rest)
+        self.creds = creds
         self.key = creds["api_key"]
         self.secret = creds["api_secret"]
-        self.http = httpx.Client(timeout=10)
 
     def nonce(self) -> int:
-        return next(_nonce)
+        return next_nonce()
 
-    def post(
-        self,
-        method: str,
-        params: dict[str, Any] | None = None,
-        *,
-        as_json: bool = False,
-        body: bytes | None = None,
-        nonce: Any = None,
-        headers: dict[str, str] | None = None,
-        content_type: str | None = None,
-    ) -> tuple[int, dict[str, Any]]:
-        path = f"/0/private/{method}"
-        n = self.nonce() if nonce is None else nonce
-        if body is None:
-            data = {"nonce": n, **(params or {})}
-            body = json.dumps(data).encode() if as_json else urlencode(data).encode()
-        ctype = content_type or ("application/json" if as_json else "application/x-www-form-urlencoded")
-        h = {"API-Key": self.key, "API-Sign": sign(path, str(n), body, self.secret), "Content-Type": ctype}
-        h.update(headers or {})
-        r = self.http.post(self.base + path, content=body, headers=h)
-        return r.status_code, r.json()
+    def post(self, method: str, params: dict[str, Any] | None = None, **kw: Any) -> tuple[int, dict[str, Any]]:
+        return self.private(self.creds, method, params, **kw)  # type: ignore[no-any-return]
 
     def ok(self, method: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
         status, data = self.post(method, params, **kw)
@@ -80,11 +54,6 @@ class Raw:
         assert status == 200 and "result" not in data, data
         assert len(data["error"]) == 1
         return str(data["error"][0])
-
-    def public(self, method: str, **params: Any) -> dict[str, Any]:
-        r = self.http.get(f"{self.base}/0/public/{method}", params=params)
-        out: dict[str, Any] = r.json()
-        return out
 
 
 def journal_len(venue: Any) -> int:

@@ -12,7 +12,7 @@ import ccxt
 import pytest
 from kraken.spot import SpotClient, User
 
-from simulator.gateways.spot_rest.auth import sign
+from tests.kit.clients import rest_sign as sign
 
 from .helpers import Raw, ccxt_client, kx, sdk, sdk_error
 

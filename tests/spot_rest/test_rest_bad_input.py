@@ -10,7 +10,7 @@ import ccxt
 import pytest
 
 from simulator.core.errors import EngineError, Reject
-from simulator.gateways.spot_rest.auth import sign
+from tests.kit.clients import rest_sign as sign
 
 from .helpers import Raw, ccxt_client, journal_len
 

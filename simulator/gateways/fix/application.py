@@ -351,25 +351,20 @@ class KrakenFixApp:
         else:
             self.spot.new_order(conn, msg, symbol)
 
+    def _by_owner(self, conn: FixConn, msg: Msg, futures: Handler, spot: Handler) -> None:
+        """A request about an existing order goes to the market that holds it."""
+        (futures if self.futures.owns(conn, msg) else spot)(conn, msg)
+
     def _route_cancel(self, conn: FixConn, msg: Msg) -> None:
         self.fault_gate(msg)
-        if self.futures.owns(conn, msg):
-            self.futures.cancel(conn, msg)
-        else:
-            self.spot.cancel(conn, msg)
+        self._by_owner(conn, msg, self.futures.cancel, self.spot.cancel)
 
     def _route_replace(self, conn: FixConn, msg: Msg) -> None:
         self.fault_gate(msg)
-        if self.futures.owns(conn, msg):
-            self.futures.replace(conn, msg)
-        else:
-            self.spot.replace(conn, msg)
+        self._by_owner(conn, msg, self.futures.replace, self.spot.replace)
 
     def _route_status(self, conn: FixConn, msg: Msg) -> None:
-        if self.futures.owns(conn, msg):
-            self.futures.status(conn, msg)
-        else:
-            self.spot.status(conn, msg)
+        self._by_owner(conn, msg, self.futures.status, self.spot.status)
 
     def _mass_cancel(self, conn: FixConn, msg: Msg) -> None:
         self.fault_gate(msg)

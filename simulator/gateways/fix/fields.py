@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Final
 
 from simulator.core import validation
+from simulator.gateways.fix import validate as session_checks
 from simulator.gateways.fix.codec import Msg, parse_fix_timestamp
 from simulator.gateways.fix.tags import RejectReason, tag_label
 
@@ -174,18 +175,20 @@ class BusinessReject(Exception):
         self.text = text
 
 
+def _raise(p: session_checks.Problem) -> FieldProblem:
+    return FieldProblem(p.reason, p.tag, p.text)
+
+
 def missing(tag: int) -> FieldProblem:
-    return FieldProblem(RejectReason.REQUIRED_TAG_MISSING, tag, f"Missing mandatory field: {label(tag)}")
+    return _raise(session_checks.missing(tag, label))
 
 
 def bad_value(tag: int, why: str = "") -> FieldProblem:
-    suffix = f" ({why})" if why else ""
-    return FieldProblem(RejectReason.VALUE_INCORRECT, tag,
-                        f"Value is incorrect (out of range) for this tag: {label(tag)}{suffix}")
+    return _raise(session_checks.bad_value(tag, why, label))
 
 
 def bad_format(tag: int) -> FieldProblem:
-    return FieldProblem(RejectReason.INCORRECT_DATA_FORMAT, tag, f"Incorrect data format for value: {label(tag)}")
+    return _raise(session_checks.bad_format(tag, label))
 
 
 def required(msg: Msg, tag: int) -> str:

@@ -8,6 +8,7 @@ own fields. The values of application fields are the application's business.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from simulator.gateways.fix import dictionary, tags
@@ -28,18 +29,17 @@ class Problem:
     logout: bool = False
 
 
-def missing(tag: int) -> Problem:
-    return Problem(R.REQUIRED_TAG_MISSING, tag, f"Missing mandatory field: {tag_label(tag)}")
+def missing(tag: int, label: Callable[[int], str] = tag_label) -> Problem:
+    return Problem(R.REQUIRED_TAG_MISSING, tag, f"Missing mandatory field: {label(tag)}")
 
 
-def bad_format(tag: int) -> Problem:
-    return Problem(R.INCORRECT_DATA_FORMAT, tag, f"Incorrect data format for value: {tag_label(tag)}")
+def bad_format(tag: int, label: Callable[[int], str] = tag_label) -> Problem:
+    return Problem(R.INCORRECT_DATA_FORMAT, tag, f"Incorrect data format for value: {label(tag)}")
 
 
-def bad_value(tag: int, why: str = "") -> Problem:
+def bad_value(tag: int, why: str = "", label: Callable[[int], str] = tag_label) -> Problem:
     suffix = f" ({why})" if why else ""
-    return Problem(R.VALUE_INCORRECT, tag,
-                   f"Value is incorrect (out of range) for this tag: {tag_label(tag)}{suffix}")
+    return Problem(R.VALUE_INCORRECT, tag, f"Value is incorrect (out of range) for this tag: {label(tag)}{suffix}")
 
 
 def check_fields(msg: Msg, limits: Limits) -> Problem | None:

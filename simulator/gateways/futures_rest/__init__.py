@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,25 @@ def prepare(rt: Runtime) -> None:
 
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(JSON.bytes(payload), status_code=status, media_type="application/json")
+
+
+def _history_endpoint(answer: Callable[[Request, str, str, str], Response]) -> Any:
+    """A history API route: `answer(request, path, query, body)`, its failures in
+    that API's own shape (not the v3 envelope)."""
+
+    async def endpoint(request: Request) -> Response:
+        path, raw_query, body = await _read(request)
+        try:
+            return answer(request, path, raw_query, body)
+        except RestError as exc:
+            return _json({"result": "error", "error": exc.error}, 400 if exc.status == 200 else exc.status)
+        except FuturesError as exc:
+            return _json({"result": "error", "error": exc.text}, 404)
+        except Exception:  # noqa: BLE001
+            log.exception("futures history %s failed", path)
+            return _json({"result": "error", "error": "Server Error"}, 500)
+
+    return endpoint
 
 
 def _envelope(rt: Runtime, payload: dict[str, Any] | None = None, error: str | None = None) -> dict[str, Any]:
@@ -203,64 +223,46 @@ def install(site: Site, rt: Runtime) -> None:
         return endpoint
 
     def market_history(kind: str) -> Any:
-        async def endpoint(request: Request) -> Response:
-            path, raw_query, body = await _read(request)
+        def answer(request: Request, path: str, raw_query: str, body: str) -> Response:
             eng, seq = _market(rt)
-            try:
-                params = Params.parse(raw_query, body)
-                spec = eng.spec(request.path_params["symbol"])
-                with _sync(seq):
-                    if kind == "executions":
-                        return _json(hist.market_executions(eng, spec, params))
-                    if kind == "price":
-                        return _json(hist.market_price(eng, spec, params))
-                    return _json({"elements": [], "len": 0, "continuationToken": None})
-            except RestError as exc:
-                return _json({"result": "error", "error": exc.error}, 400 if exc.status == 200 else exc.status)
-            except FuturesError as exc:
-                return _json({"result": "error", "error": exc.text}, 404)
-            except Exception:  # noqa: BLE001
-                log.exception("futures history %s failed", path)
-                return _json({"result": "error", "error": "Server Error"}, 500)
+            params = Params.parse(raw_query, body)
+            spec = eng.spec(request.path_params["symbol"])
+            with _sync(seq):
+                if kind == "executions":
+                    return _json(hist.market_executions(eng, spec, params))
+                if kind == "price":
+                    return _json(hist.market_price(eng, spec, params))
+                return _json({"elements": [], "len": 0, "continuationToken": None})
 
-        return endpoint
+        return _history_endpoint(answer)
 
     def account_history(kind: str) -> Any:
-        async def endpoint(request: Request) -> Response:
-            path, raw_query, body = await _read(request)
+        def answer(request: Request, path: str, raw_query: str, body: str) -> Response:
             eng, seq = _market(rt)
+            params = Params.parse(raw_query, body)
             try:
-                params = Params.parse(raw_query, body)
-                try:
-                    key = _authenticate(rt, request, path, raw_query, body)
-                except RestError:
-                    return _json(UNAUTHORIZED, 401)
-                if futures_access(key.permissions) == "none":
-                    return _json(UNAUTHORIZED, 401)
-                hname = kind.replace("-", "")
-                _ratelimit(rt, key.account_id, hname, _cost(hname, "GET", params, True), history=True)
-                with _sync(seq):
-                    fa = eng.fa(key.account_id)
-                    if kind == "executions":
-                        return _json(hist.account_executions(eng, fa, params))
-                    if kind == "orders":
-                        return _json(hist.account_orders(fa, params))
-                    if kind == "triggers":
-                        return _json(hist.account_triggers(fa, params))
-                    if kind == "account-log":
-                        return _json(hist.account_log(eng, fa, params))
-                    if kind == "accountlogcsv":
-                        return Response(hist.account_log_csv(eng, fa), media_type="text/csv")
-                    return _json({"accountUid": fa.id, "elements": [], "len": 0, "continuationToken": None})
-            except RestError as exc:
-                return _json({"result": "error", "error": exc.error}, 400 if exc.status == 200 else exc.status)
-            except FuturesError as exc:
-                return _json({"result": "error", "error": exc.text}, 404)
-            except Exception:  # noqa: BLE001
-                log.exception("futures history %s failed", path)
-                return _json({"result": "error", "error": "Server Error"}, 500)
+                key = _authenticate(rt, request, path, raw_query, body)
+            except RestError:
+                return _json(UNAUTHORIZED, 401)
+            if futures_access(key.permissions) == "none":
+                return _json(UNAUTHORIZED, 401)
+            hname = kind.replace("-", "")
+            _ratelimit(rt, key.account_id, hname, _cost(hname, "GET", params, True), history=True)
+            with _sync(seq):
+                fa = eng.fa(key.account_id)
+                if kind == "executions":
+                    return _json(hist.account_executions(eng, fa, params))
+                if kind == "orders":
+                    return _json(hist.account_orders(fa, params))
+                if kind == "triggers":
+                    return _json(hist.account_triggers(fa, params))
+                if kind == "account-log":
+                    return _json(hist.account_log(eng, fa, params))
+                if kind == "accountlogcsv":
+                    return Response(hist.account_log_csv(eng, fa), media_type="text/csv")
+                return _json({"accountUid": fa.id, "elements": [], "len": 0, "continuationToken": None})
 
-        return endpoint
+        return _history_endpoint(answer)
 
     async def charts(request: Request) -> Response:
         """/{version}[/{tick}[/{symbol}[/{resolution}]]]: each level lists the next."""

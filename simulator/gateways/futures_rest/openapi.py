@@ -13,11 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from simulator.gateways.openapi_common import document
+
 from .endpoints import ROUTES, Handler
 
 PATH = "/openapi/futures-rest.json"
 PREFIX = "/derivatives/api/v3/"
 Schema = dict[str, Any]
+DESCRIPTION = (
+    "Kraken's Derivatives REST v3 as this simulator serves it, generated from the gateway's "
+    "route table. GET parameters go in the query, POST/PUT parameters in a form body. Private calls: APIKey "
+    "header, optional Nonce header, Authent = base64(HMAC-SHA512(base64-decoded secret, SHA256(query + body "
+    "+ nonce + path without /derivatives))). Errors are {\"result\": \"error\", \"error\": ...}."
+)
 
 DECIMAL: Schema = {"type": "string", "pattern": r"^[0-9]{1,9}(\.[0-9]{1,8})?$", "description": "decimal string"}
 ISO: Schema = {"type": "string", "format": "date-time", "description": "ISO 8601"}
@@ -146,24 +154,7 @@ def futures_document(symbols: Iterable[str] = (), routes: dict[tuple[str, str], 
     paths: dict[str, Schema] = {}
     for (method, route), entry in table.items():
         paths.setdefault(PREFIX + route, {})[method.lower()] = _operation(method, route, entry, syms)
-    return {
-        "openapi": "3.0.3",
-        "info": {
-            "title": "kraken-sim Derivatives REST v3",
-            "version": "3",
-            "description": "Kraken's Derivatives REST v3 as this simulator serves it, generated from the gateway's "
-            "route table. GET parameters go in the query, POST/PUT parameters in a form body. Private calls: APIKey "
-            "header, optional Nonce header, Authent = base64(HMAC-SHA512(base64-decoded secret, SHA256(query + body "
-            "+ nonce + path without /derivatives))). Errors are {\"result\": \"error\", \"error\": ...}.",
-        },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "APIKey": {"type": "apiKey", "in": "header", "name": "APIKey"},
-                "Authent": {"type": "apiKey", "in": "header", "name": "Authent"},
-            }
-        },
-    }
+    return document("kraken-sim Derivatives REST v3", "3", DESCRIPTION, paths, "APIKey", "Authent")
 
 
 def venue_document(rt: Any) -> Schema:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from starlette.websockets import WebSocket
 
+from simulator.gateways.ws_common import attach
 from simulator.server.runtime import Runtime
 from simulator.server.site import Site
 
@@ -16,18 +17,13 @@ __all__ = ["FuturesConn", "Hub", "HubConfig", "install", "prepare", "start", "st
 
 
 def hub(rt: Runtime) -> Hub:
-    """The runtime's hub (made by `prepare`)."""
-    h = rt.services.futures_ws
-    assert h is not None, "futures_ws.prepare(rt) has not run"
-    return h
-
-
-def prepare(rt: Runtime) -> None:
-    """Every build/reset: the hub (and its bus subscription) exists once."""
+    """The runtime's hub, made once: it outlives venue resets (`prepare` runs at each)."""
     if rt.services.futures_ws is None:
-        h = rt.services.futures_ws = Hub(rt)
-        rt.bus.subscribe(h.on_entry)
-        rt.services.on_reset.append(h.on_reset)
+        rt.services.futures_ws = attach(rt, Hub(rt))
+    return rt.services.futures_ws
+
+
+prepare = hub
 
 
 def install(site: Site, rt: Runtime) -> None:
@@ -44,8 +40,4 @@ async def start(rt: Runtime) -> None:
 
 
 async def stop(rt: Runtime) -> None:
-    h = hub(rt)
-    for c in list(h.conns):
-        await c.drop(1001, "shutting down")
-    if h._task is not None:
-        h._task.cancel()
+    await hub(rt).shutdown()

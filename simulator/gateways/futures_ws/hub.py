@@ -205,13 +205,6 @@ class Hub(LoopBound):
     def seq(self) -> Sequencer:
         return self.rt.venue.derivatives_seq
 
-    def bind_loop(self) -> None:
-        if self.loop is None:
-            self.loop = asyncio.get_running_loop()
-            self.loop_thread = threading.get_ident()
-        if self._task is None or self._task.done():
-            self._task = self.loop.create_task(self._periodic())
-
 
     def forget(self, conn: FuturesConn) -> None:
         with self.lock:
@@ -486,7 +479,7 @@ class Hub(LoopBound):
                 c.pos_seq += 1
 
     # --------------------------------------------------------------- periodic
-    async def _periodic(self) -> None:
+    async def _background(self) -> None:
         """Throttled tickers, mark-driven position refreshes, heartbeats."""
         while True:
             await asyncio.sleep(0.05)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from simulator.core.orders import ORDER_TYPES, STP_MODES, TIFS
+from simulator.gateways.openapi_common import document
 
 from .account import LEDGER_TYPES
 from .market import OHLC_INTERVALS
@@ -24,6 +25,11 @@ from .trading import OFLAGS
 
 PATH = "/openapi/spot-rest.json"
 Schema = dict[str, Any]
+DESCRIPTION = (
+    "Kraken's Spot REST as this simulator serves it, generated from the gateway's method "
+    "table. Private calls: POST, API-Key header, API-Sign = base64(HMAC-SHA512(base64-decoded secret, "
+    "path + SHA256(nonce + body))). Errors are HTTP 200 with {\"error\": [...]}; an unknown method is 404."
+)
 
 DECIMAL: Schema = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,10})?$", "description": "decimal string"}
 # prices may be relative (`+5`, `-5`, `#5`) or percentages (`5%`), Kraken's price prefixes and suffix
@@ -257,23 +263,7 @@ def spot_document(
         paths[f"/0/public/{name}"] = _public_op(pub[name], pl, al)
     for name in sorted(priv):
         paths[f"/0/private/{name}"] = _private_op(priv[name], pl, al)
-    return {
-        "openapi": "3.0.3",
-        "info": {
-            "title": "kraken-sim Spot REST",
-            "version": "0",
-            "description": "Kraken's Spot REST as this simulator serves it, generated from the gateway's method "
-            "table. Private calls: POST, API-Key header, API-Sign = base64(HMAC-SHA512(base64-decoded secret, "
-            "path + SHA256(nonce + body))). Errors are HTTP 200 with {\"error\": [...]}; an unknown method is 404.",
-        },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "API-Key": {"type": "apiKey", "in": "header", "name": "API-Key"},
-                "API-Sign": {"type": "apiKey", "in": "header", "name": "API-Sign"},
-            }
-        },
-    }
+    return document("kraken-sim Spot REST", "0", DESCRIPTION, paths, "API-Key", "API-Sign")
 
 
 def venue_document(rt: Any) -> Schema:

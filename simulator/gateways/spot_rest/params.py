@@ -236,6 +236,10 @@ class Params:
         except validation.Invalid as exc:
             raise rest_error(exc) from exc
 
+    def price(self, name: str) -> Decimal | RelPrice | None:
+        """A price field: absolute, or relative with a +/- prefix or % suffix."""
+        return parse_price(self.raw(name), name)
+
     def req_decimal(self, name: str) -> Decimal:
         d = self.decimal(name, True)
         assert d is not None

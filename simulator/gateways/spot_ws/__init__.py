@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
+from simulator.gateways.ws_common import attach
 from simulator.server.runtime import Runtime
 from simulator.server.site import Site
 
@@ -21,18 +22,13 @@ __all__ = ["Hub", "HubConfig", "WsConnection", "install", "prepare", "start", "s
 
 
 def hub(rt: Runtime) -> Hub:
-    """The runtime's hub (made by `prepare`)."""
-    h = rt.services.spot_ws
-    assert h is not None, "spot_ws.prepare(rt) has not run"
-    return h
-
-
-def prepare(rt: Runtime) -> None:
-    """Every build/reset: make sure the hub and its feed exist once."""
+    """The runtime's hub, made once: it outlives venue resets (`prepare` runs at each)."""
     if rt.services.spot_ws is None:
-        h = rt.services.spot_ws = Hub(rt)
-        rt.bus.subscribe(h.on_entry)
-        rt.services.on_reset.append(h.on_reset)
+        rt.services.spot_ws = attach(rt, Hub(rt))
+    return rt.services.spot_ws
+
+
+prepare = hub
 
 
 def install(site: Site, rt: Runtime) -> None:
@@ -55,8 +51,4 @@ async def start(rt: Runtime) -> None:
 
 
 async def stop(rt: Runtime) -> None:
-    h = hub(rt)
-    for c in list(h.conns):
-        await c.drop(1001, "shutting down")
-    if h._task is not None:
-        h._task.cancel()
+    await hub(rt).shutdown()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -88,13 +87,6 @@ class Hub(LoopBound):
         """The spot sequencer held: subscription changes and the feed never interleave."""
         return self.rt.venue.spot_seq.exclusive()
 
-    def bind_loop(self) -> None:
-        if self.loop is None:
-            self.loop = asyncio.get_running_loop()
-            self.loop_thread = threading.get_ident()
-        if self._task is None or self._task.done():
-            self._task = self.loop.create_task(self._housekeeping())
-
     def status_message(self, conn_id: int) -> str:
         status = self.rt.venue.spot.status
         return dumps(
@@ -105,7 +97,7 @@ class Hub(LoopBound):
             }
         )
 
-    async def _housekeeping(self) -> None:
+    async def _background(self) -> None:
         """Heartbeats for quiet subscribed connections; the idle timeout."""
         while True:
             await asyncio.sleep(min(self.config.heartbeat_s, 0.25))

@@ -472,18 +472,13 @@ class Trading:
 
         def body() -> list[Reply]:
             out: list[Reply] = []
-            for oid in ids:
-                try:
-                    self.submit("cancel_order", {"account_id": acct, "order_id": oid})
-                    out.append(({"order_id": oid}, None, {}))
-                except EngineError as exc:
-                    out.append((None, exc.text, {}))
-            for cl in cls:
-                try:
-                    self.submit("cancel_order", {"account_id": acct, "cl_ord_id": cl})
-                    out.append(({"cl_ord_id": cl}, None, {}))
-                except EngineError as exc:
-                    out.append((None, exc.text, {}))
+            for field, given in (("order_id", ids), ("cl_ord_id", cls)):
+                for v in given:
+                    try:
+                        self.submit("cancel_order", {"account_id": acct, field: v})
+                        out.append(({field: v}, None, {}))
+                    except EngineError as exc:
+                        out.append((None, exc.text, {}))
             for ref in refs:
                 try:
                     done = self.submit("cancel_order", {"account_id": acct, "userref": ref})

@@ -64,53 +64,41 @@ def ws_error(exc: validation.Invalid) -> WsError:
     return WsError(exc.text)
 
 
-def boolean(params: dict[str, Any], field: str, default: bool = False) -> bool:
+def _typed(params: dict[str, Any], field: str, kind: type, what: str, required: bool = False) -> Any:
+    """The field's value if it has JSON type `kind`; None when absent (unless required)."""
     v = params.get(field)
     if v is None:
-        return default
-    if type(v) is not bool:
-        raise _type_error(field, "a boolean")
+        if required:
+            raise missing(field)
+        return None
+    if type(v) is not kind:
+        raise _type_error(field, what)
     return v
+
+
+def boolean(params: dict[str, Any], field: str, default: bool = False) -> bool:
+    v: bool | None = _typed(params, field, bool, "a boolean")
+    return default if v is None else v
 
 
 def string(params: dict[str, Any], field: str, required: bool = False) -> str | None:
-    v = params.get(field)
-    if v is None:
-        if required:
-            raise missing(field)
-        return None
-    if type(v) is not str:
-        raise _type_error(field, "a string")
-    return v
+    out: str | None = _typed(params, field, str, "a string", required)
+    return out
 
 
 def integer(params: dict[str, Any], field: str, required: bool = False) -> int | None:
-    v = params.get(field)
-    if v is None:
-        if required:
-            raise missing(field)
-        return None
-    if type(v) is not int:
-        raise _type_error(field, "an integer")
-    return v
+    out: int | None = _typed(params, field, int, "an integer", required)
+    return out
 
 
 def array(params: dict[str, Any], field: str) -> list[Any] | None:
-    v = params.get(field)
-    if v is None:
-        return None
-    if type(v) is not list:
-        raise _type_error(field, "an array")
-    return v
+    out: list[Any] | None = _typed(params, field, list, "an array")
+    return out
 
 
 def obj(params: dict[str, Any], field: str) -> dict[str, Any] | None:
-    v = params.get(field)
-    if v is None:
-        return None
-    if type(v) is not dict:
-        raise _type_error(field, "an object")
-    return v
+    out: dict[str, Any] | None = _typed(params, field, dict, "an object")
+    return out
 
 
 def enum(

@@ -6,7 +6,8 @@ snapshot and the subscriber's registration."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from simulator.core.accounts import QUERY_CLOSED, QUERY_FUNDS, QUERY_OPEN
 from simulator.gateways.jsonw import dumps
@@ -95,6 +96,41 @@ def endpoint_refusal(kind: str, channel: str) -> str | None:
         if channel in PUBLIC:
             return PUBLIC_REFUSED
     return None
+
+
+def _one_of(p: dict[str, Any], field: str, allowed: Iterable[int], default: int, refusal: str) -> int:
+    """An integer channel option (book depth, OHLC interval) from Kraken's list."""
+    v = p.get(field)
+    if v is None:
+        return default
+    if type(v) is not int or v not in allowed:
+        raise WsError(refusal)
+    return v
+
+
+G = TypeVar("G")
+
+
+def join(index: dict[Any, G], key: Any, make: Callable[[], G], conn: Any) -> tuple[G, bool]:
+    """`conn` joins the group at `key`, made when it is the first; True when it was."""
+    g = index.get(key)
+    fresh = g is None
+    if g is None:
+        g = index[key] = make()
+    g.subs.add(conn)  # type: ignore[attr-defined]
+    return g, fresh
+
+
+def leave(index: dict[Any, Any], key: Any, conn: Any) -> None:
+    """`conn` leaves the subscriber set at `key` (a set, or a group's `subs`);
+    an emptied entry is dropped."""
+    entry = index.get(key)
+    if entry is None:
+        return
+    members = entry if isinstance(entry, set) else entry.subs
+    members.discard(conn)
+    if not members:
+        del index[key]
 
 
 class Subscriptions:
@@ -223,84 +259,53 @@ class Subscriptions:
             return self._per_symbol(p, "ticker", trig, {"channel": "ticker", "event_trigger": trig}, on_gone, True)
 
     def _depth(self, p: dict[str, Any], allowed: tuple[int, ...]) -> int:
-        v = p.get("depth")
-        if v is None:
-            return 10
-        if type(v) is not int or v not in allowed:
-            raise WsError("Subscription depth not supported")
-        return v
+        return _one_of(p, "depth", allowed, 10, "Subscription depth not supported")
 
     def _subscribe_book(self, p: dict[str, Any]) -> list[Ack]:
-        depth = self._depth(p, l2.DEPTHS)
+        return self._subscribe_depth(
+            p, "book", self.hub.books, l2.DEPTHS, l2.BookGroup,
+            lambda g, book, now, fresh: g.snapshot(book, now) if fresh else g.peek_snapshot(book, now))
+
+    def _subscribe_depth(self, p: dict[str, Any], channel: str, index: dict[Any, Any], depths: tuple[int, ...],
+                         make: Callable[[SpotPair, int], Any], show: Callable[[Any, Any, int, bool], str]) -> list[Ack]:
+        """Join the shared book or level3 group of each symbol; `show` renders the
+        snapshot (a new group's also resets what the group has shown)."""
+        depth = self._depth(p, depths)
         snap = boolean(p, "snapshot", True)
         hub, conn = self.hub, self.conn
 
         def on_new(pair: SpotPair) -> str | None:
-            book = hub.rt.venue.spot.books[pair.id]
-            now = hub.rt.venue.clock.now_ns()
-            g = hub.books.get((pair.id, depth))
-            if g is None:
-                g = l2.BookGroup(pair, depth)
-                hub.books[(pair.id, depth)] = g
-                text = g.snapshot(book, now)
-            else:
-                text = g.peek_snapshot(book, now)
-            g.subs.add(conn)
+            book, now = hub.rt.venue.spot.books[pair.id], hub.rt.venue.clock.now_ns()
+            g, fresh = join(index, (pair.id, depth), lambda: make(pair, depth), conn)
+            text = show(g, book, now, fresh)  # always: a new group's window starts here
             return text if snap else None
 
         with hub.lock:
-            return self._per_symbol(p, "book", depth, {"channel": "book", "depth": depth, "snapshot": snap}, on_new)
+            return self._per_symbol(p, channel, depth, {"channel": channel, "depth": depth, "snapshot": snap}, on_new)
 
     def _unsubscribe_book(self, p: dict[str, Any]) -> list[Ack]:
-        depth = self._depth(p, l2.DEPTHS)
+        return self._unsubscribe_depth(p, "book", self.hub.books, l2.DEPTHS)
+
+    def _unsubscribe_depth(self, p: dict[str, Any], channel: str, index: dict[Any, Any],
+                           depths: tuple[int, ...]) -> list[Ack]:
+        """Leave a book or level3 group: the depth must be the one subscribed."""
+        depth = self._depth(p, depths)
         hub, conn = self.hub, self.conn
 
         def on_gone(pair: SpotPair) -> None:
-            g = hub.books.get((pair.id, depth))
-            if g is not None:
-                g.subs.discard(conn)
-                if not g.subs:
-                    del hub.books[(pair.id, depth)]
+            leave(index, (pair.id, depth), conn)
 
         with hub.lock:
-            return self._per_symbol(p, "book", depth, {"channel": "book", "depth": depth}, on_gone, True)
+            return self._per_symbol(p, channel, depth, {"channel": channel, "depth": depth}, on_gone, True)
 
     def _subscribe_level3(self, p: dict[str, Any]) -> list[Ack]:
         self._account(p, "level3")
-        depth = self._depth(p, l3.DEPTHS)
-        snap = boolean(p, "snapshot", True)
-        hub, conn = self.hub, self.conn
-
-        def on_new(pair: SpotPair) -> str | None:
-            book = hub.rt.venue.spot.books[pair.id]
-            now = hub.rt.venue.clock.now_ns()
-            g = hub.l3.get((pair.id, depth))
-            if g is None:
-                g = l3.L3Group(pair, depth)
-                hub.l3[(pair.id, depth)] = g
-                text = g.snapshot(book, now)
-            else:
-                text = g.snapshot(book, now, reset=False)
-            g.subs.add(conn)
-            return text if snap else None
-
-        with hub.lock:
-            return self._per_symbol(p, "level3", depth, {"channel": "level3", "depth": depth, "snapshot": snap}, on_new)
+        return self._subscribe_depth(p, "level3", self.hub.l3, l3.DEPTHS, l3.L3Group,
+                                     lambda g, book, now, fresh: g.snapshot(book, now, reset=fresh))
 
     def _unsubscribe_level3(self, p: dict[str, Any]) -> list[Ack]:
         self._account(p, "level3")
-        depth = self._depth(p, l3.DEPTHS)
-        hub, conn = self.hub, self.conn
-
-        def on_gone(pair: SpotPair) -> None:
-            g = hub.l3.get((pair.id, depth))
-            if g is not None:
-                g.subs.discard(conn)
-                if not g.subs:
-                    del hub.l3[(pair.id, depth)]
-
-        with hub.lock:
-            return self._per_symbol(p, "level3", depth, {"channel": "level3", "depth": depth}, on_gone, True)
+        return self._unsubscribe_depth(p, "level3", self.hub.l3, l3.DEPTHS)
 
     def _subscribe_trade(self, p: dict[str, Any]) -> list[Ack]:
         snap = boolean(p, "snapshot", False)
@@ -319,22 +324,13 @@ class Subscriptions:
         hub, conn = self.hub, self.conn
 
         def on_gone(pair: SpotPair) -> None:
-            s = hub.trades.get(pair.id)
-            if s is not None:
-                s.discard(conn)
-                if not s:
-                    del hub.trades[pair.id]
+            leave(hub.trades, pair.id, conn)
 
         with hub.lock:
             return self._per_symbol(p, "trade", True, {"channel": "trade"}, on_gone, True)
 
     def _interval(self, p: dict[str, Any]) -> int:
-        v = p.get("interval")
-        if v is None:
-            return 1
-        if type(v) is not int or v not in OHLC_INTERVALS:
-            raise WsError("Subscription ohlc interval not supported")
-        return v
+        return _one_of(p, "interval", OHLC_INTERVALS, 1, "Subscription ohlc interval not supported")
 
     def _subscribe_ohlc(self, p: dict[str, Any]) -> list[Ack]:
         minutes = self._interval(p)
@@ -453,17 +449,21 @@ class Subscriptions:
                 )
         return []
 
-    def _unsubscribe_executions(self, p: dict[str, Any]) -> list[Ack]:
-        self._account(p, "executions")
-        if self.conn.subs.pop(("executions",), None) is None:
+    def _unsubscribe_private(self, p: dict[str, Any], channel: str, index: dict[str, set[Any]]) -> list[Ack]:
+        """Drop this connection's subscriptions to a private channel from the hub's per-account index."""
+        self._account(p, channel)
+        if self.conn.subs.pop((channel,), None) is None:
             return [Ack(error="Subscription Not Found", method="subscribe")]
         with self.hub.lock:
-            for acct, subs in list(self.hub.execs.items()):
+            for acct, subs in list(index.items()):
                 for s in [x for x in subs if x.conn is self.conn]:
                     subs.discard(s)
                 if not subs:
-                    del self.hub.execs[acct]
-        return [Ack({"channel": "executions"})]
+                    del index[acct]
+        return [Ack({"channel": channel})]
+
+    def _unsubscribe_executions(self, p: dict[str, Any]) -> list[Ack]:
+        return self._unsubscribe_private(p, "executions", self.hub.execs)
 
     def _subscribe_balances(self, p: dict[str, Any]) -> list[Ack]:
         acct = self._account(p, "balances")
@@ -487,16 +487,7 @@ class Subscriptions:
         return []
 
     def _unsubscribe_balances(self, p: dict[str, Any]) -> list[Ack]:
-        self._account(p, "balances")
-        if self.conn.subs.pop(("balances",), None) is None:
-            return [Ack(error="Subscription Not Found", method="subscribe")]
-        with self.hub.lock:
-            for acct, subs in list(self.hub.balances.items()):
-                for s in [x for x in subs if x.conn is self.conn]:
-                    subs.discard(s)
-                if not subs:
-                    del self.hub.balances[acct]
-        return [Ack({"channel": "balances"})]
+        return self._unsubscribe_private(p, "balances", self.hub.balances)
 
 
 __all__ = ["Ack", "Subscriptions", "endpoint_refusal", "integer", "string"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
+from itertools import islice
 
 from simulator.core.numbers import fmt_units
 
@@ -19,13 +20,9 @@ def l2_checksum(asks: Iterable[tuple[int, int]], bids: Iterable[tuple[int, int]]
     """asks ascending, bids descending, (price units, qty lots); only the first 10 count."""
     parts: list[str] = []
     for side in (asks, bids):
-        n = 0
-        for p, q in side:
-            if n == 10:
-                break
+        for p, q in islice(side, 10):
             parts.append(token(p, price_dp))
             parts.append(token(q, qty_dp))
-            n += 1
     return zlib.crc32("".join(parts).encode())
 
 
@@ -35,13 +32,9 @@ def l3_checksum(
     """Per side: [(price units, [order qty lots in queue order])], 10 best levels."""
     parts: list[str] = []
     for side in (asks, bids):
-        n = 0
-        for p, qtys in side:
-            if n == 10:
-                break
+        for p, qtys in islice(side, 10):
             pt = token(p, price_dp)
             for q in qtys:
                 parts.append(pt)
                 parts.append(token(q, qty_dp))
-            n += 1
     return zlib.crc32("".join(parts).encode())

@@ -121,40 +121,36 @@ def _num(d: Decimal | str) -> Raw:
 def instrument_message(instruments: InstrumentRegistry, index_pairs: set[str], tokenized: bool = False) -> str:
     """The reference-data snapshot; xStocks only when the subscriber asked
     for them (`include_tokenized_assets`)."""
-    assets = []
-    for a in instruments.assets.values():
-        if a.aclass == "tokenized_asset" and not tokenized:
-            continue
-        assets.append(
-            {
-                "id": a.display,
-                "status": a.status,
-                "precision": a.decimals,
-                "precision_display": a.display_decimals,
-                "borrowable": False,
-                "collateral_value": _num(a.collateral_value),
-            }
-        )
-    pairs = []
-    for p in instruments.pairs.values():
-        if p.aclass_base == "tokenized_asset" and not tokenized:
-            continue
-        pairs.append(
-            {
-                "symbol": p.symbol,
-                "base": p.base.display,
-                "quote": p.quote.display,
-                "status": p.status,
-                "qty_precision": p.lot_decimals,
-                "qty_increment": _num(Decimal(1).scaleb(-p.lot_decimals)),
-                "price_precision": p.pair_decimals,
-                "cost_precision": p.cost_decimals,
-                "marginable": False,
-                "has_index": p.id in index_pairs,
-                "cost_min": _num(p.costmin),
-                "tick_size": _num(p.tick_size),
-                "price_increment": _num(p.tick_size),
-                "qty_min": _num(p.ordermin),
-            }
-        )
+    assets = [
+        {
+            "id": a.display,
+            "status": a.status,
+            "precision": a.decimals,
+            "precision_display": a.display_decimals,
+            "borrowable": False,
+            "collateral_value": _num(a.collateral_value),
+        }
+        for a in instruments.assets.values()
+        if tokenized or a.aclass != "tokenized_asset"
+    ]
+    pairs = [
+        {
+            "symbol": p.symbol,
+            "base": p.base.display,
+            "quote": p.quote.display,
+            "status": p.status,
+            "qty_precision": p.lot_decimals,
+            "qty_increment": _num(Decimal(1).scaleb(-p.lot_decimals)),
+            "price_precision": p.pair_decimals,
+            "cost_precision": p.cost_decimals,
+            "marginable": False,
+            "has_index": p.id in index_pairs,
+            "cost_min": _num(p.costmin),
+            "tick_size": _num(p.tick_size),
+            "price_increment": _num(p.tick_size),
+            "qty_min": _num(p.ordermin),
+        }
+        for p in instruments.pairs.values()
+        if tokenized or p.aclass_base != "tokenized_asset"
+    ]
     return dumps({"channel": "instrument", "type": "snapshot", "data": {"assets": assets, "pairs": pairs}})

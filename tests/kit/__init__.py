@@ -1,0 +1,1 @@
+"""Test kit shared by tests/ and benchmarks/ (plain Python: no pytest import)."""
