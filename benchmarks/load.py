@@ -1308,7 +1308,8 @@ def reconcile_futures(entries: list[dict[str, Any]], views: list[View], after: d
             continue
         if e["command"] == "send_order" and "error" not in e:
             req = e["params"].get("req") or {}
-            cli, acct = req.get("cliOrdId"), e["params"].get("account_id")
+            req = req.get("$FuturesOrderRequest", req)
+            cli, acct = req.get("cl_ord_id", req.get("cliOrdId")), e["params"].get("account_id")
             # a taker filled in full on entry has fill events only (no futures_order event)
             first = next((ev for ev in e["events"] if ev["kind"] in ("futures_order", "futures_fill")
                           and ev["account"] == acct), None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from simulator.core.commands import OrderRequest
+from simulator.core.commands import FuturesOrderRequest, OrderRequest
 from simulator.core.derivatives import FuturesError
 from simulator.core.derivatives.model import ContractSpec
 from simulator.core.errors import EngineError, Reject
@@ -100,14 +100,7 @@ def _seed_derivatives(rt: Runtime, seed: BookSeed, clear: bool) -> list[str]:
     if not bids and not asks:
         bids, asks = derivatives_ladder(spec, eng.mark_of(spec), seed)
     reqs = [
-        {
-            "orderType": "lmt",
-            "symbol": spec.symbol,
-            "side": side,
-            "size": bounded(to_decimal(qty)),
-            "limitPrice": bounded(to_decimal(price)),
-            "reduceOnly": False,
-        }
+        FuturesOrderRequest(spec.symbol, side, "lmt", bounded(to_decimal(qty)), limit_price=bounded(to_decimal(price)))
         for side, levels in ((BUY, bids), (SELL, asks))
         for price, qty in levels
     ]

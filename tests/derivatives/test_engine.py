@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from simulator.core.commands import FuturesEditRequest, FuturesOrderRequest
 from simulator.core.derivatives import FuturesError
 from simulator.core.derivatives.events import FOrderEvent
 
@@ -157,18 +158,18 @@ def test_edit_priority_and_taker_after_edit(market: Market) -> None:
     b = market.account(USD="100000")
     r1 = market.send(a, "lmt", PF, "buy", "1", "91000")
     market.send(b, "lmt", PF, "buy", "1", "91000")
-    e = market.cmd("edit_order", account_id=a, req={"orderId": r1.order_id, "size": D("0.5")})
+    e = market.cmd("edit_order", account_id=a, req=FuturesEditRequest(r1.order_id, size=D("0.5")))
     assert e.status == "edited" and e.events[0].type == "EDIT"
     lvl = market.eng.books[PF].bids.best()
     assert lvl is not None and lvl.visible == 15000 and next(iter(lvl.live())).id == r1.order_id  # kept priority
     market.send(b, "lmt", PF, "sell", "1", "91500")
-    e = market.cmd("edit_order", account_id=a, req={"orderId": r1.order_id, "limitPrice": D("91500")})
+    e = market.cmd("edit_order", account_id=a, req=FuturesEditRequest(r1.order_id, limit_price=D("91500")))
     assert e.status == "edited" and [x.type for x in e.events] == ["EDIT", "EXECUTION"]
     assert e.events[1].prior_edit is not None
     fill = market.eng.fa(a).fills[-1]
     assert fill.fill_type == "takerAfterEdit"
-    assert market.cmd("edit_order", account_id=a, req={"orderId": "nope"}).status == "orderForEditNotFound"
-    assert market.cmd("edit_order", account_id=b, req={"orderId": r1.order_id}).status == "orderForEditNotFound"
+    assert market.cmd("edit_order", account_id=a, req=FuturesEditRequest("nope")).status == "orderForEditNotFound"
+    assert market.cmd("edit_order", account_id=b, req=FuturesEditRequest(r1.order_id)).status == "orderForEditNotFound"
 
 
 def test_cancel_cancel_all_and_dead_mans_switch(market: Market) -> None:
@@ -283,17 +284,7 @@ def test_journal_replay_rebuilds_identical_state() -> None:
     m.cmd(
         "batch",
         account_id=a,
-        instructions=[
-            {
-                "order": "send",
-                "order_tag": "1",
-                "orderType": "lmt",
-                "symbol": PF,
-                "side": "buy",
-                "size": D("0.1"),
-                "limitPrice": D("90000"),
-            }
-        ],
+        instructions=[FuturesOrderRequest(PF, "buy", "lmt", D("0.1"), limit_price=D("90000"), tag="1")],
     )
     digest = m.eng.state_digest()
     commands = [e.to_json(with_events=False) for e in m.venue.journal.entries]

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..accounts import AccountRegistry
 from ..book import OrderBook
+from ..commands import FuturesCancelRequest, FuturesEditRequest, FuturesInstruction, FuturesOrderRequest
 from ..digest import StateHash, record
 from ..errors import EngineError, Reject
 from ..ids import IdGenerator
@@ -527,12 +528,12 @@ class FuturesEngine:
             self._emit(FMarketEvent(sym, "funding", self.now_ns))
 
     # ================================================================ orders
-    def send_order(self, account_id: str, req: dict[str, Any], origin_session: str = "") -> OrderResult:
+    def send_order(self, account_id: str, req: FuturesOrderRequest, origin_session: str = "") -> OrderResult:
         self._arm()
         fa = self.fa(account_id)
         return self._send(fa, req, origin_session)
 
-    def check_new(self, account_id: str, req: dict[str, Any]) -> str | None:
+    def check_new(self, account_id: str, req: FuturesOrderRequest) -> str | None:
         """The status that would refuse this new order, or None.  A pure check (no
         state changes): lets a caller validate a whole batch before placing any."""
         fa = self.state.get(account_id)
@@ -541,17 +542,17 @@ class FuturesEngine:
         _o, bad = self._validate_new(fa, req)
         return bad.status if bad is not None else None
 
-    def _validate_new(self, fa: FAccount, req: dict[str, Any]) -> tuple[FOrder | None, OrderResult | None]:
+    def _validate_new(self, fa: FAccount, req: FuturesOrderRequest) -> tuple[FOrder | None, OrderResult | None]:
         """Build an order from a request, or the status that refuses it."""
-        otype = str(req.get("orderType") or "")
-        cli = req.get("cliOrdId")
-        spec = self.spec(str(req.get("symbol") or ""))
-        pb = req.get("processBefore")
-        if pb is not None and self.now_ns > int(pb):
+        otype = req.order_type
+        cli = req.cl_ord_id
+        spec = self.spec(req.symbol)
+        pb = req.deadline_ns
+        if pb and self.now_ns > pb:
             return None, self._reject("wouldProcessAfterSpecifiedTime", spec, cli)
         if otype not in ORDER_TYPES:
             return None, self._reject("invalidOrderType", spec, cli)
-        side = str(req.get("side") or "")
+        side = req.side
         if side not in (BUY, SELL):
             return None, self._reject("invalidSide", spec, cli)
         if not spec.tradeable:
@@ -565,17 +566,17 @@ class FuturesEngine:
                 return None, self._reject("clientOrderIdTooBig", spec, cli)
             if any(o.cli_ord_id == cli for o in fa.open.values()):
                 return None, self._reject("clientOrderIdAlreadyExist", spec, cli)
-        size = req.get("size")
+        size = req.size
         qty = spec.size_units(size) if isinstance(size, Decimal) else None
         if qty is None or qty <= 0:
             return None, self._reject("invalidSize", spec, cli)
         if len(fa.open) >= self.config.max_open_orders:
             return None, self._reject("tooManyOrders", spec, cli)
         o = FOrder("", fa.id, spec, side, otype, qty)
-        o.reduce_only = bool(req.get("reduceOnly"))
+        o.reduce_only = req.reduce_only
         o.cli_ord_id = cli
-        lp = req.get("limitPrice")
-        sp = req.get("stopPrice")
+        lp = req.limit_price
+        sp = req.stop_price
         if otype in (LMT, POST, IOC, FOK):
             if lp is None:
                 return None, self._reject("invalidPrice", spec, cli)
@@ -592,11 +593,11 @@ class FuturesEngine:
                 return None, self._reject("invalidPrice", spec, cli)
             o.stop_price = su
         if otype in TRIGGER_TYPES:
-            sig = str(req.get("triggerSignal") or "last").lower()
+            sig = (req.trigger_signal or "last").lower()
             if sig not in TRIGGER_SIGNALS:
                 return None, self._reject("invalidArgument", spec, cli)
             o.signal = TRIGGER_SIGNALS[sig]
-            ov, ou = req.get("limitPriceOffsetValue"), req.get("limitPriceOffsetUnit")
+            ov, ou = req.limit_offset, req.limit_offset_unit
             if (ov is None) != (ou is None):
                 return None, self._reject("invalidPrice", spec, cli)
             if ov is not None:
@@ -604,7 +605,7 @@ class FuturesEngine:
                     return None, self._reject("invalidPrice", spec, cli)
                 o.offset_value, o.offset_unit = ov, str(ou).upper()
         if otype == TRAILING_STOP:
-            dev, unit = req.get("trailingStopMaxDeviation"), str(req.get("trailingStopDeviationUnit") or "").upper()
+            dev, unit = req.trail_deviation, (req.trail_unit or "").upper()
             if not isinstance(dev, Decimal) or unit not in ("PERCENT", "QUOTE_CURRENCY") or dev <= 0:
                 return None, self._reject("invalidPrice", spec, cli)
             if unit == "PERCENT" and not (Decimal("0.1") <= dev <= Decimal(50)):
@@ -626,7 +627,8 @@ class FuturesEngine:
                 return None, self._reject("maxPositionViolation", spec, cli)
         return o, None
 
-    def _send(self, fa: FAccount, req: dict[str, Any], origin_session: str = "", tag: str | None = None) -> OrderResult:
+    def _send(self, fa: FAccount, req: FuturesOrderRequest, origin_session: str = "") -> OrderResult:
+        tag = req.tag
         o, bad = self._validate_new(fa, req)
         if bad is not None:
             bad.order_tag = tag
@@ -1150,16 +1152,16 @@ class FuturesEngine:
                     return o
         return None
 
-    def edit_order(self, account_id: str, req: dict[str, Any]) -> OrderResult:
+    def edit_order(self, account_id: str, req: FuturesEditRequest) -> OrderResult:
         self._arm()
         return self._edit(self.fa(account_id), req)
 
-    def _edit(self, fa: FAccount, req: dict[str, Any]) -> OrderResult:
-        cli = req.get("cliOrdId")
-        o = self._find(fa, req.get("orderId"), cli)
-        res = OrderResult("edited", req.get("orderId") or (o.id if o else None), cli, [], received_ns=self.now_ns)
-        pb = req.get("processBefore")
-        if pb is not None and self.now_ns > int(pb):
+    def _edit(self, fa: FAccount, req: FuturesEditRequest) -> OrderResult:
+        cli = req.cl_ord_id
+        o = self._find(fa, req.order_id, cli)
+        res = OrderResult("edited", req.order_id or (o.id if o else None), cli, [], received_ns=self.now_ns)
+        pb = req.deadline_ns
+        if pb and self.now_ns > pb:
             res.status = "wouldProcessAfterSpecifiedTime"
             return res
         if o is None or not o.is_live:
@@ -1170,16 +1172,15 @@ class FuturesEngine:
             res.status = "marketSuspended"
             return res
         spec = o.spec
-        size, lp, sp = req.get("size"), req.get("limitPrice"), req.get("stopPrice")
-        dev, unit = req.get("trailingStopMaxDeviation"), req.get("trailingStopDeviationUnit")
+        size, lp, sp = req.size, req.limit_price, req.stop_price
+        dev, unit = req.trail_deviation, req.trail_unit
         new_qty = o.qty
         if size is not None:
             units = spec.size_units(size) if isinstance(size, Decimal) else None
             if units is None or units <= 0:
                 res.status = "invalidSize"
                 return res
-            mode = str(req.get("qtyMode") or "RELATIVE").upper()
-            new_qty = units if mode == "ABSOLUTE" else o.filled + units
+            new_qty = units if req.absolute_size else o.filled + units
             if new_qty <= o.filled:
                 res.status = "invalidSize"
                 return res
@@ -1353,28 +1354,24 @@ class FuturesEngine:
         self._add_timer(fa.dms_at, "dms", account_id)
         return self.now_ns, fa.dms_at
 
-    def batch(self, account_id: str, instructions: list[dict[str, Any]], origin_session: str = "") -> list[OrderResult]:
+    def batch(
+        self, account_id: str, instructions: list[FuturesInstruction], origin_session: str = ""
+    ) -> list[OrderResult]:
         """batchorder: each instruction in turn; one journal entry for all."""
         self._arm()
         fa = self.fa(account_id)
         out: list[OrderResult] = []
         for ins in instructions:
-            kind = ins.get("order")
-            if kind == "send":
+            if isinstance(ins, FuturesOrderRequest):
                 try:
-                    r = self._send(
-                        fa,
-                        ins,
-                        origin_session,
-                        tag=str(ins.get("order_tag")) if ins.get("order_tag") is not None else None,
-                    )
+                    r = self._send(fa, ins, origin_session)
                 except FuturesError as exc:
-                    r = OrderResult(exc.text, None, ins.get("cliOrdId"), [], ins.get("order_tag"), self.now_ns)
+                    r = OrderResult(exc.text, None, ins.cl_ord_id, [], ins.tag, self.now_ns)
                 out.append(r)
-            elif kind == "edit":
-                out.append(self._edit(fa, {**ins, "orderId": ins.get("order_id") or ins.get("orderId")}))
-            elif kind == "cancel":
-                out.append(self._cancel_one(fa, ins.get("order_id") or ins.get("orderId"), ins.get("cliOrdId")))
+            elif isinstance(ins, FuturesEditRequest):
+                out.append(self._edit(fa, ins))
+            elif isinstance(ins, FuturesCancelRequest):
+                out.append(self._cancel_one(fa, ins.order_id, ins.cl_ord_id))
             else:
                 out.append(OrderResult("invalidArgument", None, None, [], received_ns=self.now_ns))
         return out

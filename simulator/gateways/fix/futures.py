@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
+from simulator.core.commands import FuturesCancelRequest, FuturesEditRequest, FuturesOrderRequest
 from simulator.core.engine import R_COD
 from simulator.core.errors import EngineError
 from simulator.core.numbers import BALANCE_DP, plain
@@ -170,24 +171,21 @@ class FuturesOrders:
         signal = {"1": "index", "5": "last"}.get(msg.get(F.DISCRETION_INST) or "5")
         if signal is None:
             raise F.bad_value(F.DISCRETION_INST)
-        req: dict[str, Any] = {"symbol": spec.symbol, "side": side, "size": qty, "cliOrdId": cl,
-                               "reduceOnly": "E" in insts}
+        req = FuturesOrderRequest(spec.symbol, side, "", qty, cl_ord_id=cl, reduce_only="E" in insts,
+                                  deadline_ns=valid_until(msg, self.app.rt.venue.clock.now_ns()) or 0)
         if kind == "1":
-            req["orderType"] = "mkt"
+            req.order_type = "mkt"
         elif kind == "2":
-            req["orderType"] = "post" if "P" in insts else {"1": "lmt", "3": "ioc", "4": "fok"}[tif]
-            req["limitPrice"] = price
+            req.order_type = "post" if "P" in insts else {"1": "lmt", "3": "ioc", "4": "fok"}[tif]
+            req.limit_price = price
         elif kind == "U":
-            req.update(orderType="trailing_stop", trailingStopMaxDeviation=stop,
-                       trailingStopDeviationUnit="QUOTE_CURRENCY", triggerSignal=signal)
+            req.order_type, req.trigger_signal = "trailing_stop", signal
+            req.trail_deviation, req.trail_unit = stop, "QUOTE_CURRENCY"
         else:
-            req.update(orderType="stp" if kind in ("3", "4") else "take_profit", stopPrice=stop,
-                       triggerSignal=signal)
+            req.order_type = "stp" if kind in ("3", "4") else "take_profit"
+            req.stop_price, req.trigger_signal = stop, signal
             if kind in ("4", "T"):
-                req["limitPrice"] = price
-        deadline = valid_until(msg, self.app.rt.venue.clock.now_ns())
-        if deadline:
-            req["processBefore"] = deadline
+                req.limit_price = price
         if (conn.account_id, cl) in self.app.aliases:
             raise BusinessReject(R.OTHER, "clientOrderIdAlreadyExist")  # a live order's replaced id
         account = alloc_account(self.app.rt.venue, conn, msg)
@@ -255,7 +253,8 @@ class FuturesOrders:
                 raise unknown_order()
             self._charge(conn)
             request = self._begin(conn, "cancel", cl, order_id=o.id)
-            result = seq.submit("cancel_order", request.origin, {"account_id": o.account_id, "order_id": o.id})
+            result = seq.submit("cancel_order", request.origin,
+                                {"account_id": o.account_id, "req": FuturesCancelRequest(o.id)})
         if result.status != "cancelled":
             raise BusinessReject(R.UNKNOWN_ORDER if result.status in NOT_FOUND else R.OTHER, result.status)
 
@@ -284,11 +283,11 @@ class FuturesOrders:
             if new_cl != track.cl_ord_id and (conn.account_id, new_cl) in self.app.aliases:
                 raise BusinessReject(R.OTHER, "clientOrderIdAlreadyExist")
             self._charge(conn)
-            edit: dict[str, Any] = {"orderId": o.id, "size": qty, "qtyMode": "ABSOLUTE"}
+            edit = FuturesEditRequest(o.id, size=qty, absolute_size=True)
             if price is not None and o.otype != "trailing_stop":
-                edit["limitPrice"] = price
+                edit.limit_price = price
             if stop is not None and o.state == "trigger" and o.otype != "trailing_stop":
-                edit["stopPrice"] = stop
+                edit.stop_price = stop
             request = self._begin(conn, "replace", new_cl, order_id=o.id)
             request.orig = track.cl_ord_id
             result = seq.submit("edit_order", request.origin, {"account_id": o.account_id, "req": edit})
@@ -330,7 +329,7 @@ class FuturesOrders:
                     if o.origin_session == conn.instance_id and (spec is None or o.spec is spec)]
             for o in sorted(mine, key=lambda x: (x.created_ns, x.id)):
                 try:
-                    seq.submit("cancel_order", origin, {"account_id": account, "order_id": o.id})
+                    seq.submit("cancel_order", origin, {"account_id": account, "req": FuturesCancelRequest(o.id)})
                 except EngineError as exc:
                     self.app.log.warning("FIX %s: derivatives cancel refused: %s", conn.instance_id, exc.text)
 

@@ -13,7 +13,8 @@ from urllib.parse import parse_qsl, unquote_plus
 from simulator.core import validation
 from simulator.core.clock import parse_rfc3339
 
-PRICE_FIELDS = frozenset({"limitPrice", "stopPrice", "trailingStopMaxDeviation", "limitPriceOffsetValue"})
+PRICE_FIELDS = frozenset({"limitPrice", "stopPrice", "trailingStopMaxDeviation", "limitPriceOffsetValue",
+                          "limit_price", "stop_price", "trail_deviation", "limit_offset"})
 
 
 def futures_status(exc: validation.Invalid) -> str:
