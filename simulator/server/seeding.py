@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from simulator.core.commands import FuturesOrderRequest, OrderRequest
-from simulator.core.derivatives import FuturesError
+from simulator.core.derivatives import FuturesCode, FuturesError
 from simulator.core.derivatives.model import ContractSpec
 from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
@@ -115,7 +115,7 @@ def _seed_derivatives(rt: Runtime, seed: BookSeed, clear: bool) -> list[str]:
             seq.submit("cancel_all", ADMIN, {"account_id": mm, "symbol": spec.symbol})
         for req in reqs:
             res = seq.submit("send_order", ADMIN, {"account_id": mm, "req": req})
-            if res.status != "placed":
+            if res.status is not FuturesCode.PLACED:
                 raise FuturesError(res.status)
             if res.order_id is not None:
                 ids.append(res.order_id)

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..commands import FuturesCancelRequest, FuturesEditRequest, FuturesInstruction, FuturesOrderRequest, legacy_futures
 from ..orders import Origin
-from .engine import FuturesConfig, FuturesEngine, FuturesError, MarginView
+from .engine import FuturesConfig, FuturesEngine, MarginView
+from .errors import FuturesCode, FuturesError
 from .model import ContractSpec, FOrder, OrderResult, OSnap, Position, RestEvent
 
 
@@ -121,6 +122,7 @@ __all__ = [
     "HANDLERS",
     "ContractSpec",
     "FOrder",
+    "FuturesCode",
     "FuturesConfig",
     "FuturesEngine",
     "FuturesError",

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..instruments import FuturesContract
 from ..numbers import BALANCE_DP, decimals_of
+from .errors import FuturesCode
 
 BUY = "buy"
 SELL = "sell"
@@ -516,7 +517,7 @@ class RestEvent:
 class OrderResult:
     """What sendorder / editorder / cancelorder report."""
 
-    status: str
+    status: FuturesCode
     order_id: str | None = None
     cli_ord_id: str | None = None
     events: list[RestEvent] = field(default_factory=list)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.commands import FuturesCancelRequest, FuturesEditRequest, FuturesOrderRequest
+from simulator.core.derivatives.errors import NOT_FOUND, FuturesCode, refusal
 from simulator.core.engine import R_COD
 from simulator.core.errors import EngineError
 from simulator.core.numbers import BALANCE_DP, plain
@@ -34,7 +35,6 @@ from simulator.gateways.fix.orders import (
     valid_until,
 )
 from simulator.gateways.fix.tags import BusinessRejectReason as R
-from simulator.gateways.futures_rest.params import futures_status
 
 if TYPE_CHECKING:
     from simulator.core.sequencer import JournalEntry, Sequencer
@@ -44,9 +44,15 @@ EXEC_INST_DRV = frozenset({"s", "E", "P"})
 SPOT_ONLY_TAGS = (F.EXPIRE_TIME, F.EFFECTIVE_TIME, F.DISPLAY_QTY, F.MAX_FLOOR, F.LEVERAGE, F.STP_TYPE)
 ORD_TYPE_CODE = {"mkt": "1", "lmt": "2", "post": "2", "ioc": "2", "fok": "2", "trailing_stop": "U"}
 TIF_CODE = {"ioc": "3", "fok": "4", "mkt": "3"}
-NOT_FOUND = frozenset({"notFound", "orderForEditNotFound", "filled"})
 SKIP_REASONS = frozenset({"partial_fill", "limit_order_from_stop", "new_placed_order_by_user"})
 TRIGGER_TYPES = frozenset({"stp", "take_profit", "trailing_stop"})
+
+
+def refused(code: FuturesCode) -> BusinessReject:
+    """FIX words a derivatives refusal as a BusinessMessageReject: reason 1
+    (unknown order) for an order it cannot find, else 0, and the engine's
+    error string in Text (58)."""
+    return BusinessReject(R.UNKNOWN_ORDER if code in NOT_FOUND else R.OTHER, code.value)
 
 
 def num(d: Decimal) -> str:
@@ -143,7 +149,7 @@ class FuturesOrders:
         cl = F.derivatives_cl_ord_id(msg)
         spec = eng.specs.get(symbol.upper())
         if spec is None:
-            raise BusinessReject(R.UNKNOWN_SECURITY, "contractNotFound")
+            raise BusinessReject(R.UNKNOWN_SECURITY, FuturesCode.CONTRACT_NOT_FOUND.value)
         side = F.enum_value(msg, F.SIDE, F.SIDES)
         kind = F.required(msg, F.ORD_TYPE)
         if kind not in ("1", "2", "3", "4", "R", "T", "U"):
@@ -187,7 +193,7 @@ class FuturesOrders:
             if kind in ("4", "T"):
                 req.limit_price = price
         if (conn.account_id, cl) in self.app.aliases:
-            raise BusinessReject(R.OTHER, "clientOrderIdAlreadyExist")  # a live order's replaced id
+            raise refused(FuturesCode.CLIENT_ORDER_ID_ALREADY_EXIST)  # a live order's replaced id
         account = alloc_account(self.app.rt.venue, conn, msg)
         if not conn.may(CREATE_ORDERS):
             raise permission_denied()
@@ -200,9 +206,9 @@ class FuturesOrders:
         try:
             result = seq.submit("send_order", request.origin, {"account_id": account, "req": req})
         except validation.Invalid as exc:
-            raise BusinessReject(R.OTHER, futures_status(exc)) from exc
-        if result.status != "placed" or result.order_id is None:
-            raise BusinessReject(R.OTHER, result.status)
+            raise refused(refusal(exc)) from exc
+        if result.status is not FuturesCode.PLACED or result.order_id is None:
+            raise refused(result.status)
         o = eng.orders.get(result.order_id)
         if o is None:
             return
@@ -255,8 +261,8 @@ class FuturesOrders:
             request = self._begin(conn, "cancel", cl, order_id=o.id)
             result = seq.submit("cancel_order", request.origin,
                                 {"account_id": o.account_id, "req": FuturesCancelRequest(o.id)})
-        if result.status != "cancelled":
-            raise BusinessReject(R.UNKNOWN_ORDER if result.status in NOT_FOUND else R.OTHER, result.status)
+        if result.status is not FuturesCode.CANCELLED:
+            raise refused(result.status)
 
     # ---------------------------------------------------------------- G
     def replace(self, conn: FixConn, msg: Msg) -> None:
@@ -281,7 +287,7 @@ class FuturesOrders:
             if track is None:
                 raise unknown_order()
             if new_cl != track.cl_ord_id and (conn.account_id, new_cl) in self.app.aliases:
-                raise BusinessReject(R.OTHER, "clientOrderIdAlreadyExist")
+                raise refused(FuturesCode.CLIENT_ORDER_ID_ALREADY_EXIST)
             self._charge(conn)
             edit = FuturesEditRequest(o.id, size=qty, absolute_size=True)
             if price is not None and o.otype != "trailing_stop":
@@ -291,8 +297,8 @@ class FuturesOrders:
             request = self._begin(conn, "replace", new_cl, order_id=o.id)
             request.orig = track.cl_ord_id
             result = seq.submit("edit_order", request.origin, {"account_id": o.account_id, "req": edit})
-        if result.status != "edited":
-            raise BusinessReject(R.UNKNOWN_ORDER if result.status in NOT_FOUND else R.OTHER, result.status)
+        if result.status is not FuturesCode.EDITED:
+            raise refused(result.status)
         self.app.add_alias(track, new_cl)
         self._own_reports(conn, o, track, request, new=False)
 
@@ -307,7 +313,7 @@ class FuturesOrders:
         if symbol is not None:
             spec = eng.specs.get(symbol.upper())
             if spec is None:
-                raise BusinessReject(R.UNKNOWN_SECURITY, "contractNotFound")
+                raise BusinessReject(R.UNKNOWN_SECURITY, FuturesCode.CONTRACT_NOT_FOUND.value)
         seq = self.seq
         assert seq is not None
         request = self._begin(conn, "mass", msg.get(F.CL_ORD_ID))

@@ -11,13 +11,14 @@ from simulator.core import validation
 from simulator.core.accounts import ApiKey
 from simulator.core.commands import FuturesCancelRequest, FuturesEditRequest, FuturesInstruction, FuturesOrderRequest
 from simulator.core.derivatives import FuturesEngine, FuturesError, OrderResult
+from simulator.core.derivatives.errors import refusal
 from simulator.core.derivatives.model import ContractSpec
 from simulator.core.orders import Origin
 from simulator.core.sequencer import Sequencer
 from simulator.server.runtime import Runtime
 
 from . import fmt
-from .params import Params, RestError, decimal_of, futures_status, parse_batch, parse_bool, parse_time
+from .params import Params, RestError, decimal_of, parse_batch, parse_bool, parse_time, status_word
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Ctx:
         try:
             return self.seq.submit(kind, self.origin(), params)
         except FuturesError as exc:
-            raise RestError(exc.text) from exc
+            raise RestError(status_word(exc.code)) from exc
 
 
 Handler = Callable[[Ctx], dict[str, Any]]
@@ -305,7 +306,7 @@ def _send_status(res: OrderResult, key_id: str = "order_id") -> dict[str, Any]:
     d: dict[str, Any] = {}
     if res.order_id is not None:
         d[key_id] = res.order_id
-    d["status"] = res.status
+    d["status"] = status_word(res.status)
     d["receivedTime"] = fmt.iso_ms(res.received_ns)
     if res.cli_ord_id is not None:
         d["cliOrdId"] = res.cli_ord_id
@@ -315,7 +316,7 @@ def _send_status(res: OrderResult, key_id: str = "order_id") -> dict[str, Any]:
 
 def _refused(ctx: Ctx, exc: validation.Invalid, cli: Any) -> OrderResult:
     """A request that broke an order-entry rule: refused with its status, nothing journaled."""
-    return OrderResult(futures_status(exc), None, str(cli) if cli not in (None, "") else None, [],
+    return OrderResult(refusal(exc), None, str(cli) if cli not in (None, "") else None, [],
                        received_ns=ctx.seq.clock.now_ns())
 
 
@@ -369,7 +370,7 @@ def cancelorder(ctx: Ctx) -> dict[str, Any]:
     try:
         res = ctx.submit("cancel_order", {"account_id": ctx.account_id, "req": req})
     except validation.Invalid as exc:
-        res = OrderResult(futures_status(exc), oid, cli, [], received_ns=ctx.eng.now_ns)
+        res = OrderResult(refusal(exc), oid, cli, [], received_ns=ctx.eng.now_ns)
     return {"cancelStatus": _send_status(res)}
 
 
@@ -427,7 +428,7 @@ def batchorder(ctx: Ctx) -> dict[str, Any]:
         try:
             instructions.append(_instruction(it))
         except (RestError, validation.Invalid) as exc:
-            status = futures_status(exc) if isinstance(exc, validation.Invalid) else exc.error
+            status = status_word(refusal(exc)) if isinstance(exc, validation.Invalid) else exc.error
             pre[i] = {"status": status, "orderEvents": []}
             if it.get("order_tag") is not None:
                 pre[i]["order_tag"] = str(it["order_tag"])
@@ -443,7 +444,7 @@ def batchorder(ctx: Ctx) -> dict[str, Any]:
             out.append(pre[i])
             continue
         res = next(it_res)
-        d: dict[str, Any] = {"status": res.status}
+        d: dict[str, Any] = {"status": status_word(res.status)}
         if isinstance(ins, FuturesOrderRequest):
             if res.order_tag is not None:
                 d["order_tag"] = res.order_tag
