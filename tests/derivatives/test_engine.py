@@ -102,14 +102,16 @@ def test_remainder_cancelled_after_a_partial_fill_is_an_event(market: Market) ->
     r = market.send(a, "lmt", PF, "buy", "1", "91700")
     assert r.status == "placed" and market.position(a, PF) == D("0.3")
     mine = [e for e in seen if e.order.account_id == a and e.order.side == "buy"]
-    assert [(e.reason, e.is_cancel, e.verbose_only) for e in mine] == [("would_execute_self", True, True)]
+    assert [(e.reason, e.is_cancel, e.verbose_only, e.quiet) for e in mine] == [
+        ("accepted", False, False, True), ("would_execute_self", True, True, False)]
+    assert (mine[0].order.filled, mine[1].order.filled) == (0, 3000)  # each the order at that moment
     assert market.eng.fa(a).open.keys() == {o.id for o in market.eng.fa(a).open.values() if o.side == "sell"}
     seen.clear()
     c = market.account(USD="100000")
     market.send(c, "ioc", PF, "buy", "1.5", "91650")  # takes a's 1 @ 91600, the rest finds nothing
     assert market.position(c, PF) == D(1)
     assert [(e.reason, e.is_cancel) for e in seen if e.order.account_id == c] == [
-        ("ioc_order_failed_because_it_would_not_be_executed", True)]
+        ("accepted", False), ("ioc_order_failed_because_it_would_not_be_executed", True)]
     unsubscribe()
 
 

@@ -27,6 +27,8 @@ from ..instruments import InstrumentRegistry
 from ..numbers import BALANCE_DP
 from .errors import FuturesCode, FuturesError
 from .events import (
+    ACCEPTED,
+    EDIT_ACCEPTED,
     FAccountEvent,
     FBookEvent,
     FFillEvent,
@@ -646,6 +648,7 @@ class FuturesEngine:
             self._register(fa, o)
             self.triggers[spec.symbol].append(o)
             o.update_reason = None
+            self._emit(FOrderEvent(o.snap(), ACCEPTED, False, self.now_ns, quiet=True))
             res.events.append(RestEvent("PLACE", o.snap(), reduced=o.reduced_qty))
             self._history(fa, "TriggerPlaced", o, reason="new_placed_order_by_user")
             self._emit(FOrderEvent(o.snap(), "new_placed_order_by_user", False, self.now_ns))
@@ -680,7 +683,11 @@ class FuturesEngine:
             res.events.append(RestEvent("REJECT", o.snap(), reason="IOC_WOULD_NOT_EXECUTE"))
             return res
         self._register(fa, o)
+        # the order as the engine took it: told before its fills, once it is known to stand
+        accepted, at = FOrderEvent(o.snap(), ACCEPTED, False, self.now_ns, quiet=True), len(self.events)
         selfish = self._match(fa, o, limit, "taker", None, res.events)
+        if o.filled or not (o.otype in (IOC, FOK, MKT) or selfish):
+            self.events.insert(at, accepted)
         if o.filled:
             # the venue logs the placement with what executed on arrival
             self._history(fa, "OrderPlaced", o, reason="new_user_order")
@@ -1229,6 +1236,7 @@ class FuturesEngine:
                     self._emit(FBookEvent(spec.symbol, o.side, o.price or 0, lvl.visible, self.now_ns))
             o.updated_ns = self.now_ns
             o.update_reason = "EDITED_BY_USER"
+            self._emit(FOrderEvent(o.snap(), EDIT_ACCEPTED, False, self.now_ns, quiet=True))
             res.events.append(RestEvent("EDIT", o.snap(), old=old))
             self._history(fa, "OrderUpdated", o, old=old, reason="edited_by_user")
             if moved or grew:
@@ -1260,6 +1268,7 @@ class FuturesEngine:
             o.trail_ref = self._signal_price(spec, o.signal)
             o.stop_price = self._trail_trigger(o)
         o.updated_ns = self.now_ns
+        self._emit(FOrderEvent(o.snap(), EDIT_ACCEPTED, False, self.now_ns, quiet=True))
         res.events.append(RestEvent("EDIT", o.snap(), old=old))
         self._history(fa, "TriggerUpdated", o, old=old, reason="edited_by_user")
         self._emit(FOrderEvent(o.snap(), "edited_by_user", False, self.now_ns))

@@ -1,13 +1,13 @@
 """Derivatives order entry on the unified session: PF_/PI_/FI_ symbols route here.
 
-The derivatives engine answers a request with a status word instead of an
-exception (Kraken Futures' `sendStatus`), and its events do not cover every
-step of a taker (a fully filled taker has fills but no order event). So the
-reports of the request's own order are built after `submit` returns, from
-the result and the fills it caused (collected while the command ran);
-everything else (makers, cancels by others, triggers, the dead man's switch)
-comes from the bus as on Spot. Each order-entry message is charged to the
-connection's own Derivatives FIX budget (`rt.venue.limits.charge_futures_fix`).
+The derivatives engine answers a request with a typed result code (Kraken
+Futures' `sendStatus`), and its events cover every step of an order: the
+quiet `accepted` / `edit_accepted` events of the request's own order (before
+it trades), each fill, the remainder cancel.  So every execution report,
+the request's own ones included, is built from the events as they pass on
+the bus, each event carrying the order as it was at that moment.  Each
+order-entry message is charged to the connection's own Derivatives FIX budget
+(`rt.venue.limits.charge_futures_fix`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.commands import FuturesCancelRequest, FuturesEditRequest, FuturesOrderRequest
 from simulator.core.derivatives.errors import NOT_FOUND, FuturesCode, refusal
+from simulator.core.derivatives.events import ACCEPTED, EDIT_ACCEPTED
 from simulator.core.engine import R_COD
 from simulator.core.errors import EngineError
 from simulator.core.numbers import BALANCE_DP, plain
@@ -44,7 +45,7 @@ EXEC_INST_DRV = frozenset({"s", "E", "P"})
 SPOT_ONLY_TAGS = (F.EXPIRE_TIME, F.EFFECTIVE_TIME, F.DISPLAY_QTY, F.MAX_FLOOR, F.LEVERAGE, F.STP_TYPE)
 ORD_TYPE_CODE = {"mkt": "1", "lmt": "2", "post": "2", "ioc": "2", "fok": "2", "trailing_stop": "U"}
 TIF_CODE = {"ioc": "3", "fok": "4", "mkt": "3"}
-SKIP_REASONS = frozenset({"partial_fill", "limit_order_from_stop", "new_placed_order_by_user"})
+SKIP_REASONS = frozenset({"partial_fill", "limit_order_from_stop", "new_placed_order_by_user", "edited_by_user"})
 TRIGGER_TYPES = frozenset({"stp", "take_profit", "trailing_stop"})
 
 
@@ -209,41 +210,6 @@ class FuturesOrders:
             raise refused(refusal(exc)) from exc
         if result.status is not FuturesCode.PLACED or result.order_id is None:
             raise refused(result.status)
-        o = eng.orders.get(result.order_id)
-        if o is None:
-            return
-        track = OrderTrack(o.id, "futures", conn.instance_id, conn.account_id, cl, symbol)
-        track.aliases.append(cl)
-        live = o.state in ("open", "trigger")
-        if live:
-            self.app.tracks[o.id] = track
-            self.app.aliases[(conn.account_id, cl)] = o.id
-        self._own_reports(conn, o, track, request, new=True)
-
-    def _own_reports(self, conn: FixConn, o: Any, track: OrderTrack, request: Request, *, new: bool) -> None:
-        """Reports for the order a request placed or edited: ack, its fills, its end."""
-        fills = request.stash
-        cum = o.filled - sum(f.qty for f, _ in fills)
-        ts = self.app.rt.venue.clock.now_ns()
-        handle = conn.handle
-        if new:
-            handle.send(self.report(o, track, ExecType.NEW, OrdStatus.NEW if not cum else OrdStatus.PARTIALLY_FILLED,
-                                    cum, ts=o.created_ns or ts, terminal=False))
-        else:
-            handle.send(self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, cum, ts=ts, terminal=False,
-                                    orig=request.orig))
-        for fill, trade_id in fills:
-            cum += fill.qty
-            track.cum += fill.qty
-            track.px_qty += fill.qty * fill.price
-            status = OrdStatus.FILLED if cum >= o.qty else OrdStatus.PARTIALLY_FILLED
-            handle.send(self.report(o, track, ExecType.TRADE, status, cum, ts=fill.ts, terminal=False,
-                                    fill=fill, trade_id=trade_id))
-        if o.state == "cancelled" and cum < o.qty:
-            handle.send(self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, cum, ts=ts, terminal=True,
-                                    text=o.update_reason))
-        if o.state not in ("open", "trigger"):
-            self.app._untrack(o.id)
 
     # ---------------------------------------------------------------- F
     def cancel(self, conn: FixConn, msg: Msg) -> None:
@@ -299,8 +265,6 @@ class FuturesOrders:
             result = seq.submit("edit_order", request.origin, {"account_id": o.account_id, "req": edit})
         if result.status is not FuturesCode.EDITED:
             raise refused(result.status)
-        self.app.add_alias(track, new_cl)
-        self._own_reports(conn, o, track, request, new=False)
 
     # ---------------------------------------------------------------- q
     def mass_cancel(self, conn: FixConn, msg: Msg, kind: str, symbol: str | None) -> None:
@@ -431,24 +395,20 @@ class FuturesOrders:
         for ev in entry.events:
             kind = getattr(ev, "kind", "")
             if kind == "futures_fill":
-                self._on_fill(ev.fill, trade_ids.get(ev.fill.exec_id), req)
+                self._on_fill(ev.fill, trade_ids.get(ev.fill.exec_id))
             elif kind == "futures_order":
                 self._on_order(ev, req, entry)
 
     def _is_own(self, o: Any, req: Request | None) -> bool:
-        """Events of the order a new/replace request is about wait for `_own_reports`."""
+        """Is this the order the FIX request being submitted placed or edits?"""
         if req is None:
             return False
         if req.kind == "new":
             return o.cli_ord_id == req.cl_ord_id and o.account_id in req.conn.accounts()
         return req.kind == "replace" and o.id == req.order_id
 
-    def _on_fill(self, fill: Any, trade_id: int | None, req: Request | None) -> None:
-        o = fill.order
-        if self._is_own(o, req):
-            assert req is not None
-            req.stash.append((fill, trade_id))
-            return
+    def _on_fill(self, fill: Any, trade_id: int | None) -> None:
+        o = fill.order  # the order just after this fill: its totals are the report's
         track = self.app.tracks.get(o.id)
         if track is None:
             return
@@ -463,11 +423,49 @@ class FuturesOrders:
         if o.filled >= o.qty:
             self.app._untrack(o.id)
 
+    def _accepted(self, ev: Any, req: Request | None) -> None:
+        """A new order the engine took: the request's own order is tracked from
+        here and acknowledged (orders placed over other protocols are not FIX's)."""
+        o = ev.order
+        if req is None or not self._is_own(o, req) or req.cl_ord_id is None:
+            return
+        conn = req.conn
+        track = OrderTrack(o.id, "futures", conn.instance_id, conn.account_id, req.cl_ord_id,
+                           req.symbol or o.spec.symbol)
+        track.aliases.append(req.cl_ord_id)
+        self.app.tracks[o.id] = track
+        self.app.aliases[(conn.account_id, req.cl_ord_id)] = o.id
+        status = OrdStatus.NEW if not o.filled else OrdStatus.PARTIALLY_FILLED
+        self.app.send(conn.handle, self.report(o, track, ExecType.NEW, status, o.filled, ts=o.created_ns or ev.ts,
+                                               terminal=False))
+
+    def _edit_accepted(self, ev: Any, req: Request | None) -> None:
+        """An edit applied: Replaced, to the requester under its new ClOrdID, or
+        to the owner when another protocol edited a FIX order."""
+        o = ev.order
+        track = self.app.tracks.get(o.id)
+        if track is None:
+            return
+        if req is not None and self._is_own(o, req) and req.cl_ord_id is not None:
+            orig = req.orig
+            self.app.add_alias(track, req.cl_ord_id)
+            self.app.send(req.conn.handle, self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled,
+                                                       ts=ev.ts, terminal=False, orig=orig))
+            return
+        owner = self.app.handle_for(track.owner)
+        if owner is not None:
+            self.app.send(owner, self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled, ts=ev.ts,
+                                             terminal=False))
+
     def _on_order(self, ev: Any, req: Request | None, entry: JournalEntry) -> None:
         o = ev.order
-        if ev.verbose_only or self._is_own(o, req):
-            return
         reason = ev.reason
+        if reason == ACCEPTED:
+            self._accepted(ev, req)
+            return
+        if reason == EDIT_ACCEPTED:
+            self._edit_accepted(ev, req)
+            return
         track = self.app.tracks.get(o.id)
         owner = self.app.handle_for(track.owner) if track is not None else None
         requester = None
@@ -484,8 +482,6 @@ class FuturesOrders:
         if reason == "stop_order_triggered":
             msg = self.report(o, track, ExecType.RESTATED, OrdStatus.NEW if not o.filled else
                               OrdStatus.PARTIALLY_FILLED, o.filled, ts=ts, terminal=False)
-        elif reason == "edited_by_user":
-            msg = self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled, ts=ts, terminal=False)
         elif ev.is_cancel:
             text = R_COD if req is not None and req.kind == "cod" else reason
             if requester is not None and req is not None:
@@ -505,4 +501,3 @@ class FuturesOrders:
             return
         if owner is not None:
             self.app.send(owner, msg)
-
