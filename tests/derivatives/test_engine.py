@@ -307,3 +307,18 @@ def test_pnl_preference_is_a_known_currency_on_linear_contracts(market: Market) 
         with pytest.raises(FuturesError):
             market.cmd("set_pnl_pref", account_id=a, symbol=symbol, currency=currency)
     assert market.eng.fa(a).pnl_pref == {PF: "XBT"}  # refusals changed nothing
+
+
+def test_fill_events_carry_the_order_at_that_moment(market: Market) -> None:
+    """Each fill event's order shows the cumulative quantity and cost after
+    that fill (so the average price), not the order's final totals."""
+    a = market.account(USD="100000")
+    b = market.account(USD="100000")
+    market.send(a, "lmt", PF, "sell", "0.1", "91500")
+    market.send(a, "lmt", PF, "sell", "0.3", "91600")
+    market.send(b, "ioc", PF, "buy", "0.5", "91600")
+    events = market.venue.journal.entries[-1].events
+    mine = [e.fill.order for e in events if getattr(e, "kind", "") == "futures_fill" and e.fill.account_id == b]
+    assert [(o.filled, o.avg_price) for o in mine] == [(1000, 91500), (4000, 91575)]
+    accepted = next(e.order for e in events if getattr(e, "reason", "") == "accepted")
+    assert (accepted.filled, accepted.cost) == (0, 0)

@@ -851,6 +851,8 @@ class FuturesEngine:
         now = self.now_ns
         o.filled += qty
         m.filled += qty
+        o.cost += qty * price
+        m.cost += qty * price
         o.updated_ns = m.updated_ns = now
         m.visible -= qty
         lvl.visible -= qty
@@ -1501,6 +1503,7 @@ class FuturesEngine:
             self._apply_position(fa, spec, -signed, price, 0, "futures liquidation", exec_id, house=True)
             o = FOrder(self.ids.uuid(), fa.id, spec, side, "liquidation", qty)
             o.filled = qty
+            o.cost = qty * price_units
             o.price = price_units
             o.state = FILLED
             o.created_ns = o.updated_ns = o.closed_ns = self.now_ns

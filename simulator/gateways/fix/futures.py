@@ -367,13 +367,10 @@ class FuturesOrders:
             asset = self.app.rt.venue.instruments.assets.get(fill.fee_asset)
             body.append((F.COMM_CURRENCY, asset.altname if asset is not None else fill.fee_asset))
         leaves = 0 if terminal else max(o.qty - cum, 0)
-        avg = Decimal(0)
-        if track is not None and track.cum:
-            avg = (Decimal(track.px_qty) / track.cum).quantize(Decimal(1)) if track.cum else Decimal(0)
         body += [
             (F.LEAVES_QTY, num(spec.size_dec(leaves))),
             (F.CUM_QTY, num(spec.size_dec(cum))),
-            (F.AVG_PX, num(spec.price_dec(int(avg)))),
+            (F.AVG_PX, num(spec.price_dec(o.avg_price))),
             (F.TRANSACT_TIME, fix_timestamp(ts)),
         ]
         if text:
@@ -415,8 +412,6 @@ class FuturesOrders:
         handle = self.app.handle_for(track.owner)
         if handle is None:
             return
-        track.cum += fill.qty
-        track.px_qty += fill.qty * fill.price
         status = OrdStatus.FILLED if o.filled >= o.qty else OrdStatus.PARTIALLY_FILLED
         self.app.send(handle, self.report(o, track, ExecType.TRADE, status, o.filled, ts=fill.ts, terminal=False,
                                           fill=fill, trade_id=trade_id))
