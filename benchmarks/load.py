@@ -1279,8 +1279,9 @@ def reconcile_futures(entries: list[dict[str, Any]], views: list[View], after: d
             continue
         if e["command"] == "send_order" and "error" not in e:
             req = e["params"].get("req") or {}
-            cli, acct = req.get("cliOrdId"), e["params"].get("account_id")
-            # a taker filled in full on entry has fill events only (no futures_order event)
+            req = req.get("$FuturesOrderRequest", req)
+            cli, acct = req.get("cl_ord_id", req.get("cliOrdId")), e["params"].get("account_id")
+            # a taker filled in full on entry has fill events only (its `accepted` event is quiet)
             first = next((ev for ev in e["events"] if ev["kind"] in ("futures_order", "futures_fill")
                           and ev["account"] == acct), None)
             if cli and first is not None and first.get("reason") != "rejected":
@@ -1289,7 +1290,7 @@ def reconcile_futures(entries: list[dict[str, Any]], views: list[View], after: d
                 if isinstance(size, dict) and "$d" in size:
                     sizes[first["order_id"]] = int(Decimal(size["$d"]) * qdp)
         for ev in e["events"]:
-            if ev["kind"] == "futures_order":
+            if ev["kind"] == "futures_order" and not ev.get("quiet"):
                 o = orders.setdefault(ev["order_id"], {"account": ev["account"]})
                 o.update(filled=ev["filled"], qty=ev["qty"], is_cancel=ev["is_cancel"], reason=ev["reason"])
                 o.pop("fills_only", None)

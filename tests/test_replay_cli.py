@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from simulator.core.commands import OrderRequest
+from simulator.core.commands import FuturesOrderRequest, OrderRequest
 from simulator.core.orders import Origin
 from simulator.pytest_plugin import KrakenVenue
 
@@ -35,7 +35,7 @@ def _activity(v: KrakenVenue) -> None:
         req = OrderRequest("XXBTZUSD", "buy", "market", Decimal("0.01"))
         venue.spot_seq.submit("add_order", origin, {"account_id": acct, "req": req})
         venue.spot_seq.submit("funding_new_address", origin, {"account_id": acct, "asset_name": "XBT", "method": None})
-        fut = {"orderType": "mkt", "symbol": "PF_XBTUSD", "side": "buy", "size": Decimal("0.01"), "reduceOnly": False}
+        fut = FuturesOrderRequest("PF_XBTUSD", "buy", "mkt", Decimal("0.01"))
         res = venue.derivatives_seq.submit("send_order", origin, {"account_id": acct, "req": fut})
         assert res.status == "placed", res.status
 

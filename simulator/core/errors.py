@@ -34,9 +34,10 @@ class Reject(StrEnum):
 
 
 class EngineError(Exception):
-    """A command the engine refuses; `text` is the full Kraken error string."""
+    """A command an engine refuses; `code` is the engine's own typed code
+    (Spot: `Reject`, derivatives: `FuturesCode`), `text` Kraken's full string."""
 
-    def __init__(self, code: Reject, detail: str | None = None) -> None:
+    def __init__(self, code: StrEnum, detail: str | None = None) -> None:
         self.code = code
         self.detail = detail
         super().__init__(self.text)

@@ -15,7 +15,15 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from .commands import AmendRequest, CloseRequest, EditRequest, OrderRequest
+from .commands import (
+    AmendRequest,
+    CloseRequest,
+    EditRequest,
+    FuturesCancelRequest,
+    FuturesEditRequest,
+    FuturesOrderRequest,
+    OrderRequest,
+)
 from .errors import EngineError, Reject
 from .numbers import MAX_EXPONENT, BadNumber, bounded
 from .orders import RelPrice
@@ -243,8 +251,27 @@ def _edit(req: EditRequest, now_ns: int) -> None:
         deadline_elapsed(req.deadline_ns, now_ns)
 
 
+_FUTURES_NUMBERS = ("size", "limit_price", "stop_price", "trail_deviation", "limit_offset")
+
+
+def _futures(req: FuturesOrderRequest | FuturesEditRequest | FuturesCancelRequest, now_ns: int, whole: bool) -> None:
+    """A derivatives request: every number exact and in bounds, and (`whole`: a
+    request of its own, not a batch instruction, which the engine refuses one
+    by one) its deadline not elapsed."""
+    for name in _FUTURES_NUMBERS:
+        v = getattr(req, name, None)
+        if v is not None:
+            if whole:
+                check_number(v, name)
+            elif not v.is_finite() or (v and v.adjusted() > MAX_EXPONENT):
+                raise Invalid(name, Rule.MAGNITUDE)
+    if whole:
+        deadline_elapsed(req.deadline_ns, now_ns, "deadline_ns")
+
+
 _SCALARS = frozenset({str, int, bool, type(None), float})
-_REQUESTS = frozenset({OrderRequest, AmendRequest, EditRequest, CloseRequest})
+_FUTURES_REQUESTS = frozenset({FuturesOrderRequest, FuturesEditRequest, FuturesCancelRequest})
+_REQUESTS = frozenset({OrderRequest, AmendRequest, EditRequest, CloseRequest}) | _FUTURES_REQUESTS
 
 
 def _bounded_anywhere(v: Any, field: str, depth: int = 0) -> None:
@@ -283,9 +310,17 @@ def check_command(kind: str, params: Mapping[str, Any], now_ns: int) -> None:
         elif t is list and v and type(v[0]) is OrderRequest:
             for r in v:
                 _order(r, now_ns)
+        elif t in _FUTURES_REQUESTS:
+            _futures(v, now_ns, True)
+        elif t is list and v and type(v[0]) in _FUTURES_REQUESTS:
+            for r in v:
+                if type(r) in _FUTURES_REQUESTS:
+                    _futures(r, now_ns, False)
+                else:
+                    _bounded_anywhere(r, name)
         else:
             _bounded_anywhere(v, name)
-    if kind in _FUTURES_ORDER_KINDS:
+    if kind in _FUTURES_ORDER_KINDS:  # journals before the typed derivatives commands
         req = params.get("req")
         if isinstance(req, Mapping):
             for k, x in req.items():

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from simulator.core.clock import rfc3339_us
-from simulator.core.commands import AmendRequest, OrderRequest
+from simulator.core.commands import AmendRequest, FuturesCancelRequest, FuturesOrderRequest, OrderRequest
 from simulator.core.events import TradeEvent
 from simulator.core.instruments import SpotPair
 from simulator.core.numbers import fmt_units
@@ -239,9 +239,11 @@ class DashboardFeed:
             text = f"{req.side} {req.qty} {name} {req.ordertype}{price}" + (f" {req.tif}" if req.tif != "GTC" else "")
         elif isinstance(req, AmendRequest):
             text = f"amend {req.order_id or req.cl_ord_id}" + (f" -> {req.limit_price}" if req.limit_price is not None else "")
-        elif isinstance(req, dict) and "side" in req and "symbol" in req:  # derivatives: Kraken's own field names
-            limit = req.get("limitPrice") or req.get("stopPrice")
-            text = f"{req['side']} {req.get('size', '')} {req['symbol']} {req.get('orderType', '')}" + (f" @ {limit}" if limit is not None else "")
+        elif isinstance(req, FuturesOrderRequest):
+            limit = req.limit_price or req.stop_price
+            text = f"{req.side} {req.size} {req.symbol} {req.order_type}" + (f" @ {limit}" if limit is not None else "")
+        elif isinstance(req, FuturesCancelRequest):
+            text = f"cancel {req.order_id or req.cl_ord_id}"
         elif e.kind == "cancel_order":
             text = f"cancel {p.get('order_id') or p.get('cl_ord_id') or p.get('userref')}"
         elif e.kind == "cancel_all":

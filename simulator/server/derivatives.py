@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from simulator.core.derivatives.engine import FuturesError
+from simulator.core.derivatives.errors import FuturesCode, FuturesError
 from simulator.core.derivatives.model import money
 from simulator.core.errors import EngineError
 from simulator.core.venue import DERIVATIVES_ADMIN as ADMIN
@@ -30,7 +30,7 @@ def set_index(rt: Runtime, symbol: str, price: Decimal) -> None:
     elif what.lower() == "index":
         seq.submit("set_index", ADMIN, {"symbol": name, "price": Decimal(price), "move_marks": False})
     elif what:
-        raise FuturesError("invalidArgument")
+        raise FuturesError(FuturesCode.INVALID_ARGUMENT)
     else:
         seq.submit("set_index", ADMIN, {"symbol": name, "price": Decimal(price)})
 

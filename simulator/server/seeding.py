@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from simulator.core.commands import OrderRequest
-from simulator.core.derivatives import FuturesError
+from simulator.core.commands import FuturesOrderRequest, OrderRequest
+from simulator.core.derivatives import FuturesCode, FuturesError
 from simulator.core.derivatives.model import ContractSpec
 from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
@@ -100,14 +100,7 @@ def _seed_derivatives(rt: Runtime, seed: BookSeed, clear: bool) -> list[str]:
     if not bids and not asks:
         bids, asks = derivatives_ladder(spec, eng.mark_of(spec), seed)
     reqs = [
-        {
-            "orderType": "lmt",
-            "symbol": spec.symbol,
-            "side": side,
-            "size": bounded(to_decimal(qty)),
-            "limitPrice": bounded(to_decimal(price)),
-            "reduceOnly": False,
-        }
+        FuturesOrderRequest(spec.symbol, side, "lmt", bounded(to_decimal(qty)), limit_price=bounded(to_decimal(price)))
         for side, levels in ((BUY, bids), (SELL, asks))
         for price, qty in levels
     ]
@@ -122,7 +115,7 @@ def _seed_derivatives(rt: Runtime, seed: BookSeed, clear: bool) -> list[str]:
             seq.submit("cancel_all", ADMIN, {"account_id": mm, "symbol": spec.symbol})
         for req in reqs:
             res = seq.submit("send_order", ADMIN, {"account_id": mm, "req": req})
-            if res.status != "placed":
+            if res.status is not FuturesCode.PLACED:
                 raise FuturesError(res.status)
             if res.order_id is not None:
                 ids.append(res.order_id)

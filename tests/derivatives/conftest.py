@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from simulator.core.commands import FuturesOrderRequest
 from simulator.core.derivatives import FuturesEngine, OrderResult
 from simulator.core.orders import Origin
 from simulator.core.sequencer import Sequencer
@@ -18,6 +19,11 @@ from simulator.pytest_plugin import KrakenVenue, start_venue
 
 T0 = 1_800_000_000 * 10**9 + 10**9  # one second after a funding hour
 ORIGIN = Origin("test", "s1")
+LEGACY_NAMES = {"cliOrdId": "cl_ord_id", "reduceOnly": "reduce_only", "stopPrice": "stop_price",
+                "triggerSignal": "trigger_signal", "trailingStopMaxDeviation": "trail_deviation",
+                "trailingStopDeviationUnit": "trail_unit", "limitPriceOffsetValue": "limit_offset",
+                "limitPriceOffsetUnit": "limit_offset_unit"}
+DECIMALS = frozenset({"stop_price", "trail_deviation", "limit_offset"})
 
 
 @dataclass
@@ -37,16 +43,11 @@ class Market:
     def send(
         self, account: str, order_type: str, symbol: str, side: str, size: str, price: str | None = None, **kw: Any
     ) -> OrderResult:
-        req: dict[str, Any] = {
-            "orderType": order_type,
-            "symbol": symbol,
-            "side": side,
-            "size": Decimal(size),
-            "limitPrice": Decimal(price) if price is not None else None,
-            "reduceOnly": False,
-        }
-        for k, v in kw.items():
-            req[k] = Decimal(v) if k in ("stopPrice", "trailingStopMaxDeviation", "limitPriceOffsetValue") else v
+        req = FuturesOrderRequest(symbol, side, order_type, Decimal(size),
+                                  limit_price=Decimal(price) if price is not None else None)
+        for k, v in kw.items():  # Futures REST names, as the tests write them
+            name = LEGACY_NAMES[k]
+            setattr(req, name, Decimal(v) if name in DECIMALS else v)
         res: OrderResult = self.seq.submit("send_order", ORIGIN, {"account_id": account, "req": req})
         return res
 

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from simulator.core.commands import FuturesEditRequest, FuturesOrderRequest
 from simulator.core.derivatives import FuturesError
 from simulator.core.derivatives.events import FOrderEvent
 
@@ -101,14 +102,16 @@ def test_remainder_cancelled_after_a_partial_fill_is_an_event(market: Market) ->
     r = market.send(a, "lmt", PF, "buy", "1", "91700")
     assert r.status == "placed" and market.position(a, PF) == D("0.3")
     mine = [e for e in seen if e.order.account_id == a and e.order.side == "buy"]
-    assert [(e.reason, e.is_cancel, e.verbose_only) for e in mine] == [("would_execute_self", True, True)]
+    assert [(e.reason, e.is_cancel, e.verbose_only, e.quiet) for e in mine] == [
+        ("accepted", False, False, True), ("would_execute_self", True, True, False)]
+    assert (mine[0].order.filled, mine[1].order.filled) == (0, 3000)  # each the order at that moment
     assert market.eng.fa(a).open.keys() == {o.id for o in market.eng.fa(a).open.values() if o.side == "sell"}
     seen.clear()
     c = market.account(USD="100000")
     market.send(c, "ioc", PF, "buy", "1.5", "91650")  # takes a's 1 @ 91600, the rest finds nothing
     assert market.position(c, PF) == D(1)
     assert [(e.reason, e.is_cancel) for e in seen if e.order.account_id == c] == [
-        ("ioc_order_failed_because_it_would_not_be_executed", True)]
+        ("accepted", False), ("ioc_order_failed_because_it_would_not_be_executed", True)]
     unsubscribe()
 
 
@@ -157,18 +160,18 @@ def test_edit_priority_and_taker_after_edit(market: Market) -> None:
     b = market.account(USD="100000")
     r1 = market.send(a, "lmt", PF, "buy", "1", "91000")
     market.send(b, "lmt", PF, "buy", "1", "91000")
-    e = market.cmd("edit_order", account_id=a, req={"orderId": r1.order_id, "size": D("0.5")})
+    e = market.cmd("edit_order", account_id=a, req=FuturesEditRequest(r1.order_id, size=D("0.5")))
     assert e.status == "edited" and e.events[0].type == "EDIT"
     lvl = market.eng.books[PF].bids.best()
     assert lvl is not None and lvl.visible == 15000 and next(iter(lvl.live())).id == r1.order_id  # kept priority
     market.send(b, "lmt", PF, "sell", "1", "91500")
-    e = market.cmd("edit_order", account_id=a, req={"orderId": r1.order_id, "limitPrice": D("91500")})
+    e = market.cmd("edit_order", account_id=a, req=FuturesEditRequest(r1.order_id, limit_price=D("91500")))
     assert e.status == "edited" and [x.type for x in e.events] == ["EDIT", "EXECUTION"]
     assert e.events[1].prior_edit is not None
     fill = market.eng.fa(a).fills[-1]
     assert fill.fill_type == "takerAfterEdit"
-    assert market.cmd("edit_order", account_id=a, req={"orderId": "nope"}).status == "orderForEditNotFound"
-    assert market.cmd("edit_order", account_id=b, req={"orderId": r1.order_id}).status == "orderForEditNotFound"
+    assert market.cmd("edit_order", account_id=a, req=FuturesEditRequest("nope")).status == "orderForEditNotFound"
+    assert market.cmd("edit_order", account_id=b, req=FuturesEditRequest(r1.order_id)).status == "orderForEditNotFound"
 
 
 def test_cancel_cancel_all_and_dead_mans_switch(market: Market) -> None:
@@ -283,17 +286,7 @@ def test_journal_replay_rebuilds_identical_state() -> None:
     m.cmd(
         "batch",
         account_id=a,
-        instructions=[
-            {
-                "order": "send",
-                "order_tag": "1",
-                "orderType": "lmt",
-                "symbol": PF,
-                "side": "buy",
-                "size": D("0.1"),
-                "limitPrice": D("90000"),
-            }
-        ],
+        instructions=[FuturesOrderRequest(PF, "buy", "lmt", D("0.1"), limit_price=D("90000"), tag="1")],
     )
     digest = m.eng.state_digest()
     commands = [e.to_json(with_events=False) for e in m.venue.journal.entries]
@@ -314,3 +307,18 @@ def test_pnl_preference_is_a_known_currency_on_linear_contracts(market: Market) 
         with pytest.raises(FuturesError):
             market.cmd("set_pnl_pref", account_id=a, symbol=symbol, currency=currency)
     assert market.eng.fa(a).pnl_pref == {PF: "XBT"}  # refusals changed nothing
+
+
+def test_fill_events_carry_the_order_at_that_moment(market: Market) -> None:
+    """Each fill event's order shows the cumulative quantity and cost after
+    that fill (so the average price), not the order's final totals."""
+    a = market.account(USD="100000")
+    b = market.account(USD="100000")
+    market.send(a, "lmt", PF, "sell", "0.1", "91500")
+    market.send(a, "lmt", PF, "sell", "0.3", "91600")
+    market.send(b, "ioc", PF, "buy", "0.5", "91600")
+    events = market.venue.journal.entries[-1].events
+    mine = [e.fill.order for e in events if getattr(e, "kind", "") == "futures_fill" and e.fill.account_id == b]
+    assert [(o.filled, o.avg_price) for o in mine] == [(1000, 91500), (4000, 91575)]
+    accepted = next(e.order for e in events if getattr(e, "reason", "") == "accepted")
+    assert (accepted.filled, accepted.cost) == (0, 0)

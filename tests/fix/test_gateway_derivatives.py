@@ -152,3 +152,51 @@ def test_derivatives_fix_budget_is_per_session(kraken_venue_session: Any) -> Non
         run(body)
     finally:
         venue.admin.request("POST", "/fix", {"derivatives_cost": 10})
+
+
+def test_derivatives_reports_follow_every_taker_step(kraken_venue_session: Any) -> None:
+    """Every step of a taker is an engine event, so each gets its report in
+    order: an IOC that fills in part is acknowledged, then filled, then its
+    rest cancelled; a replace that makes a resting order cross is Replaced,
+    then filled."""
+    venue = kraken_venue_session
+    maker_creds = account(venue, FUNDS, futures_balances=FUT_FUNDS)
+    taker_creds = account(venue, FUNDS, futures_balances=FUT_FUNDS)
+
+    async def body() -> None:
+        maker = await Trader(venue, maker_creds, sender=maker_creds["fix"]["sender_comp_id"] + "_DRV",
+                             target="KRAKEN-DRV-TRD").connect()
+        await maker.sign_on()
+        taker = await Trader(venue, taker_creds, target="KRAKEN-DRV-TRD").connect()
+        await taker.sign_on()
+        px = inside(venue)
+        await maker.send("D", drv(side="2", qty="0.02", price=px))
+        assert (await maker.report()).get(150) == "0"
+        ioc = drv(side="1", qty="0.05", price=px, tif="3")
+        await taker.send("D", ioc)
+        new, fill, gone = await taker.reports(3)
+        assert fields(new, 11, 150, 39, 14, 151) == (ioc[0][1], "0", "0", "0", "0.05")
+        assert fields(fill, 150, 39, 31, 32, 14, 151) == ("F", "1", px, "0.02", "0.02", "0.03")
+        assert fields(gone, 150, 39, 14, 151) == ("4", "4", "0.02", "0")
+        assert new.get(37) == fill.get(37) == gone.get(37)
+        assert fields(await maker.report(), 150, 39, 14) == ("F", "2", "0.02")
+        # the taker rests a buy below the maker's new sell, then moves it up to cross
+        sell = drv(side="2", qty="0.01", price=px)
+        await maker.send("D", sell)
+        assert (await maker.report()).get(150) == "0"
+        low = str(int(float(px)) - 100)
+        buy = drv(side="1", qty="0.01", price=low)
+        await taker.send("D", buy)
+        ack = await taker.report()
+        assert fields(ack, 150, 39) == ("0", "0")
+        new_cl = cl()
+        await taker.send("G", [(11, new_cl), (41, buy[0][1]), (38, "0.01"), (40, "2"), (44, px), (54, "1"),
+                               (55, "PF_XBTUSD"), (59, "1"), (60, now_fix())])
+        rep, trade = await taker.reports(2)
+        assert fields(rep, 37, 11, 41, 150, 39, 14) == (ack.get(37), new_cl, buy[0][1], "5", "5", "0")
+        assert fields(trade, 37, 11, 150, 39, 31, 14) == (ack.get(37), new_cl, "F", "2", px, "0.01")
+        assert fields(await maker.report(), 150, 39, 851) == ("F", "2", "1")
+        await taker.logout()
+        await maker.logout()
+
+    run(body)

@@ -1,8 +1,10 @@
 """The derivatives (futures) market: a pure engine the sequencer drives.
 
 `HANDLERS` maps command kinds to `fn(engine, origin, **params)`, the shape
-`Venue.add_market` registers.  Params are plain JSON-able data (strings,
-Decimals, lists, dicts) so the journal can replay them.
+`Venue.add_market` registers.  Orders arrive as typed commands
+(core/commands.py: FuturesOrderRequest / FuturesEditRequest /
+FuturesCancelRequest), which the journal codec round-trips; journals written
+before them (dict requests keyed by Futures REST names) still replay.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from ..commands import FuturesCancelRequest, FuturesEditRequest, FuturesInstruction, FuturesOrderRequest, legacy_futures
 from ..orders import Origin
-from .engine import FuturesConfig, FuturesEngine, FuturesError, MarginView
+from .engine import FuturesConfig, FuturesEngine, MarginView
+from .errors import FuturesCode, FuturesError
 from .model import ContractSpec, FOrder, OrderResult, OSnap, Position, RestEvent
 
 
@@ -19,18 +23,24 @@ def _deposit(eng: FuturesEngine, origin: Origin, account_id: str, asset: str, am
     return eng.deposit(account_id, asset, amount)
 
 
-def _send(eng: FuturesEngine, origin: Origin, account_id: str, req: dict[str, Any]) -> OrderResult:
-    return eng.send_order(account_id, req, origin.session)
+def _send(eng: FuturesEngine, origin: Origin, account_id: str, req: FuturesOrderRequest) -> OrderResult:
+    return eng.send_order(account_id, legacy_futures(req), origin.session)
 
 
-def _edit(eng: FuturesEngine, origin: Origin, account_id: str, req: dict[str, Any]) -> OrderResult:
-    return eng.edit_order(account_id, req)
+def _edit(eng: FuturesEngine, origin: Origin, account_id: str, req: FuturesEditRequest) -> OrderResult:
+    return eng.edit_order(account_id, legacy_futures(req))
 
 
 def _cancel(
-    eng: FuturesEngine, origin: Origin, account_id: str, order_id: str | None = None, cli_ord_id: str | None = None
+    eng: FuturesEngine,
+    origin: Origin,
+    account_id: str,
+    req: FuturesCancelRequest | None = None,
+    order_id: str | None = None,  # journals before FuturesCancelRequest
+    cli_ord_id: str | None = None,
 ) -> OrderResult:
-    return eng.cancel_order(account_id, order_id, cli_ord_id)
+    r = req or FuturesCancelRequest(order_id, cli_ord_id)
+    return eng.cancel_order(account_id, r.order_id, r.cl_ord_id)
 
 
 def _cancel_all(eng: FuturesEngine, origin: Origin, account_id: str, symbol: str | None = None) -> list[OSnap]:
@@ -42,9 +52,9 @@ def _cancel_all_after(eng: FuturesEngine, origin: Origin, account_id: str, timeo
 
 
 def _batch(
-    eng: FuturesEngine, origin: Origin, account_id: str, instructions: list[dict[str, Any]]
+    eng: FuturesEngine, origin: Origin, account_id: str, instructions: list[FuturesInstruction]
 ) -> list[OrderResult]:
-    return eng.batch(account_id, instructions, origin.session)
+    return eng.batch(account_id, [legacy_futures(i) for i in instructions], origin.session)
 
 
 def _tick(eng: FuturesEngine, origin: Origin) -> None:
@@ -112,6 +122,7 @@ __all__ = [
     "HANDLERS",
     "ContractSpec",
     "FOrder",
+    "FuturesCode",
     "FuturesConfig",
     "FuturesEngine",
     "FuturesError",

@@ -20,13 +20,16 @@ from typing import Any
 
 from ..accounts import AccountRegistry
 from ..book import OrderBook
+from ..commands import FuturesCancelRequest, FuturesEditRequest, FuturesInstruction, FuturesOrderRequest
 from ..digest import StateHash, record
-from ..errors import EngineError, Reject
 from ..ids import IdGenerator
 from ..instruments import InstrumentRegistry
 from ..marketdata import MarketData
 from ..numbers import BALANCE_DP
+from .errors import FuturesCode, FuturesError
 from .events import (
+    ACCEPTED,
+    EDIT_ACCEPTED,
     FAccountEvent,
     FBookEvent,
     FFillEvent,
@@ -81,19 +84,6 @@ HOUR_NS = 3600 * NS_PER_S
 # skipped and recorded in a "funding_skipped" notice, so a jump costs the same however far
 MAX_FUNDING_CATCHUP = 168
 STATUSES = ("online", "maintenance", "cancel_only", "post_only", "limit_only")
-
-
-class FuturesError(EngineError):
-    """A request the derivatives engine refuses outright; `text` is Kraken's
-    futures error word (invalidArgument, notFound, ...)."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        super().__init__(Reject.INVALID_ARGUMENTS, text)
-
-    @property
-    def text(self) -> str:  # type: ignore[override]
-        return self._text
 
 
 @dataclass
@@ -195,14 +185,14 @@ class FuturesEngine:
     def spec(self, symbol: str) -> ContractSpec:
         c = self.instruments.future(symbol or "")
         if c is None or c.symbol not in self.specs:
-            raise FuturesError("contractNotFound")
+            raise FuturesError(FuturesCode.CONTRACT_NOT_FOUND)
         return self.specs[c.symbol]
 
     def fa(self, account_id: str) -> FAccount:
         st = self.state.get(account_id)
         if st is None:
             if self.accounts.get(account_id) is None:
-                raise FuturesError("authenticationError")
+                raise FuturesError(FuturesCode.AUTHENTICATION_ERROR)
             st = FAccount(account_id, self.config.history_max)
             self.state[account_id] = st
         return st
@@ -266,7 +256,7 @@ class FuturesEngine:
                 if spec.expiry_ns is not None:
                     self._add_timer(max(spec.expiry_ns, self.now_ns), "expiry", sym)
 
-    def _reject(self, status: str, spec: ContractSpec | None = None, cli: str | None = None) -> OrderResult:
+    def _reject(self, status: FuturesCode, spec: ContractSpec | None = None, cli: str | None = None) -> OrderResult:
         return OrderResult(status, None, cli, [], received_ns=self.now_ns, spec=spec)
 
     # ================================================================ money
@@ -305,13 +295,13 @@ class FuturesEngine:
         fa = self.fa(account_id)
         asset = self.instruments.asset(asset_name)
         if asset is None:
-            raise FuturesError("invalidUnit")
+            raise FuturesError(FuturesCode.INVALID_UNIT)
         units = to_money(amount)
         if amount != money(units) or units == 0:
-            raise FuturesError("invalidAmount")
+            raise FuturesError(FuturesCode.INVALID_AMOUNT)
         ma = self._deposit_target(fa, asset.id)
         if units < 0 and ma.balances.get(asset.id, 0) + units < 0:
-            raise FuturesError("insufficientFunds")
+            raise FuturesError(FuturesCode.INSUFFICIENT_FUNDS)
         self._credit(fa, ma, asset.id, units, "cross-exchange transfer")
         self._check_liquidations([fa.id])
         return ma.balances[asset.id]
@@ -327,22 +317,22 @@ class FuturesEngine:
         fa = self.fa(account_id)
         asset = self.instruments.asset(unit.upper()) or self.instruments.asset(unit)
         if asset is None:
-            raise FuturesError("invalidUnit")
+            raise FuturesError(FuturesCode.INVALID_UNIT)
         units = to_money(amount)
         if units <= 0 or money(units) != amount:
-            raise FuturesError("invalidAmount")
+            raise FuturesError(FuturesCode.INVALID_AMOUNT)
         src = self._named_account(fa, from_account, asset.id)
         dst = self._named_account(fa, to_account, asset.id)
         if src is None or dst is None or src is dst:
-            raise FuturesError("invalidAccount")
+            raise FuturesError(FuturesCode.INVALID_ACCOUNT)
         if isinstance(src, MarginAccount):
             view = self.margin_view(fa, src.name)
             price = self.usd_price(asset.id) if src.is_flex else Decimal(1)
             free = money(view.available) / price if price else Decimal(0)
             if src.balances.get(asset.id, 0) < units or (fa.positions and amount > free):
-                raise FuturesError("insufficientFunds")
+                raise FuturesError(FuturesCode.INSUFFICIENT_FUNDS)
         elif src.get(asset.id, 0) < units:
-            raise FuturesError("insufficientFunds")
+            raise FuturesError(FuturesCode.INSUFFICIENT_FUNDS)
         for side, amt in ((src, -units), (dst, units)):
             if isinstance(side, MarginAccount):
                 self._credit(fa, side, asset.id, amt, "transfer")
@@ -529,126 +519,127 @@ class FuturesEngine:
             self._emit(FMarketEvent(sym, "funding", self.now_ns))
 
     # ================================================================ orders
-    def send_order(self, account_id: str, req: dict[str, Any], origin_session: str = "") -> OrderResult:
+    def send_order(self, account_id: str, req: FuturesOrderRequest, origin_session: str = "") -> OrderResult:
         self._arm()
         fa = self.fa(account_id)
         return self._send(fa, req, origin_session)
 
-    def check_new(self, account_id: str, req: dict[str, Any]) -> str | None:
+    def check_new(self, account_id: str, req: FuturesOrderRequest) -> FuturesCode | None:
         """The status that would refuse this new order, or None.  A pure check (no
         state changes): lets a caller validate a whole batch before placing any."""
         fa = self.state.get(account_id)
         if fa is None:
-            return "authenticationError"
+            return FuturesCode.AUTHENTICATION_ERROR
         _o, bad = self._validate_new(fa, req)
         return bad.status if bad is not None else None
 
-    def _validate_new(self, fa: FAccount, req: dict[str, Any]) -> tuple[FOrder | None, OrderResult | None]:
+    def _validate_new(self, fa: FAccount, req: FuturesOrderRequest) -> tuple[FOrder | None, OrderResult | None]:
         """Build an order from a request, or the status that refuses it."""
-        otype = str(req.get("orderType") or "")
-        cli = req.get("cliOrdId")
-        spec = self.spec(str(req.get("symbol") or ""))
-        pb = req.get("processBefore")
-        if pb is not None and self.now_ns > int(pb):
-            return None, self._reject("wouldProcessAfterSpecifiedTime", spec, cli)
+        otype = req.order_type
+        cli = req.cl_ord_id
+        spec = self.spec(req.symbol)
+        pb = req.deadline_ns
+        if pb and self.now_ns > pb:
+            return None, self._reject(FuturesCode.WOULD_PROCESS_AFTER_SPECIFIED_TIME, spec, cli)
         if otype not in ORDER_TYPES:
-            return None, self._reject("invalidOrderType", spec, cli)
-        side = str(req.get("side") or "")
+            return None, self._reject(FuturesCode.INVALID_ORDER_TYPE, spec, cli)
+        side = req.side
         if side not in (BUY, SELL):
-            return None, self._reject("invalidSide", spec, cli)
+            return None, self._reject(FuturesCode.INVALID_SIDE, spec, cli)
         if not spec.tradeable:
-            return None, self._reject("marketInactive", spec, cli)
+            return None, self._reject(FuturesCode.MARKET_INACTIVE, spec, cli)
         if self.status in ("maintenance", "cancel_only"):
-            return None, self._reject("marketSuspended", spec, cli)
+            return None, self._reject(FuturesCode.MARKET_SUSPENDED, spec, cli)
         if self.status == "post_only" and otype != POST:
-            return None, self._reject("marketIsPostOnly", spec, cli)
+            return None, self._reject(FuturesCode.MARKET_IS_POST_ONLY, spec, cli)
         if cli is not None:
             if len(cli) > 100:
-                return None, self._reject("clientOrderIdTooBig", spec, cli)
+                return None, self._reject(FuturesCode.CLIENT_ORDER_ID_TOO_BIG, spec, cli)
             if any(o.cli_ord_id == cli for o in fa.open.values()):
-                return None, self._reject("clientOrderIdAlreadyExist", spec, cli)
-        size = req.get("size")
+                return None, self._reject(FuturesCode.CLIENT_ORDER_ID_ALREADY_EXIST, spec, cli)
+        size = req.size
         qty = spec.size_units(size) if isinstance(size, Decimal) else None
         if qty is None or qty <= 0:
-            return None, self._reject("invalidSize", spec, cli)
+            return None, self._reject(FuturesCode.INVALID_SIZE, spec, cli)
         if len(fa.open) >= self.config.max_open_orders:
-            return None, self._reject("tooManyOrders", spec, cli)
+            return None, self._reject(FuturesCode.TOO_MANY_ORDERS, spec, cli)
         o = FOrder("", fa.id, spec, side, otype, qty)
-        o.reduce_only = bool(req.get("reduceOnly"))
+        o.reduce_only = req.reduce_only
         o.cli_ord_id = cli
-        lp = req.get("limitPrice")
-        sp = req.get("stopPrice")
+        lp = req.limit_price
+        sp = req.stop_price
         if otype in (LMT, POST, IOC, FOK):
             if lp is None:
-                return None, self._reject("invalidPrice", spec, cli)
+                return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
         if lp is not None and otype not in (MKT, TRAILING_STOP):
             pu = spec.price_units(lp)
             if pu is None or pu <= 0 or pu % spec.tick:
-                return None, self._reject("invalidPrice", spec, cli)
+                return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
             o.price = pu
         if otype in (STP, TAKE_PROFIT):
             if sp is None:
-                return None, self._reject("invalidPrice", spec, cli)
+                return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
             su = spec.price_units(sp)
             if su is None or su <= 0 or su % spec.tick:
-                return None, self._reject("invalidPrice", spec, cli)
+                return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
             o.stop_price = su
         if otype in TRIGGER_TYPES:
-            sig = str(req.get("triggerSignal") or "last").lower()
+            sig = (req.trigger_signal or "last").lower()
             if sig not in TRIGGER_SIGNALS:
-                return None, self._reject("invalidArgument", spec, cli)
+                return None, self._reject(FuturesCode.INVALID_ARGUMENT, spec, cli)
             o.signal = TRIGGER_SIGNALS[sig]
-            ov, ou = req.get("limitPriceOffsetValue"), req.get("limitPriceOffsetUnit")
+            ov, ou = req.limit_offset, req.limit_offset_unit
             if (ov is None) != (ou is None):
-                return None, self._reject("invalidPrice", spec, cli)
+                return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
             if ov is not None:
                 if o.price is not None or str(ou).upper() not in ("QUOTE_CURRENCY", "PERCENT"):
-                    return None, self._reject("invalidPrice", spec, cli)
+                    return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
                 o.offset_value, o.offset_unit = ov, str(ou).upper()
         if otype == TRAILING_STOP:
-            dev, unit = req.get("trailingStopMaxDeviation"), str(req.get("trailingStopDeviationUnit") or "").upper()
+            dev, unit = req.trail_deviation, (req.trail_unit or "").upper()
             if not isinstance(dev, Decimal) or unit not in ("PERCENT", "QUOTE_CURRENCY") or dev <= 0:
-                return None, self._reject("invalidPrice", spec, cli)
+                return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
             if unit == "PERCENT" and not (Decimal("0.1") <= dev <= Decimal(50)):
-                return None, self._reject("invalidPrice", spec, cli)
+                return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
             if unit == "QUOTE_CURRENCY":
                 du = spec.price_units(dev)
                 if du is None or du % spec.tick:
-                    return None, self._reject("invalidPrice", spec, cli)
+                    return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
             o.trail_dev, o.trail_unit = dev, unit
             o.trail_ref = self._signal_price(spec, o.signal)
             if not o.trail_ref:
-                return None, self._reject("invalidPrice", spec, cli)
+                return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
             o.stop_price = self._trail_trigger(o)
         if spec.max_position is not None:
             pos = fa.positions.get(spec.symbol)
             size_now = pos.size if pos else 0
             after = size_now + (qty if side == BUY else -qty)
             if abs(spec.size_dec(after)) > spec.max_position and abs(after) > abs(size_now):
-                return None, self._reject("maxPositionViolation", spec, cli)
+                return None, self._reject(FuturesCode.MAX_POSITION_VIOLATION, spec, cli)
         return o, None
 
-    def _send(self, fa: FAccount, req: dict[str, Any], origin_session: str = "", tag: str | None = None) -> OrderResult:
+    def _send(self, fa: FAccount, req: FuturesOrderRequest, origin_session: str = "") -> OrderResult:
+        tag = req.tag
         o, bad = self._validate_new(fa, req)
         if bad is not None:
             bad.order_tag = tag
             return bad
         assert o is not None
         spec = o.spec
-        res = OrderResult("placed", None, o.cli_ord_id, [], tag, self.now_ns, spec)
+        res = OrderResult(FuturesCode.PLACED, None, o.cli_ord_id, [], tag, self.now_ns, spec)
         # reduce-only: shrink to the position, or refuse
         if o.reduce_only and o.otype in TRIGGER_TYPES:
             pass  # checked (and the size capped) when it fires
         elif o.reduce_only:
             reducible = self._reducible(fa, spec, o.side)
             if reducible <= 0:
-                res.status = "wouldNotReducePosition"
+                res.status = FuturesCode.WOULD_NOT_REDUCE_POSITION
                 return res
             if o.qty > reducible:
                 o.reduced_qty = o.qty - reducible
                 o.qty = reducible
         elif not self._funds_ok(fa, spec, o.side, o.qty):
-            res.status = "insufficientAvailableFunds"
+            res.status = FuturesCode.INSUFFICIENT_AVAILABLE_FUNDS
             return res
         o.id = self.ids.uuid()
         o.created_ns = o.updated_ns = self.now_ns
@@ -659,6 +650,7 @@ class FuturesEngine:
             self._register(fa, o)
             self.triggers[spec.symbol].append(o)
             o.update_reason = None
+            self._emit(FOrderEvent(o.snap(), ACCEPTED, False, self.now_ns, quiet=True))
             res.events.append(RestEvent("PLACE", o.snap(), reduced=o.reduced_qty))
             self._history(fa, "TriggerPlaced", o, reason="new_placed_order_by_user")
             self._emit(FOrderEvent(o.snap(), "new_placed_order_by_user", False, self.now_ns))
@@ -669,7 +661,7 @@ class FuturesEngine:
             o.error = "POST_WOULD_EXECUTE"
             o.update_reason = "POST_WOULD_EXECUTE_REASON"
             self._finish(fa, o, None)
-            res.status = "postWouldExecute"
+            res.status = FuturesCode.POST_WOULD_EXECUTE
             res.events.append(RestEvent("REJECT", o.snap(), reason="POST_WOULD_EXECUTE"))
             self._history(fa, "OrderRejected", o, reason="post_order_failed_because_it_would_be_filled")
             self._emit(FOrderEvent(o.snap(), "post_order_failed_because_it_would_be_filled", True, self.now_ns, True))
@@ -681,7 +673,7 @@ class FuturesEngine:
                 o.state = REJECTED
                 o.error = "IOC_WOULD_NOT_EXECUTE"
                 self._finish(fa, o, None)
-                res.status = "iocWouldNotExecute"
+                res.status = FuturesCode.IOC_WOULD_NOT_EXECUTE
                 res.events.append(RestEvent("REJECT", o.snap(), reason="IOC_WOULD_NOT_EXECUTE"))
                 return res
             o.price = limit
@@ -689,11 +681,15 @@ class FuturesEngine:
             o.state = REJECTED
             o.error = "IOC_WOULD_NOT_EXECUTE"
             self._finish(fa, o, None)
-            res.status = "iocWouldNotExecute"
+            res.status = FuturesCode.IOC_WOULD_NOT_EXECUTE
             res.events.append(RestEvent("REJECT", o.snap(), reason="IOC_WOULD_NOT_EXECUTE"))
             return res
         self._register(fa, o)
+        # the order as the engine took it: told before its fills, once it is known to stand
+        accepted, at = FOrderEvent(o.snap(), ACCEPTED, False, self.now_ns, quiet=True), len(self.events)
         selfish = self._match(fa, o, limit, "taker", None, res.events)
+        if o.filled or not (o.otype in (IOC, FOK, MKT) or selfish):
+            self.events.insert(at, accepted)
         if o.filled:
             # the venue logs the placement with what executed on arrival
             self._history(fa, "OrderPlaced", o, reason="new_user_order")
@@ -703,12 +699,12 @@ class FuturesEngine:
                 if selfish:
                     o.error = "WOULD_EXECUTE_SELF"
                     o.update_reason = "WOULD_EXECUTE_SELF_REASON"
-                    res.status = "selfFill"
+                    res.status = FuturesCode.SELF_FILL
                     res.events = [RestEvent("REJECT", o.snap(), reason="WOULD_EXECUTE_SELF")]
                 else:
                     o.error = "IOC_WOULD_NOT_EXECUTE"
                     o.update_reason = "IOC_WOULD_NOT_EXECUTE_REASON"
-                    res.status = "iocWouldNotExecute"
+                    res.status = FuturesCode.IOC_WOULD_NOT_EXECUTE
                     res.events = [RestEvent("REJECT", o.snap(), reason="IOC_WOULD_NOT_EXECUTE")]
                 self._finish(fa, o, None)
                 self._history(fa, "OrderRejected", o, reason=o.error.lower())
@@ -857,6 +853,8 @@ class FuturesEngine:
         now = self.now_ns
         o.filled += qty
         m.filled += qty
+        o.cost += qty * price
+        m.cost += qty * price
         o.updated_ns = m.updated_ns = now
         m.visible -= qty
         lvl.visible -= qty
@@ -1152,79 +1150,78 @@ class FuturesEngine:
                     return o
         return None
 
-    def edit_order(self, account_id: str, req: dict[str, Any]) -> OrderResult:
+    def edit_order(self, account_id: str, req: FuturesEditRequest) -> OrderResult:
         self._arm()
         return self._edit(self.fa(account_id), req)
 
-    def _edit(self, fa: FAccount, req: dict[str, Any]) -> OrderResult:
-        cli = req.get("cliOrdId")
-        o = self._find(fa, req.get("orderId"), cli)
-        res = OrderResult("edited", req.get("orderId") or (o.id if o else None), cli, [], received_ns=self.now_ns)
-        pb = req.get("processBefore")
-        if pb is not None and self.now_ns > int(pb):
-            res.status = "wouldProcessAfterSpecifiedTime"
+    def _edit(self, fa: FAccount, req: FuturesEditRequest) -> OrderResult:
+        cli = req.cl_ord_id
+        o = self._find(fa, req.order_id, cli)
+        res = OrderResult(FuturesCode.EDITED, req.order_id or (o.id if o else None), cli, [], received_ns=self.now_ns)
+        pb = req.deadline_ns
+        if pb and self.now_ns > pb:
+            res.status = FuturesCode.WOULD_PROCESS_AFTER_SPECIFIED_TIME
             return res
         if o is None or not o.is_live:
-            res.status = "orderForEditNotFound"
+            res.status = FuturesCode.ORDER_FOR_EDIT_NOT_FOUND
             return res
         res.order_id, res.cli_ord_id, res.spec = o.id, o.cli_ord_id, o.spec
         if self.status in ("maintenance", "cancel_only"):
-            res.status = "marketSuspended"
+            res.status = FuturesCode.MARKET_SUSPENDED
             return res
         spec = o.spec
-        size, lp, sp = req.get("size"), req.get("limitPrice"), req.get("stopPrice")
-        dev, unit = req.get("trailingStopMaxDeviation"), req.get("trailingStopDeviationUnit")
+        size, lp, sp = req.size, req.limit_price, req.stop_price
+        dev, unit = req.trail_deviation, req.trail_unit
         new_qty = o.qty
         if size is not None:
             units = spec.size_units(size) if isinstance(size, Decimal) else None
             if units is None or units <= 0:
-                res.status = "invalidSize"
+                res.status = FuturesCode.INVALID_SIZE
                 return res
-            mode = str(req.get("qtyMode") or "RELATIVE").upper()
-            new_qty = units if mode == "ABSOLUTE" else o.filled + units
+            new_qty = units if req.absolute_size else o.filled + units
             if new_qty <= o.filled:
-                res.status = "invalidSize"
+                res.status = FuturesCode.INVALID_SIZE
                 return res
         new_price = o.price
         if lp is not None:
             if o.otype == TRAILING_STOP:
-                res.status = "cannotEditLimitPriceOfTrailingStop"
+                res.status = FuturesCode.CANNOT_EDIT_LIMIT_PRICE_OF_TRAILING_STOP
                 return res
             pu = spec.price_units(lp)
             if pu is None or pu <= 0 or pu % spec.tick:
-                res.status = "invalidPrice"
+                res.status = FuturesCode.INVALID_PRICE
                 return res
             new_price = pu
         new_stop = o.stop_price
         if sp is not None:
             if not o.is_trigger:
-                res.status = "orderForEditNotAStop"
+                res.status = FuturesCode.ORDER_FOR_EDIT_NOT_A_STOP
                 return res
             if o.otype == TRAILING_STOP:
-                res.status = "cannotEditTriggerPriceOfTrailingStop"
+                res.status = FuturesCode.CANNOT_EDIT_TRIGGER_PRICE_OF_TRAILING_STOP
                 return res
             su = spec.price_units(sp)
             if su is None or su <= 0 or su % spec.tick:
-                res.status = "invalidPrice"
+                res.status = FuturesCode.INVALID_PRICE
                 return res
             new_stop = su
         if dev is not None and o.otype == TRAILING_STOP:
             if not isinstance(dev, Decimal) or dev <= 0:
-                res.status = "invalidPrice"
+                res.status = FuturesCode.INVALID_PRICE
                 return res
         if o.state == OPEN and o.otype == POST and new_price is not None and new_price != o.price:
             probe = FOrder("", fa.id, spec, o.side, POST, 1)
             if self._crosses(probe, new_price):
-                res.status = "postWouldExecute"
+                res.status = FuturesCode.POST_WOULD_EXECUTE
                 return res
         if o.reduce_only and new_qty > o.qty:
             cap = self._reducible(fa, spec, o.side)
             if cap <= 0:
-                res.status = "wouldNotReducePosition"
+                res.status = FuturesCode.WOULD_NOT_REDUCE_POSITION
                 return res
             new_qty = min(new_qty, o.filled + cap)
         elif new_qty > o.qty and not self._funds_ok(fa, spec, o.side, new_qty - o.qty):
-            res.status = "insufficientAvailableFunds"
+            res.status = FuturesCode.INSUFFICIENT_AVAILABLE_FUNDS
             return res
         old = o.snap()
         if o.state == OPEN:
@@ -1243,6 +1240,7 @@ class FuturesEngine:
                     self._emit(FBookEvent(spec.symbol, o.side, o.price or 0, lvl.visible, self.now_ns))
             o.updated_ns = self.now_ns
             o.update_reason = "EDITED_BY_USER"
+            self._emit(FOrderEvent(o.snap(), EDIT_ACCEPTED, False, self.now_ns, quiet=True))
             res.events.append(RestEvent("EDIT", o.snap(), old=old))
             self._history(fa, "OrderUpdated", o, old=old, reason="edited_by_user")
             if moved or grew:
@@ -1274,6 +1272,7 @@ class FuturesEngine:
             o.trail_ref = self._signal_price(spec, o.signal)
             o.stop_price = self._trail_trigger(o)
         o.updated_ns = self.now_ns
+        self._emit(FOrderEvent(o.snap(), EDIT_ACCEPTED, False, self.now_ns, quiet=True))
         res.events.append(RestEvent("EDIT", o.snap(), old=old))
         self._history(fa, "TriggerUpdated", o, old=old, reason="edited_by_user")
         self._emit(FOrderEvent(o.snap(), "edited_by_user", False, self.now_ns))
@@ -1286,16 +1285,16 @@ class FuturesEngine:
 
     def _cancel_one(self, fa: FAccount, order_id: str | None, cli: str | None) -> OrderResult:
         o = self._find(fa, order_id, cli)
-        res = OrderResult("cancelled", order_id or (o.id if o else None), cli, [], received_ns=self.now_ns)
+        res = OrderResult(FuturesCode.CANCELLED, order_id or (o.id if o else None), cli, [], received_ns=self.now_ns)
         if o is None:
-            res.status = "notFound"
+            res.status = FuturesCode.NOT_FOUND
             return res
         res.order_id, res.cli_ord_id, res.spec = o.id, o.cli_ord_id, o.spec
         if not o.is_live:
-            res.status = "filled" if o.state == FILLED else "notFound"
+            res.status = FuturesCode.FILLED if o.state == FILLED else FuturesCode.NOT_FOUND
             return res
         if self.status == "maintenance":
-            res.status = "marketSuspended"
+            res.status = FuturesCode.MARKET_SUSPENDED
             return res
         self._cancel_order(fa, o, "cancelled_by_user", "CANCELLED_BY_USER")
         res.events.append(RestEvent("CANCEL", o.snap()))
@@ -1319,7 +1318,7 @@ class FuturesEngine:
         fa = self.fa(account_id)
         spec = self.spec(symbol) if symbol else None
         if self.status == "maintenance":
-            raise FuturesError("marketUnavailable")
+            raise FuturesError(FuturesCode.MARKET_UNAVAILABLE)
         return self._cancel_all(fa, spec, reason)
 
     def _cancel_all(
@@ -1347,7 +1346,7 @@ class FuturesEngine:
         self._arm()
         fa = self.fa(account_id)
         if timeout_s < 0:
-            raise FuturesError("invalidArgument")
+            raise FuturesError(FuturesCode.INVALID_ARGUMENT)
         if timeout_s == 0:
             fa.dms_at = 0
             return self.now_ns, 0
@@ -1355,30 +1354,26 @@ class FuturesEngine:
         self._add_timer(fa.dms_at, "dms", account_id)
         return self.now_ns, fa.dms_at
 
-    def batch(self, account_id: str, instructions: list[dict[str, Any]], origin_session: str = "") -> list[OrderResult]:
+    def batch(
+        self, account_id: str, instructions: list[FuturesInstruction], origin_session: str = ""
+    ) -> list[OrderResult]:
         """batchorder: each instruction in turn; one journal entry for all."""
         self._arm()
         fa = self.fa(account_id)
         out: list[OrderResult] = []
         for ins in instructions:
-            kind = ins.get("order")
-            if kind == "send":
+            if isinstance(ins, FuturesOrderRequest):
                 try:
-                    r = self._send(
-                        fa,
-                        ins,
-                        origin_session,
-                        tag=str(ins.get("order_tag")) if ins.get("order_tag") is not None else None,
-                    )
+                    r = self._send(fa, ins, origin_session)
                 except FuturesError as exc:
-                    r = OrderResult(exc.text, None, ins.get("cliOrdId"), [], ins.get("order_tag"), self.now_ns)
+                    r = OrderResult(exc.code, None, ins.cl_ord_id, [], ins.tag, self.now_ns)
                 out.append(r)
-            elif kind == "edit":
-                out.append(self._edit(fa, {**ins, "orderId": ins.get("order_id") or ins.get("orderId")}))
-            elif kind == "cancel":
-                out.append(self._cancel_one(fa, ins.get("order_id") or ins.get("orderId"), ins.get("cliOrdId")))
+            elif isinstance(ins, FuturesEditRequest):
+                out.append(self._edit(fa, ins))
+            elif isinstance(ins, FuturesCancelRequest):
+                out.append(self._cancel_one(fa, ins.order_id, ins.cl_ord_id))
             else:
-                out.append(OrderResult("invalidArgument", None, None, [], received_ns=self.now_ns))
+                out.append(OrderResult(FuturesCode.INVALID_ARGUMENT, None, None, [], received_ns=self.now_ns))
         return out
 
     # ================================================================ settings
@@ -1389,7 +1384,7 @@ class FuturesEngine:
             fa.leverage.pop(spec.symbol, None)
             return
         if max_leverage <= 0 or max_leverage > 100:
-            raise FuturesError("invalidArgument")
+            raise FuturesError(FuturesCode.INVALID_ARGUMENT)
         fa.leverage[spec.symbol] = max_leverage
         self._emit(FAccountEvent(fa.id, spec.margin_account, None, self.now_ns))
 
@@ -1400,12 +1395,12 @@ class FuturesEngine:
         spec = self.spec(symbol)
         code = currency.strip().upper()
         if not spec.linear or not code.isalnum() or len(code) > 10 or self.instruments.asset(code) is None:
-            raise FuturesError("invalidArgument")
+            raise FuturesError(FuturesCode.INVALID_ARGUMENT)
         fa.pnl_pref[spec.symbol] = code
 
     def set_status(self, status: str) -> None:
         if status not in STATUSES:
-            raise FuturesError("invalidArgument")
+            raise FuturesError(FuturesCode.INVALID_ARGUMENT)
         self.status = status
         self._emit(FNoticeEvent("system_status", {"status": status}, self.now_ns))
         for sym in self.specs:
@@ -1418,7 +1413,7 @@ class FuturesEngine:
                 key = key[len(prefix) :]
                 specs = [s for s in self.specs.values() if s.index_key == key]
                 if not specs:
-                    raise FuturesError("contractNotFound")
+                    raise FuturesError(FuturesCode.CONTRACT_NOT_FOUND)
                 return key, specs
         spec = self.spec(name)
         return spec.index_key, [s for s in self.specs.values() if s.index_key == spec.index_key]
@@ -1428,7 +1423,7 @@ class FuturesEngine:
         (basis reset) unless `move_marks` is false."""
         self._arm()
         if not price.is_finite() or price <= 0:
-            raise FuturesError("invalidArgument")
+            raise FuturesError(FuturesCode.INVALID_ARGUMENT)
         key, specs = self._index_targets(symbol)
         self.index[key] = price
         self.index_samples.setdefault(key, []).append((self.now_ns, price))
@@ -1444,7 +1439,7 @@ class FuturesEngine:
     def set_mark(self, symbol: str, price: Decimal) -> None:
         self._arm()
         if not price.is_finite() or price <= 0:
-            raise FuturesError("invalidArgument")
+            raise FuturesError(FuturesCode.INVALID_ARGUMENT)
         spec = self.spec(symbol)
         self.mark[spec.symbol] = price
         self.mark_samples[spec.symbol].append((self.now_ns, price))
@@ -1456,7 +1451,7 @@ class FuturesEngine:
         """Pin a perpetual's relative hourly funding rate (None: back to premium-based)."""
         spec = self.spec(symbol)
         if not spec.perpetual:
-            raise FuturesError("invalidArgument")
+            raise FuturesError(FuturesCode.INVALID_ARGUMENT)
         if rate is None:
             self.funding_override.pop(spec.symbol, None)
         else:
@@ -1510,6 +1505,7 @@ class FuturesEngine:
             self._apply_position(fa, spec, -signed, price, 0, "futures liquidation", exec_id, house=True)
             o = FOrder(self.ids.uuid(), fa.id, spec, side, "liquidation", qty)
             o.filled = qty
+            o.cost = qty * price_units
             o.price = price_units
             o.state = FILLED
             o.created_ns = o.updated_ns = o.closed_ns = self.now_ns

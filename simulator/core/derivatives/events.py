@@ -9,23 +9,30 @@ from .model import FillRec, LogEntry, OSnap, TradeRec
 
 
 class FOrderEvent:
-    """An order changed: placed, edited, filled, triggered, cancelled, rejected.
+    """An order changed: accepted, placed, edited, filled, triggered, cancelled, rejected.
 
     `reason` is Kraken's WS open_orders reason word; `is_cancel` says whether
-    the order left the open set."""
+    the order left the open set; the order snapshot is the order at that moment.
+    `verbose_only`: only open_orders_verbose tells it.  `quiet`: no WS feed
+    tells it -- the steps of a request that order entry reports (FIX) but the
+    feeds do not: `accepted` (a new order the engine took, before it traded)
+    and `edit_accepted` (an edit applied, before the edited order traded)."""
 
-    __slots__ = ("order", "reason", "is_cancel", "ts", "verbose_only")
+    __slots__ = ("order", "reason", "is_cancel", "ts", "verbose_only", "quiet")
     kind = "futures_order"
 
-    def __init__(self, order: OSnap, reason: str, is_cancel: bool, ts: int, verbose_only: bool = False) -> None:
+    def __init__(
+        self, order: OSnap, reason: str, is_cancel: bool, ts: int, verbose_only: bool = False, quiet: bool = False
+    ) -> None:
         self.order = order
         self.reason = reason
         self.is_cancel = is_cancel
         self.ts = ts
         self.verbose_only = verbose_only
+        self.quiet = quiet
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        d = {
             "kind": self.kind,
             "account": self.order.account_id,
             "reason": self.reason,
@@ -33,6 +40,13 @@ class FOrderEvent:
             "ts": self.ts,
             **self.order.to_json(),
         }
+        if self.quiet:
+            d["quiet"] = True
+        return d
+
+
+ACCEPTED = "accepted"
+EDIT_ACCEPTED = "edit_accepted"
 
 
 class FFillEvent:

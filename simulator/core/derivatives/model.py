@@ -16,6 +16,7 @@ from typing import Any
 
 from ..instruments import FuturesContract
 from ..numbers import BALANCE_DP, decimals_of
+from .errors import FuturesCode
 
 BUY = "buy"
 SELL = "sell"
@@ -208,6 +209,7 @@ class FOrder:
         "reduced_qty",
         "origin_session",
         "market",
+        "cost",
     )
 
     def __init__(self, order_id: str, account_id: str, spec: ContractSpec, side: str, otype: str, qty: int) -> None:
@@ -240,6 +242,7 @@ class FOrder:
         self.reduced_qty: int | None = None
         self.origin_session = ""
         self.market = otype == MKT  # executes as an IOC at a protection price
+        self.cost = 0  # sum of fill qty * price (units): average price = cost / filled
 
     @property
     def remaining(self) -> int:
@@ -248,6 +251,11 @@ class FOrder:
     @property
     def is_trigger(self) -> bool:
         return self.state == TRIGGER
+
+    @property
+    def avg_price(self) -> int:
+        """Average fill price in price units, half-even (0 before any fill)."""
+        return div_round(self.cost, self.filled) if self.filled else 0
 
     @property
     def is_live(self) -> bool:
@@ -274,6 +282,7 @@ class FOrder:
             self.trail_unit,
             self.triggered,
             self.market,
+            self.cost,
         )
 
     def __repr__(self) -> str:
@@ -303,6 +312,12 @@ class OSnap:
     trail_unit: str | None
     triggered: bool
     market: bool = False
+    cost: int = 0  # cumulative fill qty * price, in size units x price units
+
+    @property
+    def avg_price(self) -> int:
+        """Average fill price in price units, half-even (0 before any fill)."""
+        return div_round(self.cost, self.filled) if self.filled else 0
 
     @property
     def remaining(self) -> int:
@@ -516,7 +531,7 @@ class RestEvent:
 class OrderResult:
     """What sendorder / editorder / cancelorder report."""
 
-    status: str
+    status: FuturesCode
     order_id: str | None = None
     cli_ord_id: str | None = None
     events: list[RestEvent] = field(default_factory=list)

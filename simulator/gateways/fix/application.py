@@ -133,7 +133,6 @@ class Request:
     order_id: str | None = None  # cancel/replace: the target order
     applied: bool = False  # replace: the new ClOrdID is in place
     orig: str | None = None  # replace: the ClOrdID being replaced
-    stash: list[Any] = field(default_factory=list)  # derivatives: the request's own fills
 
 
 Handler = Callable[[FixConn, Msg], None]

@@ -1,13 +1,13 @@
 """Derivatives order entry on the unified session: PF_/PI_/FI_ symbols route here.
 
-The derivatives engine answers a request with a status word instead of an
-exception (Kraken Futures' `sendStatus`), and its events do not cover every
-step of a taker (a fully filled taker has fills but no order event). So the
-reports of the request's own order are built after `submit` returns, from
-the result and the fills it caused (collected while the command ran);
-everything else (makers, cancels by others, triggers, the dead man's switch)
-comes from the bus as on Spot. Each order-entry message is charged to the
-connection's own Derivatives FIX budget (`rt.venue.limits.charge_futures_fix`).
+The derivatives engine answers a request with a typed result code (Kraken
+Futures' `sendStatus`), and its events cover every step of an order: the
+quiet `accepted` / `edit_accepted` events of the request's own order (before
+it trades), each fill, the remainder cancel.  So every execution report,
+the request's own ones included, is built from the events as they pass on
+the bus, each event carrying the order as it was at that moment.  Each
+order-entry message is charged to the connection's own Derivatives FIX budget
+(`rt.venue.limits.charge_futures_fix`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
+from simulator.core.commands import FuturesCancelRequest, FuturesEditRequest, FuturesOrderRequest
+from simulator.core.derivatives.errors import NOT_FOUND, FuturesCode, refusal
+from simulator.core.derivatives.events import ACCEPTED, EDIT_ACCEPTED
 from simulator.core.engine import R_COD
 from simulator.core.errors import EngineError
 from simulator.core.numbers import BALANCE_DP, plain
@@ -33,7 +36,6 @@ from simulator.gateways.fix.orders import (
     valid_until,
 )
 from simulator.gateways.fix.tags import BusinessRejectReason as R
-from simulator.gateways.futures_rest.params import futures_status
 
 if TYPE_CHECKING:
     from simulator.core.sequencer import JournalEntry, Sequencer
@@ -43,9 +45,15 @@ EXEC_INST_DRV = frozenset({"s", "E", "P"})
 SPOT_ONLY_TAGS = (F.EXPIRE_TIME, F.EFFECTIVE_TIME, F.DISPLAY_QTY, F.MAX_FLOOR, F.LEVERAGE, F.STP_TYPE)
 ORD_TYPE_CODE = {"mkt": "1", "lmt": "2", "post": "2", "ioc": "2", "fok": "2", "trailing_stop": "U"}
 TIF_CODE = {"ioc": "3", "fok": "4", "mkt": "3"}
-NOT_FOUND = frozenset({"notFound", "orderForEditNotFound", "filled"})
-SKIP_REASONS = frozenset({"partial_fill", "limit_order_from_stop", "new_placed_order_by_user"})
+SKIP_REASONS = frozenset({"partial_fill", "limit_order_from_stop", "new_placed_order_by_user", "edited_by_user"})
 TRIGGER_TYPES = frozenset({"stp", "take_profit", "trailing_stop"})
+
+
+def refused(code: FuturesCode) -> BusinessReject:
+    """FIX words a derivatives refusal as a BusinessMessageReject: reason 1
+    (unknown order) for an order it cannot find, else 0, and the engine's
+    error string in Text (58)."""
+    return BusinessReject(R.UNKNOWN_ORDER if code in NOT_FOUND else R.OTHER, code.value)
 
 
 def num(d: Decimal) -> str:
@@ -142,7 +150,7 @@ class FuturesOrders:
         cl = F.derivatives_cl_ord_id(msg)
         spec = eng.specs.get(symbol.upper())
         if spec is None:
-            raise BusinessReject(R.UNKNOWN_SECURITY, "contractNotFound")
+            raise BusinessReject(R.UNKNOWN_SECURITY, FuturesCode.CONTRACT_NOT_FOUND.value)
         side = F.enum_value(msg, F.SIDE, F.SIDES)
         kind = F.required(msg, F.ORD_TYPE)
         if kind not in ("1", "2", "3", "4", "R", "T", "U"):
@@ -170,26 +178,23 @@ class FuturesOrders:
         signal = {"1": "index", "5": "last"}.get(msg.get(F.DISCRETION_INST) or "5")
         if signal is None:
             raise F.bad_value(F.DISCRETION_INST)
-        req: dict[str, Any] = {"symbol": spec.symbol, "side": side, "size": qty, "cliOrdId": cl,
-                               "reduceOnly": "E" in insts}
+        req = FuturesOrderRequest(spec.symbol, side, "", qty, cl_ord_id=cl, reduce_only="E" in insts,
+                                  deadline_ns=valid_until(msg, self.app.rt.venue.clock.now_ns()) or 0)
         if kind == "1":
-            req["orderType"] = "mkt"
+            req.order_type = "mkt"
         elif kind == "2":
-            req["orderType"] = "post" if "P" in insts else {"1": "lmt", "3": "ioc", "4": "fok"}[tif]
-            req["limitPrice"] = price
+            req.order_type = "post" if "P" in insts else {"1": "lmt", "3": "ioc", "4": "fok"}[tif]
+            req.limit_price = price
         elif kind == "U":
-            req.update(orderType="trailing_stop", trailingStopMaxDeviation=stop,
-                       trailingStopDeviationUnit="QUOTE_CURRENCY", triggerSignal=signal)
+            req.order_type, req.trigger_signal = "trailing_stop", signal
+            req.trail_deviation, req.trail_unit = stop, "QUOTE_CURRENCY"
         else:
-            req.update(orderType="stp" if kind in ("3", "4") else "take_profit", stopPrice=stop,
-                       triggerSignal=signal)
+            req.order_type = "stp" if kind in ("3", "4") else "take_profit"
+            req.stop_price, req.trigger_signal = stop, signal
             if kind in ("4", "T"):
-                req["limitPrice"] = price
-        deadline = valid_until(msg, self.app.rt.venue.clock.now_ns())
-        if deadline:
-            req["processBefore"] = deadline
+                req.limit_price = price
         if (conn.account_id, cl) in self.app.aliases:
-            raise BusinessReject(R.OTHER, "clientOrderIdAlreadyExist")  # a live order's replaced id
+            raise refused(FuturesCode.CLIENT_ORDER_ID_ALREADY_EXIST)  # a live order's replaced id
         account = alloc_account(self.app.rt.venue, conn, msg)
         if not conn.may(CREATE_ORDERS):
             raise permission_denied()
@@ -202,44 +207,9 @@ class FuturesOrders:
         try:
             result = seq.submit("send_order", request.origin, {"account_id": account, "req": req})
         except validation.Invalid as exc:
-            raise BusinessReject(R.OTHER, futures_status(exc)) from exc
-        if result.status != "placed" or result.order_id is None:
-            raise BusinessReject(R.OTHER, result.status)
-        o = eng.orders.get(result.order_id)
-        if o is None:
-            return
-        track = OrderTrack(o.id, "futures", conn.instance_id, conn.account_id, cl, symbol)
-        track.aliases.append(cl)
-        live = o.state in ("open", "trigger")
-        if live:
-            self.app.tracks[o.id] = track
-            self.app.aliases[(conn.account_id, cl)] = o.id
-        self._own_reports(conn, o, track, request, new=True)
-
-    def _own_reports(self, conn: FixConn, o: Any, track: OrderTrack, request: Request, *, new: bool) -> None:
-        """Reports for the order a request placed or edited: ack, its fills, its end."""
-        fills = request.stash
-        cum = o.filled - sum(f.qty for f, _ in fills)
-        ts = self.app.rt.venue.clock.now_ns()
-        handle = conn.handle
-        if new:
-            handle.send(self.report(o, track, ExecType.NEW, OrdStatus.NEW if not cum else OrdStatus.PARTIALLY_FILLED,
-                                    cum, ts=o.created_ns or ts, terminal=False))
-        else:
-            handle.send(self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, cum, ts=ts, terminal=False,
-                                    orig=request.orig))
-        for fill, trade_id in fills:
-            cum += fill.qty
-            track.cum += fill.qty
-            track.px_qty += fill.qty * fill.price
-            status = OrdStatus.FILLED if cum >= o.qty else OrdStatus.PARTIALLY_FILLED
-            handle.send(self.report(o, track, ExecType.TRADE, status, cum, ts=fill.ts, terminal=False,
-                                    fill=fill, trade_id=trade_id))
-        if o.state == "cancelled" and cum < o.qty:
-            handle.send(self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, cum, ts=ts, terminal=True,
-                                    text=o.update_reason))
-        if o.state not in ("open", "trigger"):
-            self.app._untrack(o.id)
+            raise refused(refusal(exc)) from exc
+        if result.status is not FuturesCode.PLACED or result.order_id is None:
+            raise refused(result.status)
 
     # ---------------------------------------------------------------- F
     def cancel(self, conn: FixConn, msg: Msg) -> None:
@@ -255,9 +225,10 @@ class FuturesOrders:
                 raise unknown_order()
             self._charge(conn)
             request = self._begin(conn, "cancel", cl, order_id=o.id)
-            result = seq.submit("cancel_order", request.origin, {"account_id": o.account_id, "order_id": o.id})
-        if result.status != "cancelled":
-            raise BusinessReject(R.UNKNOWN_ORDER if result.status in NOT_FOUND else R.OTHER, result.status)
+            result = seq.submit("cancel_order", request.origin,
+                                {"account_id": o.account_id, "req": FuturesCancelRequest(o.id)})
+        if result.status is not FuturesCode.CANCELLED:
+            raise refused(result.status)
 
     # ---------------------------------------------------------------- G
     def replace(self, conn: FixConn, msg: Msg) -> None:
@@ -282,20 +253,18 @@ class FuturesOrders:
             if track is None:
                 raise unknown_order()
             if new_cl != track.cl_ord_id and (conn.account_id, new_cl) in self.app.aliases:
-                raise BusinessReject(R.OTHER, "clientOrderIdAlreadyExist")
+                raise refused(FuturesCode.CLIENT_ORDER_ID_ALREADY_EXIST)
             self._charge(conn)
-            edit: dict[str, Any] = {"orderId": o.id, "size": qty, "qtyMode": "ABSOLUTE"}
+            edit = FuturesEditRequest(o.id, size=qty, absolute_size=True)
             if price is not None and o.otype != "trailing_stop":
-                edit["limitPrice"] = price
+                edit.limit_price = price
             if stop is not None and o.state == "trigger" and o.otype != "trailing_stop":
-                edit["stopPrice"] = stop
+                edit.stop_price = stop
             request = self._begin(conn, "replace", new_cl, order_id=o.id)
             request.orig = track.cl_ord_id
             result = seq.submit("edit_order", request.origin, {"account_id": o.account_id, "req": edit})
-        if result.status != "edited":
-            raise BusinessReject(R.UNKNOWN_ORDER if result.status in NOT_FOUND else R.OTHER, result.status)
-        self.app.add_alias(track, new_cl)
-        self._own_reports(conn, o, track, request, new=False)
+        if result.status is not FuturesCode.EDITED:
+            raise refused(result.status)
 
     # ---------------------------------------------------------------- q
     def mass_cancel(self, conn: FixConn, msg: Msg, kind: str, symbol: str | None) -> None:
@@ -308,7 +277,7 @@ class FuturesOrders:
         if symbol is not None:
             spec = eng.specs.get(symbol.upper())
             if spec is None:
-                raise BusinessReject(R.UNKNOWN_SECURITY, "contractNotFound")
+                raise BusinessReject(R.UNKNOWN_SECURITY, FuturesCode.CONTRACT_NOT_FOUND.value)
         seq = self.seq
         assert seq is not None
         request = self._begin(conn, "mass", msg.get(F.CL_ORD_ID))
@@ -330,7 +299,7 @@ class FuturesOrders:
                     if o.origin_session == conn.instance_id and (spec is None or o.spec is spec)]
             for o in sorted(mine, key=lambda x: (x.created_ns, x.id)):
                 try:
-                    seq.submit("cancel_order", origin, {"account_id": account, "order_id": o.id})
+                    seq.submit("cancel_order", origin, {"account_id": account, "req": FuturesCancelRequest(o.id)})
                 except EngineError as exc:
                     self.app.log.warning("FIX %s: derivatives cancel refused: %s", conn.instance_id, exc.text)
 
@@ -398,13 +367,10 @@ class FuturesOrders:
             asset = self.app.rt.venue.instruments.assets.get(fill.fee_asset)
             body.append((F.COMM_CURRENCY, asset.altname if asset is not None else fill.fee_asset))
         leaves = 0 if terminal else max(o.qty - cum, 0)
-        avg = Decimal(0)
-        if track is not None and track.cum:
-            avg = (Decimal(track.px_qty) / track.cum).quantize(Decimal(1)) if track.cum else Decimal(0)
         body += [
             (F.LEAVES_QTY, num(spec.size_dec(leaves))),
             (F.CUM_QTY, num(spec.size_dec(cum))),
-            (F.AVG_PX, num(spec.price_dec(int(avg)))),
+            (F.AVG_PX, num(spec.price_dec(o.avg_price))),
             (F.TRANSACT_TIME, fix_timestamp(ts)),
         ]
         if text:
@@ -426,43 +392,75 @@ class FuturesOrders:
         for ev in entry.events:
             kind = getattr(ev, "kind", "")
             if kind == "futures_fill":
-                self._on_fill(ev.fill, trade_ids.get(ev.fill.exec_id), req)
+                self._on_fill(ev.fill, trade_ids.get(ev.fill.exec_id))
             elif kind == "futures_order":
                 self._on_order(ev, req, entry)
 
     def _is_own(self, o: Any, req: Request | None) -> bool:
-        """Events of the order a new/replace request is about wait for `_own_reports`."""
+        """Is this the order the FIX request being submitted placed or edits?"""
         if req is None:
             return False
         if req.kind == "new":
             return o.cli_ord_id == req.cl_ord_id and o.account_id in req.conn.accounts()
         return req.kind == "replace" and o.id == req.order_id
 
-    def _on_fill(self, fill: Any, trade_id: int | None, req: Request | None) -> None:
-        o = fill.order
-        if self._is_own(o, req):
-            assert req is not None
-            req.stash.append((fill, trade_id))
-            return
+    def _on_fill(self, fill: Any, trade_id: int | None) -> None:
+        o = fill.order  # the order just after this fill: its totals are the report's
         track = self.app.tracks.get(o.id)
         if track is None:
             return
         handle = self.app.handle_for(track.owner)
         if handle is None:
             return
-        track.cum += fill.qty
-        track.px_qty += fill.qty * fill.price
         status = OrdStatus.FILLED if o.filled >= o.qty else OrdStatus.PARTIALLY_FILLED
         self.app.send(handle, self.report(o, track, ExecType.TRADE, status, o.filled, ts=fill.ts, terminal=False,
                                           fill=fill, trade_id=trade_id))
         if o.filled >= o.qty:
             self.app._untrack(o.id)
 
+    def _accepted(self, ev: Any, req: Request | None) -> None:
+        """A new order the engine took: the request's own order is tracked from
+        here and acknowledged (orders placed over other protocols are not FIX's)."""
+        o = ev.order
+        if req is None or not self._is_own(o, req) or req.cl_ord_id is None:
+            return
+        conn = req.conn
+        track = OrderTrack(o.id, "futures", conn.instance_id, conn.account_id, req.cl_ord_id,
+                           req.symbol or o.spec.symbol)
+        track.aliases.append(req.cl_ord_id)
+        self.app.tracks[o.id] = track
+        self.app.aliases[(conn.account_id, req.cl_ord_id)] = o.id
+        status = OrdStatus.NEW if not o.filled else OrdStatus.PARTIALLY_FILLED
+        self.app.send(conn.handle, self.report(o, track, ExecType.NEW, status, o.filled, ts=o.created_ns or ev.ts,
+                                               terminal=False))
+
+    def _edit_accepted(self, ev: Any, req: Request | None) -> None:
+        """An edit applied: Replaced, to the requester under its new ClOrdID, or
+        to the owner when another protocol edited a FIX order."""
+        o = ev.order
+        track = self.app.tracks.get(o.id)
+        if track is None:
+            return
+        if req is not None and self._is_own(o, req) and req.cl_ord_id is not None:
+            orig = req.orig
+            self.app.add_alias(track, req.cl_ord_id)
+            self.app.send(req.conn.handle, self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled,
+                                                       ts=ev.ts, terminal=False, orig=orig))
+            return
+        owner = self.app.handle_for(track.owner)
+        if owner is not None:
+            self.app.send(owner, self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled, ts=ev.ts,
+                                             terminal=False))
+
     def _on_order(self, ev: Any, req: Request | None, entry: JournalEntry) -> None:
         o = ev.order
-        if ev.verbose_only or self._is_own(o, req):
-            return
         reason = ev.reason
+        if reason == ACCEPTED:
+            self._accepted(ev, req)
+            return
+        if reason == EDIT_ACCEPTED:
+            self._edit_accepted(ev, req)
+            return
         track = self.app.tracks.get(o.id)
         owner = self.app.handle_for(track.owner) if track is not None else None
         requester = None
@@ -479,8 +477,6 @@ class FuturesOrders:
         if reason == "stop_order_triggered":
             msg = self.report(o, track, ExecType.RESTATED, OrdStatus.NEW if not o.filled else
                               OrdStatus.PARTIALLY_FILLED, o.filled, ts=ts, terminal=False)
-        elif reason == "edited_by_user":
-            msg = self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled, ts=ts, terminal=False)
         elif ev.is_cancel:
             text = R_COD if req is not None and req.kind == "cod" else reason
             if requester is not None and req is not None:
@@ -500,4 +496,3 @@ class FuturesOrders:
             return
         if owner is not None:
             self.app.send(owner, msg)
-

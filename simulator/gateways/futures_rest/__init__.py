@@ -33,7 +33,7 @@ from . import openapi as futures_openapi
 from .auth import NonceBook, verify
 from .endpoints import ROUTES, Ctx, Handler, check_required
 from .fmt import JSON, iso_ms
-from .params import Params, RestError, ascii_int, parse_batch
+from .params import Params, RestError, ascii_int, parse_batch, status_word
 
 log = logging.getLogger("kraken_sim.futures_rest")
 UNAUTHORIZED = {"reason": "You are not authorized to access this endpoint.", "status": "unauthorized"}
@@ -83,7 +83,7 @@ def _history_endpoint(answer: Callable[[Request, str, str, str], Response]) -> A
         except RestError as exc:
             return _json({"result": "error", "error": exc.error}, 400 if exc.status == 200 else exc.status)
         except FuturesError as exc:
-            return _json({"result": "error", "error": exc.text}, 404)
+            return _json({"result": "error", "error": status_word(exc.code)}, 404)
         except Exception:  # noqa: BLE001
             log.exception("futures history %s failed", path)
             return _json({"result": "error", "error": "Server Error"}, 500)
@@ -215,7 +215,7 @@ def install(site: Site, rt: Runtime) -> None:
             except RestError as exc:
                 return _json(_envelope(rt, error=exc.error), exc.status)
             except FuturesError as exc:
-                return _json(_envelope(rt, error=exc.text))
+                return _json(_envelope(rt, error=status_word(exc.code)))
             except Exception:  # noqa: BLE001 - Kraken reports processing failures in the envelope
                 log.exception("futures REST %s %s failed", method, path)
                 return _json(_envelope(rt, error="Server Error"))

@@ -9,14 +9,16 @@ from typing import Any
 
 from simulator.core import validation
 from simulator.core.accounts import ApiKey
+from simulator.core.commands import FuturesCancelRequest, FuturesEditRequest, FuturesInstruction, FuturesOrderRequest
 from simulator.core.derivatives import FuturesEngine, FuturesError, OrderResult
+from simulator.core.derivatives.errors import refusal
 from simulator.core.derivatives.model import ContractSpec
 from simulator.core.orders import Origin
 from simulator.core.sequencer import Sequencer
 from simulator.server.runtime import Runtime
 
 from . import fmt
-from .params import Params, RestError, decimal_of, futures_status, parse_batch, parse_bool, parse_time
+from .params import Params, RestError, decimal_of, parse_batch, parse_bool, parse_time, status_word
 
 
 @dataclass
@@ -41,7 +43,7 @@ class Ctx:
         try:
             return self.seq.submit(kind, self.origin(), params)
         except FuturesError as exc:
-            raise RestError(exc.text) from exc
+            raise RestError(status_word(exc.code)) from exc
 
 
 Handler = Callable[[Ctx], dict[str, Any]]
@@ -253,9 +255,6 @@ def self_trade(ctx: Ctx) -> dict[str, Any]:
 
 
 # ===================================================================== orders
-ORDER_FIELDS_DEC = ("size", "limitPrice", "stopPrice", "trailingStopMaxDeviation", "limitPriceOffsetValue")
-
-
 def _number(get: Callable[[str], Any], name: str) -> Decimal | None:
     """A number that breaks the venue's number rules is a request error (`invalidArgument`)."""
     try:
@@ -264,35 +263,50 @@ def _number(get: Callable[[str], Any], name: str) -> Decimal | None:
         raise RestError("invalidArgument") from exc
 
 
-def order_request(get: Callable[[str], Any], strict_required: bool = True) -> dict[str, Any]:
-    """sendorder / batch send parameters -> an engine request (exact numbers)."""
-    req: dict[str, Any] = {}
+def _text(get: Callable[[str], Any], name: str) -> str | None:
+    v = get(name)
+    return str(v) if v not in (None, "") else None
+
+
+def _deadline(get: Callable[[str], Any]) -> int:
+    pb = get("processBefore")
+    return parse_time(str(pb)) if pb not in (None, "") else 0
+
+
+def order_request(get: Callable[[str], Any]) -> FuturesOrderRequest:
+    """sendorder / batch send parameters -> the engine's order command (exact numbers)."""
     for name in ("orderType", "symbol", "side", "size"):
         v = get(name)
         if v is None or v == "":
             raise RestError("requiredArgumentMissing")
-    req["orderType"] = str(get("orderType")).lower()
-    req["symbol"] = str(get("symbol"))
-    req["side"] = str(get("side")).lower()
-    for name in ORDER_FIELDS_DEC:
-        req[name] = _number(get, name)
-    for name in ("triggerSignal", "trailingStopDeviationUnit", "limitPriceOffsetUnit"):
-        v = get(name)
-        req[name] = str(v) if v not in (None, "") else None
-    cli = get("cliOrdId")
-    req["cliOrdId"] = str(cli) if cli not in (None, "") else None
+    size = _number(get, "size")
+    assert size is not None
     ro = get("reduceOnly")
-    req["reduceOnly"] = parse_bool(ro) if ro not in (None, "") else False
-    pb = get("processBefore")
-    req["processBefore"] = parse_time(str(pb)) if pb not in (None, "") else None
-    return req
+    tag = get("order_tag")
+    return FuturesOrderRequest(
+        symbol=str(get("symbol")),
+        side=str(get("side")).lower(),
+        order_type=str(get("orderType")).lower(),
+        size=size,
+        limit_price=_number(get, "limitPrice"),
+        stop_price=_number(get, "stopPrice"),
+        trigger_signal=_text(get, "triggerSignal"),
+        trail_deviation=_number(get, "trailingStopMaxDeviation"),
+        trail_unit=_text(get, "trailingStopDeviationUnit"),
+        limit_offset=_number(get, "limitPriceOffsetValue"),
+        limit_offset_unit=_text(get, "limitPriceOffsetUnit"),
+        cl_ord_id=_text(get, "cliOrdId"),
+        reduce_only=parse_bool(ro) if ro not in (None, "") else False,
+        deadline_ns=_deadline(get),
+        tag=str(tag) if tag is not None else None,
+    )
 
 
 def _send_status(res: OrderResult, key_id: str = "order_id") -> dict[str, Any]:
     d: dict[str, Any] = {}
     if res.order_id is not None:
         d[key_id] = res.order_id
-    d["status"] = res.status
+    d["status"] = status_word(res.status)
     d["receivedTime"] = fmt.iso_ms(res.received_ns)
     if res.cli_ord_id is not None:
         d["cliOrdId"] = res.cli_ord_id
@@ -302,39 +316,39 @@ def _send_status(res: OrderResult, key_id: str = "order_id") -> dict[str, Any]:
 
 def _refused(ctx: Ctx, exc: validation.Invalid, cli: Any) -> OrderResult:
     """A request that broke an order-entry rule: refused with its status, nothing journaled."""
-    return OrderResult(futures_status(exc), None, str(cli) if cli not in (None, "") else None, [],
+    return OrderResult(refusal(exc), None, str(cli) if cli not in (None, "") else None, [],
                        received_ns=ctx.seq.clock.now_ns())
 
 
 def sendorder(ctx: Ctx) -> dict[str, Any]:
     try:
         req = order_request(ctx.params.get)
-        _spec(ctx, req["symbol"])
+        _spec(ctx, req.symbol)
         res: OrderResult = ctx.submit("send_order", {"account_id": ctx.account_id, "req": req})
     except validation.Invalid as exc:
         res = _refused(ctx, exc, ctx.params.get("cliOrdId"))
     return {"sendStatus": _send_status(res)}
 
 
-def edit_request(get: Callable[[str], Any], id_key: str) -> dict[str, Any]:
-    oid, cli = get(id_key), get("cliOrdId")
+def edit_request(get: Callable[[str], Any], *id_keys: str) -> FuturesEditRequest:
+    oid = next((get(k) for k in id_keys if get(k) not in (None, "")), None)
+    cli = get("cliOrdId")
     if oid in (None, "") and cli in (None, ""):
         raise RestError("requiredArgumentMissing")
-    req: dict[str, Any] = {
-        "orderId": str(oid) if oid not in (None, "") else None,
-        "cliOrdId": str(cli) if cli not in (None, "") else None,
-    }
-    for name in ("size", "limitPrice", "stopPrice", "trailingStopMaxDeviation"):
-        req[name] = _number(get, name)
-    unit = get("trailingStopDeviationUnit")
-    req["trailingStopDeviationUnit"] = str(unit) if unit not in (None, "") else None
     mode = get("qtyMode")
     if mode not in (None, "") and str(mode).upper() not in ("RELATIVE", "ABSOLUTE"):
         raise RestError("invalidArgument")
-    req["qtyMode"] = str(mode).upper() if mode not in (None, "") else None
-    pb = get("processBefore")
-    req["processBefore"] = parse_time(str(pb)) if pb not in (None, "") else None
-    return req
+    return FuturesEditRequest(
+        order_id=str(oid) if oid not in (None, "") else None,
+        cl_ord_id=str(cli) if cli not in (None, "") else None,
+        size=_number(get, "size"),
+        absolute_size=mode not in (None, "") and str(mode).upper() == "ABSOLUTE",
+        limit_price=_number(get, "limitPrice"),
+        stop_price=_number(get, "stopPrice"),
+        trail_deviation=_number(get, "trailingStopMaxDeviation"),
+        trail_unit=_text(get, "trailingStopDeviationUnit"),
+        deadline_ns=_deadline(get),
+    )
 
 
 def editorder(ctx: Ctx) -> dict[str, Any]:
@@ -352,14 +366,11 @@ def cancelorder(ctx: Ctx) -> dict[str, Any]:
     cli = ctx.params.get("cliOrdId")
     if not oid and not cli:
         raise RestError("requiredArgumentMissing")
-    pb = ctx.params.time_ns("processBefore")
+    req = FuturesCancelRequest(oid or None, cli or None, ctx.params.time_ns("processBefore") or 0)
     try:
-        validation.deadline_elapsed(pb, ctx.seq.clock.now_ns(), "processBefore")
-        res = ctx.submit(
-            "cancel_order", {"account_id": ctx.account_id, "order_id": oid or None, "cli_ord_id": cli or None}
-        )
+        res = ctx.submit("cancel_order", {"account_id": ctx.account_id, "req": req})
     except validation.Invalid as exc:
-        res = OrderResult(futures_status(exc), oid, cli, [], received_ns=ctx.eng.now_ns)
+        res = OrderResult(refusal(exc), oid, cli, [], received_ns=ctx.eng.now_ns)
     return {"cancelStatus": _send_status(res)}
 
 
@@ -394,40 +405,35 @@ def cancelallordersafter(ctx: Ctx) -> dict[str, Any]:
     return {"status": {"currentTime": fmt.iso_ms(now), "triggerTime": fmt.iso_ms(at) if at else "0"}}
 
 
+def _instruction(it: dict[str, Any]) -> FuturesInstruction:
+    """One batchorder item -> its command (send / edit / cancel)."""
+    kind = it.get("order")
+    if kind == "send":
+        return order_request(it.get)
+    if kind == "edit":
+        return edit_request(it.get, "order_id", "orderId")
+    if kind == "cancel":
+        oid, cli = it.get("order_id") or it.get("orderId"), it.get("cliOrdId")
+        if not oid and not cli:
+            raise RestError("requiredArgumentMissing")
+        return FuturesCancelRequest(str(oid) if oid else None, str(cli) if cli else None)
+    raise RestError("invalidArgument")
+
+
 def batchorder(ctx: Ctx) -> dict[str, Any]:
     items = parse_batch(ctx.params.raw_json)
-    instructions: list[dict[str, Any]] = []
+    instructions: list[FuturesInstruction | None] = []
     pre: dict[int, dict[str, Any]] = {}
     for i, it in enumerate(items):
-        kind = it.get("order")
         try:
-            if kind == "send":
-                req = order_request(it.get)
-                req["order"] = "send"
-                req["order_tag"] = str(it["order_tag"]) if it.get("order_tag") is not None else None
-                instructions.append(req)
-            elif kind == "edit":
-                req = edit_request(it.get, "order_id")
-                if req["orderId"] is None and it.get("orderId"):
-                    req["orderId"] = str(it["orderId"])
-                req["order"] = "edit"
-                instructions.append(req)
-            elif kind == "cancel":
-                oid, cli = it.get("order_id") or it.get("orderId"), it.get("cliOrdId")
-                if not oid and not cli:
-                    raise RestError("requiredArgumentMissing")
-                instructions.append(
-                    {"order": "cancel", "order_id": str(oid) if oid else None, "cliOrdId": str(cli) if cli else None}
-                )
-            else:
-                raise RestError("invalidArgument")
+            instructions.append(_instruction(it))
         except (RestError, validation.Invalid) as exc:
-            status = futures_status(exc) if isinstance(exc, validation.Invalid) else exc.error
+            status = status_word(refusal(exc)) if isinstance(exc, validation.Invalid) else exc.error
             pre[i] = {"status": status, "orderEvents": []}
             if it.get("order_tag") is not None:
                 pre[i]["order_tag"] = str(it["order_tag"])
-            instructions.append({"order": "skip"})
-    real = [ins for ins in instructions if ins.get("order") != "skip"]
+            instructions.append(None)
+    real = [ins for ins in instructions if ins is not None]
     results: list[OrderResult] = (
         ctx.submit("batch", {"account_id": ctx.account_id, "instructions": real}) if real else []
     )
@@ -438,8 +444,8 @@ def batchorder(ctx: Ctx) -> dict[str, Any]:
             out.append(pre[i])
             continue
         res = next(it_res)
-        d: dict[str, Any] = {"status": res.status}
-        if ins["order"] == "send":
+        d: dict[str, Any] = {"status": status_word(res.status)}
+        if isinstance(ins, FuturesOrderRequest):
             if res.order_tag is not None:
                 d["order_tag"] = res.order_tag
             if res.order_id is not None:

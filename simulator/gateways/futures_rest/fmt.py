@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from simulator.core.derivatives import FuturesEngine
+from simulator.core.derivatives import FuturesEngine, risk
 from simulator.core.derivatives.engine import MarginView
 from simulator.core.derivatives.model import (
     BUY,
@@ -287,17 +287,6 @@ def _coin(eng: FuturesEngine, asset_id: str) -> str:
 
 
 # ----------------------------------------------------------------- positions
-def unrealized_funding(eng: FuturesEngine, p: Position) -> Decimal:
-    spec = p.spec
-    if not spec.perpetual:
-        return Decimal(0)
-    frac = eng.funding_fraction()
-    if not frac:
-        return Decimal(0)
-    n = spec.notional(p.size, eng.mark_of(spec))
-    return (-money(n) * eng.relative_funding(spec) * frac).quantize(Decimal("1e-10"))
-
-
 def rest_position(eng: FuturesEngine, fa: FAccount, p: Position) -> dict[str, Any]:
     s = p.spec
     d: dict[str, Any] = {
@@ -306,7 +295,7 @@ def rest_position(eng: FuturesEngine, fa: FAccount, p: Position) -> dict[str, An
         "price": p.entry_price(),
         "fillTime": iso_ms(p.updated_ns),
         "size": size(s, abs(p.size)),
-        "unrealizedFunding": unrealized_funding(eng, p) if s.perpetual else None,
+        "unrealizedFunding": risk.unrealized_funding(eng, p) if s.perpetual else None,
     }
     if s.linear:
         d["pnlCurrency"] = fa.pnl_pref.get(s.symbol, "USD")
@@ -316,59 +305,14 @@ def rest_position(eng: FuturesEngine, fa: FAccount, p: Position) -> dict[str, An
     return d
 
 
-def position_numbers(eng: FuturesEngine, fa: FAccount, p: Position) -> dict[str, Decimal]:
-    """PnL, margins and liquidation threshold of one position."""
-    s = p.spec
-    mark = eng.mark_of(s)
-    n = s.notional(p.size, mark)
-    pnl = money(s.value(p.size, mark) - p.cost)
-    ir, mr = eng.margin_rates(fa, s, p.size, n)
-    im = money(abs(n)) * ir
-    mm = money(abs(n)) * mr
-    view = eng.margin_view(fa, s.margin_account)
-    equity = money(view.equity)
-    lev = money(abs(n)) / equity if equity > 0 else Decimal(0)
-    # price at which equity falls to maintenance, holding everything else
-    liq = Decimal(0)
-    size_dec = s.size_dec(p.size) * s.cs
-    slack = money(view.equity - view.mm)
-    if size_dec:
-        if s.linear:
-            liq = mark - slack / size_dec
-        else:
-            inv = 1 / mark + slack / size_dec
-            liq = 1 / inv if inv > 0 else Decimal(0)
-    return {
-        "pnl": pnl,
-        "im": im,
-        "mm": mm,
-        "leverage": lev,
-        "liq": max(liq, Decimal(0)),
-        "roe": (pnl / im * 100) if im else Decimal(0),
-    }
-
-
-# ----------------------------------------------------------------- accounts
 def flex_currencies(eng: FuturesEngine, fa: FAccount, view: MarginView) -> dict[str, dict[str, Decimal]]:
     out: dict[str, dict[str, Decimal]] = {}
-    avail_usd = money(max(view.available, 0))
-    for asset, units in sorted(fa.flex.balances.items()):
-        code = asset_code(eng, asset)
-        px = eng.usd_price(asset)
-        qty = money(units)
-        a = eng.instruments.assets.get(asset)
-        factor = Decimal(a.collateral_value) if a is not None else Decimal(0)
-        value = qty * px
-        coll = value * factor if value > 0 else value
-        if px and factor and qty > 0:
-            available = min(qty, avail_usd / (px * factor))
-        else:
-            available = min(qty, Decimal(0)) if qty < 0 else Decimal(0)
-        out[code] = {
-            "quantity": qty,
-            "value": value.quantize(Decimal("1e-10")),
-            "collateral": coll.quantize(Decimal("1e-10")),
-            "available": available.quantize(Decimal("1e-10")),
+    for c in risk.flex_collateral(eng, fa, view):
+        out[asset_code(eng, c.asset)] = {
+            "quantity": c.quantity,
+            "value": c.value,
+            "collateral": c.collateral,
+            "available": c.available,
         }
     return out
 

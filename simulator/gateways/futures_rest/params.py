@@ -12,19 +12,13 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from simulator.core import validation
 from simulator.core.clock import parse_rfc3339
+from simulator.core.derivatives.errors import FuturesCode
 
-PRICE_FIELDS = frozenset({"limitPrice", "stopPrice", "trailingStopMaxDeviation", "limitPriceOffsetValue"})
 
-
-def futures_status(exc: validation.Invalid) -> str:
-    """Kraken Futures words a broken order-entry rule as a status (`sendStatus.status`)."""
-    if exc.rule is validation.Rule.DEADLINE_ELAPSED:
-        return "wouldProcessAfterSpecifiedTime"
-    if exc.field == "size":
-        return "invalidSize"
-    if exc.field in PRICE_FIELDS:
-        return "invalidPrice"
-    return "invalidArgument"
+def status_word(code: FuturesCode) -> str:
+    """Futures REST words a derivatives code as itself (`status`, `error`):
+    Kraken Futures' REST vocabulary is the one the codes are named in."""
+    return code.value
 
 
 def ascii_int(text: str, max_digits: int = 20) -> int | None:

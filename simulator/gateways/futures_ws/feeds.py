@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from simulator.core.derivatives import FuturesEngine
+from simulator.core.derivatives import FuturesEngine, risk
 from simulator.core.derivatives.engine import NS_PER_S
 from simulator.core.derivatives.model import FLEX, ContractSpec, FAccount, LogEntry, OSnap, TradeRec, money
 from simulator.gateways.futures_rest import fmt
@@ -150,22 +150,21 @@ def positions(eng: FuturesEngine, fa: FAccount, seq: int, now_ns: int) -> dict[s
     out = []
     for p in eng.positions_of(fa.id):
         spec = p.spec
-        nums = fmt.position_numbers(eng, fa, p)
-        im_with_orders = nums["im"]
+        r = risk.position_risk(eng, fa, p)
         d: dict[str, Any] = {
             "instrument": spec.symbol,
             "balance": spec.size_dec(p.size),
-            "pnl": nums["pnl"].quantize(Decimal("1e-10")),
+            "pnl": r.pnl.quantize(Decimal("1e-10")),
             "entry_price": p.entry_price(),
             "mark_price": eng.mark_of(spec),
             "index_price": eng.index_of(spec),
-            "liquidation_threshold": nums["liq"].quantize(Decimal("1e-8")),
-            "effective_leverage": nums["leverage"].quantize(Decimal("1e-8")),
-            "return_on_equity": nums["roe"].quantize(Decimal("1e-8")),
-            "unrealized_funding": fmt.unrealized_funding(eng, p),
-            "initial_margin": nums["im"].quantize(Decimal("1e-10")),
-            "initial_margin_with_orders": im_with_orders.quantize(Decimal("1e-10")),
-            "maintenance_margin": nums["mm"].quantize(Decimal("1e-10")),
+            "liquidation_threshold": r.liquidation.quantize(Decimal("1e-8")),
+            "effective_leverage": r.leverage.quantize(Decimal("1e-8")),
+            "return_on_equity": r.roe.quantize(Decimal("1e-8")),
+            "unrealized_funding": r.funding,
+            "initial_margin": r.im.quantize(Decimal("1e-10")),
+            "initial_margin_with_orders": r.im.quantize(Decimal("1e-10")),
+            "maintenance_margin": r.mm.quantize(Decimal("1e-10")),
         }
         if spec.linear:
             d["pnl_currency"] = fa.pnl_pref.get(spec.symbol, "USD")
@@ -195,16 +194,13 @@ def balances(eng: FuturesEngine, fa: FAccount, seq: int, now_ns: int, snapshot: 
         }
     view = eng.margin_view(fa, FLEX)
     currencies = {}
-    for code, c in fmt.flex_currencies(eng, fa, view).items():
-        qty = c["quantity"]
-        value = c["value"]
-        haircut = (1 - c["collateral"] / value) if value else Decimal(0)
-        currencies[code] = {
-            "quantity": qty,
-            "value": value,
-            "collateral_value": c["collateral"],
-            "available": c["available"],
-            "haircut": haircut.quantize(Decimal("1e-6")),
+    for c in risk.flex_collateral(eng, fa, view):
+        currencies[fmt.asset_code(eng, c.asset)] = {
+            "quantity": c.quantity,
+            "value": c.value,
+            "collateral_value": c.collateral,
+            "available": c.available,
+            "haircut": c.haircut.quantize(Decimal("1e-6")),
             "conversion_spread": Decimal(0),
         }
     t = fmt.flex_totals(view)
@@ -236,9 +232,7 @@ def balances(eng: FuturesEngine, fa: FAccount, seq: int, now_ns: int, snapshot: 
             "total_unrealized_as_margin": t["totalUnrealizedAsMargin"],
             "margin_equity": t["marginEquity"],
             "available_margin": t["availableMargin"],
-            "effective_leverage": (money(view.im) / money(view.equity) * 100).quantize(Decimal("1e-8"))
-            if view.equity > 0
-            else Decimal(0),
+            "effective_leverage": risk.account_leverage(view).quantize(Decimal("1e-8")),
         },
     }
     return {

@@ -416,6 +416,8 @@ class Hub(LoopBound):
                             c.send(msg)
                     moved.add(ev.trade.symbol)
                 elif isinstance(ev, FOrderEvent):
+                    if ev.quiet:  # an order-entry step (FIX reports it), no feed's message
+                        continue
                     o = ev.order
                     for c in conns:
                         if c.account_id != o.account_id:
