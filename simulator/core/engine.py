@@ -730,6 +730,13 @@ class SpotEngine:
         acct = self.accounts.accounts[o.account_id]
         budget = o.hold  # cost units
         o.hold = 0
+        # its base quantity is known only when the budget is spent: the events
+        # that show it so far (pending_new, new, then each fill) get it at the end
+        sized: list[OrderEvent] = []
+        for prev in reversed(self.events):
+            if not (isinstance(prev, OrderEvent) and prev.order is o):
+                break
+            sized.append(prev)
         ppm = self._fee_ppm(acct, pair, False)
         opp = self.books[pair.id].asks
         while budget > 0 and opp.keys:
@@ -749,7 +756,7 @@ class SpotEngine:
                 break
             o.qty += qty
             before = o.cost
-            self._fill(o, m, lvl, lvl.price, qty, acct)
+            sized.append(self._fill(o, m, lvl, lvl.price, qty, acct))
             budget -= (o.cost - before) + (self._fee(o.cost - before, ppm) if not o.fee_in_base else 0)
             if m.visible == 0:
                 lvl.orders.popleft()
@@ -761,9 +768,11 @@ class SpotEngine:
                     lvl.visible += nxt
                     lvl.orders.append(m)
                     self.events.append(BookEvent(pair.id, m.side, lvl.price, lvl.visible, m.id, nxt, "add", self.now_ns))
+        for ev in sized:
+            ev.qty = o.qty
         self._close(o, CLOSED if o.filled else CANCELED, None if o.filled else R_NO_LIQUIDITY)
 
-    def _fill(self, taker: Order, maker: Order, lvl: Level, price: int, qty: int, taker_acct: Account) -> None:
+    def _fill(self, taker: Order, maker: Order, lvl: Level, price: int, qty: int, taker_acct: Account) -> OrderEvent:
         pair = taker.pair
         now = self.now_ns
         maker_acct = self.accounts.accounts[maker.account_id]
@@ -783,12 +792,14 @@ class SpotEngine:
             pass  # the delete book event is emitted by _finish_resting
         else:
             self.events.append(BookEvent(pair.id, maker.side, price, lvl.visible, maker.id, maker.visible, "modify", now))
-        self.events.append(OrderEvent("trade", taker, now, tfill))
+        tev = OrderEvent("trade", taker, now, tfill)
+        self.events.append(tev)
         self.events.append(OrderEvent("trade", maker, now, mfill))
         if taker.close is not None:
             self._place_close(taker, qty)
         if maker.close is not None:
             self._place_close(maker, qty)
+        return tev
 
     def _settle(
         self, o: Order, acct: Account, price: int, qty: int, cost: int, maker: bool, seq: int, counter: str
