@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
-from simulator.core.engine import R_COD
 from simulator.core.errors import EngineError, Reject
 from simulator.core.events import OrderEvent
 from simulator.core.orders import TERMINAL, Origin
@@ -333,7 +332,7 @@ class KrakenFixApp:
             try:
                 self.rt.venue.spot_seq.submit(
                     "cancel_all", origin,
-                    {"account_id": account, "only_session": conn.instance_id, "reason": R_COD},
+                    {"account_id": account, "only_session": conn.instance_id, "reason": F.COD_REASON},
                 )
             except EngineError as exc:
                 log.warning("FIX %s: cancel on disconnect refused: %s", conn.instance_id, exc.text)

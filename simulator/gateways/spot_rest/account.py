@@ -126,7 +126,7 @@ def _orders_out(ctx: Ctx, p: Params, orders: list[Order]) -> dict[str, Any]:
     with_trades = p.flag("trades")
     consolidate = p.flag("consolidate_taker", True)
     return {
-        o.id: fmt.order_json(ctx.engine, o, _order_trades(ctx, o, consolidate) if with_trades else None) for o in orders
+        o.id: fmt.order_json(o, _order_trades(ctx, o, consolidate) if with_trades else None) for o in orders
     }
 
 
