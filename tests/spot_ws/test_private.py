@@ -305,3 +305,41 @@ def test_two_fills_in_one_command_report_running_totals(kraken_venue):
         await c.ws.close()
 
     run(go())
+
+
+def test_deprecated_trigger_and_price_fields_are_accepted(kraken_venue):
+    """Kraken still documents the old top-level fields: `stop_price`/`trigger` on add_order
+    (triggers.price / triggers.reference) and `price`/`stop_price`/`trigger` on edit_order."""
+    _, tok = new_account(kraken_venue)
+
+    async def go():
+        c = await _exec_client(kraken_venue, tok)
+        stop = {"order_type": "stop-loss", "side": "sell", "order_qty": 0.01, "symbol": "BTC/USD", "token": tok}
+        r = await c.call("add_order", {**stop, "stop_price": 80000.0, "trigger": "index"}, req_id=1)
+        assert r["success"], r
+        pend = await c.expect(lambda m: m.get("channel") == "executions" and m["data"][0].get("order_id") == r["result"]["order_id"])
+        trig = pend["data"][0]["triggers"]
+        assert (trig["price"], trig["reference"]) == (Decimal("80000.0"), "index")
+        r = await c.call("add_order", {**stop, "stop_price": 80000.0, "trigger": "mark"}, req_id=2)
+        assert r["error"] == "EGeneral:Invalid arguments:trigger"
+        # `triggers.reference` wins over the old field
+        r = await c.call(
+            "add_order", {**stop, "trigger": "index", "triggers": {"reference": "last", "price": 80000.0}}, req_id=3
+        )
+        assert r["success"], r
+        r = await c.call("add_order", {**LIMIT, "token": tok}, req_id=4)
+        oid = r["result"]["order_id"]
+        edit = {"order_id": oid, "symbol": "BTC/USD", "price": 50100.0, "trigger": "last", "token": tok}
+        r = await c.call("edit_order", edit, req_id=5)
+        assert r["success"] and r["result"]["original_order_id"] == oid, r
+        new = await c.expect(
+            lambda m: m.get("channel") == "executions"
+            and m["data"][0].get("order_id") == r["result"]["order_id"]
+            and m["data"][0]["exec_type"] == "pending_new"
+        )
+        assert new["data"][0]["limit_price"] == Decimal("50100.0")
+        r = await c.call("edit_order", {**edit, "order_id": r["result"]["order_id"], "trigger": "mark"}, req_id=6)
+        assert r["error"] == "EGeneral:Invalid arguments:trigger"
+        await c.ws.close()
+
+    run(go())
