@@ -50,10 +50,7 @@ from .orders import (
     STP_BOTH,
     STP_MODES,
     STP_OLDEST,
-    TAKE_PROFIT,
-    TAKE_PROFIT_LIMIT,
     TIFS,
-    TRAILING_STOP,
     TRAILING_STOP_LIMIT,
     TRAILING_TYPES,
     TRIGGERED_TYPES,
@@ -76,7 +73,6 @@ R_EXPIRED = "Order expired"
 R_NO_LIQUIDITY = "No liquidity"
 R_FUNDS = "Insufficient funds"
 R_MPP = "Market price protection"
-R_COD = "Cancel on disconnect"
 R_AMEND_QTY = "Order quantity amended below filled quantity"
 
 
@@ -89,31 +85,22 @@ class EngineConfig:
 
 
 class AddResult:
-    """What add_order reports back: the order (None for validate) and Kraken's
-    `descr` sentences (built on first use: most callers never read them)."""
+    """What add_order reports back: the order (None for validate), the request,
+    and the order's shape as placed (its quantity and prices can change later in
+    the same command: a quote-sized buy's quantity, a trailing stop's trigger).
+    Gateways word it (Spot REST's `descr` sentences); `as_requested`: an
+    EditOrder validation, described from the request alone."""
 
-    __slots__ = ("order", "_descr", "_close", "_make")
+    __slots__ = ("order", "shape", "req", "qty", "price", "trigger_price", "as_requested")
 
-    def __init__(self, order: Order | None, descr: str | None, close_descr: str | None, make: Callable[[], tuple[str, str]] | None = None) -> None:
+    def __init__(self, order: Order | None, shape: Order, req: OrderRequest, as_requested: bool = False) -> None:
         self.order = order
-        self._descr = descr
-        self._close = close_descr
-        self._make = make
-
-    def _build(self) -> None:
-        if self._make is not None:
-            self._descr, self._close = self._make()
-            self._make = None
-
-    @property
-    def descr(self) -> str:
-        self._build()
-        return self._descr or ""
-
-    @property
-    def close_descr(self) -> str:
-        self._build()
-        return self._close or ""
+        self.shape = shape  # the placed order itself, or the one validation built
+        self.req = req
+        self.qty = shape.qty
+        self.price = shape.price
+        self.trigger_price = shape.trigger_price
+        self.as_requested = as_requested
 
 
 Admission = Callable[[str, Account, SpotPair | None, Order | None, int], None]
@@ -538,7 +525,7 @@ class SpotEngine:
     ) -> AddResult:
         o = self.build_order(account_id, req, origin)
         if req.validate:
-            return AddResult(None, self.describe(o, req), self.describe_close(o))
+            return AddResult(None, o, req)
         acct = self.accounts.accounts[account_id]
         o.batch = batch
         if self.admission is not None and _charge:
@@ -563,7 +550,7 @@ class SpotEngine:
             self._add_timer(o.start_ns, "start", o.id)
         else:
             self._activate(o)
-        return AddResult(o, None, None, self._describer(o, req))
+        return AddResult(o, o, req)
 
     def add_order_batch(
         self, account_id: str, reqs: list[OrderRequest], origin: Origin | None = None, validate: bool = False
@@ -587,20 +574,6 @@ class SpotEngine:
             except EngineError as exc:
                 out.append(exc)
         return out
-
-    def _describer(self, o: Order, req: OrderRequest) -> Callable[[], tuple[str, str]]:
-        # the sentence shows the order as placed, so snapshot what can change
-        qty, price, trig = o.qty, o.price, o.trigger_price
-
-        def make() -> tuple[str, str]:
-            now = (o.qty, o.price, o.trigger_price)
-            o.qty, o.price, o.trigger_price = qty, price, trig
-            try:
-                return self.describe(o, req), self.describe_close(o)
-            finally:
-                o.qty, o.price, o.trigger_price = now
-
-        return make
 
     def _activate(self, o: Order) -> None:
         """Pending -> live: triggers wait, everything else meets the book."""
@@ -734,6 +707,13 @@ class SpotEngine:
         acct = self.accounts.accounts[o.account_id]
         budget = o.hold  # cost units
         o.hold = 0
+        # its base quantity is known only when the budget is spent: the events
+        # that show it so far (pending_new, new, then each fill) get it at the end
+        sized: list[OrderEvent] = []
+        for prev in reversed(self.events):
+            if not (isinstance(prev, OrderEvent) and prev.order is o):
+                break
+            sized.append(prev)
         ppm = self._fee_ppm(acct, pair, False)
         opp = self.books[pair.id].asks
         while budget > 0 and opp.keys:
@@ -753,7 +733,7 @@ class SpotEngine:
                 break
             o.qty += qty
             before = o.cost
-            self._fill(o, m, lvl, lvl.price, qty, acct)
+            sized.append(self._fill(o, m, lvl, lvl.price, qty, acct))
             budget -= (o.cost - before) + (self._fee(o.cost - before, ppm) if not o.fee_in_base else 0)
             if m.visible == 0:
                 lvl.orders.popleft()
@@ -765,9 +745,11 @@ class SpotEngine:
                     lvl.visible += nxt
                     lvl.orders.append(m)
                     self.events.append(BookEvent(pair.id, m.side, lvl.price, lvl.visible, m.id, nxt, "add", self.now_ns))
+        for ev in sized:
+            ev.qty = o.qty
         self._close(o, CLOSED if o.filled else CANCELED, None if o.filled else R_NO_LIQUIDITY)
 
-    def _fill(self, taker: Order, maker: Order, lvl: Level, price: int, qty: int, taker_acct: Account) -> None:
+    def _fill(self, taker: Order, maker: Order, lvl: Level, price: int, qty: int, taker_acct: Account) -> OrderEvent:
         pair = taker.pair
         now = self.now_ns
         maker_acct = self.accounts.accounts[maker.account_id]
@@ -787,12 +769,14 @@ class SpotEngine:
             pass  # the delete book event is emitted by _finish_resting
         else:
             self.events.append(BookEvent(pair.id, maker.side, price, lvl.visible, maker.id, maker.visible, "modify", now))
-        self.events.append(OrderEvent("trade", taker, now, tfill))
+        tev = OrderEvent("trade", taker, now, tfill)
+        self.events.append(tev)
         self.events.append(OrderEvent("trade", maker, now, mfill))
         if taker.close is not None:
             self._place_close(taker, qty)
         if maker.close is not None:
             self._place_close(maker, qty)
+        return tev
 
     def _settle(
         self, o: Order, acct: Account, price: int, qty: int, cost: int, maker: bool, seq: int, counter: str
@@ -1210,11 +1194,11 @@ class SpotEngine:
         acct = self.account(account_id)
         acct.held[o.hold_asset] = acct.held.get(o.hold_asset, 0) - o.hold
         try:
-            self.build_order(account_id, new_req, origin)
+            shape = self.build_order(account_id, new_req, origin)
         finally:
             acct.held[o.hold_asset] += o.hold
         if req.validate:
-            return o, AddResult(None, self.describe_request(pair, new_req), "")
+            return o, AddResult(None, shape, new_req, as_requested=True)
         if self.admission is not None:
             self.admission("edit", acct, pair, o, self.now_ns)
         self._cancel(o, "Order replaced")
@@ -1292,98 +1276,6 @@ class SpotEngine:
         ref = self.ids.kraken_id("R")
         self._ledger(src, asset.id, -units, 0, "transfer", ref)
         self._ledger(dst, asset.id, units, 0, "transfer", ref)
-
-    # ---------------------------------------------------------- descriptions
-    def _price_text(self, pair: SpotPair, units: int | None) -> str:
-        if units is None:
-            return "0"
-        return f"{Decimal(units).scaleb(-pair.pair_decimals):.{pair.pair_decimals}f}"
-
-    def describe(self, o: Order, req: OrderRequest | None = None) -> str:
-        """Kraken's `descr.order` sentence (ccxt splits it on spaces)."""
-        pair = o.pair
-        if o.viqc and req is not None:
-            vol = f"{req.qty}"
-        else:
-            vol = f"{Decimal(o.qty).scaleb(-pair.lot_decimals):.{pair.lot_decimals}f}"
-        head = f"{o.side} {vol} {pair.altname} @ "
-        return head + self._type_phrase(pair, o.ordertype, o, req)
-
-    def describe_request(self, pair: SpotPair, req: OrderRequest) -> str:
-        vol = f"{req.qty:.{pair.lot_decimals}f}" if isinstance(req.qty, Decimal) else str(req.qty)
-        price = self._fmt_in(pair, req.price)
-        if req.ordertype == MARKET:
-            return f"{req.side} {vol} {pair.altname} @ market"
-        return f"{req.side} {vol} {pair.altname} @ limit {price}"
-
-    def _fmt_in(self, pair: SpotPair, v: PriceIn) -> str:
-        if v is None:
-            return "0"
-        if isinstance(v, RelPrice):
-            return str(v)
-        return f"{v:.{pair.pair_decimals}f}"
-
-    def _type_phrase(self, pair: SpotPair, otype: str, o: Order | None, req: OrderRequest | None) -> str:
-        p1 = self._price_text(pair, o.price) if o is not None else "0"
-        trig = self._price_text(pair, o.trigger_price) if o is not None else "0"
-        if otype == MARKET:
-            return "market"
-        if otype == LIMIT:
-            return f"limit {p1}"
-        if otype == ICEBERG:
-            return f"iceberg {p1}"
-        if otype == STOP_LOSS:
-            return f"stop loss {trig}"
-        if otype == TAKE_PROFIT:
-            return f"take profit {trig}"
-        if otype == STOP_LOSS_LIMIT:
-            return f"stop loss {trig} -> limit {p1}"
-        if otype == TAKE_PROFIT_LIMIT:
-            return f"take profit {trig} -> limit {p1}"
-        if otype in TRAILING_TYPES:
-            off = req.price if req is not None else None
-            if off is None and o is not None and o.trail_offset:
-                # a stored order: Kraken still shows the offset it was given (+50.0000%)
-                amount = Decimal(o.trail_offset) / 10_000 if o.trail_pct else Decimal(o.trail_offset).scaleb(-pair.pair_decimals)
-                off = RelPrice("+", amount, o.trail_pct)
-            text = self._trail_text(pair, off) if off is not None else trig
-            if otype == TRAILING_STOP:
-                return f"trailing stop {text}"
-            p2 = req.price2 if req is not None else None
-            if p2 is None and o is not None and o.limit_offset is not None:
-                lo = o.limit_offset
-                p2 = RelPrice("+" if lo >= 0 else "-", Decimal(abs(lo)).scaleb(-pair.pair_decimals), False)
-            return f"trailing stop {text} -> limit {self._trail_text(pair, p2) if isinstance(p2, RelPrice) else p1}"
-        return otype.replace("-", " ")
-
-    def _trail_text(self, pair: SpotPair, v: PriceIn) -> str:
-        if isinstance(v, RelPrice):
-            if v.percent:
-                return f"{v.sign}{v.amount:.4f}%"
-            return f"{v.sign}{v.amount:.{pair.pair_decimals}f}"
-        return self._fmt_in(pair, v)
-
-    def describe_close(self, o: Order) -> str:
-        c = o.close
-        if not c:
-            return ""
-        pair = o.pair
-        otype = str(c["ordertype"])
-        price = c.get("price")
-        price2 = c.get("price2")
-        p1 = self._trail_text(pair, price) if price is not None else "0"  # type: ignore[arg-type]
-        p2 = self._trail_text(pair, price2) if price2 is not None else "0"  # type: ignore[arg-type]
-        phrase = {
-            LIMIT: f"limit {p1}",
-            ICEBERG: f"iceberg {p1}",
-            STOP_LOSS: f"stop loss {p1}",
-            TAKE_PROFIT: f"take profit {p1}",
-            STOP_LOSS_LIMIT: f"stop loss {p1} -> limit {p2}",
-            TAKE_PROFIT_LIMIT: f"take profit {p1} -> limit {p2}",
-            TRAILING_STOP: f"trailing stop {p1}",
-            TRAILING_STOP_LIMIT: f"trailing stop {p1} -> limit {p2}",
-        }.get(otype, otype)
-        return f"close position @ {phrase}"
 
     def to_state(self) -> dict[str, object]:
         """Orders, books, stops, fills, trades, prices, timers and counters as

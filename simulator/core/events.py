@@ -74,9 +74,16 @@ class Fill:
 
 class OrderEvent:
     """An order's lifecycle step: pending_new, new, trade, filled, canceled,
-    expired, amended, restated, triggered, iceberg_refill, rejected."""
+    expired, amended, restated, triggered, iceberg_refill, rejected.
 
-    __slots__ = ("type", "order", "ts", "fill", "reason", "amend_id")
+    It carries the order's state at the moment it happened (quantity, running
+    totals, status, triggered), copied when the engine creates it, right after
+    the change it reports: formatters read these facts, never the order's
+    later state.  One exception, set before anyone reads the event: a quote-sized
+    (viqc) market buy learns its base quantity only when its budget is spent,
+    and the engine then fills in `qty` on that execution's events."""
+
+    __slots__ = ("type", "order", "ts", "fill", "reason", "amend_id", "qty", "filled", "cost", "fee", "status", "triggered")
     kind = "order"
 
     def __init__(
@@ -88,6 +95,29 @@ class OrderEvent:
         self.fill = fill
         self.reason = reason
         self.amend_id: str | None = None
+        self.qty = order.qty  # lots ordered
+        self.filled = order.filled  # lots filled so far (cumulative)
+        self.cost = order.cost  # cumulative cost units
+        self.fee = order.fee  # cumulative fee, balance units of the fee asset
+        self.status = order.status
+        self.triggered = order.triggered
+
+    @property
+    def last_qty(self) -> int:
+        """This trade's quantity in lots (0 when not a trade)."""
+        return self.fill.qty if self.fill is not None else 0
+
+    @property
+    def last_price(self) -> int:
+        """This trade's price in pair units (0 when not a trade)."""
+        return self.fill.price if self.fill is not None else 0
+
+    def avg_price_units(self) -> int:
+        """Average fill price so far, in pair units (0 without fills)."""
+        filled = self.filled
+        if not filled:
+            return 0
+        return (self.cost * self.order.pair.cost_shift * 2 + filled) // (2 * filled)
 
     def to_json(self) -> dict[str, object]:
         o = self.order
@@ -98,11 +128,15 @@ class OrderEvent:
             "account": o.account_id,
             "pair": o.pair.id,
             "side": o.side,
-            "status": o.status,
-            "qty": o.qty,
-            "filled": o.filled,
+            "status": self.status,
+            "qty": self.qty,
+            "filled": self.filled,
+            "cost": self.cost,
+            "fee": self.fee,
             "ts": self.ts,
         }
+        if self.triggered:
+            d["triggered"] = True
         if self.fill is not None:
             f = self.fill
             d["fill"] = {"id": f.id, "trade_id": f.trade_id, "price": f.price, "qty": f.qty, "fee": f.fee, "maker": f.maker}

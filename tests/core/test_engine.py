@@ -22,7 +22,7 @@ def test_limit_rests_and_holds_quote_plus_fee(desk: Desk) -> None:
     a = desk.account(USD=100000)
     r = desk.add(a, "buy", "1", "50000.0")
     assert r.order.status == "open"
-    assert r.descr == "buy 1.00000000 XBTUSD @ limit 50000.0"
+    assert r.order.price == 500_000 and r.qty == 100_000_000
     # 50000 + 0.40% taker fee held
     assert desk.avail(a, "ZUSD") == D("100000") - D("50200")
     desk.cancel(a, order_id=r.order.id)
@@ -246,7 +246,7 @@ def test_conditional_close_placed_on_fill(desk: Desk) -> None:
     from simulator.core.commands import CloseRequest
 
     r = desk.add(t, "buy", "0.5", "60000.0", close=CloseRequest("limit", D("61000.0")))
-    assert r.close_descr == "close position @ limit 61000.0"
+    assert r.order.close == {"ordertype": "limit", "price": D("61000.0"), "price2": None}
     opens = list(desk.eng.open_orders[t].values())
     assert len(opens) == 1 and opens[0].side == "sell" and opens[0].qty == 50_000_000
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -333,5 +334,38 @@ def test_order_types_tif_and_exec_inst_map_to_kraken(kraken_venue_session: Any) 
         er = await t.report()
         assert fields(er, 150, 18) == ("0", "P")
         await t.logout()
+
+    run(body)
+
+
+def test_two_fills_in_one_order_report_running_totals(kraken_venue_session: Any) -> None:
+    """Each ExecutionReport of a two-fill order shows CumQty/AvgPx/LeavesQty as of
+    that fill, not the order's final totals."""
+    venue = kraken_venue_session
+    maker_creds = account(venue, {"USD": "1000000", "XBT": "10"})
+    taker_creds = account(venue, {"USD": "1000000", "XBT": "10"})
+
+    async def body() -> None:
+        maker = await Trader(venue, maker_creds).connect()
+        await maker.sign_on()
+        taker = await Trader(venue, taker_creds).connect()
+        await taker.sign_on()
+        top = Decimal(inside_spread(venue))  # one tick under the best ask
+        tick = Decimal("0.1")
+        px1, px2 = top - 2 * tick, top
+        for px in (px2, px1):
+            await maker.order(side="2", qty="0.01", price=str(px))
+            assert fields(await maker.report(), 150) == ("0",)
+        await taker.order(side="1", qty="0.02", price=str(px2), tif="3")
+        new, first, second = await taker.reports(3)
+        assert fields(new, 150, 39, 14) == ("0", "0", "0.00000000")
+        assert fields(first, 150, 39, 32, 31, 14, 151, 6) == (
+            "F", "1", "0.01000000", str(px1), "0.01000000", "0.01000000", str(px1))
+        assert fields(second, 150, 39, 32, 31, 14, 151, 6) == (
+            "F", "2", "0.01000000", str(px2), "0.02000000", "0.00000000", str((px1 + px2) / 2))
+        m1, m2 = await maker.reports(2)  # each maker order filled whole
+        assert {fields(m, 39, 14, 6) for m in (m1, m2)} == {("2", "0.01000000", str(px)) for px in (px1, px2)}
+        await maker.logout()
+        await taker.logout()
 
     run(body)

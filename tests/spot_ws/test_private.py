@@ -264,3 +264,82 @@ def test_executions_snapshot_options_and_ratecounter(kraken_venue):
         await c.ws.close()
 
     run(go())
+
+
+def test_two_fills_in_one_command_report_running_totals(kraken_venue):
+    """Each trade report shows the order as of that fill (cum_qty, cum_cost, avg_price),
+    not its final totals: two asks lifted by one buy."""
+    maker, _ = new_account(kraken_venue)
+    _, tok = new_account(kraken_venue)
+
+    def spread() -> tuple[int, int, int, int]:
+        eng = kraken_venue.runtime.venue.spot
+        p = eng.instruments.pairs["XXBTZUSD"]
+        book = eng.books["XXBTZUSD"]
+        return book.best_bid(), book.best_ask(), p.tick_units, p.pair_decimals
+
+    bid, ask, tick, dp = kraken_venue.call(spread)
+    assert ask - 3 * tick > bid, "no room inside the spread"
+    px1, px2 = Decimal(ask - 3 * tick).scaleb(-dp), Decimal(ask - tick).scaleb(-dp)
+    place(kraken_venue, maker, "sell", str(px1), "0.01")
+    place(kraken_venue, maker, "sell", str(px2), "0.01")
+
+    async def go():
+        c = await _exec_client(kraken_venue, tok)
+        r = await c.call(
+            "add_order",
+            {**LIMIT, "limit_price": float(px2), "order_qty": 0.02, "time_in_force": "ioc", "token": tok},
+            req_id=7,
+        )
+        assert r["success"] is True
+        await c.drain(0.3)
+        ex = [e for e in _execs(c.seen) if e.get("order_id") == r["result"]["order_id"]]
+        assert [e["exec_type"] for e in ex] == ["pending_new", "new", "trade", "trade", "filled"]
+        first, second, done = ex[2:]
+        mid = (px1 + px2) / 2
+        assert (first["last_price"], first["cum_qty"], first["avg_price"]) == (px1, Decimal("0.01"), px1)
+        assert first["order_status"] == "partially_filled" and first["cum_cost"] == px1 / 100
+        assert (second["last_price"], second["cum_qty"], second["avg_price"]) == (px2, Decimal("0.02"), mid)
+        assert second["order_status"] == "filled" and second["cum_cost"] == (px1 + px2) / 100
+        assert (done["cum_qty"], done["avg_price"], done["cum_cost"]) == (Decimal("0.02"), mid, (px1 + px2) / 100)
+        await c.ws.close()
+
+    run(go())
+
+
+def test_deprecated_trigger_and_price_fields_are_accepted(kraken_venue):
+    """Kraken still documents the old top-level fields: `stop_price`/`trigger` on add_order
+    (triggers.price / triggers.reference) and `price`/`stop_price`/`trigger` on edit_order."""
+    _, tok = new_account(kraken_venue)
+
+    async def go():
+        c = await _exec_client(kraken_venue, tok)
+        stop = {"order_type": "stop-loss", "side": "sell", "order_qty": 0.01, "symbol": "BTC/USD", "token": tok}
+        r = await c.call("add_order", {**stop, "stop_price": 80000.0, "trigger": "index"}, req_id=1)
+        assert r["success"], r
+        pend = await c.expect(lambda m: m.get("channel") == "executions" and m["data"][0].get("order_id") == r["result"]["order_id"])
+        trig = pend["data"][0]["triggers"]
+        assert (trig["price"], trig["reference"]) == (Decimal("80000.0"), "index")
+        r = await c.call("add_order", {**stop, "stop_price": 80000.0, "trigger": "mark"}, req_id=2)
+        assert r["error"] == "EGeneral:Invalid arguments:trigger"
+        # `triggers.reference` wins over the old field
+        r = await c.call(
+            "add_order", {**stop, "trigger": "index", "triggers": {"reference": "last", "price": 80000.0}}, req_id=3
+        )
+        assert r["success"], r
+        r = await c.call("add_order", {**LIMIT, "token": tok}, req_id=4)
+        oid = r["result"]["order_id"]
+        edit = {"order_id": oid, "symbol": "BTC/USD", "price": 50100.0, "trigger": "last", "token": tok}
+        r = await c.call("edit_order", edit, req_id=5)
+        assert r["success"] and r["result"]["original_order_id"] == oid, r
+        new = await c.expect(
+            lambda m: m.get("channel") == "executions"
+            and m["data"][0].get("order_id") == r["result"]["order_id"]
+            and m["data"][0]["exec_type"] == "pending_new"
+        )
+        assert new["data"][0]["limit_price"] == Decimal("50100.0")
+        r = await c.call("edit_order", {**edit, "order_id": r["result"]["order_id"], "trigger": "mark"}, req_id=6)
+        assert r["error"] == "EGeneral:Invalid arguments:trigger"
+        await c.ws.close()
+
+    run(go())

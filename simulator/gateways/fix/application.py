@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
-from simulator.core.engine import R_COD
 from simulator.core.errors import EngineError, Reject
 from simulator.core.events import OrderEvent
-from simulator.core.orders import Origin
+from simulator.core.orders import TERMINAL, Origin
 from simulator.gateways.fix import fields as F
 from simulator.gateways.fix.app import AuthResult, LogonInfo, SessionHandle
 from simulator.gateways.fix.codec import Msg
-from simulator.gateways.fix.execreports import OrderTrack, Snapshot, spot_report
+from simulator.gateways.fix.execreports import OrderTrack, spot_report
 from simulator.gateways.fix.fields import BusinessReject, ExecType, FieldProblem, OrdStatus
 from simulator.gateways.fix.store import SessionKey
 from simulator.gateways.fix.tags import BusinessRejectReason
@@ -332,7 +331,7 @@ class KrakenFixApp:
             try:
                 self.rt.venue.spot_seq.submit(
                     "cancel_all", origin,
-                    {"account_id": account, "only_session": conn.instance_id, "reason": R_COD},
+                    {"account_id": account, "only_session": conn.instance_id, "reason": F.COD_REASON},
                 )
             except EngineError as exc:
                 log.warning("FIX %s: cancel on disconnect refused: %s", conn.instance_id, exc.text)
@@ -449,29 +448,11 @@ class KrakenFixApp:
                     relevant.append(ev)
         if not relevant:
             return
-        # the order already shows its final totals: rewind them to before this entry
-        fills: dict[str, list[int]] = {}
-        triggers: dict[str, int] = {}
-        for i, ev in enumerate(relevant):
-            if ev.type == "trade" and ev.fill is not None:
-                acc = fills.setdefault(ev.order.id, [0, 0])
-                acc[0] += ev.fill.qty
-                acc[1] += ev.fill.cost
-            elif ev.type == "triggered":
-                triggers[ev.order.id] = i
-        running: dict[str, list[int]] = {}
         last_status: dict[str, str] = {}
         instruments = self.rt.venue.instruments
-        for i, ev in enumerate(relevant):
+        for ev in relevant:
             o = ev.order
-            tot = running.get(o.id)
-            if tot is None:
-                f = fills.get(o.id)
-                tot = running[o.id] = [o.filled - f[0], o.cost - f[1]] if f else [o.filled, o.cost]
             kind = ev.type
-            if kind == "trade" and ev.fill is not None:
-                tot[0] += ev.fill.qty
-                tot[1] += ev.fill.cost
             track = self._track(o, req)
             owner = self.handle_for(o.origin.session) if o.origin is not None and o.origin.protocol == "fix" else None
             requester = None
@@ -479,18 +460,13 @@ class KrakenFixApp:
                 requester = req.conn.handle
             if owner is None and requester is None:
                 continue
-            trig_at = triggers.get(o.id)
-            triggered = o.triggered and (trig_at is None or i >= trig_at)
-            cum, cost = tot
-            qty = max(o.qty, cum)
-            terminal = kind in ("canceled", "expired", "filled")
-            exec_type, status = self._exec_status(kind, o, cum, qty, last_status.get(o.id), ev, entry)
+            terminal = ev.status in TERMINAL
+            exec_type, status = self._exec_status(ev, last_status.get(o.id), entry)
             if exec_type is None:
                 if terminal:
                     self._untrack(o.id)
                 continue
             last_status[o.id] = status
-            snap = Snapshot(cum, cost, qty, triggered, terminal)
             orig = None
             if (kind == "amended" and req is not None and req.kind == "replace" and track is not None
                     and req.order_id == o.id and not req.applied and req.cl_ord_id is not None):
@@ -501,12 +477,11 @@ class KrakenFixApp:
             symbol = track.symbol if track is not None else o.pair.symbol
             text = ev.reason if kind in ("canceled", "expired", "filled") else None
             exec_id = self.next_exec_id()
-            base = spot_report(instruments, o, snap, exec_id=exec_id, exec_type=exec_type, status=status,
-                               ts=ev.ts, cl_ord_id=cl, symbol=symbol, orig_cl_ord_id=orig, fill=ev.fill,
-                               text=text)
+            base = spot_report(instruments, ev, exec_id=exec_id, exec_type=exec_type, status=status,
+                               ts=ev.ts, cl_ord_id=cl, symbol=symbol, orig_cl_ord_id=orig, text=text)
             owner_key = owner.key if owner is not None else None
             if requester is not None and req is not None:
-                req_msg = spot_report(instruments, o, snap, exec_id=exec_id, exec_type=exec_type, status=status,
+                req_msg = spot_report(instruments, ev, exec_id=exec_id, exec_type=exec_type, status=status,
                                       ts=ev.ts, cl_ord_id=req.cl_ord_id, symbol=symbol, orig_cl_ord_id=cl,
                                       text=text)
                 self.send(requester, req_msg)
@@ -517,10 +492,9 @@ class KrakenFixApp:
             if terminal:
                 self._untrack(o.id)
 
-    def _exec_status(
-        self, kind: str, o: Any, cum: int, qty: int, last: str | None, ev: OrderEvent, entry: JournalEntry,
-    ) -> tuple[str | None, str]:
-        """(ExecType, OrdStatus) for one engine event; None: no report for it."""
+    def _exec_status(self, ev: OrderEvent, last: str | None, entry: JournalEntry) -> tuple[str | None, str]:
+        """(ExecType, OrdStatus) for one engine event, from its facts; None: no report for it."""
+        kind, o, cum, qty = ev.type, ev.order, ev.filled, ev.qty
         live = OrdStatus.PARTIALLY_FILLED if cum else OrdStatus.NEW
         if kind == "new":
             return ExecType.NEW, live

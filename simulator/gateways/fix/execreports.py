@@ -1,9 +1,9 @@
-"""ExecutionReport (35=8) content for Spot orders, from engine state at one event.
+"""ExecutionReport (35=8) content for Spot orders, from one engine event.
 
 The bus hands a journal entry over after the command finished, when an
-order already shows its final state; the caller therefore passes the
-running totals as of the event (`cum`, `cost`), and this module only
-formats. Quantities use the pair's lot decimals and prices its price
+order already shows its final state; the running totals, quantity and
+trigger state come from the event (fixed when it happened), and this module
+only formats. Quantities use the pair's lot decimals and prices its price
 decimals, as Kraken's FIX examples do (fix.md §6.2).
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from simulator.core.events import Fill
+from simulator.core.events import OrderEvent
 from simulator.core.instruments import InstrumentRegistry
 from simulator.core.numbers import BALANCE_DP, fmt_units, plain
-from simulator.core.orders import TRIGGERED_TYPES, Order
+from simulator.core.orders import TERMINAL, TRIGGERED_TYPES, Order
 from simulator.gateways.fix import fields as F
 from simulator.gateways.fix.codec import Msg, fix_timestamp
 
@@ -40,23 +40,6 @@ class OrderTrack:
     px_qty: int = 0  # derivatives: sum of price units x size units
 
 
-@dataclass(slots=True)
-class Snapshot:
-    """An order's running totals as of one event (the engine only keeps the final ones)."""
-
-    cum: int  # lots filled
-    cost: int  # cost units
-    qty: int  # lots ordered
-    triggered: bool
-    terminal: bool
-
-
-def avg_price_units(o: Order, cum: int, cost: int) -> int:
-    if not cum:
-        return 0
-    return (cost * o.pair.cost_shift * 2 + cum) // (2 * cum)
-
-
 def ord_type_code(o: Order, triggered: bool) -> str:
     """After a trigger the order shows the model it now executes as (fix.md §6.2)."""
     if triggered and o.ordertype in TRIGGERED_TYPES:
@@ -66,8 +49,7 @@ def ord_type_code(o: Order, triggered: bool) -> str:
 
 def spot_report(
     instruments: InstrumentRegistry,
-    o: Order,
-    snap: Snapshot,
+    ev: OrderEvent,
     *,
     exec_id: str,
     exec_type: str,
@@ -76,11 +58,13 @@ def spot_report(
     cl_ord_id: str | None,
     symbol: str,
     orig_cl_ord_id: str | None = None,
-    fill: Fill | None = None,
     text: str | None = None,
     extra: list[tuple[int, str]] | None = None,
 ) -> Msg:
-    """One ExecutionReport; fields in FIX 4.4 order (Kraken does not require an order)."""
+    """One ExecutionReport of the order as `ev` saw it; fields in FIX 4.4 order
+    (Kraken does not require an order). `OrderEvent("status", o, now)` is an
+    order as it is now (OrderStatusRequest)."""
+    o = ev.order
     pair = o.pair
     pdp, ldp = pair.pair_decimals, pair.lot_decimals
     body: list[tuple[int, str]] = [(F.ORDER_ID, o.id)]
@@ -94,8 +78,8 @@ def spot_report(
         (F.ORD_STATUS, status),
         (F.SYMBOL, symbol),
         (F.SIDE, F.SIDE_CODES[o.side]),
-        (F.ORDER_QTY, fmt_units(snap.qty, ldp)),
-        (F.ORD_TYPE, ord_type_code(o, snap.triggered)),
+        (F.ORDER_QTY, fmt_units(ev.qty, ldp)),
+        (F.ORD_TYPE, ord_type_code(o, ev.triggered)),
     ]
     if o.price is not None:
         body.append((F.PRICE, fmt_units(o.price, pdp)))
@@ -110,6 +94,7 @@ def spot_report(
         body.append((F.EXEC_INST, "P"))
     if o.display:
         body.append((F.DISPLAY_QTY, fmt_units(o.display, ldp)))
+    fill = ev.fill
     if fill is not None:
         body += [
             (F.LAST_QTY, fmt_units(fill.qty, ldp)),
@@ -121,11 +106,11 @@ def spot_report(
         ]
         asset = instruments.assets.get(fill.fee_asset)
         body.append((F.COMM_CURRENCY, asset.altname if asset is not None else fill.fee_asset))
-    leaves = 0 if snap.terminal else max(snap.qty - snap.cum, 0)
+    leaves = 0 if ev.status in TERMINAL else max(ev.qty - ev.filled, 0)
     body += [
         (F.LEAVES_QTY, fmt_units(leaves, ldp)),
-        (F.CUM_QTY, fmt_units(snap.cum, ldp)),
-        (F.AVG_PX, fmt_units(avg_price_units(o, snap.cum, snap.cost), pdp)),
+        (F.CUM_QTY, fmt_units(ev.filled, ldp)),
+        (F.AVG_PX, fmt_units(ev.avg_price_units(), pdp)),
         (F.TRANSACT_TIME, fix_timestamp(ts)),
     ]
     if text:

@@ -14,6 +14,10 @@ from simulator.gateways.fix import validate as session_checks
 from simulator.gateways.fix.codec import Msg, parse_fix_timestamp
 from simulator.gateways.fix.tags import RejectReason, tag_label
 
+# the reason (58 Text, and the order's `reason` on every protocol) when a
+# session's orders are canceled because it disconnected
+COD_REASON: Final = "Cancel on disconnect"
+
 # ---- order entry / execution reports ----------------------------------
 AVG_PX: Final = 6
 CL_ORD_ID: Final = 11

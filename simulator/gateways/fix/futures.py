@@ -20,14 +20,13 @@ from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.commands import FuturesCancelRequest, FuturesEditRequest, FuturesOrderRequest
 from simulator.core.derivatives.errors import NOT_FOUND, FuturesCode, refusal
 from simulator.core.derivatives.events import ACCEPTED, EDIT_ACCEPTED
-from simulator.core.engine import R_COD
 from simulator.core.errors import EngineError
 from simulator.core.numbers import BALANCE_DP, plain
 from simulator.core.orders import Origin
 from simulator.gateways.fix import fields as F
 from simulator.gateways.fix.codec import Msg, fix_timestamp
 from simulator.gateways.fix.execreports import OrderTrack
-from simulator.gateways.fix.fields import BusinessReject, ExecType, OrdStatus
+from simulator.gateways.fix.fields import COD_REASON, BusinessReject, ExecType, OrdStatus
 from simulator.gateways.fix.orders import (
     alloc_account,
     exec_inst,
@@ -478,7 +477,7 @@ class FuturesOrders:
             msg = self.report(o, track, ExecType.RESTATED, OrdStatus.NEW if not o.filled else
                               OrdStatus.PARTIALLY_FILLED, o.filled, ts=ts, terminal=False)
         elif ev.is_cancel:
-            text = R_COD if req is not None and req.kind == "cod" else reason
+            text = COD_REASON if req is not None and req.kind == "cod" else reason
             if requester is not None and req is not None:
                 cl = track.cl_ord_id if track is not None else o.cli_ord_id
                 self.app.send(requester, self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, o.filled,

@@ -16,6 +16,7 @@ from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.commands import AmendRequest, OrderRequest, PriceIn
 from simulator.core.errors import Reject
+from simulator.core.events import OrderEvent
 from simulator.core.instruments import SpotPair
 from simulator.core.orders import (
     LIMIT,
@@ -28,7 +29,7 @@ from simulator.core.orders import (
 )
 from simulator.gateways.fix import fields as F
 from simulator.gateways.fix.codec import Msg
-from simulator.gateways.fix.execreports import Snapshot, current_status, spot_report
+from simulator.gateways.fix.execreports import current_status, spot_report
 from simulator.gateways.fix.fields import BusinessReject, ExecType
 from simulator.gateways.fix.tags import BusinessRejectReason as R
 
@@ -310,11 +311,11 @@ class SpotOrders:
             raise unknown_order()
         track = self.app.tracks.get(o.id)
         extra = [(F.ORD_STATUS_REQ_ID, v) for v in [msg.get(F.ORD_STATUS_REQ_ID)] if v is not None]
-        snap = Snapshot(o.filled, o.cost, max(o.qty, o.filled), o.triggered, False)
+        now = self.venue.clock.now_ns()
         report = spot_report(
-            self.venue.instruments, o, snap,
+            self.venue.instruments, OrderEvent("status", o, now),
             exec_id=self.app.next_exec_id(), exec_type=ExecType.ORDER_STATUS, status=current_status(o),
-            ts=self.venue.clock.now_ns(), cl_ord_id=track.cl_ord_id if track else o.cl_ord_id,
+            ts=now, cl_ord_id=track.cl_ord_id if track else o.cl_ord_id,
             symbol=track.symbol if track else o.pair.symbol, extra=extra,
         )
         conn.handle.send(report)

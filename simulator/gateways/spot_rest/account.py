@@ -159,7 +159,7 @@ def _orders_out(ctx: Ctx, p: Params, orders: list[Order]) -> dict[str, Any]:
     cache = _rendered(ctx)
 
     def row(o: Order) -> dict[str, Any]:
-        return fmt.order_json(ctx.engine, o, _order_trades(ctx, o, consolidate) if with_trades else None)
+        return fmt.order_json(o, _order_trades(ctx, o, consolidate) if with_trades else None)
 
     return {
         o.id: cache.get(("order", o.id, with_trades, consolidate), partial(row, o)) if o.closed_ns else row(o)

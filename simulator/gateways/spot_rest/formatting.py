@@ -14,17 +14,27 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from simulator.core.commands import OrderRequest, PriceIn
+from simulator.core.engine import AddResult
 from simulator.core.events import Fill
 from simulator.core.instruments import Asset, SpotPair
 from simulator.core.numbers import BALANCE_DP, fmt_units, rescale
 from simulator.core.orders import (
     BUY,
+    ICEBERG,
+    LIMIT,
     LIMIT_AFTER_TRIGGER,
+    MARKET,
     STOP_LOSS,
     STOP_LOSS_LIMIT,
+    TAKE_PROFIT,
+    TAKE_PROFIT_LIMIT,
     TRAILING_STOP,
+    TRAILING_STOP_LIMIT,
+    TRAILING_TYPES,
     TRIGGERED_TYPES,
     Order,
+    RelPrice,
 )
 
 ZERO5 = "0.00000"
@@ -121,15 +131,132 @@ def misc(o: Order) -> str:
     return ",".join(parts)
 
 
-def descr_prices(o: Order, engine: Any) -> tuple[str, str]:
+# ------------------------------------------------------------ descr sentences
+def _price_text(pair: SpotPair, units: int | None) -> str:
+    if units is None:
+        return "0"
+    return f"{Decimal(units).scaleb(-pair.pair_decimals):.{pair.pair_decimals}f}"
+
+
+def _fmt_in(pair: SpotPair, v: PriceIn) -> str:
+    if v is None:
+        return "0"
+    if isinstance(v, RelPrice):
+        return str(v)
+    return f"{v:.{pair.pair_decimals}f}"
+
+
+def _trail_text(pair: SpotPair, v: PriceIn) -> str:
+    if isinstance(v, RelPrice):
+        if v.percent:
+            return f"{v.sign}{v.amount:.4f}%"
+        return f"{v.sign}{v.amount:.{pair.pair_decimals}f}"
+    return _fmt_in(pair, v)
+
+
+def _trail_words(o: Order, req: OrderRequest | None, price: int | None, trigger: int | None) -> tuple[str, str]:
+    """A trailing order's offset and limit words: as given (`+5.0000%`, `-10.0`),
+    a stored order's from its offsets (Kraken still shows the offset it was given)."""
+    pair = o.pair
+    off = req.price if req is not None else None
+    if off is None and o.trail_offset:
+        amount = Decimal(o.trail_offset) / 10_000 if o.trail_pct else Decimal(o.trail_offset).scaleb(-pair.pair_decimals)
+        off = RelPrice("+", amount, o.trail_pct)
+    text = _trail_text(pair, off) if off is not None else _price_text(pair, trigger)
+    p2 = req.price2 if req is not None else None
+    if p2 is None and o.limit_offset is not None:
+        lo = o.limit_offset
+        p2 = RelPrice("+" if lo >= 0 else "-", Decimal(abs(lo)).scaleb(-pair.pair_decimals), False)
+    return text, _trail_text(pair, p2) if isinstance(p2, RelPrice) else _price_text(pair, price)
+
+
+def _type_phrase(o: Order, req: OrderRequest | None, price: int | None, trigger: int | None) -> str:
+    otype = o.ordertype
+    p1 = _price_text(o.pair, price)
+    trig = _price_text(o.pair, trigger)
+    if otype == MARKET:
+        return "market"
+    if otype == LIMIT:
+        return f"limit {p1}"
+    if otype == ICEBERG:
+        return f"iceberg {p1}"
+    if otype == STOP_LOSS:
+        return f"stop loss {trig}"
+    if otype == TAKE_PROFIT:
+        return f"take profit {trig}"
+    if otype == STOP_LOSS_LIMIT:
+        return f"stop loss {trig} -> limit {p1}"
+    if otype == TAKE_PROFIT_LIMIT:
+        return f"take profit {trig} -> limit {p1}"
+    if otype in TRAILING_TYPES:
+        text, limit = _trail_words(o, req, price, trigger)
+        return f"trailing stop {text}" if otype == TRAILING_STOP else f"trailing stop {text} -> limit {limit}"
+    return otype.replace("-", " ")
+
+
+def _sentence(o: Order, req: OrderRequest | None, qty: int, price: int | None, trigger: int | None) -> str:
+    pair = o.pair
+    if o.viqc and req is not None:
+        vol = f"{req.qty}"  # a quote-sized buy shows the quote amount
+    else:
+        vol = f"{Decimal(qty).scaleb(-pair.lot_decimals):.{pair.lot_decimals}f}"
+    return f"{o.side} {vol} {pair.altname} @ " + _type_phrase(o, req, price, trigger)
+
+
+def describe(o: Order) -> str:
+    """Kraken's `descr.order` sentence of an order as it is (ccxt splits it on spaces)."""
+    return _sentence(o, None, o.qty, o.price, o.trigger_price)
+
+
+def describe_close(o: Order) -> str:
+    """`descr.close`: the conditional close an order carries ("" without one)."""
+    c = o.close
+    if not c:
+        return ""
+    pair = o.pair
+    otype = str(c["ordertype"])
+    price = c.get("price")
+    price2 = c.get("price2")
+    p1 = _trail_text(pair, price) if price is not None else "0"  # type: ignore[arg-type]
+    p2 = _trail_text(pair, price2) if price2 is not None else "0"  # type: ignore[arg-type]
+    phrase = {
+        LIMIT: f"limit {p1}",
+        ICEBERG: f"iceberg {p1}",
+        STOP_LOSS: f"stop loss {p1}",
+        TAKE_PROFIT: f"take profit {p1}",
+        STOP_LOSS_LIMIT: f"stop loss {p1} -> limit {p2}",
+        TAKE_PROFIT_LIMIT: f"take profit {p1} -> limit {p2}",
+        TRAILING_STOP: f"trailing stop {p1}",
+        TRAILING_STOP_LIMIT: f"trailing stop {p1} -> limit {p2}",
+    }.get(otype, otype)
+    return f"close position @ {phrase}"
+
+
+def _describe_request(pair: SpotPair, req: OrderRequest) -> str:
+    vol = f"{req.qty:.{pair.lot_decimals}f}" if isinstance(req.qty, Decimal) else str(req.qty)
+    if req.ordertype == MARKET:
+        return f"{req.side} {vol} {pair.altname} @ market"
+    return f"{req.side} {vol} {pair.altname} @ limit {_fmt_in(pair, req.price)}"
+
+
+def add_descr(res: AddResult) -> tuple[str, str]:
+    """AddOrder/AddOrderBatch/EditOrder `descr`: (order, close) sentences of the
+    order as placed (or validated), not as the rest of the command left it."""
+    o = res.shape
+    if res.as_requested:
+        return _describe_request(o.pair, res.req), ""
+    return _sentence(o, res.req, res.qty, res.price, res.trigger_price), describe_close(o)
+
+
+def descr_prices(o: Order) -> tuple[str, str]:
     """descr.price / descr.price2: primary (limit, or trigger for triggered types) and secondary."""
     pair = o.pair
     otype = o.ordertype
     if otype in TRIGGERED_TYPES:
-        if "trailing" in otype:
+        if otype in TRAILING_TYPES:
             # the offsets exactly as the sentence shows them: "+5.0000%", "-10.0"
-            words = engine.describe(o).split(" @ ", 1)[1].split(" ")
-            return words[2], (words[-1] if otype in LIMIT_AFTER_TRIGGER else "0")
+            text, limit = _trail_words(o, None, o.price, o.trigger_price)
+            return text, (limit if otype in LIMIT_AFTER_TRIGGER else "0")
         trig = price(pair, o.trigger_price) if o.trigger_price is not None else "0"
         p2 = price(pair, o.price) if (otype in LIMIT_AFTER_TRIGGER and o.price is not None) else "0"
         return trig, p2
@@ -138,10 +265,10 @@ def descr_prices(o: Order, engine: Any) -> tuple[str, str]:
     return "0", "0"
 
 
-def order_json(engine: Any, o: Order, trades: list[str] | None = None) -> dict[str, Any]:
+def order_json(o: Order, trades: list[str] | None = None) -> dict[str, Any]:
     """One order as OpenOrders/ClosedOrders/QueryOrders show it."""
     pair = o.pair
-    p1, p2 = descr_prices(o, engine)
+    p1, p2 = descr_prices(o)
     d: dict[str, Any] = {"refid": None, "userref": o.userref}
     if o.cl_ord_id is not None:
         d["cl_ord_id"] = o.cl_ord_id
@@ -160,8 +287,8 @@ def order_json(engine: Any, o: Order, trades: list[str] | None = None) -> dict[s
         "price": p1,
         "price2": p2,
         "leverage": "none",
-        "order": engine.describe(o),
-        "close": engine.describe_close(o),
+        "order": describe(o),
+        "close": describe_close(o),
     }
     d["vol"] = volume(pair, o.qty)
     d["vol_exec"] = volume(pair, o.filled)

@@ -16,7 +16,7 @@ from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
 from simulator.core.clock import parse_rfc3339, rfc3339_s
 from simulator.core.commands import AmendRequest, CloseRequest, EditRequest, OrderRequest
-from simulator.core.engine import BATCH_MAX, BATCH_MIN
+from simulator.core.engine import BATCH_MAX, BATCH_MIN, AddResult
 from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
 from simulator.core.numbers import fmt_decimal
@@ -145,10 +145,11 @@ def order_request(ctx: Ctx, p: Params, pair: str, now_ns: int, deadline_ns: int,
     )
 
 
-def _descr(res: Any) -> dict[str, str]:
-    d = {"order": res.descr}
-    if res.close_descr:
-        d["close"] = res.close_descr
+def _descr(res: AddResult) -> dict[str, str]:
+    order, close = fmt.add_descr(res)
+    d = {"order": order}
+    if close:
+        d["close"] = close
     return d
 
 
@@ -203,9 +204,10 @@ def add_order_batch(ctx: Ctx, p: Params) -> dict[str, Any]:
         row: dict[str, Any] = {}
         if res.order is not None:
             row["txid"] = res.order.id
-        row["descr"] = {"order": res.descr}
-        if res.close_descr:
-            row["close"] = res.close_descr
+        order, close = fmt.add_descr(res)
+        row["descr"] = {"order": order}
+        if close:
+            row["close"] = close
         rows.append(row)
     return {"orders": rows}
 
@@ -324,7 +326,7 @@ def edit_order(ctx: Ctx, p: Params) -> dict[str, Any]:
     )
     out["price2"] = _price_out(pair, None, req.price2) if req.price2 is not None else "0"
     out["orders_cancelled"] = 0 if validate else 1
-    out["descr"] = {"order": res.descr}
+    out["descr"] = {"order": fmt.add_descr(res)[0]}
     if new is not None and new.userref is not None:
         out["newuserref"] = new.userref
     if old.userref is not None:

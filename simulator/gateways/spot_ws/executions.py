@@ -2,8 +2,8 @@
 events, open-order/fill snapshots, balance snapshots and ledger updates.
 
 Engine events are handled after the command finished, when an order already
-shows its final state; running totals are therefore rebuilt per event (the
-order's totals less the fills still to come in the same command)."""
+shows its final state; each report therefore takes the order's quantity,
+running totals and trigger state from its event (fixed when it happened)."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def _avg(o: Order, filled: int, cost: int) -> Raw:
     return Raw(fmt_units(units, p.pair_decimals))
 
 
-def _triggers(o: Order, ts: int) -> dict[str, Any]:
+def _triggers(o: Order, ts: int, triggered: bool) -> dict[str, Any]:
     p = o.pair
     pdp = p.pair_decimals
     if o.ordertype in TRAILING_TYPES:
@@ -133,7 +133,7 @@ def _triggers(o: Order, ts: int) -> dict[str, Any]:
         "price": price,
         "price_type": ptype,
         "actual_price": Raw(fmt_units(o.trigger_price or 0, pdp)),
-        "status": "triggered" if o.triggered else "untriggered",
+        "status": "triggered" if triggered else "untriggered",
         "timestamp": ts_us(ts),
     }
     if o.ordertype in TRAILING_TYPES and o.peak is not None:
@@ -147,17 +147,16 @@ def full_report(
     exec_type: str,
     status: str,
     ts: int,
-    filled: int,
-    cost: int,
-    fee: int,
+    at: OrderEvent,
     snapshot: bool = False,
 ) -> dict[str, Any]:
-    """The whole order (pending_new, and open orders in the snapshot)."""
+    """The whole order as `at` saw it (pending_new, and open orders in the snapshot)."""
     p = o.pair
+    filled, cost = at.filled, at.cost
     d: dict[str, Any] = {
         "order_id": o.id,
         "symbol": p.symbol,
-        "order_qty": Raw(fmt_units(o.qty, p.lot_decimals)),
+        "order_qty": Raw(fmt_units(at.qty, p.lot_decimals)),
         "cum_cost": Raw(fmt_units(cost, p.cost_decimals)),
         "time_in_force": o.tif,
         "exec_type": exec_type,
@@ -170,7 +169,7 @@ def full_report(
         d["limit_price"] = Raw(fmt_units(o.price or 0, p.pair_decimals))
     d["stop_price"] = Raw(fmt_units(o.trigger_price or 0, p.pair_decimals))
     if o.ordertype in TRIGGERED_TYPES:
-        d["triggers"] = _triggers(o, ts)
+        d["triggers"] = _triggers(o, ts, at.triggered)
     if o.display:
         d["display_qty"] = Raw(fmt_units(o.display, p.lot_decimals))
     if o.post_only:
@@ -186,13 +185,14 @@ def full_report(
         d["avg_price"] = _avg(o, filled, cost)
         d["amended"] = o.amended
     d["order_status"] = status
-    d["fee_usd_equiv"] = usd_equiv(eng, o.fee_asset, fee)
+    d["fee_usd_equiv"] = usd_equiv(eng, o.fee_asset, at.fee)
     d["fee_ccy_pref"] = "fcib" if o.fee_in_base else "fciq"
     d["timestamp"] = ts_us(ts)
     return d
 
 
 def trade_report(eng: SpotEngine, o: Order, f: Fill, status: str, filled: int, cost: int, fee: int) -> dict[str, Any]:
+    """One fill with the order's totals as of that fill."""
     p = o.pair
     fee_asset = eng.instruments.assets[f.fee_asset]
     return {
@@ -232,49 +232,31 @@ def _totals(o: Order, filled: int, cost: int, fee: int, eng: SpotEngine) -> dict
 def reports_for(eng: SpotEngine, events: list[Any], accounts: set[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """(pair_id, report) per account, in engine order, for the accounts asked for."""
     out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    # totals before this command's fills, per order
-    pending: dict[str, list[int]] = {}
-    last_trade: dict[str, int] = {}
-    for i, ev in enumerate(events):
-        if type(ev) is OrderEvent and ev.order.account_id in accounts:
-            o = ev.order
-            if o.id not in pending:
-                pending[o.id] = [o.filled, o.cost, o.fee]
-            if ev.fill is not None:
-                t = pending[o.id]
-                t[0] -= ev.fill.qty
-                t[1] -= ev.fill.cost
-                t[2] -= ev.fill.fee
-                last_trade[o.id] = i
-    for i, ev in enumerate(events):
+    for ev in events:
         if type(ev) is not OrderEvent:
             continue
         o = ev.order
         acct = o.account_id
         if acct not in accounts:
             continue
-        tot = pending[o.id]
+        filled = ev.filled
         kind = ev.type
         ts = ev.ts
         rep: dict[str, Any]
         if kind == "trade" and ev.fill is not None:
-            f = ev.fill
-            tot[0] += f.qty
-            tot[1] += f.cost
-            tot[2] += f.fee
-            done = o.status == CLOSED and last_trade.get(o.id) == i if o.viqc else tot[0] >= o.qty
-            rep = trade_report(eng, o, f, "filled" if done else "partially_filled", tot[0], tot[1], tot[2])
+            st = "filled" if filled >= ev.qty else "partially_filled"
+            rep = trade_report(eng, o, ev.fill, st, filled, ev.cost, ev.fee)
         elif kind == "pending_new":
-            rep = full_report(eng, o, "pending_new", "pending_new", ts, tot[0], tot[1], tot[2])
+            rep = full_report(eng, o, "pending_new", "pending_new", ts, ev)
         elif kind == "new":
-            st = "partially_filled" if tot[0] else "new"
+            st = "partially_filled" if filled else "new"
             rep = {"timestamp": ts_us(ts), "order_status": st, "exec_type": "new", **_ids(o), "order_id": o.id}
         elif kind == "filled":
             rep = {
                 "timestamp": ts_us(ts),
                 "order_status": "filled",
                 "exec_type": "filled",
-                **_totals(o, tot[0], tot[1], tot[2], eng),
+                **_totals(o, filled, ev.cost, ev.fee, eng),
                 **_ids(o),
                 "order_id": o.id,
             }
@@ -284,7 +266,7 @@ def reports_for(eng: SpotEngine, events: list[Any], accounts: set[str]) -> dict[
                 "timestamp": ts_us(ts),
                 "order_status": kind,
                 "exec_type": kind,
-                **_totals(o, tot[0], tot[1], tot[2], eng),
+                **_totals(o, filled, ev.cost, ev.fee, eng),
                 **_ids(o),
                 "cancel_reason": reason,
                 "reason": reason,
@@ -295,19 +277,19 @@ def reports_for(eng: SpotEngine, events: list[Any], accounts: set[str]) -> dict[
             rep = {
                 "timestamp": ts_us(ts),
                 "exec_type": "amended",
-                "order_status": "partially_filled" if tot[0] else "new",
-                "cum_qty": Raw(fmt_units(tot[0], p.lot_decimals)),
+                "order_status": "partially_filled" if filled else "new",
+                "cum_qty": Raw(fmt_units(filled, p.lot_decimals)),
                 "reason": "User requested",
                 "amended": True,
-                "order_qty": Raw(fmt_units(o.qty, p.lot_decimals)),
+                "order_qty": Raw(fmt_units(ev.qty, p.lot_decimals)),
             }
             if o.price is not None:
                 rep["limit_price"] = Raw(fmt_units(o.price, p.pair_decimals))
                 rep["limit_price_type"] = "static"
             if o.display:
                 rep["display_qty"] = Raw(fmt_units(o.display, p.lot_decimals))
-            if o.ordertype in TRIGGERED_TYPES and not o.triggered:
-                rep["triggers"] = _triggers(o, ts)
+            if o.ordertype in TRIGGERED_TYPES and not ev.triggered:
+                rep["triggers"] = _triggers(o, ts, False)
             if ev.amend_id:
                 rep["amend_id"] = ev.amend_id
             rep.update(_ids(o))
@@ -316,8 +298,8 @@ def reports_for(eng: SpotEngine, events: list[Any], accounts: set[str]) -> dict[
             rep = {
                 "timestamp": ts_us(ts),
                 "exec_type": "restated" if kind == "restated" else "status",
-                "order_status": "partially_filled" if tot[0] else "new",
-                "triggers": _triggers(o, ts),
+                "order_status": "partially_filled" if filled else "new",
+                "triggers": _triggers(o, ts, ev.triggered),
                 **_ids(o),
                 "order_id": o.id,
             }
@@ -328,10 +310,10 @@ def reports_for(eng: SpotEngine, events: list[Any], accounts: set[str]) -> dict[
             rep = {
                 "timestamp": ts_us(ts),
                 "exec_type": "iceberg_refill",
-                "order_status": "partially_filled" if tot[0] else "new",
+                "order_status": "partially_filled" if filled else "new",
                 "display_qty": Raw(fmt_units(o.display, p.lot_decimals)),
                 "display_qty_remain": Raw(fmt_units(o.visible, p.lot_decimals)),
-                "cum_qty": Raw(fmt_units(tot[0], p.lot_decimals)),
+                "cum_qty": Raw(fmt_units(filled, p.lot_decimals)),
                 **_ids(o),
                 "order_id": o.id,
             }
@@ -361,9 +343,7 @@ def snapshot_reports(eng: SpotEngine, account_id: str, snap_orders: bool, snap_t
                     "pending_new" if waiting else "new",
                     st,
                     o.last_update_ns or o.opened_ns or now,
-                    o.filled,
-                    o.cost,
-                    o.fee,
+                    OrderEvent("status", o, now),
                     True,
                 )
             )

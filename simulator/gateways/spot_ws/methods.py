@@ -98,7 +98,8 @@ ORDER_FIELDS = frozenset(
         "stp_type",
         "cash_order_qty",
         "sender_sub_id",
-        "stop_price",
+        "stop_price",  # deprecated: triggers.price
+        "trigger",  # deprecated: triggers.reference
     }
 )
 ADD_FIELDS = ORDER_FIELDS | {"symbol", "deadline", "validate", "token"}
@@ -134,6 +135,9 @@ EDIT_FIELDS = frozenset(
         "deadline",
         "validate",
         "token",
+        "price",  # deprecated: limit_price
+        "stop_price",  # deprecated: triggers.price
+        "trigger",  # deprecated: triggers.reference
     }
 )
 TRIGGER_FIELDS = frozenset({"reference", "price", "price_type"})
@@ -215,12 +219,13 @@ def parse_order(p: dict[str, Any], symbol: str, method: str) -> OrderRequest:
     trig_obj = obj(p, "triggers")
     trig_price: Decimal | None = None
     trig_type = "static"
-    trig_ref = "last"
+    # the deprecated top-level `trigger` names the reference when `triggers` does not
+    trig_ref = enum(p, "trigger", ("index", "last"), "last") or "last"
     if trig_obj is not None:
         check_fields(trig_obj, TRIGGER_FIELDS, method)
         trig_price = number(trig_obj, "price", required=True)
         trig_type = enum(trig_obj, "price_type", PRICE_TYPES, "static") or "static"
-        trig_ref = enum(trig_obj, "reference", ("index", "last"), "last") or "last"
+        trig_ref = enum(trig_obj, "reference", ("index", "last"), trig_ref) or trig_ref
     stop = number(p, "stop_price")
     if trig_price is None and stop is not None:
         trig_price = stop
@@ -422,11 +427,17 @@ class Trading:
             raise WsError("EGeneral:Invalid arguments:no_mpp order option is only available when ordertype = market")
         trig_obj = obj(p, "triggers")
         price2: Any = None
+        enum(p, "trigger", ("index", "last"))  # deprecated reference: checked; edit_order takes no triggered order
         if trig_obj is not None:
             check_fields(trig_obj, TRIGGER_FIELDS, "edit_order")
             tp = number(trig_obj, "price", required=True)
             assert tp is not None
             price2 = _rel(tp, enum(trig_obj, "price_type", PRICE_TYPES, "static") or "static")
+        else:
+            price2 = number(p, "stop_price")  # deprecated: triggers.price
+        limit = number(p, "limit_price")
+        if limit is None:
+            limit = number(p, "price")  # deprecated: limit_price
         enum(p, "fee_preference", ("base", "quote"))
         boolean(p, "reduce_only")
         post_only = p.get("post_only")
@@ -435,7 +446,7 @@ class Trading:
             pair=pair.id,
             qty=number(p, "order_qty"),
             display_qty=number(p, "display_qty"),
-            price=number(p, "limit_price"),
+            price=limit,
             price2=price2,
             post_only=boolean(p, "post_only") if post_only is not None else None,
             userref=userref,
