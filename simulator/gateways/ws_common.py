@@ -18,8 +18,8 @@ import threading
 from collections import deque
 from typing import Any
 
-WAKE_BATCH = 2  # writers woken per loop turn by the pump
-WRITER_BATCH = 4  # messages a woken writer sends before it queues up behind the others again
+WAKE_BATCH = 1  # writers woken per loop turn by the pump
+WRITER_BATCH = 2  # messages a woken writer sends before it queues up behind the others again
 YIELD_CAP = 64  # loop turns the pump defers to other work before it wakes a batch anyway (progress)
 
 
