@@ -25,6 +25,7 @@ from ..errors import EngineError, Reject
 from ..ids import IdGenerator
 from ..instruments import InstrumentRegistry
 from ..numbers import BALANCE_DP
+from ..retention import bound
 from .events import (
     FAccountEvent,
     FBookEvent,
@@ -103,6 +104,7 @@ class FuturesConfig:
     order_status_window_ms: int = 5000  # orders/status keeps finished orders this long
     history_max: int = 10000  # per account: fills, logs, order history
     trades_max: int = 100000  # per contract
+    samples_max: int = 100000  # mark / index price samples kept per contract / index (core/retention.py)
     max_open_orders: int = 500  # per account (tooManyOrders)
 
 
@@ -1429,11 +1431,15 @@ class FuturesEngine:
             raise FuturesError("invalidArgument")
         key, specs = self._index_targets(symbol)
         self.index[key] = price
-        self.index_samples.setdefault(key, []).append((self.now_ns, price))
+        samples = self.index_samples.setdefault(key, [])
+        samples.append((self.now_ns, price))
+        bound(samples, self.config.samples_max)
         for spec in specs:
             if move_marks:
                 self.mark[spec.symbol] = price
-                self.mark_samples[spec.symbol].append((self.now_ns, price))
+                marks = self.mark_samples[spec.symbol]
+                marks.append((self.now_ns, price))
+                bound(marks, self.config.samples_max)
             self._emit(FMarketEvent(spec.symbol, "index", self.now_ns))
         for spec in specs:
             self._check_triggers(spec)
@@ -1445,7 +1451,9 @@ class FuturesEngine:
             raise FuturesError("invalidArgument")
         spec = self.spec(symbol)
         self.mark[spec.symbol] = price
-        self.mark_samples[spec.symbol].append((self.now_ns, price))
+        marks = self.mark_samples[spec.symbol]
+        marks.append((self.now_ns, price))
+        bound(marks, self.config.samples_max)
         self._emit(FMarketEvent(spec.symbol, "mark", self.now_ns))
         self._check_triggers(spec)
         self._check_liquidations()

@@ -1,0 +1,297 @@
+"""Soak: does a long-lived sidecar stay flat?  Steady mixed traffic against a
+real `kraken-sim serve` subprocess (default flags unless given), its resident
+memory sampled, the slope fitted after a warm-up, and the 24 h projection
+printed beside the target (issue 15.11: under 1 GiB at 200 commands/s).
+
+    python -m benchmarks.soak [--minutes 3] [--rate 200] [--json] [-- serve flags, e.g. --journal-max 10000]
+
+Traffic, paced to `--rate` commands/s in all (less the background market's
+~10/s, which runs as `kraken-sim serve` starts it): one Spot REST, one Spot WS
+v2 and one FIX 4.4 client, each on its own account, place limit orders around
+the touch (a quarter of them crossing: fills against the background market
+and each other) and cancel their oldest resting order once they hold a few;
+every tenth step a client also reads its ClosedOrders page.  Few accounts on
+purpose: a short run then fills each account's history to its retention
+bound, so the tail of the run shows the plateau a day-long run would.
+
+The projection is linear from the fitted slope (least squares over the
+samples after warm-up): RSS at the end of the run + slope x the rest of 24 h.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.load import (
+    PAIR,
+    WSSYM,
+    FixSession,
+    LoadConfig,
+    Shared,
+    View,
+    WsSession,
+    fix_time,
+    qty,
+    rest_call,
+    setup_accounts,
+    ws_token,
+)
+
+TARGET_MIB = 1024.0
+DAY_S = 86_400.0
+BACKGROUND_RATE = 10.0  # the default background market's commands/s (server/market.py)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of `pid` (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def fit(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares (slope per second, intercept) of (t, rss) samples."""
+    n = len(samples)
+    if n < 2:
+        return 0.0, samples[0][1] if samples else 0.0
+    mt = sum(t for t, _ in samples) / n
+    mr = sum(r for _, r in samples) / n
+    var = sum((t - mt) ** 2 for t, _ in samples)
+    slope = sum((t - mt) * (r - mr) for t, r in samples) / var if var else 0.0
+    return slope, mr - slope * mt
+
+
+class Pacer:
+    """Steps at a fixed rate (catching up after a slow step, never bursting more than one second's worth)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next = time.monotonic()
+
+    async def wait(self) -> None:
+        self.next = max(self.next + self.interval, time.monotonic() - 1.0)
+        delay = self.next - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Counts:
+    def __init__(self) -> None:
+        self.commands = 0
+        self.errors = 0
+        self.reads = 0
+
+
+def _price(sh: Shared, rng: random.Random, side: str) -> Decimal:
+    return sh.order_price(rng, side)
+
+
+async def rest_loop(sh: Shared, creds: dict[str, Any], rate: float, rng: random.Random, c: Counts) -> None:
+    opened: list[str] = []
+    pace = Pacer(rate)
+    async with httpx.AsyncClient(timeout=10) as http:
+        step = 0
+        while not sh.done():
+            await pace.wait()
+            step += 1
+            if len(opened) > 4:
+                res = await rest_call(sh, http, creds, "CancelOrder", {"txid": opened.pop(0)})
+            else:
+                side = rng.choice(("buy", "sell"))
+                res = await rest_call(sh, http, creds, "AddOrder", {
+                    "pair": PAIR, "type": side, "ordertype": "limit", "volume": str(qty(rng)),
+                    "price": str(_price(sh, rng, side))})
+                if not res.get("error"):
+                    opened.extend(res["result"]["txid"])
+            c.commands += 1
+            c.errors += bool(res.get("error"))
+            if step % 10 == 0:
+                await rest_call(sh, http, creds, "ClosedOrders", {})
+                c.reads += 1
+
+
+async def ws_loop(sh: Shared, creds: dict[str, Any], rate: float, rng: random.Random, c: Counts) -> None:
+    v = View("ws", "ws", creds["account_id"])
+    s = WsSession(sh, v, await ws_token(sh, creds))
+    await s.open()
+    opened: list[str] = []
+    pace = Pacer(rate)
+    try:
+        while not sh.done():
+            await pace.wait()
+            if len(opened) > 4:
+                reply = await s.request("cancel_order", {"order_id": [opened.pop(0)], "token": s.token})
+            else:
+                side = rng.choice(("buy", "sell"))
+                reply = await s.request("add_order", {
+                    "order_type": "limit", "side": side, "symbol": WSSYM, "order_qty": float(qty(rng)),
+                    "limit_price": float(_price(sh, rng, side)), "token": s.token})
+                if reply and reply[0].get("success"):
+                    opened.append(reply[0]["result"]["order_id"])
+            c.commands += 1
+            c.errors += not (reply and reply[0].get("success"))
+            s.replies.clear()  # the client's own memory stays flat too
+            v.fills.clear()
+            v.exec_ids.clear()
+    finally:
+        await s.close()
+
+
+async def fix_loop(sh: Shared, creds: dict[str, Any], rate: float, rng: random.Random, c: Counts) -> None:
+    v = View("fix", "fix", creds["account_id"])
+    s = FixSession(sh, v, creds)
+    await s.open()
+    opened: list[tuple[str, str]] = []
+    pace = Pacer(rate)
+    try:
+        while not sh.done():
+            await pace.wait()
+            cl = sh.next_cl()
+            if len(opened) > 4:
+                oid, side = opened.pop(0)
+                reply = await s.request(cl, "F", [(11, cl), (37, oid), (55, WSSYM), (54, side), (60, fix_time())])
+                ok = reply.get(35) == "8"
+            else:
+                side = rng.choice(("1", "2"))
+                price = _price(sh, rng, "buy" if side == "1" else "sell")
+                reply = await s.request(cl, "D", [(11, cl), (55, WSSYM), (54, side), (38, qty(rng)), (40, "2"),
+                                                  (44, price), (59, "1"), (60, fix_time())])
+                ok = reply.get(35) == "8" and reply.get(150) != "8"
+                if ok and reply.get(39) not in ("2", "4", "C"):
+                    opened.append((reply.get(37, ""), side))
+            c.commands += 1
+            c.errors += not ok
+            v.in_seqs.clear()
+            v.fills.clear()
+            v.exec_ids.clear()
+            s.by_seq.clear()
+    finally:
+        await s.close()
+
+
+async def touch(sh: Shared, http: httpx.AsyncClient) -> None:
+    """Keep the clients' idea of the touch current (the background market walks)."""
+    while not sh.done():
+        with contextlib.suppress(Exception):
+            depth = (await http.get(sh.info["spot_rest"] + f"/0/public/Depth?pair={PAIR}&count=1")).json()["result"]
+            book = next(iter(depth.values()))
+            sh.bid, sh.ask = Decimal(book["bids"][0][0]), Decimal(book["asks"][0][0])
+        await asyncio.sleep(1.0)
+
+
+async def soak(info: dict[str, Any], pid: int, minutes: float, rate: float, sample_s: float,
+               warmup_s: float) -> dict[str, Any]:
+    cfg = LoadConfig(seconds=minutes * 60, kill_every_s=None, admin_drop_ws=False, slow_consumer=False)
+    sh = Shared(info, cfg)
+    rng = random.Random(7)
+    async with httpx.AsyncClient(timeout=10) as http:
+        sh.http = http
+        creds = await setup_accounts(sh, http, ["rest", "ws", "fix"])
+        depth = (await http.get(info["spot_rest"] + f"/0/public/Depth?pair={PAIR}&count=1")).json()["result"]
+        book = next(iter(depth.values()))
+        sh.bid, sh.ask = Decimal(book["bids"][0][0]), Decimal(book["asks"][0][0])
+        client_rate = max(rate - BACKGROUND_RATE, 3.0)
+        shares = {"rest": 0.4, "ws": 0.3, "fix": 0.3}
+        c = Counts()
+        t0 = time.monotonic()
+        sh.deadline = t0 + minutes * 60
+        samples: list[tuple[float, float]] = [(0.0, rss_mib(pid))]
+        tasks = [
+            asyncio.ensure_future(rest_loop(sh, creds[0], client_rate * shares["rest"], random.Random(1), c)),
+            asyncio.ensure_future(ws_loop(sh, creds[1], client_rate * shares["ws"], random.Random(2), c)),
+            asyncio.ensure_future(fix_loop(sh, creds[2], client_rate * shares["fix"], random.Random(3), c)),
+            asyncio.ensure_future(touch(sh, http)),
+        ]
+        del rng
+        while time.monotonic() < sh.deadline:
+            await asyncio.sleep(sample_s)
+            t = time.monotonic() - t0
+            samples.append((t, rss_mib(pid)))
+            if any(tk.done() and tk.exception() for tk in tasks):
+                break
+            print(f"  t={t:6.0f} s  rss={samples[-1][1]:7.1f} MiB  client commands={c.commands:,}", flush=True)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        failed = [repr(r) for r in results if isinstance(r, BaseException)]
+        elapsed = time.monotonic() - t0
+    tail = [s for s in samples if s[0] >= warmup_s] or samples[-2:]
+    slope, _ = fit(tail)
+    end = samples[-1][1]
+    projected = end + slope * max(0.0, DAY_S - elapsed)
+    return {
+        "minutes": round(elapsed / 60, 2),
+        "commands_per_s": round(c.commands / elapsed + BACKGROUND_RATE, 1),
+        "client_commands": c.commands,
+        "refused": c.errors,
+        "history_reads": c.reads,
+        "rss_start_mib": round(samples[0][1], 1),
+        "rss_end_mib": round(end, 1),
+        "rss_peak_mib": round(max(r for _, r in samples), 1),
+        "warmup_s": warmup_s,
+        "slope_mib_per_h": round(slope * 3600, 2),
+        "projected_24h_mib": round(projected, 1),
+        "target_mib": TARGET_MIB,
+        "ok": projected < TARGET_MIB and not failed,
+        "failed": failed,
+        "samples": [(round(t, 1), round(r, 1)) for t, r in samples],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=3.0, help="how long to run (default 3)")
+    ap.add_argument("--rate", type=float, default=200.0, help="commands/s in all, background market included")
+    ap.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
+    ap.add_argument("--warmup", type=float, default=None, help="seconds before the fit (default: 40%% of the run)")
+    ap.add_argument("--json", action="store_true", help="end with one JSON line (benchmarks.report)")
+    ap.add_argument("serve_flags", nargs=argparse.REMAINDER, help="after --: extra `kraken-sim serve` flags")
+    a = ap.parse_args(argv)
+    extra = [f for f in a.serve_flags if f != "--"]
+    warmup = a.warmup if a.warmup is not None else a.minutes * 60 * 0.4
+    cmd = [sys.executable, "-m", "simulator", "serve", "--port", "0", "--fix-port", "0", "--log-level", "error", *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("simulator did not start")
+        info = json.loads(line)
+        print(f"soak: {a.minutes:g} min at {a.rate:g} commands/s against `kraken-sim serve {' '.join(extra)}`"
+              f" (pid {proc.pid})", flush=True)
+        out = asyncio.run(soak(info, proc.pid, a.minutes, a.rate, a.sample, warmup))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    out["flags"] = " ".join(extra) or "defaults"
+    print(f"commands/s: {out['commands_per_s']:,.0f} (clients {out['client_commands']:,}, refused {out['refused']:,}, "
+          f"+ background ~{BACKGROUND_RATE:g}/s)")
+    print(f"RSS: start {out['rss_start_mib']:.0f} MiB, end {out['rss_end_mib']:.0f} MiB, "
+          f"peak {out['rss_peak_mib']:.0f} MiB")
+    print(f"slope after {warmup:.0f} s warm-up: {out['slope_mib_per_h']:+.1f} MiB/h")
+    print(f"24 h projection: {out['projected_24h_mib']:,.0f} MiB (target < {TARGET_MIB:,.0f} MiB): "
+          f"{'met' if out['ok'] else 'NOT met'}")
+    if out["failed"]:
+        print(f"client failures: {out['failed']}")
+    if a.json:
+        print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
