@@ -239,7 +239,8 @@ def _router(rt: Runtime) -> APIRouter:
             last = e.seq
             if len(out) >= limit:
                 break
-        return {"entries": out, "last": last, "dropped": rt.venue.journal.dropped}
+        journal = rt.venue.journal
+        return {"entries": out, "last": last, "dropped": journal.dropped, "head": journal.last_seq}
 
     @r.get("/journal.jsonl", summary="The journal's commands as JSONL (replay with `kraken-sim replay FILE`)")
     def journal_jsonl() -> Any:
