@@ -116,3 +116,30 @@ def bound(items: list[Any], keep: int) -> int:
         del items[:n]
         return n
     return 0
+
+
+def summary(eng: Any) -> dict[str, Any]:
+    """What the Spot engine retains, per history kind: lists, items kept, items
+    cut, and lists already cut back at least once (at their bound: flat from
+    then on).  For GET /admin/retention and the soak benchmark (O(accounts))."""
+    r: Retention = eng.retention
+    pol = r.policy
+    lists: dict[str, dict[Hashable, list[Any]]] = {
+        "closed": eng.closed_orders,
+        "fills": eng.fills,
+        "ledger": {a.id: a.ledger for a in eng.accounts.accounts.values() if a.ledger},
+        "trades": {p: t for p, t in eng.trades.items() if t},
+    }
+    out: dict[str, Any] = {
+        "policy": {"keep": pol.keep, "trades_keep": pol.trades_keep, "max_age_ns": pol.max_age_ns},
+    }
+    for kind, by_key in lists.items():
+        cut = [k for k in by_key if r.dropped.get((kind, k))]
+        out[kind] = {
+            "lists": len(by_key),
+            "kept": sum(len(v) for v in by_key.values()),
+            "dropped": sum(r.dropped.get((kind, k), 0) for k in by_key),
+            "at_bound": len(cut),
+            "at_bound_keys": sorted(str(k) for k in cut),
+        }
+    return out
