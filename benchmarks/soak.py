@@ -19,8 +19,9 @@ figure is the venue's own (journal seqs per second).
 The projection is linear from the fitted slope (least squares over the
 samples after warm-up): RSS at the end of the run + slope x the rest of 24 h.
 Warm-up ends at `--warmup` seconds or, later, once the venue says
-(`GET /admin/retention`) that the journal and the trading account's closed
-orders, fills and ledger have reached their retention bounds: before that,
+(`GET /admin/retention`) that the journal, the trading account's closed
+orders, fills and ledger, and the pair's public trades have reached their
+retention bounds: before that,
 memory is filling up to a bound, and a slope fitted there would project that
 filling across the whole day.  When the run ends before the bounds are
 reached, the fit takes the last 40 % of it and says so (then the projection is
@@ -59,6 +60,7 @@ from benchmarks.load import (
 )
 
 TARGET_MIB = 1024.0
+PAIR_ID = "XXBTZUSD"  # PAIR's id (the retention view's key)
 DAY_S = 86_400.0
 BACKGROUND_RATE = 10.0  # the default background market's commands/s (server/market.py)
 
@@ -198,10 +200,12 @@ async def journal_head(http: httpx.AsyncClient, info: dict[str, Any]) -> int:
 
 
 async def at_bounds(http: httpx.AsyncClient, info: dict[str, Any], account: str) -> bool:
-    """Has the journal, and the trading account's every history list, been cut back to its bound?"""
+    """Has the journal, the trading account's every history list and the pair's public trades been cut back to
+    their bounds?"""
     with contextlib.suppress(Exception):
         r = (await http.get(info["admin"] + "/retention")).json()
-        return bool(r["journal"]["dropped"]) and all(account in r[k]["at_bound_keys"] for k in ("closed", "fills", "ledger"))
+        return (bool(r["journal"]["dropped"]) and all(account in r[k]["at_bound_keys"] for k in ("closed", "fills", "ledger"))
+                and PAIR_ID in r["trades"]["at_bound_keys"])
     return False
 
 

@@ -57,7 +57,7 @@ def _retention_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--history-keep", type=int, default=_env_int("KRAKEN_SIM_HISTORY_KEEP"), metavar="N",
                    help="newest closed orders, fills and ledger entries kept per account (default: 10000; 0: all)")
     p.add_argument("--trades-keep", type=int, default=_env_int("KRAKEN_SIM_TRADES_KEEP"), metavar="N",
-                   help="newest public trades kept per pair (default: 50000; 0: all)")
+                   help="newest public trades kept per pair (default: 10000; 0: all)")
     p.add_argument("--history-days", type=float, default=None, metavar="D",
                    help="also drop history older than D days of venue time (default: no age limit)")
 

@@ -29,7 +29,7 @@ T = TypeVar("T")
 DAY_NS = 86_400 * 1_000_000_000
 
 DEFAULT_KEEP = 10_000  # per account: closed orders, fills, ledger entries (Kraken pages 50 at a time)
-DEFAULT_TRADES_KEEP = 50_000  # per pair: public trades (Trades answers up to 1000 per call)
+DEFAULT_TRADES_KEEP = 10_000  # per pair: public trades (Trades answers up to 1000 per call, WS snapshots 50)
 
 
 @dataclass(frozen=True)
