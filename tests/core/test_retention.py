@@ -116,3 +116,16 @@ def test_flags_override_the_scenario_and_zero_means_all() -> None:
     p = retention_policy(sc.retention, keep=7, days=0)
     assert (p.keep, p.trades_keep, p.max_age_ns) == (7, None, None)
     assert retention_policy(None) == RetentionPolicy()
+
+
+def test_an_order_amended_all_day_keeps_its_original_and_newest_amends() -> None:
+    from simulator.core import amends
+
+    h = amends.AmendHistory()
+    orig = amends.AmendRecord("A0", amends.ORIGINAL, 1, 0, 1, 1, None, False, 0)
+    for i in range(1, 5000):
+        h.record("O1", orig, amends.AmendRecord(f"A{i}", amends.USER, 1, 0, 1, i, None, False, i))
+    versions = h.of("O1")
+    assert versions[0] is orig
+    assert amends.AMENDS_KEEP <= len(versions) - 1 <= amends.AMENDS_KEEP + (amends.AMENDS_KEEP >> 3)
+    assert versions[-1].amend_id == "A4999" and [v.ts for v in versions[1:]] == sorted(v.ts for v in versions[1:])
