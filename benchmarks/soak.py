@@ -9,8 +9,8 @@ Traffic, paced to `--rate` commands/s in all: the background market on
 XBTUSD (`POST /admin/market` with its defaults: two makers and a taker every
 500 ms, about 10 commands/s), and one Spot REST, one Spot WS v2 and one FIX
 4.4 client on one trading account, placing limit orders around the touch
-(half of them crossing: fills against the background market and each other)
-and cancelling their oldest resting order once they hold a few; every tenth
+(half of them crossing it as IOC: fills against the background market's
+makers) and cancelling their oldest resting order once they hold a few; every tenth
 step the REST client also reads its ClosedOrders page.  One trading account on
 purpose: a short run then fills its history to the retention bound, so the
 tail of the run shows the plateau a day-long run would.  The commands/s
@@ -106,8 +106,15 @@ class Counts:
         self.reads = 0
 
 
-def _price(sh: Shared, rng: random.Random, side: str) -> Decimal:
-    return sh.order_price(rng, side)
+def _order(sh: Shared, rng: random.Random, side: str) -> tuple[Decimal, bool]:
+    """(price, immediate-or-cancel): half the orders cross the touch as IOC (they fill against the
+    background market's makers), the others rest 50-100 ticks behind it, clear of the crossing
+    ones (one account: a cross into its own resting order would only be self-trade prevention)."""
+    if rng.random() < 0.5:
+        ticks = rng.randint(0, 30)
+        return (sh.ask + ticks * sh.tick if side == "buy" else max(sh.bid - ticks * sh.tick, sh.tick)), True
+    ticks = rng.randint(50, 100)
+    return (sh.bid - ticks * sh.tick if side == "buy" else sh.ask + ticks * sh.tick), False
 
 
 async def rest_loop(sh: Shared, creds: dict[str, Any], rate: float, rng: random.Random, c: Counts) -> None:
@@ -122,10 +129,11 @@ async def rest_loop(sh: Shared, creds: dict[str, Any], rate: float, rng: random.
                 res = await rest_call(sh, http, creds, "CancelOrder", {"txid": opened.pop(0)})
             else:
                 side = rng.choice(("buy", "sell"))
+                price, ioc = _order(sh, rng, side)
                 res = await rest_call(sh, http, creds, "AddOrder", {
                     "pair": PAIR, "type": side, "ordertype": "limit", "volume": str(qty(rng)),
-                    "price": str(_price(sh, rng, side))})
-                if not res.get("error"):
+                    "price": str(price), "timeinforce": "IOC" if ioc else "GTC"})
+                if not res.get("error") and not ioc:
                     opened.extend(res["result"]["txid"])
             c.commands += 1
             c.errors += bool(res.get("error"))
@@ -147,10 +155,11 @@ async def ws_loop(sh: Shared, creds: dict[str, Any], rate: float, rng: random.Ra
                 reply = await s.request("cancel_order", {"order_id": [opened.pop(0)], "token": s.token})
             else:
                 side = rng.choice(("buy", "sell"))
+                price, ioc = _order(sh, rng, side)
                 reply = await s.request("add_order", {
                     "order_type": "limit", "side": side, "symbol": WSSYM, "order_qty": float(qty(rng)),
-                    "limit_price": float(_price(sh, rng, side)), "token": s.token})
-                if reply and reply[0].get("success"):
+                    "limit_price": float(price), "time_in_force": "ioc" if ioc else "gtc", "token": s.token})
+                if reply and reply[0].get("success") and not ioc:
                     opened.append(reply[0]["result"]["order_id"])
             c.commands += 1
             c.errors += not (reply and reply[0].get("success"))
@@ -177,11 +186,11 @@ async def fix_loop(sh: Shared, creds: dict[str, Any], rate: float, rng: random.R
                 ok = reply.get(35) == "8"
             else:
                 side = rng.choice(("1", "2"))
-                price = _price(sh, rng, "buy" if side == "1" else "sell")
+                price, ioc = _order(sh, rng, "buy" if side == "1" else "sell")
                 reply = await s.request(cl, "D", [(11, cl), (55, WSSYM), (54, side), (38, qty(rng)), (40, "2"),
-                                                  (44, price), (59, "1"), (60, fix_time())])
+                                                  (44, price), (59, "3" if ioc else "1"), (60, fix_time())])
                 ok = reply.get(35) == "8" and reply.get(150) != "8"
-                if ok and reply.get(39) not in ("2", "4", "C"):
+                if ok and not ioc and reply.get(39) not in ("2", "4", "C"):
                     opened.append((reply.get(37, ""), side))
             c.commands += 1
             c.errors += not ok
