@@ -129,3 +129,20 @@ def test_an_order_amended_all_day_keeps_its_original_and_newest_amends() -> None
     assert versions[0] is orig
     assert amends.AMENDS_KEEP <= len(versions) - 1 <= amends.AMENDS_KEEP + (amends.AMENDS_KEEP >> 3)
     assert versions[-1].amend_id == "A4999" and [v.ts for v in versions[1:]] == sorted(v.ts for v in versions[1:])
+
+
+def test_replay_cli_takes_the_runs_retention_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from simulator.cli import main
+
+    v = _venue(RetentionPolicy(keep=KEEP, trades_keep=KEEP))
+    _trade_rounds(v, 60)
+    path = tmp_path / "journal.jsonl"
+    v.journal.write_jsonl(str(path))
+    flags = ["--seed", "3", "--history-keep", str(KEEP), "--trades-keep", str(KEEP)]
+    assert main(["replay", str(path), *flags]) == 0
+    assert json.loads(capsys.readouterr().out)["digest"] == v.state_digest()
+    assert main(["replay", str(path), "--seed", "3"]) == 0  # the default policy keeps more: another state
+    assert json.loads(capsys.readouterr().out)["digest"] != v.state_digest()
+    assert main(["replay", str(path), "--history-keep", "-1"]) == 2
