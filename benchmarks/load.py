@@ -1382,8 +1382,9 @@ class SimProcess:
         self.starts = 0
 
     def start(self, port: int = 0, fix_port: int = 0) -> dict[str, Any]:
+        # the reconciliation reads the whole run from the in-memory journal: keep all of it
         cmd = [sys.executable, "-m", "simulator", "serve", "--port", str(port), "--fix-port", str(fix_port),
-               "--log-level", "error", *self.extra]
+               "--log-level", "error", "--journal-max", "0", *self.extra]
         if self.state_dir:
             cmd += ["--state-dir", self.state_dir]
         deadline = time.monotonic() + 30
@@ -1433,7 +1434,8 @@ class SimProcess:
 # --------------------------------------------------------------------- main
 def _start_sim() -> tuple[subprocess.Popen[str], dict[str, Any]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "serve", "--port", "0", "--fix-port", "0", "--log-level", "error"],
+        [sys.executable, "-m", "simulator", "serve", "--port", "0", "--fix-port", "0", "--log-level", "error",
+         "--journal-max", "0"],  # the reconciliation reads the whole run from the in-memory journal
         stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None

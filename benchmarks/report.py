@@ -213,6 +213,25 @@ def parse_json_writer(text: str) -> list[Row]:
     return rows
 
 
+def parse_soak(text: str) -> list[Row]:
+    d = _json_line(text) or {}
+    if not d:
+        return []
+    flags = d.get("flags", "defaults")
+    proj = d.get("projected_24h_mib")
+    rows = [
+        Row("soak", f"RSS start / end / peak (MiB), {d.get('minutes')} min at {d.get('commands_per_s')} commands/s",
+            f"{d.get('rss_start_mib')} / {d.get('rss_end_mib')} / {d.get('rss_peak_mib')}"),
+        Row("soak", f"RSS slope after warm-up (MiB/h), {flags}", _f(d.get("slope_mib_per_h"), "+,.1f")),
+        # before the histories reach their retention bounds the slope is the filling: an upper bound, not judged
+        Row("soak", f"24 h RSS projection (MiB), {flags}"
+            + ("" if d.get("at_bounds_s") is not None else " (bounds not reached: upper bound)"),
+            _f(proj), target="< 1024",
+            ok=None if proj is None or d.get("at_bounds_s") is None else bool(d.get("ok"))),
+    ]
+    return rows
+
+
 # name -> (quick flags, full flags, parser)
 KNOWN: dict[str, tuple[list[str], list[str], Parser]] = {
     "engine": (["--ops", "50000", "--check-ops", "5000", "--repeat", "1", "--memory-orders", "200000", "--json"],
@@ -226,6 +245,7 @@ KNOWN: dict[str, tuple[list[str], list[str], Parser]] = {
     "json_writer": (["--n", "1000", "--repeat", "3", "--json"], ["--json"], parse_json_writer),
     "contention": (["--orders", "120000", "--seconds", "3", "--json"], ["--json"], parse_contention),
     "check_peers": (["--check-ops", "2000", "--ops", "20000", "--repeat", "1"], [], parse_check_peers),
+    "soak": (["--minutes", "3", "--json"], ["--minutes", "30", "--json"], parse_soak),
 }
 
 

@@ -41,13 +41,38 @@ def _parser() -> argparse.ArgumentParser:
                    help="recorded data that /admin/replay and series walks may read (default: bundled fixtures only)")
     s.add_argument("--state-dir", default=None, help="persist the journal, snapshots and FIX stores here (restarts resume)")
     s.add_argument("--journal-max", type=int, default=None, metavar="N",
-                   help="keep only the newest N journal entries in memory (default: all)")
+                   help="keep only the newest N journal entries in memory (default: 10000; 0: all)")
+    _retention_args(s)
     s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     r = sub.add_parser("replay", help="re-run a journal (GET /admin/journal.jsonl) and print the state digest")
     r.add_argument("journal", help="JSONL file of journaled commands")
     r.add_argument("--seed", type=int, default=int(env("KRAKEN_SIM_SEED", "0")), help="the seed of the recorded run")
     r.add_argument("--config", default=None, help="the scenario of the recorded run (for its instruments)")
+    _retention_args(r)
     return p
+
+
+def _retention_args(p: argparse.ArgumentParser) -> None:
+    """History kept in memory (README "Retention"); replay needs the run's own values."""
+    p.add_argument("--history-keep", type=int, default=_env_int("KRAKEN_SIM_HISTORY_KEEP"), metavar="N",
+                   help="newest closed orders, fills and ledger entries kept per account (default: 10000; 0: all)")
+    p.add_argument("--trades-keep", type=int, default=_env_int("KRAKEN_SIM_TRADES_KEEP"), metavar="N",
+                   help="newest public trades kept per pair (default: 10000; 0: all)")
+    p.add_argument("--history-days", type=float, default=None, metavar="D",
+                   help="also drop history older than D days of venue time (default: no age limit)")
+
+
+def _env_int(name: str) -> int | None:
+    v = os.environ.get(name)
+    return int(v) if v else None
+
+
+def _retention_bad(args: argparse.Namespace) -> str | None:
+    for flag, v in (("--history-keep", args.history_keep), ("--trades-keep", args.trades_keep),
+                    ("--history-days", args.history_days)):
+        if v is not None and not 0 <= v <= 10**12:
+            return f"kraken-sim: {flag} must be 0 or more"
+    return None
 
 
 def replay(args: argparse.Namespace) -> int:
@@ -62,9 +87,18 @@ def replay(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.config) if args.config else Scenario()
     seed = scenario.seed if scenario.seed is not None else args.seed
+    from simulator.core.engine import EngineConfig
+    from simulator.scenario import retention_policy
+
+    bad = _retention_bad(args)
+    if bad:
+        print(bad, file=sys.stderr)
+        return 2
+    retention = retention_policy(scenario.retention, args.history_keep, args.trades_keep, args.history_days)
     commands = list(Journal.read_commands(args.journal))
     start = commands[0]["ts"] if commands else None
-    venue = Venue(VenueConfig(seed=seed, clock_mode="frozen", clock_start_ns=start, instruments=scenario.instruments))
+    venue = Venue(VenueConfig(seed=seed, clock_mode="frozen", clock_start_ns=start, instruments=scenario.instruments,
+                              engine=EngineConfig(retention=retention)))
     n = venue.replay(commands)
     print(json.dumps({"replayed": n, "digest": venue.state_digest()}))
     return 0
@@ -84,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.journal_max is not None and args.journal_max < 0:
         print("kraken-sim: --journal-max must be 0 or more", file=sys.stderr)
         return 2
+    bad = _retention_bad(args)
+    if bad:
+        print(bad, file=sys.stderr)
+        return 2
     scenario = None
     if args.config:
         try:
@@ -91,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         except (ScenarioError, OSError) as exc:
             print(f"kraken-sim: bad scenario: {exc}", file=sys.stderr)
             return 2
-    from simulator.server.runtime import Settings
+    from simulator.server.runtime import JOURNAL_MAX, Settings
 
     settings = Settings(
         host=args.host,
@@ -105,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         admin_remote=args.admin_allow_remote,
         state_dir=args.state_dir,
         data_dir=args.data_dir,
-        journal_max=args.journal_max,
+        journal_max=JOURNAL_MAX if args.journal_max is None else (args.journal_max or None),
+        history_keep=args.history_keep,
+        trades_keep=args.trades_keep,
+        history_days=args.history_days,
         config_file=args.config,
         log_level=args.log_level,
     )

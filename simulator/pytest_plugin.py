@@ -145,7 +145,7 @@ def start_venue(
 ) -> tuple[ThreadedVenue, KrakenVenue]:
     settings = Settings(
         port=0, fix_port=0, tls_port=0 if tls else None, seed=seed, admin_token=admin_token, state_dir=state_dir,
-        data_dir=data_dir,
+        data_dir=data_dir, journal_max=None,  # a test reads its whole run from the journal
     )
     tv = ThreadedVenue(settings, scenario)
     tv.start()

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from simulator.core.instruments import load_default_instruments
+from simulator.core.retention import RetentionPolicy
 
 DEFAULT_DEMO_BALANCES = {
     "XBT": "10",
@@ -63,6 +64,7 @@ class Scenario:
     status: str = "online"
     market: list[dict[str, Any]] = field(default_factory=list)  # background participants (server/market.py)
     fix: dict[str, Any] = field(default_factory=dict)  # FIX gateway settings (gateways/fix/README.md)
+    retention: dict[str, Any] = field(default_factory=dict)  # [retention] keep / trades_keep / days (core/retention.py)
 
 
 def _line(data: Any, path: str) -> str:
@@ -111,7 +113,39 @@ def _dec(d: Any, key: str, path: str) -> str:
     return str(v)
 
 
-KNOWN_TOP = {"seed", "instruments", "demo", "accounts", "books", "faults", "clock", "status", "market", "fix"}
+KNOWN_TOP = {"seed", "instruments", "demo", "accounts", "books", "faults", "clock", "status", "market", "fix", "retention"}
+RETENTION_KEYS = ("keep", "trades_keep", "days")
+
+
+def retention_policy(
+    table: dict[str, Any] | None, keep: int | None = None, trades_keep: int | None = None, days: float | None = None
+) -> RetentionPolicy:
+    """The retention policy: the scenario's [retention] table, each field
+    overridden by a command-line value when one is given, else the default.
+    `0` turns a bound off (keep everything)."""
+    t = dict(table or {})
+    for k, v in (("keep", keep), ("trades_keep", trades_keep), ("days", days)):
+        if v is not None:
+            t[k] = v
+    d = RetentionPolicy()
+
+    def count(name: str, default: int | None) -> int | None:
+        v = t.get(name)
+        return default if v is None else (int(v) or None)
+
+    return RetentionPolicy.from_days(count("keep", d.keep), count("trades_keep", d.trades_keep), t.get("days"))
+
+
+def _retention_table(data: Any, src: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{src}: retention: must be a table")
+    for k, v in data.items():
+        if k not in RETENTION_KEYS:
+            raise ScenarioError(f"{src}: {_where(data, k, 'retention.' + k)}: unknown field (expected one of {list(RETENTION_KEYS)})")
+        ok = isinstance(v, int) if k != "days" else isinstance(v, (int, float))
+        if isinstance(v, bool) or not ok or v < 0 or v > 10**12:
+            raise ScenarioError(f"{src}: {_where(data, k, 'retention.' + k)}: must be a number from 0 (no bound) up")
+    return dict(data)
 FIX_KEYS = {"plain_enabled": (bool,), "plain_comp_ids": (dict,), "sending_time_accuracy_s": (int, float),
             "md_max_subscriptions": (int,), "derivatives_cost": (int,)}
 
@@ -153,6 +187,8 @@ def parse_scenario(data: dict[str, Any], src: str = "scenario") -> Scenario:
         if k not in KNOWN_TOP:
             raise ScenarioError(f"{src}: {_where(data, k, k)}: unknown field (expected one of {sorted(KNOWN_TOP)})")
     sc = Scenario()
+    if "retention" in data:
+        sc.retention = _retention_table(data["retention"], src)
     if "seed" in data:
         if not isinstance(data["seed"], int):
             raise ScenarioError(f"{src}: {_where(data, 'seed', 'seed')}: must be an integer")

@@ -159,10 +159,10 @@ def test_a_restored_fill_and_its_ledger_entries_are_linked() -> None:
 # derived read indexes (`history`, `market`), which rebuild themselves from the saved lists on first read
 WIRING: dict[type, set[str]] = {
     SpotEngine: {"instruments", "accounts", "ids", "config", "events", "_fee_cache", "admission", "timer_handlers",
-                 "history", "market"},
+                 "history", "market", "_retain_floor", "_retain_trades_floor"},
 }
 SAVED_SPOT = {"now_ns", "status", "books", "orders", "open_orders", "closed_orders", "fills", "trades", "trade_seq",
-              "last_price", "index_price", "stops", "cl_ids", "open_count", "dead_man", "exports", "amend_history",
+              "last_price", "index_price", "stops", "cl_ids", "open_count", "dead_man", "exports", "amend_history", "retention",
               "_timers", "_timer_seq"}  # fmt: skip
 SAVED_DERIVATIVES = {"now_ns", "status", "books", "triggers", "orders", "state", "trades", "trade_seq", "last", "mark",
                      "index", "mark_samples", "index_samples", "funding_override", "funding_history",

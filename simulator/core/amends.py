@@ -10,6 +10,7 @@ from typing import Any
 from .orders import Order
 
 ORIGINAL, USER, RESTATED = "original", "user", "restated"
+AMENDS_KEEP = 1000  # newest amends kept per order (besides the original): core/retention.py's rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,11 @@ class AmendHistory:
         if not versions:
             versions.append(original)
         versions.append(amended)
+        # a resting order amended for a day (a market maker following the price) keeps its
+        # original and its newest AMENDS_KEEP versions, cut in slices (amortised O(1))
+        extra = len(versions) - 1 - AMENDS_KEEP
+        if extra > (AMENDS_KEEP >> 3):
+            del versions[1 : 1 + extra]
 
     def of(self, order_id: str) -> list[AmendRecord]:
         return self.by_order.get(order_id, [])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from .accounts import Account, AccountRegistry, LedgerEntry
@@ -58,6 +58,7 @@ from .orders import (
     Origin,
     RelPrice,
 )
+from .retention import Retention, RetentionPolicy
 from .validation import deadline_elapsed
 
 SYSTEM_STATUSES = ("online", "maintenance", "cancel_only", "post_only", "limit_only")
@@ -82,6 +83,23 @@ class EngineConfig:
     market_protection_pct: Decimal = Decimal("10")  # market orders stop this far beyond the best
     max_open_orders: int = 0  # per pair per account; 0 = unlimited (rate-limit model sets it)
     amend_keeps_priority_on_decrease: bool = True
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)  # finished history kept in memory
+
+
+def _ledger_ts(e: LedgerEntry) -> int:
+    return e.time_ns
+
+
+def _fill_ts(f: Fill) -> int:
+    return f.ts
+
+
+def _trade_ts(t: TradeEvent) -> int:
+    return t.ts
+
+
+def _closed_ts(o: Order) -> int:
+    return o.closed_ns or 0
 
 
 class AddResult:
@@ -148,6 +166,10 @@ class SpotEngine:
         self.dead_man: dict[str, int] = {}  # account -> trigger ns
         self.exports = ExportRegistry()  # AddExport reports
         self.amend_history = AmendHistory()  # OrderAmends: versions of amended orders
+        self.retention = Retention(self.config.retention)  # finished history past the policy leaves memory
+        self.retention.on_cut = self.history.forget  # an index into a cut list is rebuilt on its next read
+        self._retain_floor = self.retention.floor()
+        self._retain_trades_floor = self.retention.floor(trades=True)
         self._timers: list[tuple[int, int, str, str]] = []
         self._timer_seq = 0
         self.admission: Admission | None = None  # rate-limit hook: raise EngineError to refuse
@@ -178,7 +200,10 @@ class SpotEngine:
         `refid` is the reference text, or the Fill whose id it is."""
         bal = acct.credit(asset, amount - fee)
         entry = LedgerEntry(self.ids.reserve(), refid, self.now_ns, type_, subtype, asset, amount, fee, bal, acct.id)
-        acct.ledger.append(entry)
+        ledger = acct.ledger
+        ledger.append(entry)
+        if len(ledger) > self._retain_floor:
+            self.retention.appended(("ledger", acct.id), ledger, self.now_ns, _ledger_ts)
         self.events.append(entry)
         return entry
 
@@ -757,7 +782,10 @@ class SpotEngine:
         seq = self.trade_seq[pair.id] + 1
         self.trade_seq[pair.id] = seq
         trade = TradeEvent(pair.id, seq, price, qty, taker.side, now, maker.id, taker.id, taker.ordertype)
-        self.trades[pair.id].append(trade)
+        trades = self.trades[pair.id]
+        trades.append(trade)
+        if len(trades) > self._retain_trades_floor:
+            self.retention.appended(("trades", pair.id), trades, now, _trade_ts, trades=True)
         self.last_price[pair.id] = price
         # maker side of the book shrinks
         maker.visible -= qty
@@ -823,7 +851,21 @@ class SpotEngine:
             self.fills[acct.id] = [fill]
         else:
             fills.append(fill)
+            if len(fills) > self._retain_floor:
+                self.retention.appended(("fills", acct.id), fills, self.now_ns, _fill_ts)
         return fill
+
+    def _retain_closed(self, account_id: str, closed: list[Order]) -> None:
+        """Closed orders past the retention policy leave memory, with
+        everything keyed by their id (queries then know them no more)."""
+        n = self.retention.due(closed, self.now_ns, _closed_ts)
+        if not n:
+            return
+        versions = self.amend_history.by_order
+        for o in closed[:n]:
+            self.orders.pop(o.id, None)
+            versions.pop(o.id, None)
+        self.retention.cut(("closed", account_id), closed, n)
 
     def _rest(self, o: Order) -> None:
         pair = o.pair
@@ -857,7 +899,10 @@ class SpotEngine:
         opened = self.open_orders.get(o.account_id)
         if opened is not None and opened.pop(o.id, None) is not None:
             self.open_count[(o.account_id, o.pair.id)] -= 1
-        self.closed_orders.setdefault(o.account_id, []).append(o)
+        closed = self.closed_orders.setdefault(o.account_id, [])
+        closed.append(o)
+        if len(closed) > self._retain_floor:
+            self._retain_closed(o.account_id, closed)
         if o.cl_ord_id is not None:
             self.cl_ids.pop((o.account_id, o.cl_ord_id), None)
         if o.ordertype in TRIGGERED_TYPES and not o.triggered:

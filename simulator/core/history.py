@@ -286,6 +286,19 @@ class HistoryIndex:
             ix = self.trades[account_id] = TradeIndex(fills)
         return ix
 
+    def forget(self, key: object, _n: int = 0) -> None:
+        """Retention cut the front off one of the lists (`("closed"|"fills"|"ledger",
+        account)`): the index holding positions into it is rebuilt on the next read."""
+        if not isinstance(key, tuple) or len(key) != 2:
+            return
+        kind, account_id = key
+        if kind == "closed":
+            self.orders.pop(account_id, None)
+        elif kind == "fills":
+            self.trades.pop(account_id, None)
+        elif kind == "ledger":
+            self.ledgers.pop(account_id, None)
+
     def ledger(self, account_id: str, entries: list[LedgerEntry]) -> LedgerIndex:
         ix = self.ledgers.get(account_id)
         if ix is None or ix.entries is not entries:

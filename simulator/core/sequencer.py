@@ -66,6 +66,11 @@ class Journal:
         self.dropped = 0
         self._seq = 0
 
+    @property
+    def last_seq(self) -> int:
+        """The newest entry's seq (kept or dropped)."""
+        return self._seq
+
     def next_seq(self) -> int:
         self._seq += 1
         return self._seq

@@ -71,6 +71,8 @@ def to_state(eng: SpotEngine) -> dict[str, Any]:
     out: dict[str, Any] = {
         "now_ns": eng.now_ns,
         "status": eng.status,
+        # what retention cut off each history list so far (the digest covers it)
+        "retention_dropped": [[k[0], k[1], n] for k, n in eng.retention.dropped.items()],  # type: ignore[index]
         "open_orders": {a: [ref(o) for o in d.values()] for a, d in eng.open_orders.items()},
         "books": {pid: _book_rec(b, orders) for pid, b in eng.books.items()},
         "stops": {pid: [ref(o) for o in lst] for pid, lst in eng.stops.items()},
@@ -125,6 +127,7 @@ def from_state(eng: SpotEngine, state: dict[str, Any]) -> None:
     """Replace the engine's state with a saved one (the accounts, with their
     ledgers, are loaded first)."""
     inst = eng.instruments
+    eng.retention.dropped = {(kind, key): n for kind, key, n in state.get("retention_dropped", [])}
     names = state["order_fields"]
     hist = state["history"]
     orders: list[Order] = []

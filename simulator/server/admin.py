@@ -239,7 +239,18 @@ def _router(rt: Runtime) -> APIRouter:
             last = e.seq
             if len(out) >= limit:
                 break
-        return {"entries": out, "last": last, "dropped": rt.venue.journal.dropped}
+        journal = rt.venue.journal
+        return {"entries": out, "last": last, "dropped": journal.dropped, "head": journal.last_seq}
+
+    @r.get("/retention", summary="What finished history memory keeps (README: Retention)")
+    def retention() -> dict[str, Any]:
+        from simulator.core.retention import summary
+
+        with rt.venue.spot_seq.exclusive() as eng:
+            out = summary(eng)
+        journal = rt.venue.journal
+        out["journal"] = {"kept": len(journal.entries), "max": journal.max_entries, "dropped": journal.dropped}
+        return out
 
     @r.get("/journal.jsonl", summary="The journal's commands as JSONL (replay with `kraken-sim replay FILE`)")
     def journal_jsonl() -> Any:

@@ -54,6 +54,9 @@ class Faults:
         }
 
 
+JOURNAL_MAX = 10_000  # the server's in-memory journal by default (a long-lived sidecar stays flat)
+
+
 @dataclass
 class Settings:
     host: str = "127.0.0.1"
@@ -69,7 +72,12 @@ class Settings:
     config_file: str | None = None
     data_dir: str | None = None  # /admin/replay and series walks read files here (besides the bundled fixtures)
     log_level: str = "warning"
-    journal_max: int | None = None  # in-memory journal entries kept (None: all; the state-dir journal keeps all)
+    journal_max: int | None = JOURNAL_MAX  # in-memory journal entries kept (None: all; the state-dir journal keeps all)
+    # history kept in memory (core/retention.py): None takes the scenario's [retention] value, else the default;
+    # 0 keeps everything
+    history_keep: int | None = None  # newest closed orders / fills / ledger entries per account
+    trades_keep: int | None = None  # newest public trades per pair
+    history_days: float | None = None  # also drop history older than this many days
     # with state_dir: snapshot the venue every N journaled commands (0: only at a clean stop)
     snapshot_every: int = field(default_factory=lambda: int(os.environ.get("KRAKEN_SIM_SNAPSHOT_EVERY", "2000")))
     # HTTP: a request (head and body) must arrive within this many seconds of the connection

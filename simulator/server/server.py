@@ -17,9 +17,10 @@ from typing import Any
 
 import uvicorn
 
+from simulator.core.engine import EngineConfig
 from simulator.core.venue import Venue, VenueConfig
 from simulator.gateways import load_gateways
-from simulator.scenario import Scenario
+from simulator.scenario import Scenario, retention_policy
 
 from .app import build_app
 from .httpproto import deadline_protocol
@@ -60,8 +61,11 @@ class VenueServer:
         seed = self.scenario.seed if self.scenario.seed is not None else settings.seed
         settings.seed = seed
         clock_mode = str(self.scenario.clock.get("mode", "real"))
+        retention = retention_policy(
+            self.scenario.retention, settings.history_keep, settings.trades_keep, settings.history_days
+        )
         venue = Venue(VenueConfig(seed=seed, clock_mode=clock_mode, instruments=self.scenario.instruments,
-                                  journal_max=settings.journal_max))
+                                  journal_max=settings.journal_max, engine=EngineConfig(retention=retention)))
         self.rt = Runtime(venue, settings, self.scenario)
         self.rt.gateways = load_gateways()
         self.rt.build()

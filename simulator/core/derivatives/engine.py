@@ -26,6 +26,7 @@ from ..ids import IdGenerator
 from ..instruments import InstrumentRegistry
 from ..marketdata import MarketData
 from ..numbers import BALANCE_DP
+from ..retention import bound
 from .errors import FuturesCode, FuturesError
 from .events import (
     ACCEPTED,
@@ -94,6 +95,7 @@ class FuturesConfig:
     order_status_window_ms: int = 5000  # orders/status keeps finished orders this long
     history_max: int = 10000  # per account: fills, logs, order history
     trades_max: int = 100000  # per contract
+    samples_max: int = 100000  # mark / index price samples kept per contract / index (core/retention.py)
     max_open_orders: int = 500  # per account (tooManyOrders)
 
 
@@ -1426,11 +1428,15 @@ class FuturesEngine:
             raise FuturesError(FuturesCode.INVALID_ARGUMENT)
         key, specs = self._index_targets(symbol)
         self.index[key] = price
-        self.index_samples.setdefault(key, []).append((self.now_ns, price))
+        samples = self.index_samples.setdefault(key, [])
+        samples.append((self.now_ns, price))
+        bound(samples, self.config.samples_max)
         for spec in specs:
             if move_marks:
                 self.mark[spec.symbol] = price
-                self.mark_samples[spec.symbol].append((self.now_ns, price))
+                marks = self.mark_samples[spec.symbol]
+                marks.append((self.now_ns, price))
+                bound(marks, self.config.samples_max)
             self._emit(FMarketEvent(spec.symbol, "index", self.now_ns))
         for spec in specs:
             self._check_triggers(spec)
@@ -1442,7 +1448,9 @@ class FuturesEngine:
             raise FuturesError(FuturesCode.INVALID_ARGUMENT)
         spec = self.spec(symbol)
         self.mark[spec.symbol] = price
-        self.mark_samples[spec.symbol].append((self.now_ns, price))
+        marks = self.mark_samples[spec.symbol]
+        marks.append((self.now_ns, price))
+        bound(marks, self.config.samples_max)
         self._emit(FMarketEvent(spec.symbol, "mark", self.now_ns))
         self._check_triggers(spec)
         self._check_liquidations()

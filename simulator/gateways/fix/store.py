@@ -32,6 +32,9 @@ class SessionKey:
         return f"{self.begin_string}:{self.sender_comp_id}->{self.target_comp_id}"
 
 
+RESEND_KEEP = 10_000  # outbound messages a session keeps in memory for ResendRequest
+
+
 class MessageStore:
     """In-memory store; `FileStore` adds persistence on top of the same API."""
 
@@ -67,16 +70,30 @@ class MessageStore:
         self._session_day = day
         self._save_seqnums()
 
+    def _remember(self, seq: int, raw: bytes) -> None:
+        """Keep a message for resends: the newest RESEND_KEEP only (older ones
+        are answered with a gap fill, as for session messages), trimmed in
+        slices of an eighth so a long session stays flat."""
+        msgs = self._messages
+        msgs[seq] = raw
+        if len(msgs) > RESEND_KEEP + (RESEND_KEEP >> 3):
+            for old in sorted(msgs)[: len(msgs) - RESEND_KEEP]:
+                del msgs[old]
+
     def save_outbound(self, seq: int, raw: bytes) -> None:
         """Keep an outbound message and advance the next sender seqnum past it."""
-        self._messages[seq] = raw
+        self._remember(seq, raw)
         self._next_sender = max(self._next_sender, seq + 1)
         self._append_message(seq, raw)
         self._save_seqnums()
 
     def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         """Stored messages with begin <= seq <= end, in order."""
-        return [(s, self._messages[s]) for s in range(begin, end + 1) if s in self._messages]
+        msgs = self._messages
+        if not msgs:
+            return []
+        lo, hi = max(begin, min(msgs)), min(end, max(msgs))  # the window held, not the range asked
+        return [(s, msgs[s]) for s in range(lo, hi + 1) if s in msgs]
 
     def reset(self, session_day: int | None = None) -> None:
         """Forget every message; both next seqnums back to 1."""
@@ -129,7 +146,7 @@ class FileStore(MessageStore):
                 for line in fh:
                     try:
                         rec = json.loads(line)
-                        self._messages[int(rec["seq"])] = rec["raw"].encode("latin-1")
+                        self._remember(int(rec["seq"]), rec["raw"].encode("latin-1"))
                     except (ValueError, KeyError, TypeError):
                         log.warning("FIX store %s: skipping a torn line", self.key)
         # messages beyond the saved seqnum (crash between the two writes) still count

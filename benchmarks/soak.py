@@ -1,0 +1,358 @@
+"""Soak: does a long-lived sidecar stay flat?  Steady mixed traffic against a
+real `kraken-sim serve` subprocess (default flags unless given), its resident
+memory sampled, the slope fitted after a warm-up, and the 24 h projection
+printed beside the target (issue 15.11: under 1 GiB at 200 commands/s).
+
+    python -m benchmarks.soak [--minutes 3] [--rate 200] [--json] [-- serve flags, e.g. --journal-max 10000]
+
+Traffic, paced to `--rate` commands/s in all: the background market on
+XBTUSD (`POST /admin/market` with its defaults: two makers and a taker every
+500 ms, about 10 commands/s), and one Spot REST, one Spot WS v2 and one FIX
+4.4 client on one trading account, placing limit orders around the touch
+(half of them crossing it as IOC: fills against the background market's
+makers) and cancelling their oldest resting order once they hold a few; every tenth
+step the REST client also reads its ClosedOrders page.  One trading account on
+purpose: a short run then fills its history to the retention bound, so the
+tail of the run shows the plateau a day-long run would.  The commands/s
+figure is the venue's own (journal seqs per second).
+
+The projection is linear from the fitted slope (least squares over the
+samples after warm-up): RSS at the end of the run + slope x the rest of 24 h.
+Warm-up ends at `--warmup` seconds or, later, once the venue says
+(`GET /admin/retention`) that the journal, the trading account's closed
+orders, fills and ledger, and the pair's public trades have reached their
+retention bounds: before that,
+memory is filling up to a bound, and a slope fitted there would project that
+filling across the whole day.  When the run ends before the bounds are
+reached, the fit takes the last 40 % of it and says so (then the projection is
+an upper bound: run longer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.load import (
+    PAIR,
+    WSSYM,
+    FixSession,
+    LoadConfig,
+    Shared,
+    View,
+    WsSession,
+    fix_time,
+    qty,
+    rest_call,
+    setup_accounts,
+    ws_token,
+)
+
+TARGET_MIB = 1024.0
+PAIR_ID = "XXBTZUSD"  # PAIR's id (the retention view's key)
+DAY_S = 86_400.0
+BACKGROUND_RATE = 10.0  # the default background market's commands/s (server/market.py)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of `pid` (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def fit(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares (slope per second, intercept) of (t, rss) samples."""
+    n = len(samples)
+    if n < 2:
+        return 0.0, samples[0][1] if samples else 0.0
+    mt = sum(t for t, _ in samples) / n
+    mr = sum(r for _, r in samples) / n
+    var = sum((t - mt) ** 2 for t, _ in samples)
+    slope = sum((t - mt) * (r - mr) for t, r in samples) / var if var else 0.0
+    return slope, mr - slope * mt
+
+
+class Pacer:
+    """Steps at a fixed rate (catching up after a slow step, never bursting more than one second's worth)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next = time.monotonic()
+
+    async def wait(self) -> None:
+        self.next = max(self.next + self.interval, time.monotonic() - 1.0)
+        delay = self.next - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Counts:
+    def __init__(self) -> None:
+        self.commands = 0
+        self.errors = 0
+        self.reads = 0
+
+
+def _order(sh: Shared, rng: random.Random, side: str) -> tuple[Decimal, bool]:
+    """(price, immediate-or-cancel): half the orders cross the touch as IOC (they fill against the
+    background market's makers), the others rest 50-100 ticks behind it, clear of the crossing
+    ones (one account: a cross into its own resting order would only be self-trade prevention)."""
+    if rng.random() < 0.5:
+        ticks = rng.randint(0, 30)
+        return (sh.ask + ticks * sh.tick if side == "buy" else max(sh.bid - ticks * sh.tick, sh.tick)), True
+    ticks = rng.randint(50, 100)
+    return (sh.bid - ticks * sh.tick if side == "buy" else sh.ask + ticks * sh.tick), False
+
+
+async def rest_loop(sh: Shared, creds: dict[str, Any], rate: float, rng: random.Random, c: Counts) -> None:
+    opened: list[str] = []
+    pace = Pacer(rate)
+    async with httpx.AsyncClient(timeout=10) as http:
+        step = 0
+        while not sh.done():
+            await pace.wait()
+            step += 1
+            if len(opened) > 4:
+                res = await rest_call(sh, http, creds, "CancelOrder", {"txid": opened.pop(0)})
+            else:
+                side = rng.choice(("buy", "sell"))
+                price, ioc = _order(sh, rng, side)
+                res = await rest_call(sh, http, creds, "AddOrder", {
+                    "pair": PAIR, "type": side, "ordertype": "limit", "volume": str(qty(rng)),
+                    "price": str(price), "timeinforce": "IOC" if ioc else "GTC"})
+                if not res.get("error") and not ioc:
+                    opened.extend(res["result"]["txid"])
+            c.commands += 1
+            c.errors += bool(res.get("error"))
+            if step % 10 == 0:
+                await rest_call(sh, http, creds, "ClosedOrders", {})
+                c.reads += 1
+
+
+async def ws_loop(sh: Shared, creds: dict[str, Any], rate: float, rng: random.Random, c: Counts) -> None:
+    v = View("ws", "ws", creds["account_id"])
+    s = WsSession(sh, v, await ws_token(sh, creds))
+    await s.open()
+    opened: list[str] = []
+    pace = Pacer(rate)
+    try:
+        while not sh.done():
+            await pace.wait()
+            if len(opened) > 4:
+                reply = await s.request("cancel_order", {"order_id": [opened.pop(0)], "token": s.token})
+            else:
+                side = rng.choice(("buy", "sell"))
+                price, ioc = _order(sh, rng, side)
+                reply = await s.request("add_order", {
+                    "order_type": "limit", "side": side, "symbol": WSSYM, "order_qty": float(qty(rng)),
+                    "limit_price": float(price), "time_in_force": "ioc" if ioc else "gtc", "token": s.token})
+                if reply and reply[0].get("success") and not ioc:
+                    opened.append(reply[0]["result"]["order_id"])
+            c.commands += 1
+            c.errors += not (reply and reply[0].get("success"))
+            s.replies.clear()  # the client's own memory stays flat too
+            v.fills.clear()
+            v.exec_ids.clear()
+    finally:
+        await s.close()
+
+
+async def fix_loop(sh: Shared, creds: dict[str, Any], rate: float, rng: random.Random, c: Counts) -> None:
+    v = View("fix", "fix", creds["account_id"])
+    s = FixSession(sh, v, creds)
+    await s.open()
+    opened: list[tuple[str, str]] = []
+    pace = Pacer(rate)
+    try:
+        while not sh.done():
+            await pace.wait()
+            cl = sh.next_cl()
+            if len(opened) > 4:
+                oid, side = opened.pop(0)
+                reply = await s.request(cl, "F", [(11, cl), (37, oid), (55, WSSYM), (54, side), (60, fix_time())])
+                ok = reply.get(35) == "8"
+            else:
+                side = rng.choice(("1", "2"))
+                price, ioc = _order(sh, rng, "buy" if side == "1" else "sell")
+                reply = await s.request(cl, "D", [(11, cl), (55, WSSYM), (54, side), (38, qty(rng)), (40, "2"),
+                                                  (44, price), (59, "3" if ioc else "1"), (60, fix_time())])
+                ok = reply.get(35) == "8" and reply.get(150) != "8"
+                if ok and not ioc and reply.get(39) not in ("2", "4", "C"):
+                    opened.append((reply.get(37, ""), side))
+            c.commands += 1
+            c.errors += not ok
+            v.in_seqs.clear()
+            v.fills.clear()
+            v.exec_ids.clear()
+            s.by_seq.clear()
+    finally:
+        await s.close()
+
+
+async def journal_head(http: httpx.AsyncClient, info: dict[str, Any]) -> int:
+    """The venue's newest journal seq (every command, the background market's too)."""
+    r = await http.get(info["admin"] + "/journal", params={"since": 2**62, "limit": 1, "events": "false"})
+    return int(r.json()["head"])
+
+
+async def at_bounds(http: httpx.AsyncClient, info: dict[str, Any], account: str) -> bool:
+    """Has the journal, the trading account's every history list and the pair's public trades been cut back to
+    their bounds?"""
+    with contextlib.suppress(Exception):
+        r = (await http.get(info["admin"] + "/retention")).json()
+        return (bool(r["journal"]["dropped"]) and all(account in r[k]["at_bound_keys"] for k in ("closed", "fills", "ledger"))
+                and PAIR_ID in r["trades"]["at_bound_keys"])
+    return False
+
+
+async def touch(sh: Shared, http: httpx.AsyncClient) -> None:
+    """Keep the clients' idea of the touch current (the background market walks)."""
+    while not sh.done():
+        with contextlib.suppress(Exception):
+            depth = (await http.get(sh.info["spot_rest"] + f"/0/public/Depth?pair={PAIR}&count=1")).json()["result"]
+            book = next(iter(depth.values()))
+            sh.bid, sh.ask = Decimal(book["bids"][0][0]), Decimal(book["asks"][0][0])
+        await asyncio.sleep(1.0)
+
+
+async def soak(info: dict[str, Any], pid: int, minutes: float, rate: float, sample_s: float,
+               warmup_s: float) -> dict[str, Any]:
+    cfg = LoadConfig(seconds=minutes * 60, kill_every_s=None, admin_drop_ws=False, slow_consumer=False,
+                     cross_share=0.5)
+    sh = Shared(info, cfg)
+    rng = random.Random(7)
+    async with httpx.AsyncClient(timeout=10) as http:
+        sh.http = http
+        (trader,) = await setup_accounts(sh, http, ["trader"])
+        creds = [trader, trader, trader]
+        r = await http.post(info["admin"] + "/market", json={"symbol": PAIR, "enabled": True})
+        r.raise_for_status()
+        head0 = await journal_head(http, info)
+        depth = (await http.get(info["spot_rest"] + f"/0/public/Depth?pair={PAIR}&count=1")).json()["result"]
+        book = next(iter(depth.values()))
+        sh.bid, sh.ask = Decimal(book["bids"][0][0]), Decimal(book["asks"][0][0])
+        client_rate = max(rate - BACKGROUND_RATE, 3.0)
+        shares = {"rest": 0.4, "ws": 0.3, "fix": 0.3}
+        c = Counts()
+        t0 = time.monotonic()
+        sh.deadline = t0 + minutes * 60
+        samples: list[tuple[float, float]] = [(0.0, rss_mib(pid))]
+        tasks = [
+            asyncio.ensure_future(rest_loop(sh, creds[0], client_rate * shares["rest"], random.Random(1), c)),
+            asyncio.ensure_future(ws_loop(sh, creds[1], client_rate * shares["ws"], random.Random(2), c)),
+            asyncio.ensure_future(fix_loop(sh, creds[2], client_rate * shares["fix"], random.Random(3), c)),
+            asyncio.ensure_future(touch(sh, http)),
+        ]
+        del rng
+        bounded_at: float | None = None
+        while time.monotonic() < sh.deadline:
+            await asyncio.sleep(sample_s)
+            t = time.monotonic() - t0
+            samples.append((t, rss_mib(pid)))
+            if bounded_at is None and await at_bounds(http, info, trader["account_id"]):
+                bounded_at = t
+                print(f"  t={t:6.0f} s  journal and the trading account's history at their retention bounds",
+                      flush=True)
+            if any(tk.done() and tk.exception() for tk in tasks):
+                break
+            print(f"  t={t:6.0f} s  rss={samples[-1][1]:7.1f} MiB  client commands={c.commands:,}", flush=True)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        failed = [repr(r) for r in results if isinstance(r, BaseException)]
+        elapsed = time.monotonic() - t0
+        venue_commands = await journal_head(http, info) - head0
+        retained = (await http.get(info["admin"] + "/retention")).json()
+    start = max(warmup_s, bounded_at) if bounded_at is not None else elapsed * 0.6
+    tail = [s for s in samples if s[0] >= start]
+    if len(tail) < 3:
+        tail = samples[-3:]
+    slope, _ = fit(tail)
+    end = samples[-1][1]
+    projected = end + slope * max(0.0, DAY_S - elapsed)
+    return {
+        "minutes": round(elapsed / 60, 2),
+        "commands_per_s": round(venue_commands / elapsed, 1),
+        "venue_commands": venue_commands,
+        "client_commands": c.commands,
+        "refused": c.errors,
+        "history_reads": c.reads,
+        "rss_start_mib": round(samples[0][1], 1),
+        "rss_end_mib": round(end, 1),
+        "rss_peak_mib": round(max(r for _, r in samples), 1),
+        "warmup_s": round(start, 1),
+        "at_bounds_s": None if bounded_at is None else round(bounded_at, 1),
+        "retention": retained,
+        "slope_mib_per_h": round(slope * 3600, 2),
+        "projected_24h_mib": round(projected, 1),
+        "target_mib": TARGET_MIB,
+        "ok": projected < TARGET_MIB and not failed,
+        "failed": failed,
+        "samples": [(round(t, 1), round(r, 1)) for t, r in samples],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=3.0, help="how long to run (default 3)")
+    ap.add_argument("--rate", type=float, default=200.0, help="commands/s in all, background market included")
+    ap.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
+    ap.add_argument("--warmup", type=float, default=None, help="least seconds before the fit (default: 30)")
+    ap.add_argument("--json", action="store_true", help="end with one JSON line (benchmarks.report)")
+    ap.add_argument("serve_flags", nargs=argparse.REMAINDER, help="after --: extra `kraken-sim serve` flags")
+    a = ap.parse_args(argv)
+    extra = [f for f in a.serve_flags if f != "--"]
+    warmup = a.warmup if a.warmup is not None else 30.0
+    cmd = [sys.executable, "-m", "simulator", "serve", "--port", "0", "--fix-port", "0", "--log-level", "error", *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("simulator did not start")
+        info = json.loads(line)
+        print(f"soak: {a.minutes:g} min at {a.rate:g} commands/s against `kraken-sim serve {' '.join(extra)}`"
+              f" (pid {proc.pid})", flush=True)
+        out = asyncio.run(soak(info, proc.pid, a.minutes, a.rate, a.sample, warmup))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    out["flags"] = " ".join(extra) or "defaults"
+    print(f"venue commands/s: {out['commands_per_s']:,.0f} ({out['venue_commands']:,} in all; clients "
+          f"{out['client_commands']:,}, of which refused {out['refused']:,}; the rest: the background market)")
+    print(f"RSS: start {out['rss_start_mib']:.0f} MiB, end {out['rss_end_mib']:.0f} MiB, "
+          f"peak {out['rss_peak_mib']:.0f} MiB")
+    if out["at_bounds_s"] is None:
+        print("history did not reach its retention bounds in this run: the fit takes the last 40 %, "
+              "the projection is an upper bound (run longer)")
+    ret = out["retention"]
+    print("retained: " + ", ".join(f"{k} {ret[k]['kept']:,} (cut {ret[k]['dropped']:,})"
+                                   for k in ("closed", "fills", "ledger", "trades"))
+          + f", journal {ret['journal']['kept']:,} (cut {ret['journal']['dropped']:,})")
+    print(f"slope after {out['warmup_s']:.0f} s warm-up: {out['slope_mib_per_h']:+.1f} MiB/h")
+    print(f"24 h projection: {out['projected_24h_mib']:,.0f} MiB (target < {TARGET_MIB:,.0f} MiB): "
+          f"{'met' if out['ok'] else 'NOT met'}")
+    if out["failed"]:
+        print(f"client failures: {out['failed']}")
+    if a.json:
+        print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
