@@ -1,31 +1,18 @@
 """What the Spot v2 and Derivatives v1 WebSocket gateways share: a hub made once
 per runtime (it outlives venue resets) and bound to the server's event loop,
 waking a connection's writer from any thread, and closing a connection whose
-bounded outbound queue may still hold replies.
-
-Fan-out yields to order entry: a feed update queues its text on every
-subscriber at once (cheap), but the writers that put it on the wire are woken
-by one pump per hub, a few at a time, and only when nothing else is waiting
-on the event loop.  Each send is a syscall; 1000 of them in one loop turn
-would hold an order request that arrived meanwhile for the whole turn.
-Per-connection order is untouched: each connection still has one FIFO queue
-and one writer."""
+bounded outbound queue may still hold replies."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import threading
-from collections import deque
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from simulator.server.runtime import Runtime
-
-WAKE_BATCH = 1  # writers woken per loop turn by the pump
-WRITER_BATCH = 2  # messages a woken writer sends before it queues up behind the others again
-YIELD_CAP = 64  # loop turns the pump defers to other work before it wakes a batch anyway (progress)
 
 
 class LoopBound:
@@ -60,37 +47,12 @@ class LoopBound:
     def on_reset(self) -> None:
         raise NotImplementedError
 
-    _due: deque[Any] | None = None
-    _pump: asyncio.Task[None] | None = None
-
     def wake(self, conn: Any) -> None:
-        """Have `conn`'s writer woken by the pump, from any thread (admin calls run
-        engine commands in a worker thread)."""
+        """Wake a writer from any thread (admin calls run engine commands in a worker thread)."""
         if threading.get_ident() == self.loop_thread:
-            self._schedule(conn)
+            conn.wake.set()
         elif self.loop is not None:
-            self.loop.call_soon_threadsafe(self._schedule, conn)
-
-    def _schedule(self, conn: Any) -> None:
-        if self._due is None:
-            self._due = deque()
-        self._due.append(conn)
-        loop = asyncio.get_running_loop()
-        if self._pump is None or self._pump.done() or self._pump.get_loop() is not loop:
-            self._pump = loop.create_task(self._run_pump(self._due))
-
-    async def _run_pump(self, due: deque[Any]) -> None:
-        """Wake the due writers WAKE_BATCH per loop turn, each turn only once the
-        loop has nothing else ready (a request read, a reply to write)."""
-        ready = getattr(asyncio.get_running_loop(), "_ready", None)  # the default loop's run queue
-        while due:
-            await asyncio.sleep(0)
-            waited = 0
-            while ready and waited < YIELD_CAP:
-                await asyncio.sleep(0)
-                waited += 1
-            for _ in range(min(WAKE_BATCH, len(due))):
-                due.popleft().wake.set()
+            self.loop.call_soon_threadsafe(conn.wake.set)
 
     def call_in_loop(self, fn: Any, *args: Any) -> None:
         if self.loop is None:

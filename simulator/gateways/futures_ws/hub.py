@@ -40,7 +40,7 @@ from simulator.core.sequencer import JournalEntry, Sequencer
 from simulator.gateways.futures_rest import fmt
 from simulator.gateways.futures_rest.auth import sign_challenge
 from simulator.gateways.futures_rest.fmt import JSON
-from simulator.gateways.ws_common import WRITER_BATCH, LoopBound, QueuedConnection
+from simulator.gateways.ws_common import LoopBound, QueuedConnection
 from simulator.server.runtime import Runtime
 
 from . import feeds
@@ -133,17 +133,14 @@ class FuturesConn(QueuedConnection):
 
     async def _writer_loop(self) -> None:
         q = self.queue
-        ev = self.wake
         try:
             while True:
-                await ev.wait()
-                ev.clear()
-                n = WRITER_BATCH
-                while q and n:
-                    await self.ws.send_text(q.popleft())
-                    n -= 1
-                if q:
-                    self.hub.wake(self)  # the rest after the other subscribers' turn (the hub's pump)
+                if not q:
+                    self.wake.clear()
+                    if not q:
+                        await self.wake.wait()
+                    continue
+                await self.ws.send_text(q.popleft())
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the socket went away

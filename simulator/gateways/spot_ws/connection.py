@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket
 
 from simulator.gateways.jsonw import dumps
-from simulator.gateways.ws_common import WRITER_BATCH, QueuedConnection
+from simulator.gateways.ws_common import QueuedConnection
 
 from .fmt import ts_us
 from .methods import METHOD_PERMISSIONS, TRADING_METHODS, Reply, Trading
@@ -112,37 +112,32 @@ class WsConnection(QueuedConnection):
             self.reply(method, cur[1], cur[2], a.result, a.error, extra)
 
     async def _writer_loop(self) -> None:
-        """Sends what the feed queued, WRITER_BATCH messages per wake by the hub's
-        pump; the reader flushes its own replies (one loop hop less)."""
+        """Sends what the feed queued; the reader flushes its own replies (one loop hop less)."""
         q = self.queue
         ev = self.wake
         try:
             while True:
-                await ev.wait()
-                ev.clear()
-                if not q or self.sending:  # the reader is sending: it empties the queue
+                if not q or self.sending:
+                    ev.clear()
+                    if not q or self.sending:
+                        await ev.wait()
                     continue
-                await self.flush(WRITER_BATCH)
-                if q and not self.sending:
-                    self.hub.wake(self)  # the rest after the other subscribers' turn
+                await self.flush()
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the socket went away under us
             self.closed = True
 
-    async def flush(self, limit: int = 0) -> None:
-        """Send what is queued (at most `limit` messages if given); only one
-        coroutine sends at a time, keeping order."""
+    async def flush(self) -> None:
+        """Send everything queued; only one coroutine sends at a time, keeping order."""
         if self.sending:
             return
         self.sending = True
         q = self.queue
         send = self.ws.send
-        n = limit or -1
         try:
-            while q and n:
+            while q:
                 await send({"type": "websocket.send", "text": q.popleft()})
-                n -= 1
             self.last_send = time.monotonic()
         finally:
             self.sending = False

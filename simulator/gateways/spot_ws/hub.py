@@ -164,17 +164,10 @@ class Hub(LoopBound):
                 if not bsubs:
                     del self.balances[acct2]
 
-    def fan_out(self, subs: Any, text: str) -> None:
-        """Queue one encoded update on every subscriber.  This runs inside the
-        sequencer, on the order path: a subscriber whose queue is already waiting
-        for its writer only gets the append; `send` (overflow, wake) otherwise."""
-        maxq = self.config.max_queue - 1
+    @staticmethod
+    def fan_out(subs: Any, text: str) -> None:
         for c in subs:
-            q = c.queue
-            if 0 < len(q) < maxq and not c.closed:
-                q.append(text)
-            else:
-                c.send(text)
+            c.send(text)
 
     # ----------------------------------------------------------------- feed
     def on_entry(self, entry: JournalEntry) -> None:
