@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from simulator.server.runtime import Runtime
 
 
-class LoopBound:
+class LoopBound(ABC):
     """A hub bound to the event loop its connections live on."""
 
     loop: asyncio.AbstractEventLoop | None
@@ -23,9 +24,9 @@ class LoopBound:
     conns: Any  # the open connections (each has `drop`)
     _task: asyncio.Task[None] | None
 
+    @abstractmethod
     def _background(self) -> Coroutine[Any, Any, None]:
         """The hub's periodic work, run on the server's loop."""
-        raise NotImplementedError
 
     def bind_loop(self) -> None:
         if self.loop is None:
@@ -41,11 +42,13 @@ class LoopBound:
         if self._task is not None:
             self._task.cancel()
 
+    @abstractmethod
     def on_entry(self, entry: Any) -> None:
-        raise NotImplementedError
+        """One journal entry from the bus (runs inside the sequencer: enqueue only)."""
 
+    @abstractmethod
     def on_reset(self) -> None:
-        raise NotImplementedError
+        """The venue was reset: tell the live connections."""
 
     def wake(self, conn: Any) -> None:
         """Wake a writer from any thread (admin calls run engine commands in a worker thread)."""
