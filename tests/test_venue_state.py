@@ -163,7 +163,7 @@ WIRING: dict[type, set[str]] = {
 }
 SAVED_SPOT = {"now_ns", "status", "books", "orders", "open_orders", "closed_orders", "fills", "trades", "trade_seq",
               "last_price", "index_price", "stops", "cl_ids", "open_count", "dead_man", "exports", "amend_history", "retention",
-              "_timers", "_timer_seq"}  # fmt: skip
+              "_timers", "_timer_seq", "margin"}  # fmt: skip
 SAVED_DERIVATIVES = {"now_ns", "status", "books", "triggers", "orders", "state", "trades", "trade_seq", "last", "mark",
                      "index", "mark_samples", "index_samples", "funding_override", "funding_history",
                      "last_funding_ns", "open_interest", "house", "house_positions", "notifications", "_timers",
@@ -210,10 +210,18 @@ def test_records_name_every_field(cls: type) -> None:
         LedgerEntry: {"_bits", "_id", "ref", "account_id", "time_ns", "type", "subtype", "asset", "amount", "fee",
                       "balance"},
         Account: {"id", "balances", "held", "tier", "volume_30d", "parent_id", "subaccounts", "keys", "ledger",
-                  "rate_limits_enabled", "futures", "name"},
+                  "rate_limits_enabled", "futures", "name", "margin_enabled"},
         FAccount: {"id", "flex", "inverse", "cash", "positions", "open", "closed", "fills", "logs", "history",
                    "leverage", "pnl_pref", "dms_at", "fill_seq", "log_seq"},
         ApiKey: {"key", "secret", "account_id", "kind", "permissions", "nonce_window", "otp", "last_nonce",
                  "seen_nonces"},
     }[cls]  # fmt: skip
     assert set(field_names(cls)) == known, f"{cls.__name__}: a new field; save it in its owner's to_state()"
+
+
+def test_margin_book_attributes_are_saved_or_wiring() -> None:
+    """The Spot engine's margin book is saved field by field too."""
+    m = Venue(VenueConfig(seed=1)).spot.margin
+    saved = {"positions", "open", "by_pair", "open_n", "closed", "closing", "reserved", "called", "liquidations"}
+    wiring = {"eng", "_touched_pairs", "_touched_accounts", "_terms", "_pair_of"}
+    assert set(vars(m)) - saved - wiring == set()

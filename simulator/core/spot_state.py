@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 # Order fields that refer to other objects (the rest are ints, strings, bools, None)
 _ORDER_REFS = frozenset({"pair", "origin", "trades", "close"})
 _FILL_FIELDS = ("trade_id", "account_id", "pair_id", "side", "ordertype", "price", "qty", "cost", "fee",
-                "fee_asset", "maker", "ts", "counter_order_id")  # fmt: skip
+                "fee_asset", "maker", "ts", "counter_order_id", "leverage", "margin", "posid", "opened", "closed",
+                "pnl")  # fmt: skip
 _TRADE_FIELDS = ("pair_id", "trade_id", "price", "qty", "taker_side", "ts", "maker_order_id", "taker_order_id",
                  "ordertype")  # fmt: skip
 
@@ -87,6 +88,7 @@ def to_state(eng: SpotEngine) -> dict[str, Any]:
         "timers": [list(t) for t in eng._timers],
         "timer_seq": eng._timer_seq,
         "order_fields": list(names),
+        "margin": eng.margin.to_state(),
     }
     # every live order is in `open_orders`: its record is taken now, while it cannot change
     out["live_orders"] = [_order_rec(o, names, fills) for o in orders.objs]
@@ -154,7 +156,7 @@ def from_state(eng: SpotEngine, state: dict[str, Any]) -> None:
     for bits, oi, lrefs, *vals in hist["fill_table"]:
         o = orders[oi]
         f = Fill(int(bits, 16), 0, o, 0, 0, 0, 0, False, 0, "")
-        for n, v in zip(_FILL_FIELDS, vals, strict=True):
+        for n, v in zip(_FILL_FIELDS[: len(vals)], vals, strict=True):  # older snapshots: no margin fields
             setattr(f, n, v)
         f.ledger = tuple(ledger[b] for b in lrefs)
         for e in f.ledger:
@@ -192,6 +194,7 @@ def from_state(eng: SpotEngine, state: dict[str, Any]) -> None:
     eng.amend_history.from_state(state["amend_history"])
     eng._timers = [(at, seq, kind, ref) for at, seq, kind, ref in state["timers"]]
     eng._timer_seq = int(state["timer_seq"])
+    eng.margin.from_state(state.get("margin"))
     eng._fee_cache = {}
     eng.events = []
 

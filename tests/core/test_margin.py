@@ -1,0 +1,295 @@
+"""Spot margin in the core: leverage, positions, P&L, rollover, margin calls,
+liquidation, settle-position, snapshots and replay."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from decimal import localcontext
+from typing import Any
+
+import pytest
+
+from simulator.core.commands import OrderRequest
+from simulator.core.errors import EngineError
+from simulator.core.margin import MAX_ROLLOVER_CATCHUP, ROLLOVER_NS
+from simulator.core.orders import Origin
+from simulator.core.sequencer import Journal
+from simulator.core.state import materialize
+from simulator.core.venue import Venue, VenueConfig
+
+from .conftest import T0, Desk
+
+ADMIN = Origin("admin")
+
+
+def margin_account(desk: Desk, **balances: Any) -> str:
+    creds = desk.venue.create_account({k: D(str(v)) for k, v in balances.items()}, margin=True)
+    return creds.account.id
+
+
+def book(desk: Desk, bid: str, ask: str, qty: str = "5") -> str:
+    """A market maker with one bid and one ask level (XBTUSD)."""
+    mm = desk.account(ZUSD=10_000_000, XXBT=1000)
+    desk.add(mm, "buy", qty, bid)
+    desk.add(mm, "sell", qty, ask)
+    return mm
+
+
+def requote(desk: Desk, mm: str, bid: str, ask: str, qty: str = "5") -> None:
+    desk.seq.submit("cancel_all", ADMIN, {"account_id": mm})
+    desk.add(mm, "buy", qty, bid)
+    desk.add(mm, "sell", qty, ask)
+
+
+def notices(desk: Desk) -> list[str]:
+    return [e.name for j in desk.venue.journal.entries for e in j.events if e.kind == "notice"]
+
+
+def tb(desk: Desk, acct: str) -> Any:
+    with desk.seq.exclusive() as eng:
+        return eng.margin.trade_balance(acct)
+
+
+def test_margin_is_off_by_default(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = desk.account(ZUSD=100_000)
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "buy", "0.1", leverage="2")
+    assert e.value.text == "EOrder:Cannot open position"
+    desk.seq.submit("set_tier", ADMIN, {"account_id": a, "margin": True})
+    assert desk.add(a, "buy", "0.1", leverage="2").order.leverage == 2
+
+
+def test_leverage_the_pair_does_not_offer_is_refused(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=100_000)
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "buy", "0.1", leverage="11")  # XBTUSD: 2..10
+    assert e.value.text == "EGeneral:Invalid arguments:leverage"
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "buy", "100", pair="USDCUSD", price="1.0", leverage="2")  # no margin on USDC/USD
+    assert e.value.text == "EGeneral:Invalid arguments:leverage"
+
+
+def test_open_long_holds_margin_not_cost_and_charges_fees(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=10_000)
+    res = desk.add(a, "buy", "0.5", leverage="5")  # cost 25005: far more than the balance
+    o = res.order
+    assert o.status == "closed" and o.filled == 50_000_000
+    assert desk.bal(a, "XXBT") == 0  # no base received: a position
+    pos = desk.eng.margin.open_positions(a)
+    assert len(pos) == 1
+    p = pos[0]
+    assert p.id == o.trades[0].id and p.ordertxid == o.id and p.side == "buy"
+    assert p.cost == 2_500_500_000  # 25005.00000 in cost units (5 dp)
+    assert p.margin == D("5001").scaleb(10)  # cost / 5
+    # fees: taker 0.40% + opening 0.02% of 25005, from the quote balance (ledger type margin)
+    fee = D("25005") * D("0.0042")
+    assert desk.bal(a, "ZUSD") == D(10_000) - fee
+    entry = desk.venue.accounts.accounts[a].ledger[-1]
+    assert entry.type == "margin" and entry.amount == 0 and D(entry.fee).scaleb(-10) == fee
+    t = tb(desk, a)
+    assert t.m == D(5001)
+    assert t.c == D(25005)
+    assert t.v == D("25000")  # marked at the best bid
+    assert t.n == D(-5)
+    assert t.e == t.tb + t.n and t.mf == t.e - t.m
+    with localcontext() as ctx:
+        ctx.prec = 60
+        assert t.ml == t.e / t.m * 100
+
+
+def test_insufficient_margin(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=1000)
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "buy", "0.5", leverage="2")  # needs 12502.5 of margin
+    assert e.value.text == "EOrder:Insufficient margin"
+
+
+def test_close_realises_marked_pnl_in_quote(desk: Desk) -> None:
+    mm = book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=20_000)
+    desk.add(a, "buy", "0.2", leverage="2")
+    requote(desk, mm, "51000", "51010")
+    marked = tb(desk, a).n
+    assert marked == D("0.2") * (51000 - 50010)
+    before = desk.bal(a, "ZUSD")
+    res = desk.add(a, "sell", "0.2", leverage="2")
+    f = res.order.trades[0]
+    assert f.closed == 20_000_000 and f.opened == 0
+    fee = D(f.fee).scaleb(-10)
+    assert desk.bal(a, "ZUSD") - before == marked - fee
+    assert desk.eng.margin.open_positions(a) == []
+    p = desk.eng.margin.positions[f.posid]
+    assert p.status == "closed" and p.trades == [f.id] and p.vol_closed == p.vol
+    assert D(p.net).scaleb(-10) == marked - fee
+    assert desk.venue.accounts.accounts[a].ledger[-1].type == "margin"
+
+
+def test_opposite_order_larger_than_position_flips(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=50_000)
+    desk.add(a, "buy", "0.1", leverage="3")
+    desk.add(a, "sell", "0.3", leverage="3")
+    (p,) = desk.eng.margin.open_positions(a)
+    assert p.side == "sell" and p.vol == 20_000_000
+
+
+def test_reduce_only(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=50_000)
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "sell", "0.1", leverage="2", reduce_only=True)
+    assert e.value.text == "EOrder:Reduce only:No position exists"
+    desk.add(a, "buy", "0.1", leverage="2")
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "buy", "0.1", leverage="2", reduce_only=True)
+    assert e.value.text == "EOrder:Reduce only:Non-PC"
+    res = desk.add(a, "sell", "0.5", leverage="2", reduce_only=True)
+    assert res.order.qty == 10_000_000  # capped at the position
+    assert desk.eng.margin.open_positions(a) == []
+
+
+def test_volume_zero_closes_the_whole_position(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=50_000)
+    desk.add(a, "buy", "0.1", leverage="2")
+    desk.add(a, "buy", "0.05", leverage="2")
+    assert len(desk.eng.margin.open_positions(a)) == 2
+    desk.add(a, "sell", "0", leverage="2")
+    assert desk.eng.margin.open_positions(a) == []
+
+
+def test_position_size_limit(desk: Desk) -> None:
+    desk.venue.instruments.pairs["XXBTZUSD"].raw["long_position_limit"] = 1  # the fixture: 350 BTC
+    desk.eng.margin._terms.clear()
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=1_000_000)
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "buy", "2", "50010", leverage="5")
+    assert e.value.text == "EOrder:Margin position size exceeded"
+
+
+def test_limit_order_reserves_margin_until_filled_or_cancelled(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=10_000)
+    res = desk.add(a, "buy", "0.2", "49000", leverage="2")
+    o = res.order
+    assert o.margin_hold > D("4900").scaleb(10)
+    assert desk.venue.accounts.accounts[a].held.get("ZUSD", 0) == 0  # hold_trade: spot orders only
+    assert tb(desk, a).o == D(o.margin_hold).scaleb(-10)
+    desk.cancel(a, order_id=o.id)
+    assert o.margin_hold == 0 and tb(desk, a).o == 0
+
+
+def test_settle_position_pays_cost_and_receives_base(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=30_000)
+    desk.add(a, "buy", "0.2", leverage="2")
+    usd = desk.bal(a, "ZUSD")
+    res = desk.add(a, "sell", "0", otype="settle-position", leverage="2")
+    assert res.order.status == "closed" and res.order.filled == 20_000_000
+    assert desk.bal(a, "XXBT") == D("0.2")
+    assert usd - desk.bal(a, "ZUSD") == D("0.2") * 50010
+    assert desk.eng.margin.open_positions(a) == []
+    assert [e.type for e in desk.venue.accounts.accounts[a].ledger[-2:]] == ["settled", "settled"]
+
+
+def test_rollover_every_four_hours(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=30_000)
+    desk.add(a, "buy", "0.2", leverage="2")
+    (p,) = desk.eng.margin.open_positions(a)
+    fee = D(p.cost).scaleb(-5) * D("0.0002")
+    usd = desk.bal(a, "ZUSD")
+    desk.advance(4 * 3600 * 1000 - 1)
+    assert desk.bal(a, "ZUSD") == usd
+    desk.advance(1)
+    assert desk.bal(a, "ZUSD") == usd - fee
+    desk.advance(8 * 3600 * 1000)
+    assert desk.bal(a, "ZUSD") == usd - 3 * fee
+    assert p.rollovers == 3
+    assert [e.type for e in desk.venue.accounts.accounts[a].ledger[-3:]] == ["rollover"] * 3
+
+
+def test_rollover_catch_up_is_bounded(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=30_000)
+    desk.add(a, "buy", "0.2", leverage="2")
+    (p,) = desk.eng.margin.open_positions(a)
+    n = len(desk.venue.accounts.accounts[a].ledger)
+    desk.advance(1000 * ROLLOVER_NS // 1_000_000)  # 1000 periods
+    charged = len(desk.venue.accounts.accounts[a].ledger) - n
+    assert charged == MAX_ROLLOVER_CATCHUP
+    assert p.rollovers == MAX_ROLLOVER_CATCHUP and p.rollovers_skipped == 1000 - MAX_ROLLOVER_CATCHUP
+    notes = [e for e in desk.venue.journal.entries[-1].events if getattr(e, "name", "") == "rollover_skipped"]
+    assert notes and notes[0].data["periods"] == 1000 - MAX_ROLLOVER_CATCHUP
+
+
+def test_margin_call_then_liquidation(desk: Desk) -> None:
+    mm = book(desk, "50000", "50010", qty="50")
+    a = margin_account(desk, ZUSD=6_000)
+    desk.add(a, "buy", "1", leverage="10")  # margin 5001, equity ~5790
+    assert a not in desk.eng.margin.called
+    requote(desk, mm, "49100", "49110", qty="50")  # equity ~4880: level ~98
+    assert a not in desk.eng.margin.called
+    requote(desk, mm, "48000", "48010", qty="50")  # level ~76: margin call
+    assert a in desk.eng.margin.called
+    assert "margin_call" in notices(desk)
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "buy", "0.01", leverage="10")
+    assert e.value.text == "EOrder:Margin level too low"
+    requote(desk, mm, "46000", "46010", qty="50")  # level ~36: liquidation
+    assert desk.eng.margin.open_positions(a) == []
+    closed = desk.eng.closed_orders[a][-1]
+    assert closed.liquidation and closed.side == "sell" and closed.filled == 100_000_000
+    assert "liquidation" in notices(desk) and "liquidated" in notices(desk)
+    # everything accounted: the balance is the sum of the ledger
+    acct = desk.venue.accounts.accounts[a]
+    assert sum(e.amount - e.fee for e in acct.ledger) == acct.balances["ZUSD"]
+
+
+def _flow(v: Venue) -> None:
+    seq = v.spot_seq
+    mm = v.create_account({"ZUSD": D(10_000_000), "XXBT": D(1000)}).account.id
+    a = v.create_account({"ZUSD": D(20_000)}, margin=True).account.id
+
+    def add(acct: str, side: str, qty: str, price: str | None = None, **kw: Any) -> None:
+        req = OrderRequest("XBTUSD", side, "limit" if price else "market", D(qty), D(price) if price else None, **kw)
+        seq.submit("add_order", Origin("rest", "s", acct), {"account_id": acct, "req": req})
+
+    add(mm, "buy", "10", "50000")
+    add(mm, "sell", "10", "50010")
+    add(a, "buy", "0.3", leverage="3")
+    add(a, "sell", "0.1", "52000", leverage="3")
+    v.clock.advance_ms(5 * 3600 * 1000)
+    seq.poll_timers()
+    add(a, "sell", "0.1", leverage="3")
+
+
+def test_replay_and_snapshot_reproduce_margin_state() -> None:
+    cfg = VenueConfig(seed=3, clock_mode="frozen", clock_start_ns=T0)
+    v = Venue(cfg)
+    _flow(v)
+    assert v.spot.margin.positions
+    digest = v.state_digest()
+    lines = [e.to_json(with_events=False) for e in v.journal.entries]
+    r = Venue(VenueConfig(seed=3, clock_mode="frozen", clock_start_ns=T0))
+    import json
+
+    from simulator.core.commands import decode_params
+
+    cmds = []
+    for d in lines:
+        d = json.loads(json.dumps(d))
+        d["params"] = decode_params(d["params"])
+        cmds.append(d)
+    r.replay(cmds)
+    assert r.state_digest() == digest
+    s = Venue(VenueConfig(seed=3, clock_mode="frozen", clock_start_ns=T0))
+    s.from_state(json.loads(json.dumps(materialize(v.to_state()))))
+    assert s.state_digest() == digest
+    assert [p.id for p in s.spot.margin.open_positions(next(iter(s.spot.margin.open)))]
+    assert isinstance(Journal, type)
