@@ -18,8 +18,8 @@ from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any
 
-from simulator.gateways.futures_rest.fmt import JSON as FUTURES_JSON
-from simulator.gateways.futures_rest.fmt import num_text
+from simulator.gateways.futures_rest.render import JSON as FUTURES_JSON
+from simulator.gateways.futures_rest.render import num_text
 from simulator.gateways.jsonw import PLAIN, Raw
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from simulator.gateways.futures_rest.fmt import JSON as FUTURES
+from simulator.gateways.futures_rest.render import JSON as FUTURES
 from simulator.gateways.jsonw import Raw, dumpb, dumps
 
 

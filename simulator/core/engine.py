@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from .accounts import Account, AccountRegistry, LedgerEntry
 from .amends import AmendHistory
 from .book import Level, OrderBook
-from .clock import in_range
+from .clock import NS_PER_S, in_range
 from .commands import AmendRequest, CloseRequest, EditRequest, OrderRequest, PriceIn
 from .digest import StateHash, record
 from .errors import EngineError, Reject
@@ -1140,7 +1140,7 @@ class SpotEngine:
         if timeout_s == 0:
             self.dead_man.pop(account_id, None)
             return 0
-        at = self.now_ns + timeout_s * 1_000_000_000
+        at = self.now_ns + timeout_s * NS_PER_S
         self.dead_man[account_id] = at
         self._add_timer(at, "dms", account_id)
         return at

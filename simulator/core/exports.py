@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.core.clock import NS_PER_S
+
 from .errors import EngineError, Reject
 
 REPORTS = ("trades", "ledgers")
@@ -19,7 +21,7 @@ FIELDS = {
     "trades": ("ordertxid", "time", "ordertype", "price", "cost", "fee", "vol", "margin", "misc", "ledgers"),
     "ledgers": ("refid", "time", "type", "subtype", "aclass", "asset", "amount", "fee", "balance", "wallet"),
 }
-RETENTION_NS = 14 * 86_400 * 1_000_000_000  # a report expires two weeks after it was made
+RETENTION_NS = 14 * 86_400 * NS_PER_S  # a report expires two weeks after it was made
 MAX_REPORTS = 50  # per account: more is refused, as a user would clear old ones
 
 
@@ -98,9 +100,9 @@ class ExportRegistry:
 
 def month_start_ns(now_ns: int) -> int:
     """00:00 UTC on the first of `now`'s month (Kraken's default `starttm`)."""
-    d = dt.datetime.fromtimestamp(now_ns // 1_000_000_000, dt.UTC)
+    d = dt.datetime.fromtimestamp(now_ns // NS_PER_S, dt.UTC)
     first = dt.datetime(d.year, d.month, 1, tzinfo=dt.UTC)
-    return int(first.timestamp()) * 1_000_000_000
+    return int(first.timestamp()) * NS_PER_S
 
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
 
-NS = 1_000_000_000
-DAY_NS = 86_400 * NS
+from simulator.core.clock import NS_PER_S
+
+DAY_NS = 86_400 * NS_PER_S
 
 N = TypeVar("N", int, Decimal)
 
@@ -334,9 +335,9 @@ class CandleSeries(Generic[N]):
         skipped before that.  The work is bounded by the rows returned: a
         binary search finds the start, a stretch with nothing known to show
         is skipped in one step.  Also returns whether rows remain past `limit`."""
-        span_s = self.span // NS
+        span_s = self.span // NS_PER_S
         cs = self.candles
-        i = self.index_at(first_s * NS)
+        i = self.index_at(first_s * NS_PER_S)
         if i > 0:
             prev = cs[i - 1].close
         b = first_s
@@ -345,10 +346,10 @@ class CandleSeries(Generic[N]):
             if prev is None:
                 if i >= len(cs):
                     break
-                b = max(b, cs[i].begin // NS)  # nothing to show before the next candle
+                b = max(b, cs[i].begin // NS_PER_S)  # nothing to show before the next candle
                 if b > last_s:
                     break
-            if i < len(cs) and cs[i].begin // NS == b:
+            if i < len(cs) and cs[i].begin // NS_PER_S == b:
                 c = cs[i]
                 out.append((b, c.open, c.high, c.low, c.close, c.volume, c.notional, c.count))
                 prev = c.close
@@ -365,8 +366,8 @@ def sparse(series: CandleSeries[N], first_s: int, last_s: int, limit: int) -> tu
     """Only the candles that exist in [first_s, last_s] (a trade chart), at
     most `limit`; and whether more remain in the range."""
     cs = series.candles
-    i = series.index_at(first_s * NS)
-    j = bisect_right(cs, last_s * NS, key=lambda c: c.begin)
+    i = series.index_at(first_s * NS_PER_S)
+    j = bisect_right(cs, last_s * NS_PER_S, key=lambda c: c.begin)
     return cs[i : min(j, i + limit)], i + limit < j
 
 
@@ -389,9 +390,9 @@ class MarketData:
         """The series of `points` at `span_s`, caught up."""
         s = self.series.get((key, span_s))
         if s is None:
-            s = self.series[(key, span_s)] = CandleSeries(span_s * NS, self.candle_keep)
+            s = self.series[(key, span_s)] = CandleSeries(span_s * NS_PER_S, self.candle_keep)
         s.sync(points)
         return s
 
 
-__all__ = ["DAY_NS", "NS", "Candle", "CandleSeries", "MarketData", "Ticker", "TickerStats", "Window", "sparse"]
+__all__ = ["DAY_NS", "NS_PER_S", "Candle", "CandleSeries", "MarketData", "Ticker", "TickerStats", "Window", "sparse"]

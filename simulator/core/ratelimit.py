@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.core.clock import NS_PER_S
+
 from .accounts import Account, AccountRegistry
 from .digest import StateHash
 from .errors import EngineError, Reject
 
-NS = 1_000_000_000
 MICRO = 1_000_000  # counters are kept in millionths
 
 
@@ -61,7 +62,7 @@ _CANCEL_BANDS = ((5, 8), (10, 6), (15, 5), (45, 4), (90, 2), (300, 1))
 
 def age_penalty(bands: tuple[tuple[int, int], ...], age_ns: int) -> int:
     for limit_s, cost in bands:
-        if age_ns < limit_s * NS:
+        if age_ns < limit_s * NS_PER_S:
             return cost
     return 0
 
@@ -77,7 +78,7 @@ class DecayingCounter:
 
     def current(self, now_ns: int, decay_micro_per_s: int) -> int:
         if now_ns > self.at_ns:
-            self.value = max(0, self.value - (now_ns - self.at_ns) * decay_micro_per_s // NS)
+            self.value = max(0, self.value - (now_ns - self.at_ns) * decay_micro_per_s // NS_PER_S)
             self.at_ns = now_ns
         return self.value
 
@@ -85,7 +86,7 @@ class DecayingCounter:
         """The value at `now_ns`, for a read: unchanged state, so reads (not
         journaled) never shift what the next charge (journaled) sees."""
         if now_ns > self.at_ns:
-            return max(0, self.value - (now_ns - self.at_ns) * decay_micro_per_s // NS)
+            return max(0, self.value - (now_ns - self.at_ns) * decay_micro_per_s // NS_PER_S)
         return self.value
 
 
@@ -275,7 +276,7 @@ class Budget:
 
     def __init__(self, capacity: int, window_s: int) -> None:
         self.capacity = capacity * MICRO
-        self.window_ns = window_s * NS
+        self.window_ns = window_s * NS_PER_S
         self.used = 0
         self.at_ns = 0
 

@@ -25,8 +25,10 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from simulator.core.clock import NS_PER_S
+
 T = TypeVar("T")
-DAY_NS = 86_400 * 1_000_000_000
+DAY_NS = 86_400 * NS_PER_S
 
 DEFAULT_KEEP = 10_000  # per account: closed orders, fills, ledger entries (Kraken pages 50 at a time)
 DEFAULT_TRADES_KEEP = 10_000  # per pair: public trades (Trades answers up to 1000 per call, WS snapshots 50)

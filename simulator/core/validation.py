@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from simulator.core.clock import NS_PER_S
+
 from .commands import (
     AmendRequest,
     CloseRequest,
@@ -29,8 +31,7 @@ from .margin import parse_leverage
 from .numbers import MAX_EXPONENT, BadNumber, bounded
 from .orders import RelPrice
 
-NS = 1_000_000_000
-DEADLINE_WINDOW_NS = 60 * NS  # a deadline at most 60 s ahead (Spot REST/WS `deadline`, FIX ValidUntilTime)
+DEADLINE_WINDOW_NS = 60 * NS_PER_S  # a deadline at most 60 s ahead (Spot REST/WS `deadline`, FIX ValidUntilTime)
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 MAX_DECIMALS = MAX_EXPONENT  # more fractional digits than any asset has
 MAX_DIGITS = 28  # significant digits the engine's Decimal context keeps exactly

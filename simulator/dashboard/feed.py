@@ -117,7 +117,7 @@ class DashboardFeed:
         pdp, ldp = pair.pair_decimals, pair.lot_decimals
         mgr = rt.services.market
         live = {pid for pid, m in mgr.markets.items() if m.cfg.enabled}
-        replaying = {pid for pid, r in mgr.replays.items() if not r.done}
+        replaying = {pid for pid, r in mgr.playbacks.items() if not r.done}
         pairs = []
         for p in v.instruments.pairs.values():
             if p.status != "online":
@@ -201,7 +201,7 @@ class DashboardFeed:
         market = None
         if mgr is not None:
             m = mgr.markets.get(pair.id)
-            r = mgr.replays.get(pair.id)
+            r = mgr.playbacks.get(pair.id)
             market = {"bots": m.status() if m is not None else None, "replay": r.status() if r is not None else None}
             if market["bots"] is not None:
                 market["bots"].pop("accounts", None)

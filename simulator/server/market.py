@@ -48,13 +48,13 @@ from simulator.core.participants import (
     maker_name,
     taker_name,
 )
-from simulator.core.replay import TradeRecord, parse_csv, parse_time
+from simulator.core.recording import TradeRecord, parse_csv, parse_time
 from simulator.core.venue import Venue
 
 from .runtime import Runtime
 
 if TYPE_CHECKING:
-    from .replay import ReplayRun
+    from .playback import PlaybackRun
 
 log = logging.getLogger("kraken_sim")
 
@@ -333,7 +333,7 @@ class MarketManager:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.markets: dict[str, LiveMarket] = {}  # pair id -> market (enabled or not)
-        self.replays: dict[str, ReplayRun] = {}  # pair id -> replay
+        self.playbacks: dict[str, PlaybackRun] = {}  # pair id -> replay
         self.accounts: dict[tuple[str, str], str] = {}  # (pair id, agent) -> account id
         self.labels: dict[str, str] = {}  # account id -> label for the dashboard
         self.running = True
@@ -346,7 +346,7 @@ class MarketManager:
     def clear(self) -> None:
         """Forget everything (the venue was rebuilt)."""
         self.markets = {}
-        self.replays = {}
+        self.playbacks = {}
         self.accounts = {}
         self.labels = {}
 
@@ -409,11 +409,11 @@ class MarketManager:
             self.markets[pair.id] = market
             return market.status()
 
-    def start_replay(self, file: str, speed: Any, symbol: str, clear_seed: bool = True) -> dict[str, Any]:
+    def start_playback(self, file: str, speed: Any, symbol: str, clear_seed: bool = True) -> dict[str, Any]:
         """Load a recorded file and start playing it into `symbol`."""
-        from simulator.core.replay import parse_records
+        from simulator.core.recording import parse_records
 
-        from .replay import ReplayRun
+        from .playback import PlaybackRun
 
         pair = self._pair(symbol)
         path = resolve_data_file(file, self.rt.settings.data_dir)
@@ -429,22 +429,22 @@ class MarketManager:
                 raise ValueError("speed: must be positive or 'max'")
         v = self.venue
         with v.spot_seq.exclusive():
-            old = self.replays.pop(pair.id, None)
+            old = self.playbacks.pop(pair.id, None)
             if old is not None:
                 old.stop()
             maker, taker = self._account(pair, "replay-maker"), self._account(pair, "replay-taker")
-            run = ReplayRun(
+            run = PlaybackRun(
                 v, pair, records, rate, maker, taker, v.clock.now_ns(), str(path),
                 self._seed_account() if clear_seed else None,
             )
-            self.replays[pair.id] = run
+            self.playbacks[pair.id] = run
         if rate is not None:
             run.pump(v.clock.now_ns())  # records at offset 0 play now
         return run.status()
 
-    def stop_replay(self, symbol: str) -> dict[str, Any]:
+    def stop_playback(self, symbol: str) -> dict[str, Any]:
         pair = self._pair(symbol)
-        run = self.replays.get(pair.id)
+        run = self.playbacks.get(pair.id)
         if run is None:
             raise KeyError(symbol)
         run.stop()
@@ -461,7 +461,7 @@ class MarketManager:
                 m.run_due(now)
             except Exception:  # noqa: BLE001 - a participant bug must not stop the venue
                 log.exception("market %s step failed", m.pair.symbol)
-        for r in list(self.replays.values()):
+        for r in list(self.playbacks.values()):
             if r.speed is not None and not r.done:
                 try:
                     r.pump(now)
@@ -472,7 +472,7 @@ class MarketManager:
     def pump_fast(self, limit: int = FAST_CHUNK) -> bool:
         """One chunk of every "max" replay; True while any has more."""
         busy = False
-        for r in list(self.replays.values()):
+        for r in list(self.playbacks.values()):
             if r.speed is None and not r.done:
                 try:
                     r.pump(None, limit)
@@ -509,7 +509,7 @@ class MarketManager:
     def status(self) -> dict[str, Any]:
         return {
             "markets": [m.status() for m in self.markets.values()],
-            "replays": [r.status() for r in self.replays.values()],
+            "replays": [r.status() for r in self.playbacks.values()],
         }
 
 

@@ -36,7 +36,7 @@ class MarketIn(BaseModel):
     taker: dict[str, Any] | None = Field(None, description='{"rate": 0.25, "informed": 0.6, "sweep_bps": 2, "qty": ["0.001", "0.005"]}')
 
 
-class ReplayIn(BaseModel):
+class PlaybackIn(BaseModel):
     file: str = Field(description="a file shipped in fixtures/, or a path inside --data-dir", examples=["replay_btcusd.jsonl"])
     symbol: str = Field(examples=["BTC/USD"])
     speed: int | float | str = Field(1, description='1 (recorded pace), N (N times faster) or "max"')
@@ -67,19 +67,19 @@ def install(site: Site, rt: Runtime) -> None:
             return rt.services.market.status()
 
     @r.post("/replay", summary="Replay recorded trades / L2 snapshots into an instrument")
-    def start_replay(body: ReplayIn) -> dict[str, Any]:
-        out: dict[str, Any] = _call(rt.services.market.start_replay, body.file, body.speed, body.symbol, body.clear_seed)
+    def start_playback(body: PlaybackIn) -> dict[str, Any]:
+        out: dict[str, Any] = _call(rt.services.market.start_playback, body.file, body.speed, body.symbol, body.clear_seed)
         return out
 
     @r.get("/replay", summary="Replays and their progress")
     def get_replays() -> list[dict[str, Any]]:
         with rt.venue.spot_seq.exclusive():
-            return [x.status() for x in rt.services.market.replays.values()]
+            return [x.status() for x in rt.services.market.playbacks.values()]
 
     @r.delete("/replay/{symbol:path}", summary="Stop a replay and cancel its resting orders")
-    def stop_replay(symbol: str) -> dict[str, Any]:
+    def stop_playback(symbol: str) -> dict[str, Any]:
         try:
-            out: dict[str, Any] = _call(rt.services.market.stop_replay, symbol)
+            out: dict[str, Any] = _call(rt.services.market.stop_playback, symbol)
         except KeyError as exc:
             raise HTTPException(404, "no replay on this symbol") from exc
         return out

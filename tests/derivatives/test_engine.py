@@ -178,7 +178,7 @@ def test_cancel_cancel_all_and_dead_mans_switch(market: Market) -> None:
     a = market.account(USD="100000")
     r1 = market.send(a, "lmt", PF, "buy", "0.1", "90000", cliOrdId="c-1")
     market.send(a, "lmt", "PF_ETHUSD", "buy", "1", "3000")
-    res = market.cmd("cancel_order", account_id=a, cli_ord_id="c-1")
+    res = market.cmd("cancel_order", account_id=a, cl_ord_id="c-1")
     assert res.status == "cancelled" and res.order_id == r1.order_id
     assert market.cmd("cancel_order", account_id=a, order_id=r1.order_id).status == "notFound"
     assert len(market.cmd("cancel_all", account_id=a, symbol=PF)) == 0

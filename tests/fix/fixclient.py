@@ -20,7 +20,7 @@ import simplefix
 
 from simulator.core.clock import VenueClock
 from simulator.gateways.fix import (
-    BusinessRejectApp,
+    BusinessRejectApplication,
     FixAcceptor,
     FixApplication,
     FixProfile,
@@ -203,7 +203,7 @@ async def running_acceptor(
     clock: VenueClock | None = None, state_dir: Path | None = None, ssl: SSLContext | None = None,
 ) -> AsyncIterator[FixAcceptor]:
     acceptor = await start_fix_acceptor(
-        "127.0.0.1", 0, app or BusinessRejectApp(), clock or VenueClock(),
+        "127.0.0.1", 0, app or BusinessRejectApplication(), clock or VenueClock(),
         state_dir=state_dir, profile=profile or plain_profile(reset_on_logon=False), ssl=ssl,
     )
     try:
@@ -212,8 +212,8 @@ async def running_acceptor(
         await acceptor.stop()
 
 
-class RecordingApp(BusinessRejectApp):
-    """BusinessRejectApp that records the callbacks for assertions."""
+class RecordingApp(BusinessRejectApplication):
+    """BusinessRejectApplication that records the callbacks for assertions."""
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)

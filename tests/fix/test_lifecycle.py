@@ -15,7 +15,7 @@ import pytest
 from simulator.core.clock import VenueClock
 from simulator.gateways.fix import (
     AuthResult,
-    BusinessRejectApp,
+    BusinessRejectApplication,
     LogonInfo,
     Msg,
     SessionKey,
@@ -350,7 +350,7 @@ def test_bad_connections_do_not_affect_others() -> None:
 
 
 def test_app_exceptions_are_contained() -> None:
-    class Broken(BusinessRejectApp):
+    class Broken(BusinessRejectApplication):
         def on_message(self, session: Any, msg: Msg) -> None:
             raise RuntimeError("engine bug")
 
@@ -367,7 +367,7 @@ def test_app_exceptions_are_contained() -> None:
 
 
 def test_async_app_callbacks_are_awaited_in_order() -> None:
-    class AsyncApp(BusinessRejectApp):
+    class AsyncApp(BusinessRejectApplication):
         def __init__(self) -> None:
             super().__init__()
             self.seen: list[str] = []

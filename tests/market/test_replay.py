@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from simulator.core.replay import BookRecord, ReplayFormatError, TradeRecord, parse_csv, parse_jsonl, parse_records
+from simulator.core.recording import (
+    BookRecord,
+    RecordingFormatError,
+    TradeRecord,
+    parse_csv,
+    parse_jsonl,
+    parse_records,
+)
 from simulator.pytest_plugin import AdminError, KrakenVenue, start_venue
 from simulator.server.market import resolve_data_file
 
@@ -65,14 +72,14 @@ def test_jsonl_trades_and_books_keep_exact_numbers() -> None:
     ],
 )
 def test_jsonl_errors_name_the_line(text: str, where: str) -> None:
-    with pytest.raises(ReplayFormatError, match=where.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(RecordingFormatError, match=where.replace("[", r"\[").replace("]", r"\]")):
         parse_jsonl(text, "f.jsonl")
 
 
 def test_csv_errors_name_the_record() -> None:
-    with pytest.raises(ReplayFormatError, match="header must name"):
+    with pytest.raises(RecordingFormatError, match="header must name"):
         parse_csv("when,price\n1,2\n")
-    with pytest.raises(ReplayFormatError, match="record 2: qty"):
+    with pytest.raises(RecordingFormatError, match="record 2: qty"):
         parse_csv("time,price,qty,side\n1,2,3,buy\n2,2,x,buy\n")
 
 

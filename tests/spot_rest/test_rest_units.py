@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from simulator.core.orders import RelPrice
-from simulator.gateways.spot_rest.formatting import balance, book_volume, pub_price, rfc1123
-from simulator.gateways.spot_rest.params import ApiError, Params, parse_body, parse_form, parse_json, parse_price
+from simulator.gateways.spot_rest.parse import ApiError, Params, parse_body, parse_form, parse_json, parse_price
+from simulator.gateways.spot_rest.render import balance, book_volume, pub_price, rfc1123
 
 from .helpers import Raw
 

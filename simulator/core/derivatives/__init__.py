@@ -37,9 +37,9 @@ def _cancel(
     account_id: str,
     req: FuturesCancelRequest | None = None,
     order_id: str | None = None,  # journals before FuturesCancelRequest
-    cli_ord_id: str | None = None,
+    cl_ord_id: str | None = None,
 ) -> OrderResult:
-    r = req or FuturesCancelRequest(order_id, cli_ord_id)
+    r = req or FuturesCancelRequest(order_id, cl_ord_id)
     return eng.cancel_order(account_id, r.order_id, r.cl_ord_id)
 
 

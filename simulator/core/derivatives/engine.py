@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
+from simulator.core.clock import NS_PER_S
+
 from ..accounts import AccountRegistry
 from ..book import OrderBook
 from ..commands import FuturesCancelRequest, FuturesEditRequest, FuturesInstruction, FuturesOrderRequest
@@ -79,7 +81,6 @@ from .model import (
     to_money,
 )
 
-NS_PER_S = 1_000_000_000
 HOUR_NS = 3600 * NS_PER_S
 # funding periods one clock jump realises (a week of hourly periods); older ones are
 # skipped and recorded in a "funding_skipped" notice, so a jump costs the same however far
@@ -557,7 +558,7 @@ class FuturesEngine:
         if cli is not None:
             if len(cli) > 100:
                 return None, self._reject(FuturesCode.CLIENT_ORDER_ID_TOO_BIG, spec, cli)
-            if any(o.cli_ord_id == cli for o in fa.open.values()):
+            if any(o.cl_ord_id == cli for o in fa.open.values()):
                 return None, self._reject(FuturesCode.CLIENT_ORDER_ID_ALREADY_EXIST, spec, cli)
         size = req.size
         qty = spec.size_units(size) if isinstance(size, Decimal) else None
@@ -567,7 +568,7 @@ class FuturesEngine:
             return None, self._reject(FuturesCode.TOO_MANY_ORDERS, spec, cli)
         o = FOrder("", fa.id, spec, side, otype, qty)
         o.reduce_only = req.reduce_only
-        o.cli_ord_id = cli
+        o.cl_ord_id = cli
         lp = req.limit_price
         sp = req.stop_price
         if otype in (LMT, POST, IOC, FOK):
@@ -628,7 +629,7 @@ class FuturesEngine:
             return bad
         assert o is not None
         spec = o.spec
-        res = OrderResult(FuturesCode.PLACED, None, o.cli_ord_id, [], tag, self.now_ns, spec)
+        res = OrderResult(FuturesCode.PLACED, None, o.cl_ord_id, [], tag, self.now_ns, spec)
         # reduce-only: shrink to the position, or refuse
         if o.reduce_only and o.otype in TRIGGER_TYPES:
             pass  # checked (and the size capped) when it fires
@@ -1145,10 +1146,10 @@ class FuturesEngine:
             return o if o is not None and o.account_id == fa.id else None
         if cli:
             for o in fa.open.values():
-                if o.cli_ord_id == cli:
+                if o.cl_ord_id == cli:
                     return o
             for o in reversed(fa.closed):
-                if o.cli_ord_id == cli:
+                if o.cl_ord_id == cli:
                     return o
         return None
 
@@ -1167,7 +1168,7 @@ class FuturesEngine:
         if o is None or not o.is_live:
             res.status = FuturesCode.ORDER_FOR_EDIT_NOT_FOUND
             return res
-        res.order_id, res.cli_ord_id, res.spec = o.id, o.cli_ord_id, o.spec
+        res.order_id, res.cl_ord_id, res.spec = o.id, o.cl_ord_id, o.spec
         if self.status in ("maintenance", "cancel_only"):
             res.status = FuturesCode.MARKET_SUSPENDED
             return res
@@ -1281,9 +1282,9 @@ class FuturesEngine:
         self._check_triggers(spec)
         return res
 
-    def cancel_order(self, account_id: str, order_id: str | None = None, cli_ord_id: str | None = None) -> OrderResult:
+    def cancel_order(self, account_id: str, order_id: str | None = None, cl_ord_id: str | None = None) -> OrderResult:
         self._arm()
-        return self._cancel_one(self.fa(account_id), order_id, cli_ord_id)
+        return self._cancel_one(self.fa(account_id), order_id, cl_ord_id)
 
     def _cancel_one(self, fa: FAccount, order_id: str | None, cli: str | None) -> OrderResult:
         o = self._find(fa, order_id, cli)
@@ -1291,7 +1292,7 @@ class FuturesEngine:
         if o is None:
             res.status = FuturesCode.NOT_FOUND
             return res
-        res.order_id, res.cli_ord_id, res.spec = o.id, o.cli_ord_id, o.spec
+        res.order_id, res.cl_ord_id, res.spec = o.id, o.cl_ord_id, o.spec
         if not o.is_live:
             res.status = FuturesCode.FILLED if o.state == FILLED else FuturesCode.NOT_FOUND
             return res
@@ -1638,7 +1639,7 @@ class FuturesEngine:
             if (
                 (want_ids or want_clis)
                 and o.id not in want_ids
-                and (o.cli_ord_id is None or o.cli_ord_id not in want_clis)
+                and (o.cl_ord_id is None or o.cl_ord_id not in want_clis)
             ):
                 continue
             out.append(o)

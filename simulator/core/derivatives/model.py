@@ -191,7 +191,7 @@ class FOrder:
         "stop_price",
         "signal",
         "reduce_only",
-        "cli_ord_id",
+        "cl_ord_id",
         "created_ns",
         "updated_ns",
         "visible",
@@ -224,7 +224,7 @@ class FOrder:
         self.stop_price: int | None = None
         self.signal = "last"
         self.reduce_only = False
-        self.cli_ord_id: str | None = None
+        self.cl_ord_id: str | None = None
         self.created_ns = 0
         self.updated_ns = 0
         self.visible = 0
@@ -274,7 +274,7 @@ class FOrder:
             self.stop_price,
             self.signal,
             self.reduce_only,
-            self.cli_ord_id,
+            self.cl_ord_id,
             self.created_ns,
             self.updated_ns,
             self.state,
@@ -304,7 +304,7 @@ class OSnap:
     stop_price: int | None
     signal: str
     reduce_only: bool
-    cli_ord_id: str | None
+    cl_ord_id: str | None
     created_ns: int
     updated_ns: int
     state: str
@@ -533,7 +533,7 @@ class OrderResult:
 
     status: FuturesCode
     order_id: str | None = None
-    cli_ord_id: str | None = None
+    cl_ord_id: str | None = None
     events: list[RestEvent] = field(default_factory=list)
     order_tag: str | None = None
     received_ns: int = 0

@@ -4,9 +4,9 @@ The application layer (orders to the engine) plugs in through `FixApplication`.
 """
 
 from simulator.gateways.fix.acceptor import FixAcceptor, start_fix_acceptor
-from simulator.gateways.fix.app import (
+from simulator.gateways.fix.application import (
     AuthResult,
-    BusinessRejectApp,
+    BusinessRejectApplication,
     FixApplication,
     LogonInfo,
     SessionHandle,
@@ -19,7 +19,7 @@ from simulator.gateways.fix.store import SessionKey
 
 __all__ = [
     "AuthResult",
-    "BusinessRejectApp",
+    "BusinessRejectApplication",
     "FixAcceptor",
     "FixApplication",
     "FixProfile",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from simulator.core.clock import VenueClock
-from simulator.gateways.fix.app import FixApplication
+from simulator.gateways.fix.application import FixApplication
 from simulator.gateways.fix.auth import NonceTracker
 from simulator.gateways.fix.codec import Msg
 from simulator.gateways.fix.profile import FixProfile, plain_profile
@@ -187,7 +187,7 @@ class FixAcceptor:
 async def start_fix_acceptor(
     host: str,
     port: int,
-    app: FixApplication,
+    application: FixApplication,
     clock: VenueClock,
     *,
     ssl: ssl_module.SSLContext | None = None,
@@ -202,7 +202,7 @@ async def start_fix_acceptor(
     """
     profile = profile or plain_profile()
     registry = SessionRegistry(Path(state_dir) if state_dir is not None else None)
-    ctx = SessionContext(profile, app, clock, registry, NonceTracker(profile.nonce_window_ms),
+    ctx = SessionContext(profile, application, clock, registry, NonceTracker(profile.nonce_window_ms),
                          profile_selector)
     acceptor = FixAcceptor(ctx, host)
     await acceptor._start(port, ssl)

@@ -20,6 +20,7 @@ import simplefix
 from simplefix import data as simplefix_data
 from simplefix import errors as simplefix_errors
 
+from simulator.core.clock import NS_PER_S
 from simulator.gateways.fix import tags
 
 SOH = b"\x01"
@@ -370,7 +371,7 @@ _ts_cache: tuple[int, str] = (-1, "")
 def fix_timestamp(ns: int) -> str:
     """UTCTimestamp with milliseconds, as Kraken sends it: YYYYMMDD-HH:MM:SS.sss."""
     global _ts_cache
-    secs, rem = divmod(ns, 1_000_000_000)
+    secs, rem = divmod(ns, NS_PER_S)
     cached_secs, text = _ts_cache
     if cached_secs != secs:
         text = datetime.fromtimestamp(secs, tz=UTC).strftime("%Y%m%d-%H:%M:%S")
@@ -389,4 +390,4 @@ def parse_fix_timestamp(text: str) -> int:
     except ValueError:
         raise ValueError(f"not a UTCTimestamp: {text!r}") from None
     frac_ns = int(frac.ljust(9, "0")) if frac else 0
-    return calendar.timegm(dt.utctimetuple()) * 1_000_000_000 + frac_ns
+    return calendar.timegm(dt.utctimetuple()) * NS_PER_S + frac_ns

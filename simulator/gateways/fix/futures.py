@@ -23,10 +23,9 @@ from simulator.core.derivatives.events import ACCEPTED, EDIT_ACCEPTED
 from simulator.core.errors import EngineError
 from simulator.core.numbers import BALANCE_DP, plain
 from simulator.core.orders import Origin
-from simulator.gateways.fix import fields as F
+from simulator.gateways.fix import business_tags as F
+from simulator.gateways.fix.business_tags import COD_REASON, BusinessReject, ExecType, OrdStatus
 from simulator.gateways.fix.codec import Msg, fix_timestamp
-from simulator.gateways.fix.execreports import OrderTrack
-from simulator.gateways.fix.fields import COD_REASON, BusinessReject, ExecType, OrdStatus
 from simulator.gateways.fix.orders import (
     alloc_account,
     exec_inst,
@@ -34,11 +33,12 @@ from simulator.gateways.fix.orders import (
     unknown_order,
     valid_until,
 )
+from simulator.gateways.fix.render import OrderTrack
 from simulator.gateways.fix.tags import BusinessRejectReason as R
 
 if TYPE_CHECKING:
     from simulator.core.sequencer import JournalEntry, Sequencer
-    from simulator.gateways.fix.application import FixConn, KrakenFixApp, Request
+    from simulator.gateways.fix.kraken_application import FixConn, KrakenFixApplication, Request
 
 EXEC_INST_DRV = frozenset({"s", "E", "P"})
 SPOT_ONLY_TAGS = (F.EXPIRE_TIME, F.EFFECTIVE_TIME, F.DISPLAY_QTY, F.MAX_FLOOR, F.LEVERAGE, F.STP_TYPE)
@@ -73,17 +73,17 @@ def fut_ord_type(otype: str, has_limit: bool, triggered: bool) -> str:
 class FuturesOrders:
     """Order entry and reports for the derivatives engine (`rt.venue.derivatives_seq`)."""
 
-    def __init__(self, app: KrakenFixApp) -> None:
-        self.app = app
+    def __init__(self, application: KrakenFixApplication) -> None:
+        self.application = application
 
     # ------------------------------------------------------------ plumbing
     @property
     def engine(self) -> Any:
-        return self.app.rt.venue.derivatives
+        return self.application.rt.venue.derivatives
 
     @property
     def seq(self) -> Sequencer | None:
-        return self.app.rt.venue.derivatives_seq
+        return self.application.rt.venue.derivatives_seq
 
     def available(self) -> bool:
         return self.seq is not None and self.engine is not None
@@ -92,14 +92,14 @@ class FuturesOrders:
         """Does this cancel/replace/status address a derivatives order?"""
         symbol = msg.get(F.SYMBOL)
         if symbol is not None:
-            return self.app.is_derivatives(symbol)
+            return self.application.is_derivatives(symbol)
         eng = self.engine
         order_id = msg.get(F.ORDER_ID)
         if order_id is not None:
             return eng is not None and order_id in eng.orders
         cl = msg.get(F.ORIG_CL_ORD_ID) or msg.get(F.CL_ORD_ID)
-        tracked = self.app.aliases.get((conn.account_id, cl or ""))
-        track = self.app.tracks.get(tracked or "")
+        tracked = self.application.aliases.get((conn.account_id, cl or ""))
+        track = self.application.tracks.get(tracked or "")
         return track is not None and track.market == "futures"
 
     def _need(self) -> Any:
@@ -108,13 +108,13 @@ class FuturesOrders:
         return self.engine
 
     def _charge(self, conn: FixConn) -> None:
-        self.app.rt.venue.limits.charge_futures_fix(conn.instance_id, conn.account_id, self.app.config.derivatives_cost)
+        self.application.rt.venue.limits.charge_futures_fix(conn.instance_id, conn.account_id, self.application.config.derivatives_cost)
 
     def _begin(self, conn: FixConn, kind: str, cl: str | None, **kw: Any) -> Request:
-        from simulator.gateways.fix.application import Request
+        from simulator.gateways.fix.kraken_application import Request
 
         req = Request(conn, Origin("fix", conn.instance_id, conn.account_id), kind, cl, **kw)
-        self.app.request = req
+        self.application.request = req
         return req
 
     def _mine(self, conn: FixConn, o: Any) -> Any:
@@ -122,7 +122,7 @@ class FuturesOrders:
             return None
         if o.account_id == conn.account_id:
             return o
-        acct = self.app.rt.venue.accounts.get(o.account_id)
+        acct = self.application.rt.venue.accounts.get(o.account_id)
         return o if acct is not None and acct.parent_id == conn.account_id else None
 
     def find(self, conn: FixConn, msg: Msg, cl_tag: int = F.ORIG_CL_ORD_ID) -> Any:
@@ -133,13 +133,13 @@ class FuturesOrders:
         cl = msg.get(cl_tag)
         if cl is None:
             raise F.missing(cl_tag)
-        tracked = self.app.aliases.get((conn.account_id, cl))
+        tracked = self.application.aliases.get((conn.account_id, cl))
         if tracked is not None:
             return self._mine(conn, eng.orders.get(tracked))
         fa = eng.state.get(conn.account_id)
         if fa is not None:
             for o in fa.open.values():
-                if o.cli_ord_id == cl:
+                if o.cl_ord_id == cl:
                     return o
         return None
 
@@ -178,7 +178,7 @@ class FuturesOrders:
         if signal is None:
             raise F.bad_value(F.DISCRETION_INST)
         req = FuturesOrderRequest(spec.symbol, side, "", qty, cl_ord_id=cl, reduce_only="E" in insts,
-                                  deadline_ns=valid_until(msg, self.app.rt.venue.clock.now_ns()) or 0)
+                                  deadline_ns=valid_until(msg, self.application.rt.venue.clock.now_ns()) or 0)
         if kind == "1":
             req.order_type = "mkt"
         elif kind == "2":
@@ -192,9 +192,9 @@ class FuturesOrders:
             req.stop_price, req.trigger_signal = stop, signal
             if kind in ("4", "T"):
                 req.limit_price = price
-        if (conn.account_id, cl) in self.app.aliases:
+        if (conn.account_id, cl) in self.application.aliases:
             raise refused(FuturesCode.CLIENT_ORDER_ID_ALREADY_EXIST)  # a live order's replaced id
-        account = alloc_account(self.app.rt.venue, conn, msg)
+        account = alloc_account(self.application.rt.venue, conn, msg)
         if not conn.may(CREATE_ORDERS):
             raise permission_denied()
         self._charge(conn)
@@ -248,10 +248,10 @@ class FuturesOrders:
             o = self.find(conn, msg)
             if o is None or o.origin_session != conn.instance_id or o.state not in ("open", "trigger"):
                 raise unknown_order()
-            track = self.app.tracks.get(o.id)
+            track = self.application.tracks.get(o.id)
             if track is None:
                 raise unknown_order()
-            if new_cl != track.cl_ord_id and (conn.account_id, new_cl) in self.app.aliases:
+            if new_cl != track.cl_ord_id and (conn.account_id, new_cl) in self.application.aliases:
                 raise refused(FuturesCode.CLIENT_ORDER_ID_ALREADY_EXIST)
             self._charge(conn)
             edit = FuturesEditRequest(o.id, size=qty, absolute_size=True)
@@ -300,7 +300,7 @@ class FuturesOrders:
                 try:
                     seq.submit("cancel_order", origin, {"account_id": account, "req": FuturesCancelRequest(o.id)})
                 except EngineError as exc:
-                    self.app.log.warning("FIX %s: derivatives cancel refused: %s", conn.instance_id, exc.text)
+                    self.application.log.warning("FIX %s: derivatives cancel refused: %s", conn.instance_id, exc.text)
 
     def cancel_on_disconnect(self, conn: FixConn) -> None:
         if not self.available():
@@ -309,7 +309,7 @@ class FuturesOrders:
         try:
             self._cancel_session_orders(conn, request.origin)
         finally:
-            self.app.request = None
+            self.application.request = None
 
     # ---------------------------------------------------------------- H
     def status(self, conn: FixConn, msg: Msg) -> None:
@@ -317,12 +317,12 @@ class FuturesOrders:
         o = self.find(conn, msg, cl_tag=F.CL_ORD_ID)
         if o is None or o.state not in ("open", "trigger"):
             raise unknown_order()
-        track = self.app.tracks.get(o.id) or OrderTrack(o.id, "futures", "", conn.account_id, o.cli_ord_id,
+        track = self.application.tracks.get(o.id) or OrderTrack(o.id, "futures", "", conn.account_id, o.cl_ord_id,
                                                          o.spec.symbol)
         extra = [(F.ORD_STATUS_REQ_ID, v) for v in [msg.get(F.ORD_STATUS_REQ_ID)] if v is not None]
         status = OrdStatus.PARTIALLY_FILLED if o.filled else OrdStatus.NEW
         conn.handle.send(self.report(o, track, ExecType.ORDER_STATUS, status, o.filled,
-                                     ts=self.app.rt.venue.clock.now_ns(), terminal=False, extra=extra))
+                                     ts=self.application.rt.venue.clock.now_ns(), terminal=False, extra=extra))
 
     # ------------------------------------------------------------- reports
     def report(
@@ -331,7 +331,7 @@ class FuturesOrders:
         cl_override: str | None = None, extra: list[tuple[int, str]] | None = None,
     ) -> Msg:
         spec = o.spec
-        cl = cl_override if cl_override is not None else (track.cl_ord_id if track is not None else o.cli_ord_id)
+        cl = cl_override if cl_override is not None else (track.cl_ord_id if track is not None else o.cl_ord_id)
         body: list[tuple[int, str]] = [(F.ORDER_ID, o.id)]
         if cl is not None:
             body.append((F.CL_ORD_ID, cl))
@@ -339,7 +339,7 @@ class FuturesOrders:
             body.append((F.ORIG_CL_ORD_ID, orig))
         limit = o.price if o.otype != "mkt" and not (o.otype in TRIGGER_TYPES and o.market) else None
         body += [
-            (F.EXEC_ID, self.app.next_exec_id()),
+            (F.EXEC_ID, self.application.next_exec_id()),
             (F.EXEC_TYPE, exec_type),
             (F.ORD_STATUS, status),
             (F.SYMBOL, track.symbol if track is not None and track.symbol else spec.symbol),
@@ -363,7 +363,7 @@ class FuturesOrders:
                 (F.COMMISSION, plain(Decimal(fill.fee).scaleb(-BALANCE_DP))),
                 (F.COMM_TYPE, "3"),
             ]
-            asset = self.app.rt.venue.instruments.assets.get(fill.fee_asset)
+            asset = self.application.rt.venue.instruments.assets.get(fill.fee_asset)
             body.append((F.COMM_CURRENCY, asset.altname if asset is not None else fill.fee_asset))
         leaves = 0 if terminal else max(o.qty - cum, 0)
         body += [
@@ -380,8 +380,8 @@ class FuturesOrders:
 
     # ----------------------------------------------------------------- bus
     def on_entry(self, entry: JournalEntry) -> None:
-        app = self.app
-        req = app.request
+        application = self.application
+        req = application.request
         if req is not None and entry.origin is not req.origin:
             req = None
         trade_ids: dict[str, int] = {}
@@ -400,22 +400,22 @@ class FuturesOrders:
         if req is None:
             return False
         if req.kind == "new":
-            return o.cli_ord_id == req.cl_ord_id and o.account_id in req.conn.accounts()
+            return o.cl_ord_id == req.cl_ord_id and o.account_id in req.conn.accounts()
         return req.kind == "replace" and o.id == req.order_id
 
     def _on_fill(self, fill: Any, trade_id: int | None) -> None:
         o = fill.order  # the order just after this fill: its totals are the report's
-        track = self.app.tracks.get(o.id)
+        track = self.application.tracks.get(o.id)
         if track is None:
             return
-        handle = self.app.handle_for(track.owner)
+        handle = self.application.handle_for(track.owner)
         if handle is None:
             return
         status = OrdStatus.FILLED if o.filled >= o.qty else OrdStatus.PARTIALLY_FILLED
-        self.app.send(handle, self.report(o, track, ExecType.TRADE, status, o.filled, ts=fill.ts, terminal=False,
+        self.application.send(handle, self.report(o, track, ExecType.TRADE, status, o.filled, ts=fill.ts, terminal=False,
                                           fill=fill, trade_id=trade_id))
         if o.filled >= o.qty:
-            self.app._untrack(o.id)
+            self.application._untrack(o.id)
 
     def _accepted(self, ev: Any, req: Request | None) -> None:
         """A new order the engine took: the request's own order is tracked from
@@ -427,28 +427,28 @@ class FuturesOrders:
         track = OrderTrack(o.id, "futures", conn.instance_id, conn.account_id, req.cl_ord_id,
                            req.symbol or o.spec.symbol)
         track.aliases.append(req.cl_ord_id)
-        self.app.tracks[o.id] = track
-        self.app.aliases[(conn.account_id, req.cl_ord_id)] = o.id
+        self.application.tracks[o.id] = track
+        self.application.aliases[(conn.account_id, req.cl_ord_id)] = o.id
         status = OrdStatus.NEW if not o.filled else OrdStatus.PARTIALLY_FILLED
-        self.app.send(conn.handle, self.report(o, track, ExecType.NEW, status, o.filled, ts=o.created_ns or ev.ts,
+        self.application.send(conn.handle, self.report(o, track, ExecType.NEW, status, o.filled, ts=o.created_ns or ev.ts,
                                                terminal=False))
 
     def _edit_accepted(self, ev: Any, req: Request | None) -> None:
         """An edit applied: Replaced, to the requester under its new ClOrdID, or
         to the owner when another protocol edited a FIX order."""
         o = ev.order
-        track = self.app.tracks.get(o.id)
+        track = self.application.tracks.get(o.id)
         if track is None:
             return
         if req is not None and self._is_own(o, req) and req.cl_ord_id is not None:
             orig = req.orig
-            self.app.add_alias(track, req.cl_ord_id)
-            self.app.send(req.conn.handle, self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled,
+            self.application.add_alias(track, req.cl_ord_id)
+            self.application.send(req.conn.handle, self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled,
                                                        ts=ev.ts, terminal=False, orig=orig))
             return
-        owner = self.app.handle_for(track.owner)
+        owner = self.application.handle_for(track.owner)
         if owner is not None:
-            self.app.send(owner, self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled, ts=ev.ts,
+            self.application.send(owner, self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled, ts=ev.ts,
                                              terminal=False))
 
     def _on_order(self, ev: Any, req: Request | None, entry: JournalEntry) -> None:
@@ -460,15 +460,15 @@ class FuturesOrders:
         if reason == EDIT_ACCEPTED:
             self._edit_accepted(ev, req)
             return
-        track = self.app.tracks.get(o.id)
-        owner = self.app.handle_for(track.owner) if track is not None else None
+        track = self.application.tracks.get(o.id)
+        owner = self.application.handle_for(track.owner) if track is not None else None
         requester = None
         mass = req is not None and req.kind in ("cancel", "mass")
         if mass and ev.is_cancel and req is not None and o.account_id in req.conn.accounts():
             requester = req.conn.handle
         if reason in SKIP_REASONS or (reason == "full_fill" and ev.is_cancel):
             if ev.is_cancel:
-                self.app._untrack(o.id)
+                self.application._untrack(o.id)
             return
         if owner is None and requester is None:
             return
@@ -479,19 +479,19 @@ class FuturesOrders:
         elif ev.is_cancel:
             text = COD_REASON if req is not None and req.kind == "cod" else reason
             if requester is not None and req is not None:
-                cl = track.cl_ord_id if track is not None else o.cli_ord_id
-                self.app.send(requester, self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, o.filled,
+                cl = track.cl_ord_id if track is not None else o.cl_ord_id
+                self.application.send(requester, self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, o.filled,
                                                      ts=ts, terminal=True, text=text, cl_override=req.cl_ord_id,
                                                      orig=cl))
                 if owner is not None and owner.key != requester.key:
-                    self.app.send(owner, self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, o.filled,
+                    self.application.send(owner, self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, o.filled,
                                                      ts=ts, terminal=True, text=text))
             elif owner is not None:
-                self.app.send(owner, self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, o.filled,
+                self.application.send(owner, self.report(o, track, ExecType.CANCELED, OrdStatus.CANCELED, o.filled,
                                                  ts=ts, terminal=True, text=text))
-            self.app._untrack(o.id)
+            self.application._untrack(o.id)
             return
         else:
             return
         if owner is not None:
-            self.app.send(owner, msg)
+            self.application.send(owner, msg)

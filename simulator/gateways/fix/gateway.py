@@ -30,8 +30,8 @@ from pydantic import BaseModel, Field
 
 from simulator.gateways.fix import tags
 from simulator.gateways.fix.acceptor import FixAcceptor, start_fix_acceptor
-from simulator.gateways.fix.application import FixConfig, KrakenFixApp
 from simulator.gateways.fix.codec import Msg
+from simulator.gateways.fix.kraken_application import FixConfig, KrakenFixApplication
 from simulator.gateways.fix.profile import FixProfile, ServiceSpec, kraken_profile
 from simulator.gateways.fix.registry import next_epoch
 from simulator.server.runtime import Runtime
@@ -50,7 +50,7 @@ class FixGateway:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.app = KrakenFixApp(rt, FixConfig())
+        self.application = KrakenFixApplication(rt, FixConfig())
         self.kraken = kraken_profile(sign_market_data=True)
         self.plain = FixProfile(name="plain", services=plain_services(), reset_on_logon=True,
                                 client_comp_ids=frozenset())
@@ -62,7 +62,7 @@ class FixGateway:
 
     def _sync_profiles(self) -> None:
         """Rebuild both profiles when the configuration they carry changed (new logons only)."""
-        cfg = self.app.config
+        cfg = self.application.config
         state = (cfg.sending_time_accuracy_s or None, frozenset(cfg.plain_comp_ids))
         if state == self._profiles_for:
             return
@@ -74,29 +74,29 @@ class FixGateway:
         """Kraken's signed profile unless this is a credential-less stock initiator; the
         plain profile closes CompIDs it was not configured for without a reply."""
         self._sync_profiles()
-        if not self.app.config.plain_enabled:
+        if not self.application.config.plain_enabled:
             return self.kraken
         if tags.USERNAME in logon or tags.PASSWORD in logon:
             return self.kraken
-        if self.app.comp_id_owner(logon.get(tags.SENDER_COMP_ID) or "") is not None:
+        if self.application.comp_id_owner(logon.get(tags.SENDER_COMP_ID) or "") is not None:
             return self.kraken
         return self.plain
 
     def apply_scenario(self, scenario: Any) -> None:
         """The scenario's `[fix]` table (checked when the file was loaded)."""
         data = getattr(scenario, "fix", None) or {}
-        self.app.config = config_from(data, self.app.config)
+        self.application.config = config_from(data, self.application.config)
 
     async def start(self) -> None:
         s = self.rt.settings
         self.loop = asyncio.get_running_loop()
         self.loop_thread = threading.get_ident()
-        self.app.bind_loop()
+        self.application.bind_loop()
         state_dir = Path(s.state_dir) / "fix" if s.state_dir else None
         if state_dir is not None:
-            self.app.exec_epoch = next_epoch(state_dir)
+            self.application.exec_epoch = next_epoch(state_dir)
         self.acceptor = await start_fix_acceptor(
-            s.host, s.fix_port, self.app, self.rt.venue.clock,
+            s.host, s.fix_port, self.application, self.rt.venue.clock,
             state_dir=state_dir, profile=self.kraken, profile_selector=self.select_profile,
         )
         self.rt.urls["fix_port"] = self.acceptor.port
@@ -129,10 +129,10 @@ class FixGateway:
         """Admin reset: forget orders and subscriptions, drop every session, wipe the stores."""
         loop = self.loop
         if loop is None or loop.is_closed():
-            self.app.on_reset()
+            self.application.on_reset()
             return
         if threading.get_ident() == self.loop_thread:
-            self.app.on_reset()
+            self.application.on_reset()
             loop.create_task(self._reset_sessions())
             return
         future = asyncio.run_coroutine_threadsafe(self._reset(), loop)
@@ -142,7 +142,7 @@ class FixGateway:
             log.exception("FIX: session reset failed")
 
     async def _reset(self) -> None:
-        self.app.on_reset()
+        self.application.on_reset()
         await self._reset_sessions()
 
     async def _reset_sessions(self) -> None:
@@ -152,7 +152,7 @@ class FixGateway:
     def view(self) -> dict[str, Any]:
         """What /admin/fix shows: configuration and live sessions."""
         sessions = []
-        for conn in list(self.app.conns.values()):
+        for conn in list(self.application.conns.values()):
             sessions.append({
                 "connection_id": conn.conn_id,
                 "instance_id": conn.instance_id,
@@ -162,7 +162,7 @@ class FixGateway:
                 "profile": "plain" if conn.plain else "kraken",
                 "cancel_on_disconnect": conn.handle.cancel_on_disconnect,
             })
-        return {"config": self.app.config.to_json(), "port": self.rt.urls.get("fix_port"),
+        return {"config": self.application.config.to_json(), "port": self.rt.urls.get("fix_port"),
                 "tls_port": self.tls_port, "sessions": sessions}
 
 
@@ -239,7 +239,7 @@ def prepare(rt: Runtime) -> None:
     gw = rt.services.fix
     if gw is None:
         gw = rt.services.fix = FixGateway(rt)
-        rt.bus.subscribe(gw.app.on_entry)
+        rt.bus.subscribe(gw.application.on_entry)
         rt.services.on_reset.append(gw.on_reset)
         _share_certificate(rt)
     gw.apply_scenario(rt.scenario)
@@ -262,11 +262,11 @@ def install(site: Site, rt: Runtime) -> None:
         for comp_id, account in (data.get("plain_comp_ids") or {}).items():
             if not comp_id or len(comp_id) > 64:
                 raise HTTPException(400, f"plain_comp_ids: bad SenderCompID {comp_id[:64]!r}")
-            if gw.app.resolve_account(account) is None:
+            if gw.application.resolve_account(account) is None:
                 raise HTTPException(404, f"unknown account {account} for {comp_id}")
-            if gw.app.comp_id_owner(comp_id) is not None:
+            if gw.application.comp_id_owner(comp_id) is not None:
                 raise HTTPException(409, f"{comp_id} is issued to an account (signed logons only)")
-        gw.app.config = config_from(data, gw.app.config)
+        gw.application.config = config_from(data, gw.application.config)
         return gw.view()
 
     site.admin.include_router(r)

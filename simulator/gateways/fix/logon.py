@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from simulator.gateways.fix import tags
-from simulator.gateways.fix.app import AuthResult, FixApplication, LogonInfo
+from simulator.gateways.fix.application import AuthResult, FixApplication, LogonInfo
 from simulator.gateways.fix.auth import NonceTracker, verify_password
 from simulator.gateways.fix.codec import Msg
 from simulator.gateways.fix.profile import FixProfile, ServiceSpec
@@ -81,7 +81,7 @@ def validate(msg: Msg, profile: FixProfile, now_ns: int) -> int:
 
 
 async def check_signature(
-    msg: Msg, service: ServiceSpec, key: SessionKey, app: FixApplication,
+    msg: Msg, service: ServiceSpec, key: SessionKey, application: FixApplication,
     nonces: NonceTracker, now_ms: int,
 ) -> str | None:
     """Kraken 553/554/5025 verification (fix.md §3.2); returns the verified API key."""
@@ -95,7 +95,7 @@ async def check_signature(
     if why is not None:
         raise LogonRefused(why, INVALID_CREDENTIALS)
     try:
-        secret = await resolve(app.api_secret(api_key))
+        secret = await resolve(application.api_secret(api_key))
     except Exception:
         log.exception("FIX logon: api_secret lookup failed")
         raise LogonRefused("api_secret lookup failed", "Logon failed: internal error") from None
@@ -108,10 +108,10 @@ async def check_signature(
     return api_key
 
 
-async def authenticate(app: FixApplication, info: LogonInfo) -> AuthResult:
+async def authenticate(application: FixApplication, info: LogonInfo) -> AuthResult:
     """Ask the application for the account; a refusal or a crash refuses the Logon."""
     try:
-        result = await resolve(app.authenticate(info))
+        result = await resolve(application.authenticate(info))
     except Exception:
         log.exception("FIX logon: authenticate failed")
         raise LogonRefused("authenticate raised", "Logon failed: internal error") from None

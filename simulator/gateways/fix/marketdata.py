@@ -21,15 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.core.book import BookSide, OrderBook
 from simulator.core.bookwindow import level_changes, level_window, order_changes, order_window
+from simulator.core.clock import NS_PER_S
 from simulator.core.events import BookEvent, NoticeEvent, TradeEvent
 from simulator.core.numbers import fmt_units
-from simulator.gateways.fix import fields as F
+from simulator.gateways.fix import business_tags as F
+from simulator.gateways.fix.business_tags import MDReqRejReason
 from simulator.gateways.fix.codec import Msg
-from simulator.gateways.fix.fields import MDReqRejReason
 
 if TYPE_CHECKING:
     from simulator.core.sequencer import JournalEntry
-    from simulator.gateways.fix.application import FixConn, KrakenFixApp
+    from simulator.gateways.fix.kraken_application import FixConn, KrakenFixApplication
 
 DEPTHS = frozenset({0, 1, 10, 25, 100, 500, 1000})
 MAX_DEPTH = 1000  # 264=0 (full book) is capped at 1000 levels
@@ -44,13 +45,13 @@ TAKER_TYPE = {"market": "1"}  # everything else executes as a limit
 
 def entry_time(ns: int) -> str:
     """MDEntryTime (273): time of day with milliseconds, as Kraken's examples."""
-    secs, rem = divmod(ns, 1_000_000_000)
+    secs, rem = divmod(ns, NS_PER_S)
     return datetime.fromtimestamp(secs, tz=UTC).strftime("%H:%M:%S") + f".{rem // 1_000_000:03d}"
 
 
 def iso_ns(ns: int) -> str:
     """MDEntryTimestamp (5060): ISO-8601 with nanoseconds."""
-    secs, rem = divmod(ns, 1_000_000_000)
+    secs, rem = divmod(ns, NS_PER_S)
     return datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{rem:09d}Z"
 
 
@@ -100,8 +101,8 @@ class MDSub:
 class MarketData:
     """Subscriptions of every MD connection, fed from the bus."""
 
-    def __init__(self, app: KrakenFixApp) -> None:
-        self.app = app
+    def __init__(self, application: KrakenFixApplication) -> None:
+        self.application = application
         self.clear()
 
     def clear(self) -> None:
@@ -171,7 +172,7 @@ class MarketData:
         symbols = msg.get_all(F.SYMBOL)
         if not symbols:
             raise F.missing(F.SYMBOL)
-        cap = self.app.config.md_max_subscriptions
+        cap = self.application.config.md_max_subscriptions
         if sum(map(len, mine.values())) + len(symbols) > cap:  # bounded memory and fan-out per session
             self._reject(conn, req_id, MDReqRejReason.INSUFFICIENT_BANDWIDTH,
                          f"MarketData subscription failed due to subscription limit: {cap} symbols per session")
@@ -191,7 +192,7 @@ class MarketData:
             subs.append(sub)
             seq = self._sequencer(market)
             with seq.exclusive():  # the snapshot and the diff base are one engine state
-                journal = self.app.rt.venue.journal
+                journal = self.application.rt.venue.journal
                 sub.since_seq = journal.entries[-1].seq if journal.entries else 0
                 book = self._book(sub)
                 if sub.book and book is not None:
@@ -201,13 +202,13 @@ class MarketData:
         mine[req_id] = subs
 
     def _sequencer(self, market: str) -> Any:
-        venue = self.app.rt.venue
+        venue = self.application.rt.venue
         return venue.sequencers["futures"] if market == "futures" else venue.spot_seq
 
     def _instrument(self, symbol: str) -> tuple[str, str, int, int] | None:
         """(market, instrument id, price dp, qty dp) for a Spot or Derivatives spelling."""
-        venue = self.app.rt.venue
-        if self.app.is_derivatives(symbol):
+        venue = self.application.rt.venue
+        if self.application.is_derivatives(symbol):
             eng = venue.derivatives
             if eng is None:
                 return None
@@ -217,7 +218,7 @@ class MarketData:
         return None if pair is None else ("spot", pair.id, pair.pair_decimals, pair.lot_decimals)
 
     def _book(self, sub: MDSub) -> OrderBook | None:
-        venue = self.app.rt.venue
+        venue = self.application.rt.venue
         if sub.market == "futures":
             eng = venue.derivatives
             return eng.books.get(sub.instrument) if eng is not None else None
@@ -238,7 +239,7 @@ class MarketData:
 
     def _snapshot(self, sub: MDSub) -> Msg:
         """Offers best first, then bids best first (Kraken's snapshot order)."""
-        now = self.app.rt.venue.clock.now_ns()
+        now = self.application.rt.venue.clock.now_ns()
         entries: list[tuple[int, str]] = []
         n = 0
         for bid, window in ((False, sub.asks), (True, sub.bids)):
@@ -387,14 +388,14 @@ class MarketData:
         found = self._instrument(symbol)
         if found is None:
             return False
-        venue = self.app.rt.venue
+        venue = self.application.rt.venue
         if found[0] == "spot":
             pair = venue.instruments.pairs[found[1]]
             return row[0][1] == pair.symbol
         return row[0][1] == found[1]
 
     def _instrument_rows(self, sec_type: str | None) -> list[list[tuple[int, str]]]:
-        venue = self.app.rt.venue
+        venue = self.application.rt.venue
         rows: list[list[tuple[int, str]]] = []
         if sec_type in (None, "CASH"):
             for pair in venue.instruments.pairs.values():
@@ -436,7 +437,7 @@ class MarketData:
                                                (F.TRAD_SES_STATUS, "0"), (F.TRAD_SES_STATUS_REJ_REASON, "103")]))
                 return
             self.status_subs[conn.instance_id] = (conn, req_id, session_id)
-        status = self.app.rt.venue.spot.status
+        status = self.application.rt.venue.spot.status
         conn.handle.send(Msg.new("h", [(F.TRAD_SES_REQ_ID, req_id), (F.TRADING_SESSION_ID, session_id),
                                        (F.TRAD_SES_STATUS, SESSION_STATUS.get(status, "0"))]))
 

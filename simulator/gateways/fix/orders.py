@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
+from simulator.core.clock import NS_PER_S
 from simulator.core.commands import AmendRequest, OrderRequest, PriceIn
 from simulator.core.errors import Reject
 from simulator.core.events import OrderEvent
@@ -27,18 +28,17 @@ from simulator.core.orders import (
     Origin,
     RelPrice,
 )
-from simulator.gateways.fix import fields as F
+from simulator.gateways.fix import business_tags as F
+from simulator.gateways.fix.business_tags import BusinessReject, ExecType
 from simulator.gateways.fix.codec import Msg
-from simulator.gateways.fix.execreports import current_status, spot_report
-from simulator.gateways.fix.fields import BusinessReject, ExecType
+from simulator.gateways.fix.render import current_status, spot_report
 from simulator.gateways.fix.tags import BusinessRejectReason as R
 
 if TYPE_CHECKING:
     from simulator.core.venue import Venue
-    from simulator.gateways.fix.application import FixConn, KrakenFixApp
+    from simulator.gateways.fix.kraken_application import FixConn, KrakenFixApplication
 
-NS = 1_000_000_000
-MAX_EXPIRE_NS = 31 * 86_400 * NS  # ExpireTime at most a month ahead
+MAX_EXPIRE_NS = 31 * 86_400 * NS_PER_S  # ExpireTime at most a month ahead
 EXEC_INST_SPOT = frozenset({"E", "P", "v", "f", "q"})
 NEEDS_PRICE = frozenset({LIMIT, "stop-loss-limit", "take-profit-limit", "trailing-stop-limit"})
 
@@ -169,18 +169,18 @@ def alloc_account(venue: Venue, conn: FixConn, msg: Msg) -> str:
 class SpotOrders:
     """Order entry for Spot symbols (BTC/USD, XBT/USD, ...)."""
 
-    def __init__(self, app: KrakenFixApp) -> None:
-        self.app = app
+    def __init__(self, application: KrakenFixApplication) -> None:
+        self.application = application
 
     @property
     def venue(self) -> Venue:
-        return self.app.rt.venue
+        return self.application.rt.venue
 
     def _request(self, conn: FixConn, kind: str, cl_ord_id: str | None, **kw: str | None) -> Origin:
-        from simulator.gateways.fix.application import Request
+        from simulator.gateways.fix.kraken_application import Request
 
         origin = Origin("fix", conn.instance_id, conn.account_id)
-        self.app.request = Request(conn, origin, kind, cl_ord_id, **kw)  # type: ignore[arg-type]
+        self.application.request = Request(conn, origin, kind, cl_ord_id, **kw)  # type: ignore[arg-type]
         return origin
 
     # ---------------------------------------------------------------- D
@@ -191,7 +191,7 @@ class SpotOrders:
         if pair is None:
             raise BusinessReject(R.UNKNOWN_SECURITY, Reject.UNKNOWN_PAIR.value)
         req = order_request(msg, pair, cl_ord_id, venue.clock.now_ns())
-        if (conn.account_id, cl_ord_id) in self.app.aliases:
+        if (conn.account_id, cl_ord_id) in self.application.aliases:
             raise BusinessReject(R.OTHER, Reject.DUPLICATE_CL_ORD_ID.value)  # a live order's replaced id
         account = alloc_account(venue, conn, msg)
         if not conn.may(CREATE_ORDERS):
@@ -221,7 +221,7 @@ class SpotOrders:
         cl = msg.get(cl_tag)
         if cl is None:
             raise F.missing(cl_tag)
-        tracked = self.app.aliases.get((conn.account_id, cl))
+        tracked = self.application.aliases.get((conn.account_id, cl))
         if tracked is not None:
             return self._mine(conn, spot.orders.get(tracked))
         return spot.cl_ids.get((conn.account_id, cl))
@@ -265,9 +265,9 @@ class SpotOrders:
             current = "limit" if o.ordertype == "iceberg" else o.ordertype
             if ordertype != current:
                 raise invalid("ordertype")
-            track = self.app.tracks.get(o.id)
+            track = self.application.tracks.get(o.id)
             if track is None or new_cl != track.cl_ord_id:
-                taken = (conn.account_id, new_cl) in self.app.aliases or (o.account_id, new_cl) in venue.spot.cl_ids
+                taken = (conn.account_id, new_cl) in self.application.aliases or (o.account_id, new_cl) in venue.spot.cl_ids
                 if taken:
                     raise BusinessReject(R.OTHER, Reject.DUPLICATE_CL_ORD_ID.value)
             amend = AmendRequest(
@@ -309,12 +309,12 @@ class SpotOrders:
         o = self.find(conn, msg, cl_tag=F.CL_ORD_ID)
         if o is None or not o.is_open:
             raise unknown_order()
-        track = self.app.tracks.get(o.id)
+        track = self.application.tracks.get(o.id)
         extra = [(F.ORD_STATUS_REQ_ID, v) for v in [msg.get(F.ORD_STATUS_REQ_ID)] if v is not None]
         now = self.venue.clock.now_ns()
         report = spot_report(
             self.venue.instruments, OrderEvent("status", o, now),
-            exec_id=self.app.next_exec_id(), exec_type=ExecType.ORDER_STATUS, status=current_status(o),
+            exec_id=self.application.next_exec_id(), exec_type=ExecType.ORDER_STATUS, status=current_status(o),
             ts=now, cl_ord_id=track.cl_ord_id if track else o.cl_ord_id,
             symbol=track.symbol if track else o.pair.symbol, extra=extra,
         )

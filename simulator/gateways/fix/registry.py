@@ -13,9 +13,9 @@ from datetime import time
 from pathlib import Path
 from typing import Protocol
 
+from simulator.core.clock import NS_PER_S
 from simulator.gateways.fix.store import MessageStore, SessionKey, open_store, session_dir_name
 
-_NS_PER_S = 1_000_000_000
 _DAY_S = 86_400
 
 
@@ -27,7 +27,7 @@ def session_day(now_ns: int, reset_at: time | None) -> int:
     if reset_at is None:
         return 0
     offset = reset_at.hour * 3600 + reset_at.minute * 60 + reset_at.second
-    return (now_ns // _NS_PER_S - offset) // _DAY_S
+    return (now_ns // NS_PER_S - offset) // _DAY_S
 
 
 def seconds_into_day(now_ns: int, reset_at: time | None) -> float:
@@ -35,7 +35,7 @@ def seconds_into_day(now_ns: int, reset_at: time | None) -> float:
     if reset_at is None:
         return float("inf")
     offset = reset_at.hour * 3600 + reset_at.minute * 60 + reset_at.second
-    return ((now_ns / _NS_PER_S) - offset) % _DAY_S
+    return ((now_ns / NS_PER_S) - offset) % _DAY_S
 
 
 class Holder(Protocol):

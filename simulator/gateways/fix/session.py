@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from simulator.core.clock import VenueClock
 from simulator.gateways.fix import logon, tags
-from simulator.gateways.fix.app import FixApplication, LogonInfo
+from simulator.gateways.fix.application import FixApplication, LogonInfo
 from simulator.gateways.fix.auth import NonceTracker
 from simulator.gateways.fix.codec import (
     DecodeError,
@@ -94,7 +94,7 @@ class SessionContext:
     """Acceptor-wide collaborators shared by every connection."""
 
     profile: FixProfile
-    app: FixApplication
+    application: FixApplication
     clock: VenueClock
     registry: SessionRegistry
     nonces: NonceTracker
@@ -322,7 +322,7 @@ class FixSession:
                 cod = (self._cod and self._pending_reset_day is None
                        and (not self.graceful or self._profile.cod_on_logout))
                 try:
-                    await resolve(self._ctx.app.on_disconnect(self, cod))
+                    await resolve(self._ctx.application.on_disconnect(self, cod))
                 except Exception:
                     log.exception("FIX %s: on_disconnect failed", self._instance_id)
             if self._pending_reset_day is not None and self._store is not None:
@@ -590,7 +590,7 @@ class FixSession:
         route = reply_route(msg)
         self._replying = (asyncio.current_task(), route) if route else None
         try:
-            await resolve(self._ctx.app.on_message(self, msg))
+            await resolve(self._ctx.application.on_message(self, msg))
         except Exception:
             log.exception("FIX %s: application failed on %s", self._instance_id, clip(msg.to_string(), 500))
             self.send_business_reject(msg, tags.BusinessRejectReason.OTHER, "Internal error")
@@ -659,16 +659,16 @@ class FixSession:
         self._key, self._service, self._claimed = key, service, True
         now_ns = ctx.clock.now_ns()
         heartbeat = logon.validate(msg, profile, now_ns)
-        api_key = await logon.check_signature(msg, service, key, ctx.app, ctx.nonces, ctx.clock.now_ms())
+        api_key = await logon.check_signature(msg, service, key, ctx.application, ctx.nonces, ctx.clock.now_ms())
         info = LogonInfo(self._instance_id, key, key.target_comp_id, service, api_key, self.peer, msg)
-        result = await logon.authenticate(ctx.app, info)
+        result = await logon.authenticate(ctx.application, info)
         if ctx.registry.holder(key) is not self or self.state is not State.AWAIT_LOGON:
             raise LogonRefused("connection lost during logon")
         self._account_id = result.account_id
         self._accept_logon(msg, seq, heartbeat, session_day(now_ns, profile.daily_reset_utc))
         self._app_notified = True
         try:
-            await resolve(ctx.app.on_logon(self))
+            await resolve(ctx.application.on_logon(self))
         except Exception:
             log.exception("FIX %s: on_logon failed", self._instance_id)
         await self._drain_queue()

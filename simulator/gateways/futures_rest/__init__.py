@@ -32,8 +32,8 @@ from . import history as hist
 from . import openapi as futures_openapi
 from .auth import NonceBook, verify
 from .endpoints import ROUTES, Ctx, Handler, check_required
-from .fmt import JSON, iso_ms
-from .params import Params, RestError, ascii_int, parse_batch, status_word
+from .parse import Params, RestError, ascii_int, parse_batch, status_word
+from .render import JSON, iso_ms
 
 log = logging.getLogger("kraken_sim.futures_rest")
 UNAUTHORIZED = {"reason": "You are not authorized to access this endpoint.", "status": "unauthorized"}

@@ -21,7 +21,7 @@ from urllib.parse import unquote, unquote_plus
 
 from simulator.core.accounts import ApiKey
 
-from .params import RestError
+from .parse import RestError
 
 
 def sign(message: str, secret_b64: str) -> str:

@@ -17,8 +17,8 @@ from simulator.core.orders import Origin
 from simulator.core.sequencer import Sequencer
 from simulator.server.runtime import Runtime
 
-from . import fmt
-from .params import Params, RestError, decimal_of, parse_batch, parse_bool, parse_time, status_word
+from . import render
+from .parse import Params, RestError, decimal_of, parse_batch, parse_bool, parse_time, status_word
 
 
 @dataclass
@@ -60,8 +60,8 @@ def _spec(ctx: Ctx, symbol: str | None, status: int = 200) -> ContractSpec:
 
 # ===================================================================== public
 def instruments(ctx: Ctx) -> dict[str, Any]:
-    listed = [fmt.instrument_json(ctx.eng, s) for s in ctx.eng.specs.values()]
-    return {"instruments": listed + fmt.index_instruments(ctx.eng)}
+    listed = [render.instrument_json(ctx.eng, s) for s in ctx.eng.specs.values()]
+    return {"instruments": listed + render.index_instruments(ctx.eng)}
 
 
 def _status_entry(spec: ContractSpec) -> dict[str, Any]:
@@ -84,12 +84,12 @@ def instrument_status(ctx: Ctx) -> dict[str, Any]:
 
 def tickers(ctx: Ctx) -> dict[str, Any]:
     eng = ctx.eng
-    out = [fmt.rest_ticker(eng, s) for s in eng.specs.values() if s.tradeable]
-    return {"tickers": out + fmt.index_tickers(eng)}
+    out = [render.rest_ticker(eng, s) for s in eng.specs.values() if s.tradeable]
+    return {"tickers": out + render.index_tickers(eng)}
 
 
 def ticker(ctx: Ctx) -> dict[str, Any]:
-    return {"ticker": fmt.rest_ticker(ctx.eng, _spec(ctx, ctx.symbol, 404))}
+    return {"ticker": render.rest_ticker(ctx.eng, _spec(ctx, ctx.symbol, 404))}
 
 
 def orderbook(ctx: Ctx) -> dict[str, Any]:
@@ -112,7 +112,7 @@ def history(ctx: Ctx) -> dict[str, Any]:
             continue
         out.append(
             {
-                "time": fmt.iso_ms(t.ts),
+                "time": render.iso_ms(t.ts),
                 "trade_id": t.trade_id,
                 "price": spec.price_dec(t.price),
                 "size": spec.size_dec(t.qty),
@@ -147,7 +147,7 @@ def feeschedules(ctx: Ctx) -> dict[str, Any]:
 def historical_funding(ctx: Ctx) -> dict[str, Any]:
     spec = _spec(ctx, ctx.params.get("symbol"))
     rates = [
-        {"timestamp": fmt.iso_ms(ts), "fundingRate": absolute, "relativeFundingRate": rel}
+        {"timestamp": render.iso_ms(ts), "fundingRate": absolute, "relativeFundingRate": rel}
         for ts, absolute, rel in ctx.eng.funding_history.get(spec.symbol, [])
     ]
     return {"rates": rates}
@@ -159,18 +159,18 @@ def _fa(ctx: Ctx) -> Any:
 
 
 def accounts(ctx: Ctx) -> dict[str, Any]:
-    return {"accounts": fmt.accounts_json(ctx.eng, _fa(ctx))}
+    return {"accounts": render.accounts_json(ctx.eng, _fa(ctx))}
 
 
 def openpositions(ctx: Ctx) -> dict[str, Any]:
     fa = _fa(ctx)
-    return {"openPositions": [fmt.rest_position(ctx.eng, fa, p) for p in ctx.eng.positions_of(ctx.account_id)]}
+    return {"openPositions": [render.rest_position(ctx.eng, fa, p) for p in ctx.eng.positions_of(ctx.account_id)]}
 
 
 def openorders(ctx: Ctx) -> dict[str, Any]:
     fa = _fa(ctx)
     orders = sorted(fa.open.values(), key=lambda o: (o.created_ns, o.id), reverse=True)
-    return {"openOrders": [fmt.open_order(o.snap()) for o in orders]}
+    return {"openOrders": [render.open_order(o.snap()) for o in orders]}
 
 
 def fills(ctx: Ctx) -> dict[str, Any]:
@@ -180,7 +180,7 @@ def fills(ctx: Ctx) -> dict[str, Any]:
     for f in reversed(fa.fills):
         if before is not None and f.ts >= before:
             continue
-        out.append(fmt.rest_fill(f))
+        out.append(render.rest_fill(f))
         if len(out) >= 100:
             break
     return {"fills": out}
@@ -223,7 +223,7 @@ def notifications(ctx: Ctx) -> dict[str, Any]:
                 "type": n["type"],
                 "priority": n["priority"],
                 "note": n["note"],
-                "effectiveTime": fmt.iso_ms(int(n["effective_time"]) * 1_000_000),
+                "effectiveTime": render.iso_ms(int(n["effective_time"]) * 1_000_000),
             }
         )
     return {"notifications": out}
@@ -307,10 +307,10 @@ def _send_status(res: OrderResult, key_id: str = "order_id") -> dict[str, Any]:
     if res.order_id is not None:
         d[key_id] = res.order_id
     d["status"] = status_word(res.status)
-    d["receivedTime"] = fmt.iso_ms(res.received_ns)
-    if res.cli_ord_id is not None:
-        d["cliOrdId"] = res.cli_ord_id
-    d["orderEvents"] = [fmt.rest_event(e) for e in res.events]
+    d["receivedTime"] = render.iso_ms(res.received_ns)
+    if res.cl_ord_id is not None:
+        d["cliOrdId"] = res.cl_ord_id
+    d["orderEvents"] = [render.rest_event(e) for e in res.events]
     return d
 
 
@@ -382,11 +382,11 @@ def cancelallorders(ctx: Ctx) -> dict[str, Any]:
     events = []
     for o in snaps:
         key = "orderTrigger" if o.is_trigger else "order"
-        body = fmt.trigger_json(o) if o.is_trigger else fmt.order_json(o)
+        body = render.trigger_json(o) if o.is_trigger else render.order_json(o)
         events.append({"type": "CANCEL", "uid": o.id, key: body})
     return {
         "cancelStatus": {
-            "receivedTime": fmt.iso_ms(ctx.eng.now_ns),
+            "receivedTime": render.iso_ms(ctx.eng.now_ns),
             "cancelOnly": sym or "all",
             "status": "cancelled" if snaps else "noOrdersToCancel",
             "cancelledOrders": [{"order_id": o.id} for o in snaps],
@@ -402,7 +402,7 @@ def cancelallordersafter(ctx: Ctx) -> dict[str, Any]:
     if timeout < 0 or timeout > 2**32 - 1:
         raise RestError("invalidArgument")
     now, at = ctx.submit("cancel_all_after", {"account_id": ctx.account_id, "timeout": timeout})
-    return {"status": {"currentTime": fmt.iso_ms(now), "triggerTime": fmt.iso_ms(at) if at else "0"}}
+    return {"status": {"currentTime": render.iso_ms(now), "triggerTime": render.iso_ms(at) if at else "0"}}
 
 
 def _instruction(it: dict[str, Any]) -> FuturesInstruction:
@@ -450,12 +450,12 @@ def batchorder(ctx: Ctx) -> dict[str, Any]:
                 d["order_tag"] = res.order_tag
             if res.order_id is not None:
                 d["order_id"] = res.order_id
-            d["dateTimeReceived"] = fmt.iso_ms(res.received_ns)
+            d["dateTimeReceived"] = render.iso_ms(res.received_ns)
         elif res.order_id is not None:
             d["order_id"] = res.order_id
-        if res.cli_ord_id is not None:
-            d["cliOrdId"] = res.cli_ord_id
-        d["orderEvents"] = [fmt.rest_event(e) for e in res.events]
+        if res.cl_ord_id is not None:
+            d["cliOrdId"] = res.cl_ord_id
+        d["orderEvents"] = [render.rest_event(e) for e in res.events]
         out.append(d)
     return {"batchStatus": out}
 
@@ -480,21 +480,21 @@ def orders_status(ctx: Ctx) -> dict[str, Any]:
         if o.otype in ("stp", "take_profit", "trailing_stop"):
             trig = {
                 "triggerPrice": spec.price_dec(o.stop_price or 0),
-                "triggerSide": fmt.trigger_side(s).upper(),
-                "triggerSignal": fmt.SIGNAL_REST.get(o.signal, "last_price").upper(),
+                "triggerSide": render.trigger_side(s).upper(),
+                "triggerSignal": render.SIGNAL_REST.get(o.signal, "last_price").upper(),
             }
         order = {
             "type": "TRIGGER_ORDER" if o.state == "trigger" else "ORDER",
             "orderId": o.id,
-            "cliOrdId": o.cli_ord_id,
+            "cliOrdId": o.cl_ord_id,
             "symbol": spec.symbol,
             "side": o.side,
             "quantity": spec.size_dec(o.qty),
             "filled": spec.size_dec(o.filled),
             "limitPrice": spec.price_dec(o.price) if o.price is not None else None,
             "reduceOnly": o.reduce_only,
-            "timestamp": fmt.iso_ms(o.created_ns),
-            "lastUpdateTimestamp": fmt.iso_ms(o.updated_ns),
+            "timestamp": render.iso_ms(o.created_ns),
+            "lastUpdateTimestamp": render.iso_ms(o.updated_ns),
             "priceTriggerOptions": trig,
             "triggerTime": None,
             "algoId": None,

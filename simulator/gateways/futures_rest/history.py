@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from simulator.core.clock import NS_PER_S
 from simulator.core.derivatives import FuturesEngine
 from simulator.core.derivatives.model import ContractSpec, FAccount, HistoryEvent, LogEntry, OSnap, TradeRec
-from simulator.core.marketdata import NS, sparse
+from simulator.core.marketdata import sparse
 
-from . import fmt
-from .params import Params, RestError
+from . import render
+from .parse import Params, RestError
 
 RESOLUTIONS = {
     "1m": 60,
@@ -61,12 +62,12 @@ def _order(o: OSnap, account: str | None) -> dict[str, Any]:
             "direction": "Buy" if o.side == "buy" else "Sell",
             "quantity": _s(s.size_dec(o.qty)),
             "filled": _s(s.size_dec(o.filled)),
-            "timestamp": fmt.ms(o.created_ns),
+            "timestamp": render.ms(o.created_ns),
             "limitPrice": _s(s.price_dec(o.price)) if o.price is not None else None,
             "orderType": "Market" if o.market else HIST_TYPE.get(o.otype, o.otype),
-            "clientId": o.cli_ord_id or "",
+            "clientId": o.cl_ord_id or "",
             "reduceOnly": o.reduce_only,
-            "lastUpdateTimestamp": fmt.ms(o.updated_ns),
+            "lastUpdateTimestamp": render.ms(o.updated_ns),
         }
     )
     return d
@@ -77,19 +78,19 @@ def _trigger(o: OSnap, account: str) -> dict[str, Any]:
     return {
         "uid": o.id,
         "accountId": account,
-        "clientId": o.cli_ord_id or "",
+        "clientId": o.cl_ord_id or "",
         "tradeable": s.symbol,
         "direction": "Buy" if o.side == "buy" else "Sell",
         "quantity": _s(s.size_dec(o.qty)),
-        "timestamp": fmt.ms(o.created_ns),
+        "timestamp": render.ms(o.created_ns),
         "limitPrice": _s(s.price_dec(o.price)) if o.price is not None else None,
         "orderType": "Limit" if o.price is not None else "Market",
         "reduceOnly": o.reduce_only,
-        "lastUpdateTimestamp": fmt.ms(o.updated_ns),
+        "lastUpdateTimestamp": render.ms(o.updated_ns),
         "triggerOptions": {
             "triggerPrice": _s(s.price_dec(o.stop_price or 0)),
-            "triggerSide": fmt.trigger_side(o).upper(),
-            "triggerSignal": fmt.SIGNAL_REST.get(o.signal, "last_price").upper(),
+            "triggerSide": render.trigger_side(o).upper(),
+            "triggerSignal": render.SIGNAL_REST.get(o.signal, "last_price").upper(),
         },
     }
 
@@ -105,7 +106,7 @@ def _execution(t: TradeRec, spec: ContractSpec) -> dict[str, Any]:
         d["takerOrder"] = _order(t.taker, None)
     d.update(
         {
-            "timestamp": fmt.ms(t.ts),
+            "timestamp": render.ms(t.ts),
             "quantity": _s(qty),
             "price": _s(px),
             "markPrice": _s(t.mark),
@@ -143,10 +144,10 @@ def market_executions(eng: FuturesEngine, spec: ContractSpec, p: Params) -> dict
     for t in eng.trades[spec.symbol]:
         rows.append(
             (
-                fmt.ms(t.ts),
+                render.ms(t.ts),
                 {
                     "uid": t.uid,
-                    "timestamp": fmt.ms(t.ts),
+                    "timestamp": render.ms(t.ts),
                     "event": {"Execution": {"execution": _execution(t, spec), "takerReducedQuantity": ""}},
                 },
             )
@@ -157,7 +158,7 @@ def market_executions(eng: FuturesEngine, spec: ContractSpec, p: Params) -> dict
 def market_price(eng: FuturesEngine, spec: ContractSpec, p: Params) -> dict[str, Any]:
     rows = []
     for i, (ts, px) in enumerate(eng.mark_samples.get(spec.symbol, [])):
-        rows.append((fmt.ms(ts), {"uid": f"{spec.symbol}-{i}", "timestamp": fmt.ms(ts), "event": {"price": _s(px)}}))
+        rows.append((render.ms(ts), {"uid": f"{spec.symbol}-{i}", "timestamp": render.ms(ts), "event": {"price": _s(px)}}))
     return _elements(_page(rows, p))
 
 
@@ -178,10 +179,10 @@ def account_executions(eng: FuturesEngine, fa: FAccount, p: Params) -> dict[str,
             ex["takerOrder"]["accountUid"] = fa.id
         rows.append(
             (
-                fmt.ms(f.ts),
+                render.ms(f.ts),
                 {
                     "uid": f.fill_id,
-                    "timestamp": fmt.ms(f.ts),
+                    "timestamp": render.ms(f.ts),
                     "event": {"Execution": {"execution": ex, "takerReducedQuantity": ""}},
                 },
             )
@@ -209,7 +210,7 @@ def _order_event(h: HistoryEvent, account: str) -> dict[str, Any]:
 
 def account_orders(fa: FAccount, p: Params) -> dict[str, Any]:
     rows = [
-        (fmt.ms(h.ts), {"uid": h.uid, "timestamp": fmt.ms(h.ts), "event": _order_event(h, fa.id)})
+        (render.ms(h.ts), {"uid": h.uid, "timestamp": render.ms(h.ts), "event": _order_event(h, fa.id)})
         for h in fa.history
         if h.kind in ORDER_KINDS
     ]
@@ -233,7 +234,7 @@ def account_triggers(fa: FAccount, p: Params) -> dict[str, Any]:
         if name is None:
             continue
         body: dict[str, Any] = {"order": _trigger(h.order, fa.id), "reason": h.reason}
-        rows.append((fmt.ms(h.ts), {"uid": h.uid, "timestamp": fmt.ms(h.ts), "event": {name: body}}))
+        rows.append((render.ms(h.ts), {"uid": h.uid, "timestamp": render.ms(h.ts), "event": {name: body}}))
     out = _elements(_page(rows, p))
     out["accountUid"] = fa.id
     return out
@@ -241,14 +242,14 @@ def account_triggers(fa: FAccount, p: Params) -> dict[str, Any]:
 
 def _log_row(eng: FuturesEngine, lg: LogEntry) -> dict[str, Any]:
     spec = eng.specs.get(lg.asset)
-    asset = lg.asset.lower() if spec is not None else fmt.asset_code(eng, lg.asset).lower()
+    asset = lg.asset.lower() if spec is not None else render.asset_code(eng, lg.asset).lower()
     return {
         "asset": asset,
         "booking_uid": lg.booking_uid,
         "collateral": lg.collateral,
         "contract": lg.contract.lower() if lg.contract else None,
         "conversion_spread_percentage": None,
-        "date": fmt.iso_ms(lg.ts),
+        "date": render.iso_ms(lg.ts),
         "execution": lg.execution,
         "fee": lg.fee if lg.fee is not None else Decimal(0),
         "funding_rate": lg.funding_rate,
@@ -279,7 +280,7 @@ def account_log(eng: FuturesEngine, fa: FAccount, p: Params) -> dict[str, Any]:
             continue
         if hi is not None and lg.id > hi:
             continue
-        rows.append((fmt.ms(lg.ts) * 1_000_000 + lg.id, _log_row(eng, lg)))
+        rows.append((render.ms(lg.ts) * 1_000_000 + lg.id, _log_row(eng, lg)))
     since, before = p.integer("since"), p.integer("before")
     if since is not None:
         rows = [r for r in rows if r[0] // 1_000_000 >= since]
@@ -336,7 +337,7 @@ def candles(
     from_s = p.integer("from")
     count = p.integer("count")
     limit = MAX_CANDLES if count is None or count <= 0 else min(count, MAX_CANDLES)
-    now_s = now_ns // NS
+    now_s = now_ns // NS_PER_S
     end = min(to_s if to_s is not None else now_s, now_s)
     start = max(0, from_s if from_s is not None else end - step * MAX_CANDLES)
     key, pts, first = _series(eng, spec, tick_type)
@@ -348,7 +349,7 @@ def candles(
     if tick_type == "trade":
         found, more = sparse(series, b, end, limit)
         for c in found:
-            out.append({"time": c.begin // NS * 1000, "open": _s(spec.price_dec(c.open)),
+            out.append({"time": c.begin // NS_PER_S * 1000, "open": _s(spec.price_dec(c.open)),
                         "high": _s(spec.price_dec(c.high)), "low": _s(spec.price_dec(c.low)),
                         "close": _s(spec.price_dec(c.close)),
                         "volume": _s(spec.size_dec(c.volume)) if c.volume else "0"})  # fmt: skip

@@ -8,13 +8,13 @@ from typing import Any
 from simulator.core.derivatives import FuturesEngine, risk
 from simulator.core.derivatives.engine import NS_PER_S
 from simulator.core.derivatives.model import FLEX, ContractSpec, FAccount, LogEntry, OSnap, TradeRec, money
-from simulator.gateways.futures_rest import fmt
+from simulator.gateways.futures_rest import render
 
 DAY_NS = 86400 * NS_PER_S
 
 
 def ticker(eng: FuturesEngine, spec: ContractSpec, now_ns: int, lite: bool = False) -> dict[str, Any]:
-    st = fmt.stats(eng, spec)
+    st = render.stats(eng, spec)
     mark = eng.mark_of(spec)
     index = eng.index_of(spec)
     premium = ((mark - index) / index * 100).quantize(Decimal("0.1")) if index else Decimal(0)
@@ -31,7 +31,7 @@ def ticker(eng: FuturesEngine, spec: ContractSpec, now_ns: int, lite: bool = Fal
             "premium": premium,
             "volume": st["vol24h"],
             "tag": spec.tag,
-            "pair": fmt.pair_of(spec),
+            "pair": render.pair_of(spec),
             "dtm": dtm,
             "maturityTime": maturity,
             "volumeQuote": st["volumeQuote"],
@@ -75,7 +75,7 @@ def ticker(eng: FuturesEngine, spec: ContractSpec, now_ns: int, lite: bool = Fal
             "change": st["change24h"],
             "suspended": eng.status == "maintenance" or not spec.tradeable,
             "tag": spec.tag,
-            "pair": fmt.pair_of(spec),
+            "pair": render.pair_of(spec),
             "openInterest": st["openInterest"],
             "markPrice": mark,
             "maturityTime": maturity,
@@ -138,12 +138,12 @@ def order_update(feed: str, o: OSnap, reason: str, is_cancel: bool) -> dict[str,
     the id-only form when it is removed."""
     if is_cancel and reason != "full_fill":
         d: dict[str, Any] = {"feed": feed, "order_id": o.id}
-        if o.cli_ord_id is not None:
-            d["cli_ord_id"] = o.cli_ord_id
+        if o.cl_ord_id is not None:
+            d["cl_ord_id"] = o.cl_ord_id
         d["is_cancel"] = True
         d["reason"] = reason
         return d
-    return {"feed": feed, "order": fmt.ws_order(o), "is_cancel": is_cancel, "reason": reason}
+    return {"feed": feed, "order": render.ws_order(o), "is_cancel": is_cancel, "reason": reason}
 
 
 def positions(eng: FuturesEngine, fa: FAccount, seq: int, now_ns: int) -> dict[str, Any]:
@@ -173,12 +173,12 @@ def positions(eng: FuturesEngine, fa: FAccount, seq: int, now_ns: int) -> dict[s
 
 
 def balances(eng: FuturesEngine, fa: FAccount, seq: int, now_ns: int, snapshot: bool) -> dict[str, Any]:
-    holding = {fmt.asset_code(eng, a): money(u) for a, u in sorted(fa.cash.items())}
+    holding = {render.asset_code(eng, a): money(u) for a, u in sorted(fa.cash.items())}
     futures: dict[str, Any] = {}
     for name in sorted(fa.inverse):
         ma = fa.inverse[name]
         view = eng.margin_view(fa, name)
-        code = fmt.asset_code(eng, ma.currency or "")
+        code = render.asset_code(eng, ma.currency or "")
         pair = f"{code}:USD"
         futures[f"F-{pair}"] = {
             "name": f"F-{pair}",
@@ -195,7 +195,7 @@ def balances(eng: FuturesEngine, fa: FAccount, seq: int, now_ns: int, snapshot: 
     view = eng.margin_view(fa, FLEX)
     currencies = {}
     for c in risk.flex_collateral(eng, fa, view):
-        currencies[fmt.asset_code(eng, c.asset)] = {
+        currencies[render.asset_code(eng, c.asset)] = {
             "quantity": c.quantity,
             "value": c.value,
             "collateral_value": c.collateral,
@@ -203,7 +203,7 @@ def balances(eng: FuturesEngine, fa: FAccount, seq: int, now_ns: int, snapshot: 
             "haircut": c.haircut.quantize(Decimal("1e-6")),
             "conversion_spread": Decimal(0),
         }
-    t = fmt.flex_totals(view)
+    t = render.flex_totals(view)
     flex: dict[str, Any] = {
         "currencies": currencies,
         "balance_value": t["balanceValue"],
@@ -248,10 +248,10 @@ def balances(eng: FuturesEngine, fa: FAccount, seq: int, now_ns: int, snapshot: 
 
 def log_entry(eng: FuturesEngine, lg: LogEntry) -> dict[str, Any]:
     spec = eng.specs.get(lg.asset)
-    asset = lg.asset.lower() if spec is not None else fmt.asset_code(eng, lg.asset).lower()
+    asset = lg.asset.lower() if spec is not None else render.asset_code(eng, lg.asset).lower()
     return {
         "id": lg.id,
-        "date": fmt.iso_ms(lg.ts),
+        "date": render.iso_ms(lg.ts),
         "asset": asset,
         "info": lg.info,
         "booking_uid": lg.booking_uid,

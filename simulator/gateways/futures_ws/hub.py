@@ -37,9 +37,9 @@ from simulator.core.derivatives.events import (
 from simulator.core.derivatives.model import ContractSpec, FAccount
 from simulator.core.ids import IdGenerator
 from simulator.core.sequencer import JournalEntry, Sequencer
-from simulator.gateways.futures_rest import fmt
+from simulator.gateways.futures_rest import render
 from simulator.gateways.futures_rest.auth import sign_challenge
-from simulator.gateways.futures_rest.fmt import JSON
+from simulator.gateways.futures_rest.render import JSON
 from simulator.gateways.ws_common import LoopBound, QueuedConnection
 from simulator.server.runtime import Runtime
 
@@ -366,12 +366,12 @@ class Hub(LoopBound):
         if feed in ("open_orders", "open_orders_verbose"):
             orders = sorted(fa.open.values(), key=lambda o: (o.created_ns, o.id))
             conn.send(
-                {"feed": f"{feed}_snapshot", "account": account, "orders": [fmt.ws_order(o.snap()) for o in orders]}
+                {"feed": f"{feed}_snapshot", "account": account, "orders": [render.ws_order(o.snap()) for o in orders]}
             )
         elif feed == "fills":
             fills = [f for f in fa.fills if products is None or f.spec.symbol in products][-100:]
             conn.send(
-                {"feed": "fills_snapshot", "account": account, "fills": [fmt.ws_fill(eng, f, False) for f in fills]}
+                {"feed": "fills_snapshot", "account": account, "fills": [render.ws_fill(eng, f, False) for f in fills]}
             )
         elif feed == "balances":
             conn.bal_seq += 1
@@ -427,7 +427,7 @@ class Hub(LoopBound):
                                 c.send(feeds.order_update(feed, o, ev.reason, ev.is_cancel))
                 elif isinstance(ev, FFillEvent):
                     f = ev.fill
-                    msg = {"feed": "fills", "username": f.account_id, "fills": [fmt.ws_fill(eng, f, True)]}
+                    msg = {"feed": "fills", "username": f.account_id, "fills": [render.ws_fill(eng, f, True)]}
                     for c in conns:
                         flt = c.private.get("fills", set()) if "fills" in c.private else None
                         if (

@@ -21,6 +21,7 @@ from simulator.core.accounts import (
     WEBSOCKET,
     LedgerEntry,
 )
+from simulator.core.clock import NS_PER_S
 from simulator.core.events import Fill
 from simulator.core.history import TradeIndex, find_by_id
 from simulator.core.instruments import FeeTier, SpotPair
@@ -28,13 +29,12 @@ from simulator.core.numbers import BALANCE_DP, fmt_decimal
 from simulator.core.orders import Order
 from simulator.server.tokens import TOKEN_TTL_S
 
-from . import formatting as fmt
+from . import render
 from .market import Valuer
-from .params import ApiError, Params, invalid, sane
+from .parse import ApiError, Params, invalid, sane
 from .registry import UNKNOWN_ASSET, Ctx, private
 
 PAGE = 50
-NS = 1_000_000_000
 E_INVALID_ORDER = "EOrder:Invalid order"
 LEDGER_TYPES = (
     "all", "trade", "deposit", "withdrawal", "transfer", "margin", "adjustment", "rollover", "credit",
@@ -75,13 +75,13 @@ def balances(ctx: Ctx) -> list[tuple[str, int, int, int]]:
 
 @private("Balance", perms=[(QUERY_FUNDS,)])
 def balance(ctx: Ctx, p: Params) -> dict[str, str]:
-    return {k: fmt.balance(total, dp) for k, dp, total, _ in balances(ctx)}
+    return {k: render.balance(total, dp) for k, dp, total, _ in balances(ctx)}
 
 
 @private("BalanceEx", perms=[(QUERY_FUNDS,)])
 def balance_ex(ctx: Ctx, p: Params) -> dict[str, dict[str, str]]:
     return {
-        k: {"balance": fmt.balance(total, dp), "hold_trade": fmt.balance(held, dp)}
+        k: {"balance": render.balance(total, dp), "hold_trade": render.balance(held, dp)}
         for k, dp, total, held in balances(ctx)
     }
 
@@ -118,7 +118,7 @@ def _order_trades(ctx: Ctx, o: Order, consolidate: bool) -> list[str]:
     if not o.trades:
         return []
     fills = list(o.trades)
-    return [r.id for r in fmt.trade_rows(fills, consolidate)]
+    return [r.id for r in render.trade_rows(fills, consolidate)]
 
 
 class _Rendered:
@@ -159,7 +159,7 @@ def _orders_out(ctx: Ctx, p: Params, orders: list[Order]) -> dict[str, Any]:
     cache = _rendered(ctx)
 
     def row(o: Order) -> dict[str, Any]:
-        return fmt.order_json(o, _order_trades(ctx, o, consolidate) if with_trades else None)
+        return render.order_json(o, _order_trades(ctx, o, consolidate) if with_trades else None)
 
     return {
         o.id: cache.get(("order", o.id, with_trades, consolidate), partial(row, o)) if o.closed_ns else row(o)
@@ -193,7 +193,7 @@ def time_bound(ctx: Ctx, p: Params, name: str, lookup: Any) -> int | None:
     except ArithmeticError:
         d = None
     if d is not None and d.is_finite():
-        return int(sane(d, name) * NS)
+        return int(sane(d, name) * NS_PER_S)
     t = lookup(v)
     if t is None:
         raise invalid(name)
@@ -250,8 +250,8 @@ def _trade_index(ctx: Ctx) -> TradeIndex:
     return eng.history.fills(ctx.account_id, eng.fills.setdefault(ctx.account_id, []))
 
 
-def _row(fills: list[Fill]) -> fmt.TradeRow:
-    row = fmt.TradeRow(fills[0])
+def _row(fills: list[Fill]) -> render.TradeRow:
+    row = render.TradeRow(fills[0])
     row.fills = list(fills)
     return row
 
@@ -366,7 +366,7 @@ def ledgers(ctx: Ctx, p: Params) -> dict[str, Any]:
     page, total = index.page(assets, None if kind == "all" else kind, start, end, ofs, PAGE)
     cache = _rendered(ctx)
     out: dict[str, Any] = {
-        "ledger": {e.id: cache.get(("ledger", e.id), partial(fmt.ledger_json, ctx.engine, e)) for e in page}
+        "ledger": {e.id: cache.get(("ledger", e.id), partial(render.ledger_json, ctx.engine, e)) for e in page}
     }
     if not p.flag("without_count"):
         out["count"] = total
@@ -382,7 +382,7 @@ def query_ledgers(ctx: Ctx, p: Params) -> dict[str, Any]:
         e = _entry(ctx, lid)
         if e is None:
             raise invalid("id")
-        out[lid] = fmt.ledger_json(ctx.engine, e)
+        out[lid] = render.ledger_json(ctx.engine, e)
     return out
 
 

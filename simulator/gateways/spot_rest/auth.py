@@ -16,7 +16,7 @@ from typing import Any
 
 from simulator.core.accounts import ApiKey
 
-from .params import ApiError
+from .parse import ApiError
 
 E_KEY = "EAPI:Invalid key"
 E_SIGN = "EAPI:Invalid signature"

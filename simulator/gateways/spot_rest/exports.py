@@ -15,13 +15,13 @@ from typing import Any
 
 from simulator.core.accounts import EXPORT, QUERY_CLOSED, QUERY_OPEN
 from simulator.core.amends import AmendRecord
+from simulator.core.clock import NS_PER_S
 from simulator.core.exports import FIELDS, FORMATS, REPORTS, ExportReport
 
-from . import formatting as fmt
-from .params import ApiError, Params, invalid
+from . import render
+from .parse import ApiError, Params, invalid
 from .registry import Ctx, RawResult, private
 
-NS = 1_000_000_000
 EXPORT_PERMS = [(EXPORT,)]
 _MAX_UNIX_S = 10**11  # far beyond any venue time; keeps the integers small
 TRADE_COLUMNS = ("txid", "ordertxid", "pair", "time", "type", "ordertype", "price", "cost", "fee", "vol", "margin",
@@ -30,7 +30,7 @@ TRADE_COLUMNS = ("txid", "ordertxid", "pair", "time", "type", "ordertype", "pric
 
 def _unix(p: Params, name: str) -> int | None:
     v = p.integer(name, lo=0, hi=_MAX_UNIX_S)
-    return None if v is None else v * NS
+    return None if v is None else v * NS_PER_S
 
 
 def _fields(p: Params, report: str) -> list[str]:
@@ -74,12 +74,12 @@ def _status_row(r: ExportReport) -> dict[str, str]:
         "status": "Processed",
         "flags": "0",
         "fields": ",".join(r.req.fields) if r.req.fields else "all",
-        "createdtm": s(r.created_ns // NS),
-        "expiretm": s(r.expire_ns // NS),
-        "starttm": s(r.start_ns // NS),
-        "completedtm": s(r.created_ns // NS),
-        "datastarttm": s(r.start_ns // NS),
-        "dataendtm": s(r.end_ns // NS),
+        "createdtm": s(r.created_ns // NS_PER_S),
+        "expiretm": s(r.expire_ns // NS_PER_S),
+        "starttm": s(r.start_ns // NS_PER_S),
+        "completedtm": s(r.created_ns // NS_PER_S),
+        "datastarttm": s(r.start_ns // NS_PER_S),
+        "dataendtm": s(r.end_ns // NS_PER_S),
         "aclass": "currency",
         "asset": "all",
     }
@@ -95,8 +95,8 @@ def export_status(ctx: Ctx, p: Params) -> list[dict[str, str]]:
 
 def _csv_time(ns: int) -> str:
     """Kraken's export time column: `2024-03-04 12:34:56.1234` (UTC)."""
-    d = dt.datetime.fromtimestamp(ns // NS, dt.UTC)
-    return f"{d:%Y-%m-%d %H:%M:%S}.{ns % NS // 100_000:04d}"
+    d = dt.datetime.fromtimestamp(ns // NS_PER_S, dt.UTC)
+    return f"{d:%Y-%m-%d %H:%M:%S}.{ns % NS_PER_S // 100_000:04d}"
 
 
 def _window(items: list[Any], start: int, end: int, key: Any) -> list[Any]:
@@ -110,7 +110,7 @@ def _window(items: list[Any], start: int, end: int, key: Any) -> list[Any]:
 def _trade_rows(ctx: Ctx, r: ExportReport) -> list[dict[str, str]]:
     fills = _window(ctx.engine.fills.get(ctx.account_id, []), r.start_ns, r.end_ns, lambda f: f.ts)
     out = []
-    for row in fmt.trade_rows(fills, consolidate=True):
+    for row in render.trade_rows(fills, consolidate=True):
         j = row.to_json(with_ledgers=True)
         out.append({
             "txid": row.id, "ordertxid": j["ordertxid"], "pair": j["pair"], "time": _csv_time(row.time_ns),
@@ -124,7 +124,7 @@ def _ledger_rows(ctx: Ctx, r: ExportReport) -> list[dict[str, str]]:
     entries = _window(ctx.acct.ledger, r.start_ns, r.end_ns, lambda e: e.time_ns)
     out = []
     for e in entries:
-        j = fmt.ledger_json(ctx.engine, e)
+        j = render.ledger_json(ctx.engine, e)
         out.append({"txid": e.id, **{k: str(v) for k, v in j.items() if k != "time"}, "time": _csv_time(e.time_ns),
                     "wallet": "spot / main"})  # fmt: skip
     return out
@@ -152,7 +152,7 @@ def report_file(ctx: Ctx, r: ExportReport) -> bytes:
 
 
 def _zip_time(ns: int) -> tuple[int, int, int, int, int, int]:
-    d = dt.datetime.fromtimestamp(max(ns // NS, 315_532_800), dt.UTC)  # zip dates start in 1980
+    d = dt.datetime.fromtimestamp(max(ns // NS_PER_S, 315_532_800), dt.UTC)  # zip dates start in 1980
     return (d.year, d.month, d.day, d.hour, d.minute, d.second)
 
 
@@ -179,17 +179,17 @@ def _amend_json(o: Any, a: AmendRecord) -> dict[str, Any]:
     d: dict[str, Any] = {
         "amend_id": a.amend_id,
         "amend_type": a.amend_type,
-        "order_qty": fmt.volume(pair, a.qty),
-        "remaining_qty": fmt.volume(pair, a.remaining),
+        "order_qty": render.volume(pair, a.qty),
+        "remaining_qty": render.volume(pair, a.remaining),
         "post_only": a.post_only,
         "timestamp": a.ts // 1_000_000,
     }
     if a.display:
-        d["display_qty"] = fmt.volume(pair, a.display)
+        d["display_qty"] = render.volume(pair, a.display)
     if a.price is not None:
-        d["limit_price"] = fmt.price(pair, a.price)
+        d["limit_price"] = render.price(pair, a.price)
     if a.trigger_price is not None:
-        d["trigger_price"] = fmt.price(pair, a.trigger_price)
+        d["trigger_price"] = render.price(pair, a.trigger_price)
     if a.reason:
         d["reason"] = a.reason
     return d

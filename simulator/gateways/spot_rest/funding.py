@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from simulator.core.accounts import DEPOSIT, EARN, QUERY_FUNDS, WITHDRAW
+from simulator.core.clock import NS_PER_S
 from simulator.core.errors import EngineError
 from simulator.core.funding import (
     E_UNKNOWN_ASSET,
@@ -23,12 +24,11 @@ from simulator.core.funding import (
 from simulator.core.instruments import Asset
 from simulator.core.numbers import BALANCE_DP, fmt_decimal, to_units
 
-from . import formatting as fmt
+from . import render
 from .market import Valuer
-from .params import ApiError, Params, invalid
+from .parse import ApiError, Params, invalid
 from .registry import Ctx, private
 
-NS = 1_000_000_000
 SPOT_WALLET = "Spot Wallet"
 FUTURES_WALLET = "Futures Wallet"
 
@@ -55,7 +55,7 @@ def _req_asset(ctx: Ctx, p: Params) -> Asset:
 
 
 def _amount(a: Asset, units: int) -> str:
-    return fmt.balance(units, a.decimals)
+    return render.balance(units, a.decimals)
 
 
 def _dec_amount(a: Asset, d: Decimal) -> str:
@@ -90,7 +90,7 @@ def _page(p: Params, rows: list[Any], key: str) -> Any:
 
 def _time_filter(p: Params, rows: list[Any], ns_of: Any) -> list[Any]:
     start, end = p.decimal("start"), p.decimal("end")
-    return [r for r in rows if (start is None or ns_of(r) >= start * NS) and (end is None or ns_of(r) <= end * NS)]
+    return [r for r in rows if (start is None or ns_of(r) >= start * NS_PER_S) and (end is None or ns_of(r) <= end * NS_PER_S)]
 
 
 # ------------------------------------------------------------------ deposits
@@ -164,11 +164,11 @@ def deposit_status(ctx: Ctx, p: Params) -> Any:
                 "info": info,
                 "amount": _amount(asset, e.amount),
                 "fee": _amount(asset, e.fee),
-                "time": e.time_ns // NS,
+                "time": e.time_ns // NS_PER_S,
                 "status": "Success",
             }
         )
-    return _page(p, _time_filter(p, rows, lambda r: r["time"] * NS), "deposit")
+    return _page(p, _time_filter(p, rows, lambda r: r["time"] * NS_PER_S), "deposit")
 
 
 # --------------------------------------------------------------- withdrawals
@@ -246,7 +246,7 @@ def _withdrawal_json(ctx: Ctx, w: Withdrawal) -> dict[str, Any]:
         "info": w.address,
         "amount": _amount(a, w.amount),
         "fee": _amount(a, w.fee),
-        "time": w.time_ns // NS,
+        "time": w.time_ns // NS_PER_S,
         "status": w.status,
         "key": w.key,
     }
@@ -266,7 +266,7 @@ def withdraw_status(ctx: Ctx, p: Params) -> Any:
         for w in reversed(state(ctx).account_withdrawals(ctx.account_id))
         if (a is None or w.asset == a.id) and (method is None or w.method.name == method)
     ]
-    return _page(p, _time_filter(p, rows, lambda r: r["time"] * NS), "withdrawals")
+    return _page(p, _time_filter(p, rows, lambda r: r["time"] * NS_PER_S), "withdrawals")
 
 
 @private("WithdrawCancel", ("asset", "refid"), perms=[(WITHDRAW,)])

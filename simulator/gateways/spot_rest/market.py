@@ -12,9 +12,10 @@ from collections import deque
 from decimal import Decimal
 from typing import Any
 
+from simulator.core.clock import NS_PER_S
 from simulator.core.events import TradeEvent
 from simulator.core.instruments import SpotPair
-from simulator.core.marketdata import NS, Window
+from simulator.core.marketdata import Window
 
 OHLC_INTERVALS = frozenset({1, 5, 15, 30, 60, 240, 1440, 10080, 21600})
 OHLC_ROWS = 720  # committed candles; the forming one comes on top
@@ -40,7 +41,7 @@ def ohlc(
     Up to 720 committed candles plus the forming one, gaps filled with the
     previous close (as Kraken does); `since` is exclusive."""
     iv = interval_min * 60
-    cur = (now_ns // NS) // iv * iv
+    cur = (now_ns // NS_PER_S) // iv * iv
     series = engine.market.candles(pair.id, iv, engine.trades[pair.id])
     rows, _ = series.filled(cur - OHLC_ROWS * iv, cur)
     if since_s is not None:
@@ -73,7 +74,7 @@ def parse_since_ns(value: Decimal) -> int:
     """Trades `since`: nanoseconds (what `last` returns) or seconds (ccxt)."""
     if value > Decimal(10) ** 12:
         return int(value)
-    return int(value * NS)
+    return int(value * NS_PER_S)
 
 
 class SpreadRecorder:
@@ -97,7 +98,7 @@ class SpreadRecorder:
                 self._top[pid] = top
                 if top[0] is None or top[1] is None:
                     continue  # a one-sided book has no spread to report
-                self.rows.setdefault(pid, deque(maxlen=SPREAD_ROWS)).append((entry.ts // NS, top[0], top[1]))
+                self.rows.setdefault(pid, deque(maxlen=SPREAD_ROWS)).append((entry.ts // NS_PER_S, top[0], top[1]))
 
     def to_state(self) -> dict[str, Any]:
         """Saved with the venue: the Spread history is not in the journal's commands."""

@@ -6,16 +6,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from simulator.core.clock import rfc3339_s
+from simulator.core.clock import NS_PER_S, rfc3339_s
 from simulator.core.instruments import Asset, SpotPair, load_default_instruments
 from simulator.core.numbers import fmt_units
 
-from . import formatting as fmt
+from . import render
 from .market import OHLC_INTERVALS, ohlc, parse_since_ns, public_trades, vwap
-from .params import ApiError, Params, invalid
+from .parse import ApiError, Params, invalid
 from .registry import UNKNOWN_ASSET, Ctx, public
 
-NS = 1_000_000_000
 ASSET_CLASSES = ("currency", "tokenized_asset", "forex")
 PAIR_INFO = ("info", "leverage", "fees", "margin")
 # 2026 additions and xStocks options: accepted, nothing to do with them here
@@ -48,7 +47,7 @@ def _one_pair(ctx: Ctx, p: Params) -> tuple[str, SpotPair]:
 @public("Time")
 def time_(ctx: Ctx, p: Params) -> dict[str, Any]:
     now = ctx.now_ns()
-    return {"unixtime": now // NS, "rfc1123": fmt.rfc1123(now)}
+    return {"unixtime": now // NS_PER_S, "rfc1123": render.rfc1123(now)}
 
 
 @public("SystemStatus")
@@ -155,9 +154,9 @@ def _top(ctx: Ctx, pr: SpotPair, side: str) -> list[str]:
     book = ctx.engine.books[pr.id]
     lvl = (book.asks if side == "a" else book.bids).best()
     if lvl is None:
-        return [fmt.ZERO5, "0", "0.000"]
+        return [render.ZERO5, "0", "0.000"]
     whole = lvl.visible // 10**pr.lot_decimals
-    return [fmt.pub_price(pr, lvl.price), str(whole), fmt.book_volume(pr, lvl.visible)]
+    return [render.pub_price(pr, lvl.price), str(whole), render.book_volume(pr, lvl.visible)]
 
 
 def ticker_entry(ctx: Ctx, pr: SpotPair) -> dict[str, Any]:
@@ -167,14 +166,14 @@ def ticker_entry(ctx: Ctx, pr: SpotPair) -> dict[str, Any]:
 
     def px(units: int | None) -> str:
         units = units if units is not None else last_price
-        return fmt.pub_price(pr, units) if units is not None else fmt.ZERO5
+        return render.pub_price(pr, units) if units is not None else render.ZERO5
 
     return {
         "a": _top(ctx, pr, "a"),
         "b": _top(ctx, pr, "b"),
-        "c": [px(last_price), fmt.volume(pr, last.qty) if last else fmt.volume(pr, 0)],
-        "v": [fmt.volume(pr, today.volume), fmt.volume(pr, last24.volume)],
-        "p": [fmt.pub_decimal(pr, vwap(today, pr)), fmt.pub_decimal(pr, vwap(last24, pr))],
+        "c": [px(last_price), render.volume(pr, last.qty) if last else render.volume(pr, 0)],
+        "v": [render.volume(pr, today.volume), render.volume(pr, last24.volume)],
+        "p": [render.pub_decimal(pr, vwap(today, pr)), render.pub_decimal(pr, vwap(last24, pr))],
         "t": [today.count, last24.count],
         "l": [px(today.low), px(last24.low)],
         "h": [px(today.high), px(last24.high)],
@@ -204,16 +203,16 @@ def ohlc_(ctx: Ctx, p: Params) -> dict[str, Any]:
     dp = pr.pair_decimals
     out = []
     for t, o, h, lo, c, vol, notional, count in rows:
-        vwap = fmt_units(0, dp) if not vol else fmt.price(pr, (notional * 2 + vol) // (2 * vol))
+        vwap = fmt_units(0, dp) if not vol else render.price(pr, (notional * 2 + vol) // (2 * vol))
         out.append(
             [
                 t,
-                fmt.price(pr, o),
-                fmt.price(pr, h),
-                fmt.price(pr, lo),
-                fmt.price(pr, c),
+                render.price(pr, o),
+                render.price(pr, h),
+                render.price(pr, lo),
+                render.price(pr, c),
                 vwap,
-                fmt.volume(pr, vol),
+                render.volume(pr, vol),
                 count,
             ]
         )
@@ -221,7 +220,7 @@ def ohlc_(ctx: Ctx, p: Params) -> dict[str, Any]:
 
 
 def _level_ts(level: Any) -> int:
-    return max((o.last_update_ns for o in level.live()), default=0) // NS
+    return max((o.last_update_ns for o in level.live()), default=0) // NS_PER_S
 
 
 @public("Depth", ("pair", "count", *IGNORED))
@@ -237,7 +236,7 @@ def depth(ctx: Ctx, p: Params) -> dict[str, Any]:
         for lvl in side:
             if lvl.visible <= 0:
                 continue
-            rows.append([fmt.pub_price(pr, lvl.price), fmt.book_volume(pr, lvl.visible), _level_ts(lvl)])
+            rows.append([render.pub_price(pr, lvl.price), render.book_volume(pr, lvl.visible), _level_ts(lvl)])
             if len(rows) >= count:
                 break
         sides[name] = rows
@@ -255,11 +254,11 @@ def trades(ctx: Ctx, p: Params) -> dict[str, Any]:
     page = public_trades(ctx.engine.trades[pr.id], since_ns, count)
     rows = [
         [
-            fmt.pub_price(pr, t.price),
-            fmt.volume(pr, t.qty),
-            fmt.ts(t.ts),
-            fmt.side_letter(t.taker_side),
-            "m" if t.ordertype in fmt.MARKET_TYPES else "l",
+            render.pub_price(pr, t.price),
+            render.volume(pr, t.qty),
+            render.ts(t.ts),
+            render.side_letter(t.taker_side),
+            "m" if t.ordertype in render.MARKET_TYPES else "l",
             "",
             t.trade_id,
         ]
@@ -277,11 +276,11 @@ def spread(ctx: Ctx, p: Params) -> dict[str, Any]:
     rows_raw = list(rec.rows.get(pr.id, ())) if rec is not None else []
     if not rows_raw:
         book = ctx.engine.books[pr.id]
-        rows_raw = [(ctx.now_ns() // NS, book.best_bid(), book.best_ask())]
+        rows_raw = [(ctx.now_ns() // NS_PER_S, book.best_bid(), book.best_ask())]
     if since is not None:
         rows_raw = [r for r in rows_raw if r[0] > since]
     rows = [
-        [t, fmt.pub_price(pr, b) if b else fmt.ZERO5, fmt.pub_price(pr, a) if a else fmt.ZERO5] for t, b, a in rows_raw
+        [t, render.pub_price(pr, b) if b else render.ZERO5, render.pub_price(pr, a) if a else render.ZERO5] for t, b, a in rows_raw
     ]
-    last = rows_raw[-1][0] if rows_raw else (int(since) if since is not None else ctx.now_ns() // NS)
+    last = rows_raw[-1][0] if rows_raw else (int(since) if since is not None else ctx.now_ns() // NS_PER_S)
     return {key: rows, "last": last}

@@ -14,7 +14,7 @@ from simulator.core.accounts import Account, ApiKey
 from simulator.core.instruments import SpotPair
 from simulator.core.orders import Origin
 
-from .params import ApiError, Params
+from .parse import ApiError, Params
 
 UNKNOWN_PAIR = "EQuery:Unknown asset pair"
 UNKNOWN_ASSET = "EQuery:Unknown asset"

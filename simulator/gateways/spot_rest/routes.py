@@ -26,7 +26,7 @@ from simulator.server.site import Dialect, Site, protocol_app
 
 from . import auth
 from . import openapi as spot_openapi
-from .params import INVALID, ApiError, Params, invalid, parse_body, parse_form
+from .parse import INVALID, ApiError, Params, invalid, parse_body, parse_form
 from .registry import PRIVATE, PUBLIC, Ctx, Endpoint, RawResult, RestConfig
 
 log = logging.getLogger("kraken_sim.spot_rest")

@@ -14,7 +14,7 @@ from typing import Any
 
 from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
-from simulator.core.clock import parse_rfc3339, rfc3339_s
+from simulator.core.clock import NS_PER_S, parse_rfc3339, rfc3339_s
 from simulator.core.commands import AmendRequest, CloseRequest, EditRequest, OrderRequest
 from simulator.core.engine import BATCH_MAX, BATCH_MIN, AddResult
 from simulator.core.errors import EngineError, Reject
@@ -22,11 +22,10 @@ from simulator.core.instruments import SpotPair
 from simulator.core.numbers import fmt_decimal
 from simulator.core.orders import BUY, GTC, ORDER_TYPES, SELL, STP_MODES, STP_NEWEST, TIFS, Order
 
-from . import formatting as fmt
-from .params import ApiError, Params, invalid, parse_price, rest_error, sane
+from . import render
+from .parse import ApiError, Params, invalid, parse_price, rest_error, sane
 from .registry import Ctx, private
 
-NS = 1_000_000_000
 OFLAGS = frozenset({"post", "fcib", "fciq", "nompp", "viqc"})
 CLOSE_FIELDS = frozenset({"ordertype", "price", "price2"})
 ORDER_FIELDS = (
@@ -60,13 +59,13 @@ def when(p: Params, name: str, now_ns: int, min_rel_s: int = 0) -> int:
             rel = Decimal(text[1:])
             if not rel.is_finite() or rel < min_rel_s or text[1:2] in ("+", "-"):
                 raise invalid(name)
-            return now_ns + int(sane(rel, name) * NS)
+            return now_ns + int(sane(rel, name) * NS_PER_S)
         d = Decimal(text)
     except ArithmeticError as exc:
         raise invalid(name) from exc
     if not d.is_finite() or d < 0:
         raise invalid(name)
-    return int(sane(d, name) * NS)
+    return int(sane(d, name) * NS_PER_S)
 
 
 def deadline(p: Params, now_ns: int) -> int:
@@ -146,7 +145,7 @@ def order_request(ctx: Ctx, p: Params, pair: str, now_ns: int, deadline_ns: int,
 
 
 def _descr(res: AddResult) -> dict[str, str]:
-    order, close = fmt.add_descr(res)
+    order, close = render.add_descr(res)
     d = {"order": order}
     if close:
         d["close"] = close
@@ -204,7 +203,7 @@ def add_order_batch(ctx: Ctx, p: Params) -> dict[str, Any]:
         row: dict[str, Any] = {}
         if res.order is not None:
             row["txid"] = res.order.id
-        order, close = fmt.add_descr(res)
+        order, close = render.add_descr(res)
         row["descr"] = {"order": order}
         if close:
             row["close"] = close
@@ -263,7 +262,7 @@ def amend_order(ctx: Ctx, p: Params) -> dict[str, Any]:
 
 def _price_out(pair: SpotPair, units: int | None, given: Any) -> str:
     if units is not None:
-        return fmt.price(pair, units)
+        return render.price(pair, units)
     if isinstance(given, Decimal):
         return fmt_decimal(given, pair.pair_decimals)
     return str(given) if given is not None else "0"
@@ -326,7 +325,7 @@ def edit_order(ctx: Ctx, p: Params) -> dict[str, Any]:
     )
     out["price2"] = _price_out(pair, None, req.price2) if req.price2 is not None else "0"
     out["orders_cancelled"] = 0 if validate else 1
-    out["descr"] = {"order": fmt.add_descr(res)[0]}
+    out["descr"] = {"order": render.add_descr(res)[0]}
     if new is not None and new.userref is not None:
         out["newuserref"] = new.userref
     if old.userref is not None:

@@ -20,9 +20,9 @@ from starlette.websockets import WebSocket
 from simulator.gateways.jsonw import dumps
 from simulator.gateways.ws_common import QueuedConnection
 
-from .fmt import ts_us
 from .methods import METHOD_PERMISSIONS, TRADING_METHODS, Reply, Trading
-from .params import WsError, unsupported
+from .parse import WsError, unsupported
+from .render import ts_us
 from .router import Router
 from .subscriptions import PRIVATE_REFUSED, Ack, Subscriptions
 

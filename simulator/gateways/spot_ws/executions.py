@@ -24,7 +24,7 @@ from simulator.core.orders import (
 )
 from simulator.gateways.jsonw import Raw
 
-from .fmt import asset_amount, ts_us
+from .render import asset_amount, ts_us
 
 if TYPE_CHECKING:
     from simulator.core.engine import SpotEngine

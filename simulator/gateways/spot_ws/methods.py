@@ -29,7 +29,7 @@ from simulator.core.orders import (
     RelPrice,
 )
 
-from .params import (
+from .parse import (
     WsError,
     array,
     boolean,

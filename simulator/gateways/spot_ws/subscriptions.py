@@ -24,7 +24,7 @@ from .channels.market import (
     trade_message,
 )
 from .executions import BalanceSub, ExecSub, balance_snapshot, snapshot_reports
-from .params import WsError, array, boolean, check_fields, enum, integer, string
+from .parse import WsError, array, boolean, check_fields, enum, integer, string
 
 if TYPE_CHECKING:
     from simulator.core.instruments import SpotPair

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from simulator.core.bookwindow import LevelWindow, level_changes, level_window
 from simulator.core.numbers import fmt_units
 
-from ..fmt import ts_us
+from ..render import ts_us
 from .checksum import l2_checksum
 
 if TYPE_CHECKING:

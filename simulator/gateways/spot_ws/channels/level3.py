@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.core.bookwindow import OrderWindow, order_changes, order_window
 from simulator.core.numbers import fmt_units
 
-from ..fmt import ts_ns
+from ..render import ts_ns
 from .checksum import l3_checksum
 
 if TYPE_CHECKING:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
+from simulator.core.clock import NS_PER_S
 from simulator.core.events import TradeEvent
 from simulator.core.marketdata import Candle, Ticker
 from simulator.core.numbers import fmt_units
 from simulator.gateways.jsonw import Raw, dumps
 
-from ..fmt import ts_ns, ts_us
+from ..render import ts_ns, ts_us
 
 if TYPE_CHECKING:
     from simulator.core.book import OrderBook
@@ -81,7 +82,7 @@ def trade_message(kind: str, pair: SpotPair, trades: list[TradeEvent]) -> str:
 
 
 def interval_ns(minutes: int) -> int:
-    return minutes * 60 * 1_000_000_000
+    return minutes * 60 * NS_PER_S
 
 
 def candle_entry(pair: SpotPair, c: Candle[int], minutes: int) -> dict[str, Any]:

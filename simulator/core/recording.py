@@ -25,7 +25,7 @@ MAX_RECORDS = 1_000_000  # a replay file is test data, not an archive
 _SIDES = {"buy": BUY, "b": BUY, "sell": SELL, "s": SELL}
 
 
-class ReplayFormatError(ValueError):
+class RecordingFormatError(ValueError):
     """A replay file is malformed; the message names the line."""
 
 
@@ -57,11 +57,11 @@ def parse_time(value: Any, where: str) -> int:
         try:
             return parse_rfc3339(value)
         except ValueError as exc:
-            raise ReplayFormatError(f"{where}: time {value!r} is not RFC3339") from exc
+            raise RecordingFormatError(f"{where}: time {value!r} is not RFC3339") from exc
     try:
         secs = to_decimal(value)
     except BadNumber as exc:
-        raise ReplayFormatError(f"{where}: time {value!r} is not a number or RFC3339") from exc
+        raise RecordingFormatError(f"{where}: time {value!r} is not a number or RFC3339") from exc
     return int(secs * NS_PER_S)
 
 
@@ -69,26 +69,26 @@ def _num(value: Any, name: str, where: str) -> Decimal:
     try:
         d = to_decimal(value)
     except BadNumber as exc:
-        raise ReplayFormatError(f"{where}: {name} {value!r} is not a number") from exc
+        raise RecordingFormatError(f"{where}: {name} {value!r} is not a number") from exc
     if d <= 0:
-        raise ReplayFormatError(f"{where}: {name} must be positive")
+        raise RecordingFormatError(f"{where}: {name} must be positive")
     return d
 
 
 def _side(value: Any, where: str) -> str:
     side = _SIDES.get(str(value).strip().lower())
     if side is None:
-        raise ReplayFormatError(f"{where}: side {value!r} (expected buy|sell|b|s)")
+        raise RecordingFormatError(f"{where}: side {value!r} (expected buy|sell|b|s)")
     return side
 
 
 def _levels(value: Any, name: str, where: str) -> tuple[tuple[Decimal, Decimal], ...]:
     if not isinstance(value, list):
-        raise ReplayFormatError(f"{where}: {name} must be a list of [price, qty]")
+        raise RecordingFormatError(f"{where}: {name} must be a list of [price, qty]")
     out = []
     for j, lvl in enumerate(value):
         if not isinstance(lvl, (list, tuple)) or len(lvl) < 2:
-            raise ReplayFormatError(f"{where}: {name}[{j}] must be [price, qty]")
+            raise RecordingFormatError(f"{where}: {name}[{j}] must be [price, qty]")
         out.append((_num(lvl[0], "price", where), _num(lvl[1], "qty", where)))
     return tuple(out)
 
@@ -110,7 +110,7 @@ def _finish(raw: list[tuple[int, int, Any]]) -> list[Record]:
 
 def _check_size(n: int, src: str) -> None:
     if n > MAX_RECORDS:
-        raise ReplayFormatError(f"{src}: more than {MAX_RECORDS} records")
+        raise RecordingFormatError(f"{src}: more than {MAX_RECORDS} records")
 
 
 def parse_csv(text: str, src: str = "replay.csv") -> list[Record]:
@@ -120,7 +120,7 @@ def parse_csv(text: str, src: str = "replay.csv") -> list[Record]:
     need = {"time", "price", "qty", "side"}
     fields = {f.strip().lower() for f in (reader.fieldnames or [])}
     if not need <= fields:
-        raise ReplayFormatError(f"{src}: header must name {sorted(need)} (got {sorted(fields)})")
+        raise RecordingFormatError(f"{src}: header must name {sorted(need)} (got {sorted(fields)})")
     raw: list[tuple[int, int, Any]] = []
     for i, row in enumerate(reader):
         where = f"{src} record {i + 1}"
@@ -141,23 +141,23 @@ def parse_jsonl(text: str, src: str = "replay.jsonl") -> list[Record]:
         try:
             d = json.loads(line, parse_float=Decimal)
         except ValueError as exc:
-            raise ReplayFormatError(f"{where}: not JSON ({exc})") from exc
+            raise RecordingFormatError(f"{where}: not JSON ({exc})") from exc
         if not isinstance(d, dict):
-            raise ReplayFormatError(f"{where}: each line must be an object")
+            raise RecordingFormatError(f"{where}: each line must be an object")
         if "time" not in d:
-            raise ReplayFormatError(f"{where}: missing time")
+            raise RecordingFormatError(f"{where}: missing time")
         t = parse_time(d["time"], where)
         kind = d.get("type", "trade")
         rec: Record
         if kind == "trade":
             for k in ("price", "qty", "side"):
                 if k not in d:
-                    raise ReplayFormatError(f"{where}: trade without {k}")
+                    raise RecordingFormatError(f"{where}: trade without {k}")
             rec = TradeRecord(0, _num(d["price"], "price", where), _num(d["qty"], "qty", where), _side(d["side"], where))
         elif kind == "book":
             rec = BookRecord(0, _levels(d.get("bids", []), "bids", where), _levels(d.get("asks", []), "asks", where))
         else:
-            raise ReplayFormatError(f"{where}: type must be trade or book (got {kind!r})")
+            raise RecordingFormatError(f"{where}: type must be trade or book (got {kind!r})")
         raw.append((t, n, rec))
         _check_size(len(raw), src)
     return _finish(raw)
@@ -176,7 +176,7 @@ def trade_count(records: Iterable[Record]) -> int:
 
 __all__ = [
     "BookRecord",
-    "ReplayFormatError",
+    "RecordingFormatError",
     "Record",
     "TradeRecord",
     "parse_csv",

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from simulator.core.clock import NS_PER_S
 from simulator.core.commands import OrderRequest, PriceIn
 from simulator.core.engine import AddResult
 from simulator.core.events import Fill
@@ -38,7 +39,6 @@ from simulator.core.orders import (
 )
 
 ZERO5 = "0.00000"
-NS = 1_000_000_000
 MARKET_TYPES = frozenset({"market", "stop-loss", "take-profit", "trailing-stop"})
 # Kraken's spot trades carry this position txid placeholder
 POSTXID = "TKH2SE-M7IF5-CFI7LT"
@@ -101,7 +101,7 @@ def fee_text(o_pair: SpotPair, fee_units: int) -> str:
 
 def rfc1123(ns: int) -> str:
     """Kraken's Time.rfc1123: `Tue, 11 Nov 25 00:17:04 +0000` (day space-padded)."""
-    dt = datetime.fromtimestamp(ns // NS, tz=UTC)
+    dt = datetime.fromtimestamp(ns // NS_PER_S, tz=UTC)
     return f"{dt:%a}, {dt.day:2d} {dt:%b %y %H:%M:%S} +0000"
 
 
@@ -278,8 +278,8 @@ def order_json(o: Order, trades: list[str] | None = None) -> dict[str, Any]:
     d["opentm"] = ts(o.opened_ns)
     if o.closed_ns:
         d["closetm"] = ts(o.closed_ns)
-    d["starttm"] = o.start_ns // NS if o.start_ns else 0
-    d["expiretm"] = o.expire_ns // NS if o.expire_ns else 0
+    d["starttm"] = o.start_ns // NS_PER_S if o.start_ns else 0
+    d["expiretm"] = o.expire_ns // NS_PER_S if o.expire_ns else 0
     d["descr"] = {
         "pair": pair.altname,
         "type": o.side,

@@ -93,7 +93,7 @@ def order_json(o: OSnap) -> dict[str, Any]:
     s = o.spec
     return {
         "orderId": o.id,
-        "cliOrdId": o.cli_ord_id,
+        "cliOrdId": o.cl_ord_id,
         "type": rest_type(o),
         "symbol": s.symbol,
         "side": o.side,
@@ -110,7 +110,7 @@ def trigger_json(o: OSnap) -> dict[str, Any]:
     s = o.spec
     return {
         "uid": o.id,
-        "clientId": o.cli_ord_id,
+        "clientId": o.cl_ord_id,
         "type": "lmt" if o.price is not None else "mkt",
         "symbol": s.symbol,
         "side": o.side,
@@ -170,8 +170,8 @@ def open_order(o: OSnap) -> dict[str, Any]:
     else:
         otype = "lmt"
     d: dict[str, Any] = {"order_id": o.id}
-    if o.cli_ord_id is not None:
-        d["cliOrdId"] = o.cli_ord_id
+    if o.cl_ord_id is not None:
+        d["cliOrdId"] = o.cl_ord_id
     d.update({"symbol": s.symbol, "side": o.side, "orderType": otype})
     if o.price is not None:
         d["limitPrice"] = price(s, o.price)
@@ -211,8 +211,8 @@ def ws_order(o: OSnap) -> dict[str, Any]:
     d["stop_price"] = price(s, o.stop_price) if (o.is_trigger and o.stop_price is not None) else Decimal(0)
     d["type"] = wtype
     d["order_id"] = o.id
-    if o.cli_ord_id is not None:
-        d["cli_ord_id"] = o.cli_ord_id
+    if o.cl_ord_id is not None:
+        d["cl_ord_id"] = o.cl_ord_id
     d["direction"] = 0 if o.side == BUY else 1
     d["reduce_only"] = o.reduce_only
     if o.is_trigger:
@@ -249,8 +249,8 @@ def rest_fill(f: FillRec) -> dict[str, Any]:
         "fillTime": iso_ms(f.ts),
         "fillType": f.fill_type,
     }
-    if f.order.cli_ord_id is not None:
-        d["cliOrdId"] = f.order.cli_ord_id
+    if f.order.cl_ord_id is not None:
+        d["cliOrdId"] = f.order.cl_ord_id
     return d
 
 
@@ -266,8 +266,8 @@ def ws_fill(eng: FuturesEngine, f: FillRec, with_cli: bool) -> dict[str, Any]:
         "remaining_order_qty": size(s, f.order.remaining),
         "order_id": f.order.id,
     }
-    if with_cli and f.order.cli_ord_id is not None:
-        d["cli_ord_id"] = f.order.cli_ord_id
+    if with_cli and f.order.cl_ord_id is not None:
+        d["cl_ord_id"] = f.order.cl_ord_id
     d.update(
         {
             "fill_id": f.fill_id,

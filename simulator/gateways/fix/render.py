@@ -16,7 +16,7 @@ from simulator.core.events import OrderEvent
 from simulator.core.instruments import InstrumentRegistry
 from simulator.core.numbers import BALANCE_DP, fmt_units, plain
 from simulator.core.orders import TERMINAL, TRIGGERED_TYPES, Order
-from simulator.gateways.fix import fields as F
+from simulator.gateways.fix import business_tags as F
 from simulator.gateways.fix.codec import Msg, fix_timestamp
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from simulator.core.clock import rfc3339_s, rfc3339_us
+from simulator.core.clock import NS_PER_S, rfc3339_s, rfc3339_us
 from simulator.core.instruments import Asset, SpotPair
 from simulator.core.numbers import BALANCE_DP, fmt_units, rescale
 from simulator.gateways.jsonw import Raw
@@ -49,6 +49,6 @@ def ts_us(ns: int) -> str:
 
 def ts_ns(ns: int) -> str:
     """RFC 3339 with nanoseconds (level3 orders, ohlc interval_begin)."""
-    secs, frac = divmod(ns, 1_000_000_000)
+    secs, frac = divmod(ns, NS_PER_S)
     dt = datetime.fromtimestamp(secs, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"

@@ -24,7 +24,7 @@ from simulator.core.commands import OrderRequest
 from simulator.core.errors import EngineError
 from simulator.core.instruments import SpotPair
 from simulator.core.orders import BUY, IOC, SELL, Origin
-from simulator.core.replay import BookRecord, Record, TradeRecord
+from simulator.core.recording import BookRecord, Record, TradeRecord
 from simulator.core.venue import Venue
 
 from .market import dec_price, dec_qty, price_units, qty_lots
@@ -33,7 +33,7 @@ PUMP_LIMIT = 5000  # records per catch-up call (a huge jump finishes over severa
 
 
 @dataclass(eq=False)
-class ReplayRun:
+class PlaybackRun:
     """One file being played into one instrument."""
 
     venue: Venue
@@ -190,4 +190,4 @@ class ReplayRun:
         }
 
 
-__all__ = ["PUMP_LIMIT", "ReplayRun"]
+__all__ = ["PUMP_LIMIT", "PlaybackRun"]
