@@ -25,6 +25,7 @@ command); this module owns every margin rule.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,7 @@ CLOSED_KEEP = 1000  # closed positions kept per account for TradesHistory/QueryT
 DEFAULT_OPEN_FEE = Decimal("0.02")  # percent of cost, Kraken's opening fee for most pairs
 DEFAULT_ROLLOVER_FEE = Decimal("0.02")  # percent of cost per 4 hours
 VALUATION_ASSET = "ZUSD"  # TradeBalance's default `asset`, and the currency margin level is computed in
+VIA = ("ZUSD", "XXBT", "ZEUR", "USDT")  # intermediates when no pair joins two assets
 ROLLOVER_TIMER = "rollover"
 R_LIQUIDATION = "Liquidation"
 R_REDUCE_ONLY = "Reduce only:Position is closed"
@@ -227,6 +229,8 @@ class Margin:
         self._touched_accounts: set[str] = set()
         self._terms: dict[str, MarginTerms] = {}
         self._pair_of: dict[tuple[str, str], SpotPair] = {}
+        # what pending withdrawals take off a balance (the venue wires Spot funding in)
+        self.pending: Callable[[str, str], int] | None = None
         for p in engine.instruments.pairs.values():
             self._pair_of.setdefault((p.base.id, p.quote.id), p)
         engine.timer_handlers[ROLLOVER_TIMER] = self.rollover
@@ -246,6 +250,13 @@ class Margin:
         out: list[Position] = []
         for pid in sorted(self.open.get(account_id, {})):
             out.extend(self.open[account_id][pid])
+        return out
+
+    def account_positions(self, account_id: str) -> list[Position]:
+        """Every position entry of an account still kept: the open ones, then the
+        newest CLOSED_KEEP closed ones."""
+        out = self.open_positions(account_id)
+        out.extend(self.positions[x] for x in self.closed.get(account_id, ()) if x in self.positions)
         return out
 
     def closable(self, account_id: str, pair_id: str, side: str) -> int:
@@ -580,32 +591,44 @@ class Margin:
 
     # ------------------------------------------------------------ valuation
     def _mark(self, pair: SpotPair) -> int:
-        """A pair's price for valuing balances: book mid, else last, else index/reference."""
+        """A pair's price for valuing balances: last trade, else book mid, else index/reference."""
         eng = self.eng
+        last = eng.last_price.get(pair.id)
+        if last:
+            return last
         book = eng.books[pair.id]
         b, a = book.best_bid(), book.best_ask()
         if b is not None and a is not None:
             return (a + b) // 2
-        return eng.last_price.get(pair.id) or eng.index_price.get(pair.id) or b or a or 0
+        return eng.index_price.get(pair.id) or 0
 
-    def rate(self, src: str, dst: str) -> Decimal | None:
-        """Units of `dst` one unit of `src` is worth (direct pair, inverse, or through USD)."""
-        if src == dst:
-            return Decimal(1)
+    def _direct(self, src: str, dst: str) -> Decimal | None:
         p = self._pair_of.get((src, dst))
         if p is not None:
             m = self._mark(p)
-            return Decimal(m).scaleb(-p.pair_decimals) if m else None
+            if m:
+                return Decimal(m).scaleb(-p.pair_decimals)
         p = self._pair_of.get((dst, src))
         if p is not None:
             m = self._mark(p)
-            if not m:
-                return None
-            with localcontext() as ctx:
-                ctx.prec = EXACT
-                return Decimal(1) / Decimal(m).scaleb(-p.pair_decimals)
-        if VALUATION_ASSET not in (src, dst):
-            a, b = self.rate(src, VALUATION_ASSET), self.rate(VALUATION_ASSET, dst)
+            if m:
+                with localcontext() as ctx:
+                    ctx.prec = EXACT
+                    return Decimal(1) / Decimal(m).scaleb(-p.pair_decimals)
+        return None
+
+    def rate(self, src: str, dst: str) -> Decimal | None:
+        """Units of `dst` one unit of `src` is worth: a direct pair (either way
+        round), else through one of the major currencies; None without a path."""
+        if src == dst:
+            return Decimal(1)
+        r = self._direct(src, dst)
+        if r is not None:
+            return r
+        for mid in VIA:
+            if mid in (src, dst):
+                continue
+            a, b = self._direct(src, mid), self._direct(mid, dst)
             if a is not None and b is not None:
                 with localcontext() as ctx:
                     ctx.prec = EXACT
@@ -636,7 +659,10 @@ class Margin:
         eb = tb = m = n = c = v = uv = o = zero
         with localcontext() as ctx:
             ctx.prec = EXACT
+            pending = self.pending
             for aid, units in acct.balances.items():
+                if pending is not None:
+                    units -= pending(account_id, aid)
                 if not units:
                     continue
                 r = self.rate(aid, asset)

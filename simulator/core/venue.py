@@ -235,6 +235,7 @@ class Venue:
         self.ratelimits.open_counter = lambda a, p: self.spot.open_count.get((a, p), 0)  # type: ignore[attr-defined]
         self.spot.admission = self.ratelimits.admission
         self.funding = FundingState(self.spot, cfg.funding, self._create_subaccount)
+        self.spot.margin.pending = self.funding.pending_withdrawals
         self.spot_seq = Sequencer("spot", self.spot, self.clock, self.journal)
         self.spot_seq.after = _after_spot
         for kind, fn in SPOT_HANDLERS.items():
