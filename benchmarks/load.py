@@ -79,6 +79,7 @@ class LoadConfig:
     futures_ws: int = 0  # Derivatives clients that order over REST and follow their fills on WS v1
     fix_resume: bool = False  # FIX re-logons keep their sequence numbers (no 141=Y) instead of resetting
     reconnect_s: float = 20.0  # how long a client keeps reconnecting to a venue that went away
+    margin_share: float = 0.2  # REST orders sent with leverage (margin positions; accounts are margin-enabled)
 
 
 @dataclass
@@ -244,6 +245,8 @@ async def rest_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Ra
                 cl = sh.next_cl()
                 params = {"pair": PAIR, "type": side, "ordertype": "limit", "price": str(sh.order_price(rng, side)),
                           "volume": str(qty(rng)), "cl_ord_id": cl}
+                if rng.random() < sh.cfg.margin_share:
+                    params["leverage"] = "2"  # a margin order: opens, adds to or closes a position
                 method = "AddOrder"
             elif action < 0.9:
                 method, params = "CancelOrder", {"txid": rng.choice(sorted(v.open))}
@@ -1011,6 +1014,8 @@ async def setup_accounts(sh: Shared, http: httpx.AsyncClient, kinds: list[str]) 
         body: dict[str, Any] = {"balances": {"USD": "10000000", "XBT": "100"}, "tier": "intermediate"}
         if kind.startswith("futures"):
             body["futures_balances"] = {"USD": "10000000"}
+        if kind == "rest":
+            body["margin"] = True
         creds = await admin(http, base, "POST", "/accounts", body)
         await admin(http, base, "POST", f"/accounts/{creds['account_id']}/tier", {"rate_limits": False})
         out.append(creds)
@@ -1150,6 +1155,8 @@ async def reconcile(http: httpx.AsyncClient, info: dict[str, Any], views: list[V
     alt = {k: v["altname"] for k, v in assets.items()}
     pair = (await http.get(info["spot_rest"] + f"/0/public/AssetPairs?pair={PAIR}")).json()["result"]
     lot_dp = next(iter(pair.values()))["lot_decimals"]
+    cost_dp = next(iter(pair.values()))["cost_decimals"]
+    base_alt, quote_alt = (alt[next(iter(pair.values()))[k]] for k in ("base", "quote"))
 
     orders: dict[str, dict[str, Any]] = {}
     by_cl: dict[tuple[str, str], list[str]] = {}
@@ -1169,6 +1176,13 @@ async def reconcile(http: httpx.AsyncClient, info: dict[str, Any], views: list[V
                 o["status"], o["filled"] = ev["status"], ev["filled"]
                 if "fill" in ev:
                     fills.setdefault(ev["order_id"], {})[ev["fill"]["id"]] = ev["fill"]["qty"]
+                    if ev.get("leverage"):
+                        # a margin fill moves no balances: the venue lends the other leg, so the
+                        # trade nets to zero with the position's legs counted in
+                        stats["margin_fills"] = stats.get("margin_fills", 0) + 1
+                        sign = 1 if ev["side"] == "buy" else -1
+                        trade_net[base_alt] += sign * ev["fill"]["qty"] * 10 ** (10 - lot_dp)
+                        trade_net[quote_alt] -= sign * ev["fill"]["cost"] * 10 ** (10 - cost_dp)
             elif ev["kind"] == "balance":
                 a = alt.get(ev["asset"], ev["asset"])
                 ledger[a] += ev["amount"] - ev["fee"]

@@ -159,7 +159,8 @@ class OrderEvent:
             f = self.fill
             d["fill"] = {"id": f.id, "trade_id": f.trade_id, "price": f.price, "qty": f.qty, "fee": f.fee, "maker": f.maker}
             if f.leverage:
-                d["fill"].update(opened=f.opened, closed=f.closed, pnl=f.pnl, margin=f.margin, posid=f.posid)  # type: ignore[attr-defined]
+                d["fill"].update(cost=f.cost, opened=f.opened, closed=f.closed, pnl=f.pnl, margin=f.margin,  # type: ignore[attr-defined]
+                                 posid=f.posid)  # fmt: skip
         if self.reason:
             d["reason"] = self.reason
         return d

@@ -343,7 +343,7 @@ class Margin:
 
     def free_margin(self, acct: Account, asset: str) -> int:
         """Free margin less what open leveraged orders already hold, in balance units of `asset`."""
-        tb = self.trade_balance(acct.id, VALUATION_ASSET)
+        tb = self.trade_balance(acct.id, VALUATION_ASSET, orders=False)
         free = tb.mf - tb.o
         rate = self.rate(VALUATION_ASSET, asset)
         if rate is None:
@@ -649,9 +649,10 @@ class Margin:
         net = value - pos.open_cost if pos.side == BUY else pos.open_cost - value
         return PositionCalcs(value, net, price)
 
-    def trade_balance(self, account_id: str, asset: str = VALUATION_ASSET) -> TradeBalance:
+    def trade_balance(self, account_id: str, asset: str = VALUATION_ASSET, orders: bool = True) -> TradeBalance:
         """Kraken's TradeBalance for one account in `asset` (bounded: its balances,
-        its open entries, its open orders)."""
+        its open entries, and with `orders` its open orders for `uv`; the risk
+        checks leave `uv` at 0)."""
         eng = self.eng
         acct = eng.accounts.accounts[account_id]
         inst = eng.instruments
@@ -682,7 +683,7 @@ class Margin:
                 n += Decimal(calc.net).scaleb(-pair.cost_decimals) * r
                 c += Decimal(pos.open_cost).scaleb(-pair.cost_decimals) * r
                 v += Decimal(calc.value).scaleb(-pair.cost_decimals) * r
-            for od in eng.open_orders.get(account_id, {}).values():
+            for od in eng.open_orders.get(account_id, {}).values() if orders else ():
                 price = od.price or od.trigger_price or 0
                 r = self.rate(od.pair.quote.id, asset) if price else None
                 if r is not None:
@@ -732,7 +733,7 @@ class Margin:
             if self.called.pop(aid, None) is not None:
                 eng.events.append(NoticeEvent("margin_call_cleared", {"account": aid}, eng.now_ns))
             return
-        tb = self.trade_balance(aid)
+        tb = self.trade_balance(aid, orders=False)
         if tb.ml is None:
             return
         call, stop = self.thresholds(aid)
@@ -773,7 +774,7 @@ class Margin:
             o.hold_asset = pair.quote.id
             o.origin = Origin("liquidation", "", aid)
             eng.place_internal(o)
-        after = self.trade_balance(aid)
+        after = self.trade_balance(aid, orders=False)
         if aid not in self.open:
             self.called.pop(aid, None)
         eng.events.append(NoticeEvent("liquidated", {"account": aid, "equity": str(after.e), "deficit": str(
