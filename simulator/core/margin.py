@@ -59,6 +59,17 @@ EXACT = 60  # Decimal digits for valuation (far beyond any balance)
 
 OPEN = "open"
 CLOSED = "closed"
+ELIGIBLE_TIERS = ("intermediate", "pro")  # Kraken: Starter clients may not open margin positions
+# Margin allowance: the most of each currency Kraken extends to one client, by verification tier
+# (intermediate, pro), from Kraken's "Margin allowance limits" page; a currency not listed is unlimited.
+# A long on X/Q extends Q (the cost less the client's own margin), a short extends X.
+ALLOWANCE: dict[str, tuple[int, int]] = {
+    "ZUSD": (70_000, 600_000), "ZEUR": (65_000, 550_000), "ZGBP": (10_000, 20_000), "ZCAD": (10_000, 50_000),
+    "XXBT": (25, 250), "XETH": (250, 2_500), "USDT": (50_000, 500_000), "USDC": (10_000, 20_000),
+    "ADA": (100_000, 1_000_000), "DOT": (10_000, 40_000), "XXRP": (250_000, 1_000_000), "XLTC": (500, 3_500),
+    "BCH": (50, 500), "LINK": (2_500, 20_000), "XXLM": (120_000, 300_000), "XXMR": (500, 1_000),
+    "TRX": (10_000_000, 25_000_000), "ATOM": (1_600, 4_000), "ALGO": (24_000, 60_000), "XETC": (2_500, 10_000),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -295,7 +306,7 @@ class Margin:
             if self.entries(acct.id, pair.id):
                 raise EngineError(Reject.REDUCE_ONLY_NON_PC)
             raise EngineError(Reject.REDUCE_ONLY_NO_POSITION)
-        if not acct.margin_enabled:
+        if not acct.margin_enabled or acct.tier not in ELIGIBLE_TIERS:
             raise EngineError(Reject.MARGIN_UNSUPPORTED if not closable else Reject.MARGIN_OPPOSING)
         offered = terms.leverage_buy if o.side == BUY else terms.leverage_sell
         if leverage not in offered:
@@ -328,11 +339,37 @@ class Margin:
             raise EngineError(Reject.MARGIN_POSITION_SIZE)
         if acct.id in self.called:
             raise EngineError(Reject.MARGIN_LEVEL_LOW)
+        self._check_allowance(acct, pair, o.side, ref_price, opening, leverage)
         need = self.margin_for(acct, pair, ref_price, opening, leverage)
         free = self.free_margin(acct, pair.quote.id)
         if need > free:
             raise EngineError(Reject.INSUFFICIENT_MARGIN)
         o.margin_hold = need
+
+    @staticmethod
+    def extension(pair: SpotPair, side: str, cost: int, margin: int, lots: int) -> tuple[str, int]:
+        """What a position borrows from Kraken's margin pool, in balance units:
+        a long the quote (its cost less its margin), a short the base."""
+        if side == BUY:
+            return pair.quote.id, max(cost * pair.cost_mult - margin, 0)
+        return pair.base.id, lots * pair.base_mult
+
+    def _check_allowance(self, acct: Account, pair: SpotPair, side: str, price: int, lots: int, leverage: int) -> None:
+        """`EOrder:Margin allowance exceeded`: the currency this opening extends,
+        with what the account's open positions already extend of it, over its tier's allowance."""
+        cost = ceil_div(price * lots, pair.cost_shift)
+        asset, units = self.extension(pair, side, cost, ceil_div(cost * pair.cost_mult, leverage), lots)
+        limits = ALLOWANCE.get(asset)
+        if limits is None:
+            return
+        limit = limits[ELIGIBLE_TIERS.index(acct.tier)] * 10**BALANCE_DP
+        used = 0
+        for pos in self.open_positions(acct.id):
+            a, u = self.extension(pos.pair, pos.side, pos.open_cost, pos.open_margin, pos.open_vol)
+            if a == asset:
+                used += u
+        if used + units > limit:
+            raise EngineError(Reject.MARGIN_ALLOWANCE)
 
     def margin_for(self, acct: Account, pair: SpotPair, price: int, lots: int, leverage: int) -> int:
         """Margin (balance units of quote) an opening of `lots` at `price` needs:

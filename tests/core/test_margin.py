@@ -293,3 +293,27 @@ def test_replay_and_snapshot_reproduce_margin_state() -> None:
     assert s.state_digest() == digest
     assert [p.id for p in s.spot.margin.open_positions(next(iter(s.spot.margin.open)))]
     assert isinstance(Journal, type)
+
+
+def test_starter_tier_may_not_open_positions(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = desk.venue.create_account({"ZUSD": D(100_000)}, tier="starter", margin=True).account.id
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "buy", "0.1", leverage="2")
+    assert e.value.text == "EOrder:Cannot open position"
+
+
+def test_margin_allowance_per_currency_and_tier(desk: Desk) -> None:
+    book(desk, "50000", "50010", qty="100")
+    a = margin_account(desk, ZUSD=1_000_000)  # intermediate: 70 000 USD of extension, 25 XBT
+    desk.add(a, "buy", "2", leverage="2")  # extends 50 010 USD
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "buy", "1", leverage="2")  # 25 005 more: over 70 000
+    assert e.value.text == "EOrder:Margin allowance exceeded"
+    desk.add(a, "buy", "0.5", leverage="2")  # 12 502.5 more: within
+    # a short extends the base: 25 XBT
+    b = margin_account(desk, ZUSD=5_000_000)
+    with pytest.raises(EngineError) as e:
+        desk.add(b, "sell", "26", leverage="2")
+    assert e.value.text == "EOrder:Margin allowance exceeded"
+    desk.add(b, "sell", "20", leverage="2")

@@ -150,8 +150,10 @@ def test_rollover_charged_every_four_hours_of_venue_time(kraken_venue: Any, marg
     assert {e["fee"] for e in rollovers.values()} == {"1.0002"}  # 0.02 % of 5001.0 USD
 
 
-def test_liquidation_is_visible_on_rest(kraken_venue: Any, margin_creds: dict[str, Any]) -> None:
-    raw = Raw(kraken_venue, margin_creds)
+def test_liquidation_is_visible_on_rest(kraken_venue: Any) -> None:
+    quote(kraken_venue)
+    pro = kraken_venue.admin.create_account({"USD": "20000"}, margin=True, tier="pro")  # a 157 500 USD extension
+    raw = Raw(kraken_venue, pro)
     raw.ok("AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "market", "volume": "3.5", "leverage": "10"})
     quote(kraken_venue, "46000", "46010")  # the mark falls through margin_stop
     assert raw.ok("OpenPositions") == {}
@@ -162,3 +164,31 @@ def test_liquidation_is_visible_on_rest(kraken_venue: Any, margin_creds: dict[st
     assert D(tb["m"]) == 0 and D(tb["n"]) == 0
     events = [e for j in kraken_venue.admin.journal() for e in j.get("events", []) if e.get("kind") == "notice"]
     assert {"liquidation", "liquidated"} <= {e["name"] for e in events}
+
+
+def test_batch_amend_and_edit_keep_the_margin_terms(kraken_venue: Any, margin_creds: dict[str, Any]) -> None:
+    raw = Raw(kraken_venue, margin_creds)
+    res = raw.ok("AddOrderBatch", {"pair": "XBTUSD", "orders": [
+        {"ordertype": "limit", "type": "buy", "volume": "0.1", "price": "49000", "leverage": "2"},
+        {"ordertype": "limit", "type": "buy", "volume": "0.1", "price": "48000", "leverage": "3"},
+    ]}, as_json=True)  # fmt: skip
+    first, second = (o["txid"] for o in res["orders"])
+    assert res["orders"][1]["descr"]["order"] == "buy 0.10000000 XBTUSD @ limit 48000.0 with 3:1 leverage"
+    tb0 = raw.ok("TradeBalance")
+    assert D(tb0["m"]) == 0  # orders hold nothing of the positions' margin yet
+    assert raw.ok("BalanceEx")["ZUSD"]["hold_trade"] == "0.0000"  # Kraken: hold_trade is spot orders only
+    raw.ok("AmendOrder", {"txid": first, "order_qty": "0.3"})
+    o = raw.ok("QueryOrders", {"txid": first})[first]
+    assert o["descr"]["leverage"] == "2:1" and o["vol"] == "0.30000000" and o["margin"] is True
+    edited = raw.ok("EditOrder", {"txid": second, "pair": "XBTUSD", "volume": "0.2"})
+    new = raw.ok("QueryOrders", {"txid": edited["txid"]})[edited["txid"]]
+    assert new["descr"]["leverage"] == "3:1" and new["descr"]["order"].endswith("with 3:1 leverage")
+    # too much margin for an amend: refused, the order unchanged
+    assert raw.error("AmendOrder", {"txid": first, "order_qty": "5"}) == "EOrder:Insufficient margin"
+    assert raw.ok("QueryOrders", {"txid": first})[first]["vol"] == "0.30000000"
+    # the market comes down to the resting buy: it fills as maker and becomes a position
+    quote(kraken_venue, "48500", "48990")
+    [pos] = raw.ok("OpenPositions", {"docalcs": True}).values()
+    assert pos["ordertxid"] == first and pos["type"] == "buy" and pos["vol"] == "0.30000000"
+    assert pos["cost"] == "14700.00000" and pos["margin"] == "7350.00000"
+    assert D(raw.ok("TradeBalance")["m"]) == D("7350")
