@@ -39,6 +39,7 @@ class Fill:
         "opened",
         "closed",
         "pnl",
+        "pos_status",
     )
     id: str = RenderedId("T")  # type: ignore[assignment]
 
@@ -79,6 +80,9 @@ class Fill:
         self.opened = 0  # lots that opened a position (its own id is the position's)
         self.closed = 0  # lots that closed positions
         self.pnl = 0  # realised P&L of the closed lots, balance units of quote
+        # what the fill did to the position as it happened (WS v2 `position_status`):
+        # "opened", "closing" (a position partly closed), "closed"; "" for a spot fill
+        self.pos_status = ""
 
     @property
     def ledger_ids(self) -> list[str]:
@@ -160,7 +164,7 @@ class OrderEvent:
             d["fill"] = {"id": f.id, "trade_id": f.trade_id, "price": f.price, "qty": f.qty, "fee": f.fee, "maker": f.maker}
             if f.leverage:
                 d["fill"].update(cost=f.cost, opened=f.opened, closed=f.closed, pnl=f.pnl, margin=f.margin,  # type: ignore[attr-defined]
-                                 posid=f.posid)  # fmt: skip
+                                 posid=f.posid, pos_status=f.pos_status)  # fmt: skip
         if self.reason:
             d["reason"] = self.reason
         return d

@@ -117,6 +117,19 @@ def terms_of(pair: SpotPair) -> MarginTerms:
     )
 
 
+MARGIN_FLAG_CAP = 5  # WS v2 `margin: true` / FIX 5001=1: "the pair's maximum leverage (up to 5)"
+
+
+def flag_leverage(pair: SpotPair, side: str) -> int:
+    """The leverage a margin flag without a ratio (WS v2 `margin`, FIX
+    Leverage 5001=1) means: the highest the pair offers on `side`, at most 5.
+    A pair offering none gets the cap, which `prepare` refuses as it refuses
+    any leverage there."""
+    t = terms_of(pair)
+    offered = [x for x in (t.leverage_buy if side == BUY else t.leverage_sell) if x <= MARGIN_FLAG_CAP]
+    return max(offered) if offered else MARGIN_FLAG_CAP
+
+
 def parse_leverage(text: object) -> int:
     """AddOrder `leverage` ("2", "2:1", "none") as an int (0: none); -1 when it
     is not a leverage at all (the validation rule words that)."""
@@ -504,6 +517,10 @@ class Margin:
             if not self.open[acct.id]:
                 del self.open[acct.id]
         fill.pnl = pnl_total * cost_mult
+        if closed_any:  # every entry but the last it touched closed fully
+            fill.pos_status = "closed" if closed_any[-1].status == CLOSED else "closing"
+        elif remaining:
+            fill.pos_status = "opened"
         self._touched_pairs.add(pair.id)
         self._touched_accounts.add(acct.id)
         entry = eng._ledger(acct, pair.quote.id, pnl_total * cost_mult, fill.fee, "margin", fill)
@@ -883,6 +900,7 @@ __all__ = [
     "Position",
     "PositionCalcs",
     "TradeBalance",
+    "flag_leverage",
     "parse_leverage",
     "terms_of",
 ]

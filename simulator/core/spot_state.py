@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _ORDER_REFS = frozenset({"pair", "origin", "trades", "close"})
 _FILL_FIELDS = ("trade_id", "account_id", "pair_id", "side", "ordertype", "price", "qty", "cost", "fee",
                 "fee_asset", "maker", "ts", "counter_order_id", "leverage", "margin", "posid", "opened", "closed",
-                "pnl")  # fmt: skip
+                "pnl", "pos_status")  # fmt: skip
 _TRADE_FIELDS = ("pair_id", "trade_id", "price", "qty", "taker_side", "ts", "maker_order_id", "taker_order_id",
                  "ordertype")  # fmt: skip
 
