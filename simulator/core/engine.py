@@ -1292,7 +1292,7 @@ class SpotEngine:
             deadline_ns=req.deadline_ns,
             validate=req.validate,
             leverage=str(o.leverage) if o.leverage else None,
-            reduce_only=o.reduce_only,
+            reduce_only=o.reduce_only if req.reduce_only is None else req.reduce_only,
         )
         # validate the replacement with the old order's hold (and margin) counted as free
         acct = self.account(account_id)

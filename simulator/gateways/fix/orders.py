@@ -19,6 +19,7 @@ from simulator.core.commands import AmendRequest, OrderRequest, PriceIn
 from simulator.core.errors import Reject
 from simulator.core.events import OrderEvent
 from simulator.core.instruments import SpotPair
+from simulator.core.margin import flag_leverage
 from simulator.core.orders import (
     LIMIT,
     LIMIT_AFTER_TRIGGER,
@@ -146,7 +147,7 @@ def order_request(msg: Msg, pair: SpotPair, cl_ord_id: str, now_ns: int) -> Orde
         start_ns=start if start > now_ns else 0,
         expire_ns=expire_ns,
         deadline_ns=deadline,
-        leverage="1" if leverage == "1" else None,
+        leverage=str(flag_leverage(pair, side)) if leverage == "1" else None,  # 5001=1: margin on
     )
 
 

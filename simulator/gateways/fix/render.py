@@ -90,8 +90,9 @@ def spot_report(
         body.append((F.EXPIRE_TIME, fix_timestamp(o.expire_ns)[:17]))
     if o.start_ns:
         body.append((F.EFFECTIVE_TIME, fix_timestamp(o.start_ns)))
-    if o.post_only:
-        body.append((F.EXEC_INST, "P"))
+    insts = " ".join(x for x, on in (("E", o.reduce_only), ("P", o.post_only)) if on)
+    if insts:
+        body.append((F.EXEC_INST, insts))
     if o.display:
         body.append((F.DISPLAY_QTY, fmt_units(o.display, ldp)))
     fill = ev.fill
