@@ -201,6 +201,8 @@ class SpotEngine:
         """Book `amount - fee` to the account; the entry is also the balance event.
         `refid` is the reference text, or the Fill whose id it is."""
         bal = acct.credit(asset, amount - fee)
+        if acct.id in self.margin.open:  # its equity moved: re-rate it after the command
+            self.margin.touch_account(acct.id)
         entry = LedgerEntry(self.ids.reserve(), refid, self.now_ns, type_, subtype, asset, amount, fee, bal, acct.id)
         ledger = acct.ledger
         ledger.append(entry)

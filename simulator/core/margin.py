@@ -117,6 +117,15 @@ def terms_of(pair: SpotPair) -> MarginTerms:
     )
 
 
+def max_leverage(pair: SpotPair, side: str, cap: int = 5) -> int:
+    """The leverage an order that only says "on margin" gets: the pair's highest
+    for its side, at most `cap` (Kraken WS v2 `margin: true`: "the maximum
+    leverage for the pair (maximum is leverage of 5)"); 0 when the pair offers none."""
+    t = terms_of(pair)
+    offered = [x for x in (t.leverage_buy if side == BUY else t.leverage_sell) if x <= cap]
+    return max(offered) if offered else 0
+
+
 def parse_leverage(text: object) -> int:
     """AddOrder `leverage` ("2", "2:1", "none") as an int (0: none); -1 when it
     is not a leverage at all (the validation rule words that)."""
@@ -383,12 +392,20 @@ class Margin:
         tb = self.trade_balance(acct.id, VALUATION_ASSET, orders=False)
         free = tb.mf - tb.o
         rate = self.rate(VALUATION_ASSET, asset)
-        if rate is None:
+        if rate is None or free <= 0:
             return 0
         with localcontext() as ctx:
             ctx.prec = EXACT
             units = (free * rate).scaleb(BALANCE_DP).to_integral_value(ROUND_HALF_EVEN)
         return int(units)
+
+    def withdrawable(self, acct: Account, asset: str) -> int | None:
+        """Kraken: funds used as collateral are not available for withdrawal while
+        a position is open.  At most the free margin (in `asset`'s balance units)
+        may leave; None without open positions (no limit)."""
+        if acct.id not in self.open:
+            return None
+        return max(self.free_margin(acct, asset), 0)
 
     def reserve(self, o: Order) -> None:
         if o.margin_hold:
@@ -756,6 +773,9 @@ class Margin:
         if pair_id in self.by_pair:
             self._touched_pairs.add(pair_id)
 
+    def touch_account(self, account_id: str) -> None:
+        self._touched_accounts.add(account_id)
+
     def thresholds(self, account_id: str) -> tuple[int, int]:
         """(margin_call, margin_stop) for an account: the strictest of its pairs'."""
         call, stop = 0, 0
@@ -883,6 +903,7 @@ __all__ = [
     "Position",
     "PositionCalcs",
     "TradeBalance",
+    "max_leverage",
     "parse_leverage",
     "terms_of",
 ]

@@ -317,3 +317,36 @@ def test_margin_allowance_per_currency_and_tier(desk: Desk) -> None:
         desk.add(b, "sell", "26", leverage="2")
     assert e.value.text == "EOrder:Margin allowance exceeded"
     desk.add(b, "sell", "20", leverage="2")
+
+
+def test_collateral_of_open_positions_cannot_be_withdrawn(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=20_000)
+    desk.add(a, "buy", "1", leverage="5")  # margin 10 002, fees ~210: free margin ~9 780
+    acct = desk.venue.accounts.accounts[a]
+    free = desk.eng.margin.withdrawable(acct, "ZUSD")
+    assert free is not None and 9_700 < D(free).scaleb(-10) < 9_800
+    params = {"account_id": a, "asset_name": "USD", "key": "usd-bank", "amount": D(15_000)}
+    with pytest.raises(Exception, match="EFunding:Insufficient funds"):
+        desk.seq.submit("funding_withdraw", Origin("rest", "s", a), params)
+    desk.seq.submit("funding_withdraw", Origin("rest", "s", a), {**params, "amount": D(5_000)})
+
+
+def test_a_deposit_clears_a_margin_call(desk: Desk) -> None:
+    mm = book(desk, "50000", "50010", qty="50")
+    a = margin_account(desk, ZUSD=6_000)
+    desk.add(a, "buy", "1", leverage="10")
+    requote(desk, mm, "48000", "48010", qty="50")
+    assert a in desk.eng.margin.called
+    desk.seq.submit("adjust_balance", ADMIN, {"account_id": a, "asset": "ZUSD", "amount": D(10_000)})
+    assert a not in desk.eng.margin.called
+    assert "margin_call_cleared" in notices(desk)
+
+
+def test_max_leverage_for_an_order_only_on_margin(desk: Desk) -> None:
+    from simulator.core.margin import max_leverage
+
+    pairs = desk.venue.instruments.pairs
+    assert max_leverage(pairs["XXBTZUSD"], "buy") == 5  # offers 2..10, capped at 5
+    assert max_leverage(pairs["ATOMUSD"], "sell") == 3
+    assert max_leverage(pairs["USDCUSD"], "buy") == 0
