@@ -315,8 +315,10 @@ class Margin:
             if self.entries(acct.id, pair.id):
                 raise EngineError(Reject.REDUCE_ONLY_NON_PC)
             raise EngineError(Reject.REDUCE_ONLY_NO_POSITION)
-        if not acct.margin_enabled or acct.tier not in ELIGIBLE_TIERS:
-            raise EngineError(Reject.MARGIN_UNSUPPORTED if not closable else Reject.MARGIN_OPPOSING)
+        # an account no longer eligible (margin switched off, Starter) may still reduce what it holds
+        eligible = acct.margin_enabled and acct.tier in ELIGIBLE_TIERS
+        if not eligible and not closable:
+            raise EngineError(Reject.MARGIN_UNSUPPORTED)
         offered = terms.leverage_buy if o.side == BUY else terms.leverage_sell
         if leverage not in offered:
             raise EngineError(Reject.INVALID_ARGUMENTS, "leverage")
@@ -341,6 +343,8 @@ class Margin:
         if not opening:
             o.margin_hold = 0
             return
+        if not eligible:
+            raise EngineError(Reject.MARGIN_OPPOSING)
         if self.open_n.get(acct.id, 0) >= MAX_POSITIONS:
             raise EngineError(Reject.POSITIONS_LIMIT)
         limit = terms.long_limit if o.side == BUY else terms.short_limit

@@ -350,3 +350,19 @@ def test_max_leverage_for_an_order_only_on_margin(desk: Desk) -> None:
     assert max_leverage(pairs["XXBTZUSD"], "buy") == 5  # offers 2..10, capped at 5
     assert max_leverage(pairs["ATOMUSD"], "sell") == 3
     assert max_leverage(pairs["USDCUSD"], "buy") == 0
+
+
+def test_an_account_no_longer_eligible_may_only_reduce(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=50_000)
+    desk.add(a, "buy", "0.2", leverage="2")
+    desk.seq.submit("set_tier", ADMIN, {"account_id": a, "margin": False})
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "buy", "0.1", leverage="2")
+    assert e.value.text == "EOrder:Cannot open position"
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "sell", "0.3", leverage="2")  # would close and open the other way
+    assert e.value.text == "EOrder:Cannot open opposing position"
+    desk.add(a, "sell", "0.1", leverage="2")
+    (p,) = desk.eng.margin.open_positions(a)
+    assert p.open_vol == 10_000_000
