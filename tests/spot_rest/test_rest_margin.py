@@ -104,6 +104,11 @@ def test_sdk_positions_docalcs_and_trade_balance(kraken_venue: Any, margin_creds
     closing = user.get_trades_history(type_="closing position")["trades"]
     assert len(closing) == 1 and next(iter(closing.values()))["postxid"] == pid
     assert user.get_trades_history(type_="closed position")["trades"] == {}
+    # `no position`: spot trades only
+    trade.create_order(ordertype="market", side="buy", pair="XBTUSD", volume="0.01")
+    spot = user.get_trades_history(type_="no position")
+    assert spot["count"] == 1 and [t["leverage"] for t in spot["trades"].values()] == ["0"]
+    assert user.get_trades_history()["count"] == 3
 
 
 def test_reduce_only_and_errors(kraken_venue: Any, margin_creds: dict[str, Any]) -> None:
