@@ -366,3 +366,12 @@ def test_an_account_no_longer_eligible_may_only_reduce(desk: Desk) -> None:
     desk.add(a, "sell", "0.1", leverage="2")
     (p,) = desk.eng.margin.open_positions(a)
     assert p.open_vol == 10_000_000
+
+
+def test_scenario_accounts_may_enable_margin() -> None:
+    from simulator.scenario import ScenarioError, parse_scenario
+
+    sc = parse_scenario({"accounts": [{"name": "bot", "margin": True}, {"name": "plain"}]})
+    assert [a.margin for a in sc.accounts] == [True, False]
+    with pytest.raises(ScenarioError, match="accounts\\[0\\].margin"):
+        parse_scenario({"accounts": [{"name": "bot", "margin": "yes"}]})

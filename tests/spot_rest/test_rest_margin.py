@@ -197,3 +197,19 @@ def test_batch_amend_and_edit_keep_the_margin_terms(kraken_venue: Any, margin_cr
     assert pos["ordertxid"] == first and pos["type"] == "buy" and pos["vol"] == "0.30000000"
     assert pos["cost"] == "14700.00000" and pos["margin"] == "7350.00000"
     assert D(raw.ok("TradeBalance")["m"]) == D("7350")
+
+
+def test_a_scenario_account_with_margin_trades_on_margin() -> None:
+    from simulator.pytest_plugin import start_venue
+    from simulator.scenario import AccountSeed, Scenario
+
+    tv, venue = start_venue(scenario=Scenario(accounts=[AccountSeed("bot", {"USD": "50000"}, margin=True)]))
+    try:
+        creds = venue.runtime.services.named_accounts["bot"].to_json()
+        assert venue.admin.account(creds["account_id"])["margin"] is True
+        raw = Raw(venue, creds)
+        raw.ok("AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "market", "volume": "0.01",
+                            "leverage": "2"})  # fmt: skip
+        assert len(raw.ok("OpenPositions")) == 1
+    finally:
+        tv.stop()
