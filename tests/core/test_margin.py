@@ -375,3 +375,19 @@ def test_scenario_accounts_may_enable_margin() -> None:
     assert [a.margin for a in sc.accounts] == [True, False]
     with pytest.raises(ScenarioError, match="accounts\\[0\\].margin"):
         parse_scenario({"accounts": [{"name": "bot", "margin": "yes"}]})
+
+
+def test_conditional_close_of_a_margin_order_closes_its_position(desk: Desk) -> None:
+    from simulator.core.commands import CloseRequest
+
+    mm = book(desk, "50000", "50010", qty="50")
+    a = margin_account(desk, ZUSD=50_000)
+    res = desk.add(a, "buy", "0.2", leverage="2", close=CloseRequest("stop-loss", D("49000")))
+    (child,) = desk.eng.open_orders[a].values()
+    assert child.side == "sell" and child.leverage == 2 and child.margin_hold == 0  # it only closes
+    assert res.order.leverage == 2
+    requote(desk, mm, "48900", "48910", qty="50")  # a trade at or below 49000 triggers the stop
+    seller = desk.account(XXBT=1)
+    desk.add(seller, "sell", "0.01")  # last trade 48900: the stop fires and sells into the bid
+    assert desk.eng.margin.open_positions(a) == []
+    assert child.status == "closed" and child.trades[0].closed == 20_000_000
