@@ -815,6 +815,7 @@ class SpotEngine:
         if len(trades) > self._retain_trades_floor:
             self.retention.appended(("trades", pair.id), trades, now, _trade_ts, trades=True)
         self.last_price[pair.id] = price
+        self.margin.touch_pair(pair.id)  # the book and last price moved: its positions are re-rated
         # maker side of the book shrinks
         maker.visible -= qty
         lvl.visible -= qty

@@ -391,3 +391,16 @@ def test_conditional_close_of_a_margin_order_closes_its_position(desk: Desk) -> 
     desk.add(seller, "sell", "0.01")  # last trade 48900: the stop fires and sells into the bid
     assert desk.eng.margin.open_positions(a) == []
     assert child.status == "closed" and child.trades[0].closed == 20_000_000
+
+
+def test_a_spot_trade_that_eats_the_bid_re_rates_positions(desk: Desk) -> None:
+    mm = desk.account(ZUSD=10_000_000, XXBT=1000)
+    desk.add(mm, "buy", "1", "50000")
+    desk.add(mm, "buy", "50", "46000")
+    desk.add(mm, "sell", "50", "50010")
+    a = margin_account(desk, ZUSD=6_000)
+    desk.add(a, "buy", "1", leverage="10")
+    seller = desk.account(XXBT=10)
+    desk.add(seller, "sell", "1")  # a spot market sell takes the 50 000 bid: the best bid is now 46 000
+    assert desk.eng.margin.open_positions(a) == []  # marked at 46 000: below margin_stop, liquidated
+    assert desk.eng.closed_orders[a][-1].liquidation
