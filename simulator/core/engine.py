@@ -918,7 +918,6 @@ class SpotEngine:
         self._close(m, CLOSED, None)
 
     def _cancel_resting(self, m: Order, reason: str) -> None:
-        self.margin.touch_pair(m.pair.id)
         book = self.books[m.pair.id]
         level = book.remove(m)
         self.events.append(BookEvent(m.pair.id, m.side, m.price or 0, level.visible, m.id, 0, "delete", self.now_ns))
@@ -936,6 +935,7 @@ class SpotEngine:
             o.hold = 0
         if o.margin_hold:
             self.margin.on_order_closed(o)
+        self.margin.touch_pair(o.pair.id)  # it may have left the book (expiry, amend): the mark may move
         opened = self.open_orders.get(o.account_id)
         if opened is not None and opened.pop(o.id, None) is not None:
             self.open_count[(o.account_id, o.pair.id)] -= 1

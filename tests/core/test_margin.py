@@ -404,3 +404,14 @@ def test_a_spot_trade_that_eats_the_bid_re_rates_positions(desk: Desk) -> None:
     desk.add(seller, "sell", "1")  # a spot market sell takes the 50 000 bid: the best bid is now 46 000
     assert desk.eng.margin.open_positions(a) == []  # marked at 46 000: below margin_stop, liquidated
     assert desk.eng.closed_orders[a][-1].liquidation
+
+
+def test_the_best_bid_expiring_re_rates_positions(desk: Desk) -> None:
+    mm = desk.account(ZUSD=10_000_000, XXBT=1000)
+    desk.add(mm, "buy", "1", "50000", expire_ns=T0 + 60 * 1_000_000_000)
+    desk.add(mm, "buy", "50", "46000")
+    desk.add(mm, "sell", "50", "50010")
+    a = margin_account(desk, ZUSD=6_000)
+    desk.add(a, "buy", "1", leverage="10")
+    desk.advance(61_000)  # the 50 000 bid expires: marked at 46 000 now
+    assert desk.eng.margin.open_positions(a) == []
