@@ -51,6 +51,9 @@ def test_ccxt_open_fetch_positions_balance_and_close(kraken_venue: Any, margin_c
     placed = ex.fetch_order(order["id"])
     assert placed["status"] == "closed" and placed["filled"] == 0.2
     assert placed["info"]["descr"]["leverage"] == "2:1" and placed["info"]["margin"] is True
+    view = kraken_venue.admin.account(margin_creds["account_id"])["spot_margin"]
+    assert [(p["pair"], p["type"], p["vol"]) for p in view["positions"]] == [("XXBTZUSD", "buy", "0.20000000")]
+    assert D(view["margin"]) == D("5001") and D(view["margin_level"]) > 100
     [pos] = ex.fetch_positions()
     assert pos["symbol"] == "BTC/USD" and pos["side"] == "long" and pos["contracts"] == 0.2
     assert pos["leverage"] == 2.0
@@ -167,6 +170,8 @@ def test_liquidation_is_visible_on_rest(kraken_venue: Any) -> None:
     assert len(liq) == 1 and liq[0]["descr"]["type"] == "sell" and liq[0]["vol_exec"] == "3.50000000"
     tb = raw.ok("TradeBalance")
     assert D(tb["m"]) == 0 and D(tb["n"]) == 0
+    view = kraken_venue.admin.account(pro["account_id"])["spot_margin"]
+    assert view["positions"] == [] and view["margin_level"] is None and view["margin_call"] is False
     events = [e for j in kraken_venue.admin.journal() for e in j.get("events", []) if e.get("kind") == "notice"]
     assert {"liquidation", "liquidated"} <= {e["name"] for e in events}
 
