@@ -25,7 +25,7 @@ from .exports import ExportRegistry
 from .history import HistoryIndex
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry, SpotPair
-from .margin import Margin, parse_leverage
+from .margin import R_REDUCE_ONLY, Margin, parse_leverage
 from .marketdata import MarketData
 from .numbers import PPM, ceil_div, to_units
 from .orders import (
@@ -666,7 +666,7 @@ class SpotEngine:
         market = o.price is None
         limit = o.price
         if o.reduce_only and o.leverage and not self.margin.cap_reduce_only(o):
-            self._close(o, CLOSED if o.filled else CANCELED, "Position is closed")
+            self._close(o, CLOSED if o.filled else CANCELED, R_REDUCE_ONLY)
             return
         if market:
             ref = self._best_opposite(o)

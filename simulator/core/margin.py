@@ -247,6 +247,7 @@ class Margin:
         self.liquidations = 0
         self._touched_pairs: set[str] = set()
         self._touched_accounts: set[str] = set()
+        self._emptied: set[tuple[str, str]] = set()  # (account, pair) whose last position closed this command
         self._terms: dict[str, MarginTerms] = {}
         self._pair_of: dict[tuple[str, str], SpotPair] = {}
         # what pending withdrawals take off a balance (the venue wires Spot funding in)
@@ -524,6 +525,8 @@ class Margin:
             del self.open[acct.id][pair.id]
             if not self.open[acct.id]:
                 del self.open[acct.id]
+            if closed_any:
+                self._emptied.add((acct.id, pair.id))
         fill.pnl = pnl_total * cost_mult
         self._touched_pairs.add(pair.id)
         self._touched_accounts.add(acct.id)
@@ -594,6 +597,7 @@ class Margin:
             self.open[acct.id].pop(pair.id, None)
             if not self.open[acct.id]:
                 del self.open[acct.id]
+            self._emptied.add((acct.id, pair.id))
         self._touched_accounts.add(acct.id)
 
     def _settle_funds(self, acct: Account, o: Order) -> int:
@@ -760,6 +764,8 @@ class Margin:
         with positions on the pairs this command traded, and the accounts it
         charged; flag margin calls, liquidate at margin_stop.  Bounded by those
         accounts' own positions; one liquidation pass per account per command."""
+        if self._emptied:
+            self._cancel_stale_reduce_only()
         pairs, accounts = self._touched_pairs, self._touched_accounts
         if not pairs and not accounts:
             return
@@ -771,6 +777,18 @@ class Margin:
             self._check(aid)
         self._touched_pairs.clear()
         self._touched_accounts.clear()
+
+    def _cancel_stale_reduce_only(self) -> None:
+        """Reduce-only orders left with no position to reduce (it closed in this
+        command) are cancelled (after matching, never inside it)."""
+        eng = self.eng
+        emptied, self._emptied = sorted(self._emptied), set()
+        for aid, pid in emptied:
+            if self.entries(aid, pid):
+                continue  # a new position opened meanwhile
+            stale = [o for o in eng.open_orders.get(aid, {}).values() if o.reduce_only and o.leverage and o.pair.id == pid]
+            for o in stale:
+                eng._cancel(o, R_REDUCE_ONLY)
 
     def touch_pair(self, pair_id: str) -> None:
         """A price moved without a trade (book replaced, index set): re-rate its holders."""

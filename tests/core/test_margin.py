@@ -415,3 +415,14 @@ def test_the_best_bid_expiring_re_rates_positions(desk: Desk) -> None:
     desk.add(a, "buy", "1", leverage="10")
     desk.advance(61_000)  # the 50 000 bid expires: marked at 46 000 now
     assert desk.eng.margin.open_positions(a) == []
+
+
+def test_reduce_only_orders_left_without_a_position_are_cancelled(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=50_000)
+    desk.add(a, "buy", "0.2", leverage="2")
+    take_profit = desk.add(a, "sell", "0.2", "60000", leverage="2", reduce_only=True).order
+    assert take_profit.status == "open"
+    desk.add(a, "sell", "0", leverage="2")  # closes the position at market
+    assert desk.eng.margin.open_positions(a) == []
+    assert take_profit.status == "canceled" and take_profit.reason == "Reduce only:Position is closed"
