@@ -25,7 +25,7 @@ from .exports import ExportRegistry
 from .history import HistoryIndex
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry, SpotPair
-from .margin import Margin, parse_leverage
+from .margin import R_REDUCE_ONLY, Margin, parse_leverage
 from .marketdata import MarketData
 from .numbers import PPM, ceil_div, to_units
 from .orders import (
@@ -201,6 +201,8 @@ class SpotEngine:
         """Book `amount - fee` to the account; the entry is also the balance event.
         `refid` is the reference text, or the Fill whose id it is."""
         bal = acct.credit(asset, amount - fee)
+        if acct.id in self.margin.open:  # its equity moved: re-rate it after the command
+            self.margin.touch_account(acct.id)
         entry = LedgerEntry(self.ids.reserve(), refid, self.now_ns, type_, subtype, asset, amount, fee, bal, acct.id)
         ledger = acct.ledger
         ledger.append(entry)
@@ -664,7 +666,7 @@ class SpotEngine:
         market = o.price is None
         limit = o.price
         if o.reduce_only and o.leverage and not self.margin.cap_reduce_only(o):
-            self._close(o, CLOSED if o.filled else CANCELED, "Position is closed")
+            self._close(o, CLOSED if o.filled else CANCELED, R_REDUCE_ONLY)
             return
         if market:
             ref = self._best_opposite(o)
@@ -813,6 +815,7 @@ class SpotEngine:
         if len(trades) > self._retain_trades_floor:
             self.retention.appended(("trades", pair.id), trades, now, _trade_ts, trades=True)
         self.last_price[pair.id] = price
+        self.margin.touch_pair(pair.id)  # the book and last price moved: its positions are re-rated
         # maker side of the book shrinks
         maker.visible -= qty
         lvl.visible -= qty
@@ -915,7 +918,6 @@ class SpotEngine:
         self._close(m, CLOSED, None)
 
     def _cancel_resting(self, m: Order, reason: str) -> None:
-        self.margin.touch_pair(m.pair.id)
         book = self.books[m.pair.id]
         level = book.remove(m)
         self.events.append(BookEvent(m.pair.id, m.side, m.price or 0, level.visible, m.id, 0, "delete", self.now_ns))
@@ -933,6 +935,7 @@ class SpotEngine:
             o.hold = 0
         if o.margin_hold:
             self.margin.on_order_closed(o)
+        self.margin.touch_pair(o.pair.id)  # it may have left the book (expiry, amend): the mark may move
         opened = self.open_orders.get(o.account_id)
         if opened is not None and opened.pop(o.id, None) is not None:
             self.open_count[(o.account_id, o.pair.id)] -= 1

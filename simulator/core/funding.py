@@ -338,6 +338,9 @@ class FundingState:
             raise FundingError(E_INVALID_AMOUNT)
         if total > acct.available(a.id):
             raise FundingError(E_FUNDS)
+        free = engine.margin.withdrawable(acct, a.id)  # collateral of open margin positions stays
+        if free is not None and total > free:
+            raise FundingError(E_FUNDS)
         w = Withdrawal(
             engine.ids.kraken_id("A"),
             account_id,

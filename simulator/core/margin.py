@@ -117,17 +117,23 @@ def terms_of(pair: SpotPair) -> MarginTerms:
     )
 
 
+def max_leverage(pair: SpotPair, side: str, cap: int = 5) -> int:
+    """The leverage an order that only says "on margin" gets: the pair's highest
+    for its side, at most `cap` (Kraken WS v2 `margin: true`: "the maximum
+    leverage for the pair (maximum is leverage of 5)"); 0 when the pair offers none."""
+    t = terms_of(pair)
+    offered = [x for x in (t.leverage_buy if side == BUY else t.leverage_sell) if x <= cap]
+    return max(offered) if offered else 0
+
+
 MARGIN_FLAG_CAP = 5  # WS v2 `margin: true` / FIX 5001=1: "the pair's maximum leverage (up to 5)"
 
 
 def flag_leverage(pair: SpotPair, side: str) -> int:
-    """The leverage a margin flag without a ratio (WS v2 `margin`, FIX
-    Leverage 5001=1) means: the highest the pair offers on `side`, at most 5.
-    A pair offering none gets the cap, which `prepare` refuses as it refuses
-    any leverage there."""
-    t = terms_of(pair)
-    offered = [x for x in (t.leverage_buy if side == BUY else t.leverage_sell) if x <= MARGIN_FLAG_CAP]
-    return max(offered) if offered else MARGIN_FLAG_CAP
+    """The leverage a margin flag without a ratio (WS v2 `margin`, FIX 5001=1)
+    puts on the order: `max_leverage`; on a pair offering none, the cap, which
+    `prepare` refuses as it refuses any leverage there (never a spot order)."""
+    return max_leverage(pair, side, MARGIN_FLAG_CAP) or MARGIN_FLAG_CAP
 
 
 def parse_leverage(text: object) -> int:
@@ -251,6 +257,7 @@ class Margin:
         self.liquidations = 0
         self._touched_pairs: set[str] = set()
         self._touched_accounts: set[str] = set()
+        self._emptied: set[tuple[str, str]] = set()  # (account, pair) whose last position closed this command
         self._terms: dict[str, MarginTerms] = {}
         self._pair_of: dict[tuple[str, str], SpotPair] = {}
         # what pending withdrawals take off a balance (the venue wires Spot funding in)
@@ -319,8 +326,10 @@ class Margin:
             if self.entries(acct.id, pair.id):
                 raise EngineError(Reject.REDUCE_ONLY_NON_PC)
             raise EngineError(Reject.REDUCE_ONLY_NO_POSITION)
-        if not acct.margin_enabled or acct.tier not in ELIGIBLE_TIERS:
-            raise EngineError(Reject.MARGIN_UNSUPPORTED if not closable else Reject.MARGIN_OPPOSING)
+        # an account no longer eligible (margin switched off, Starter) may still reduce what it holds
+        eligible = acct.margin_enabled and acct.tier in ELIGIBLE_TIERS
+        if not eligible and not closable:
+            raise EngineError(Reject.MARGIN_UNSUPPORTED)
         offered = terms.leverage_buy if o.side == BUY else terms.leverage_sell
         if leverage not in offered:
             raise EngineError(Reject.INVALID_ARGUMENTS, "leverage")
@@ -345,6 +354,8 @@ class Margin:
         if not opening:
             o.margin_hold = 0
             return
+        if not eligible:
+            raise EngineError(Reject.MARGIN_OPPOSING)
         if self.open_n.get(acct.id, 0) >= MAX_POSITIONS:
             raise EngineError(Reject.POSITIONS_LIMIT)
         limit = terms.long_limit if o.side == BUY else terms.short_limit
@@ -396,12 +407,20 @@ class Margin:
         tb = self.trade_balance(acct.id, VALUATION_ASSET, orders=False)
         free = tb.mf - tb.o
         rate = self.rate(VALUATION_ASSET, asset)
-        if rate is None:
+        if rate is None or free <= 0:
             return 0
         with localcontext() as ctx:
             ctx.prec = EXACT
             units = (free * rate).scaleb(BALANCE_DP).to_integral_value(ROUND_HALF_EVEN)
         return int(units)
+
+    def withdrawable(self, acct: Account, asset: str) -> int | None:
+        """Kraken: funds used as collateral are not available for withdrawal while
+        a position is open.  At most the free margin (in `asset`'s balance units)
+        may leave; None without open positions (no limit)."""
+        if acct.id not in self.open:
+            return None
+        return max(self.free_margin(acct, asset), 0)
 
     def reserve(self, o: Order) -> None:
         if o.margin_hold:
@@ -516,6 +535,8 @@ class Margin:
             del self.open[acct.id][pair.id]
             if not self.open[acct.id]:
                 del self.open[acct.id]
+            if closed_any:
+                self._emptied.add((acct.id, pair.id))
         fill.pnl = pnl_total * cost_mult
         if closed_any:  # every entry but the last it touched closed fully
             fill.pos_status = "closed" if closed_any[-1].status == CLOSED else "closing"
@@ -590,6 +611,7 @@ class Margin:
             self.open[acct.id].pop(pair.id, None)
             if not self.open[acct.id]:
                 del self.open[acct.id]
+            self._emptied.add((acct.id, pair.id))
         self._touched_accounts.add(acct.id)
 
     def _settle_funds(self, acct: Account, o: Order) -> int:
@@ -756,6 +778,8 @@ class Margin:
         with positions on the pairs this command traded, and the accounts it
         charged; flag margin calls, liquidate at margin_stop.  Bounded by those
         accounts' own positions; one liquidation pass per account per command."""
+        if self._emptied:
+            self._cancel_stale_reduce_only()
         pairs, accounts = self._touched_pairs, self._touched_accounts
         if not pairs and not accounts:
             return
@@ -768,10 +792,25 @@ class Margin:
         self._touched_pairs.clear()
         self._touched_accounts.clear()
 
+    def _cancel_stale_reduce_only(self) -> None:
+        """Reduce-only orders left with no position to reduce (it closed in this
+        command) are cancelled (after matching, never inside it)."""
+        eng = self.eng
+        emptied, self._emptied = sorted(self._emptied), set()
+        for aid, pid in emptied:
+            if self.entries(aid, pid):
+                continue  # a new position opened meanwhile
+            stale = [o for o in eng.open_orders.get(aid, {}).values() if o.reduce_only and o.leverage and o.pair.id == pid]
+            for o in stale:
+                eng._cancel(o, R_REDUCE_ONLY)
+
     def touch_pair(self, pair_id: str) -> None:
         """A price moved without a trade (book replaced, index set): re-rate its holders."""
         if pair_id in self.by_pair:
             self._touched_pairs.add(pair_id)
+
+    def touch_account(self, account_id: str) -> None:
+        self._touched_accounts.add(account_id)
 
     def thresholds(self, account_id: str) -> tuple[int, int]:
         """(margin_call, margin_stop) for an account: the strictest of its pairs'."""
@@ -901,6 +940,7 @@ __all__ = [
     "PositionCalcs",
     "TradeBalance",
     "flag_leverage",
+    "max_leverage",
     "parse_leverage",
     "terms_of",
 ]

@@ -135,7 +135,25 @@ def account_view(rt: Runtime, account_id: str) -> dict[str, Any]:
             if u
         },
         "open_orders": sorted(v.spot.open_orders.get(acct.id, {})),
+        "spot_margin": spot_margin_view(rt, acct.id),
         "futures": derivatives.account_view(rt, acct.id),
+    }
+
+
+def spot_margin_view(rt: Runtime, account_id: str) -> dict[str, Any]:
+    """Spot margin at a glance (the core's figures, in USD): open position entries,
+    used margin, equity, margin level, and whether a margin call is on."""
+    with rt.venue.spot_seq.view() as eng:
+        m = eng.margin
+        positions = [{"id": p.id, "pair": p.pair.id, "type": p.side, "leverage": p.leverage,
+                      "vol": fmt_units(p.open_vol, p.pair.lot_decimals)} for p in m.open_positions(account_id)]
+        tb = m.trade_balance(account_id, orders=False)
+    return {
+        "positions": positions,
+        "margin": str(tb.m),
+        "equity": str(tb.e),
+        "margin_level": str(tb.ml.quantize(Decimal("0.01"))) if tb.ml is not None else None,
+        "margin_call": account_id in m.called,
     }
 
 

@@ -317,3 +317,112 @@ def test_margin_allowance_per_currency_and_tier(desk: Desk) -> None:
         desk.add(b, "sell", "26", leverage="2")
     assert e.value.text == "EOrder:Margin allowance exceeded"
     desk.add(b, "sell", "20", leverage="2")
+
+
+def test_collateral_of_open_positions_cannot_be_withdrawn(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=20_000)
+    desk.add(a, "buy", "1", leverage="5")  # margin 10 002, fees ~210: free margin ~9 780
+    acct = desk.venue.accounts.accounts[a]
+    free = desk.eng.margin.withdrawable(acct, "ZUSD")
+    assert free is not None and 9_700 < D(free).scaleb(-10) < 9_800
+    params = {"account_id": a, "asset_name": "USD", "key": "usd-bank", "amount": D(15_000)}
+    with pytest.raises(Exception, match="EFunding:Insufficient funds"):
+        desk.seq.submit("funding_withdraw", Origin("rest", "s", a), params)
+    desk.seq.submit("funding_withdraw", Origin("rest", "s", a), {**params, "amount": D(5_000)})
+
+
+def test_a_deposit_clears_a_margin_call(desk: Desk) -> None:
+    mm = book(desk, "50000", "50010", qty="50")
+    a = margin_account(desk, ZUSD=6_000)
+    desk.add(a, "buy", "1", leverage="10")
+    requote(desk, mm, "48000", "48010", qty="50")
+    assert a in desk.eng.margin.called
+    desk.seq.submit("adjust_balance", ADMIN, {"account_id": a, "asset": "ZUSD", "amount": D(10_000)})
+    assert a not in desk.eng.margin.called
+    assert "margin_call_cleared" in notices(desk)
+
+
+def test_max_leverage_for_an_order_only_on_margin(desk: Desk) -> None:
+    from simulator.core.margin import max_leverage
+
+    pairs = desk.venue.instruments.pairs
+    assert max_leverage(pairs["XXBTZUSD"], "buy") == 5  # offers 2..10, capped at 5
+    assert max_leverage(pairs["ATOMUSD"], "sell") == 3
+    assert max_leverage(pairs["USDCUSD"], "buy") == 0
+
+
+def test_an_account_no_longer_eligible_may_only_reduce(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=50_000)
+    desk.add(a, "buy", "0.2", leverage="2")
+    desk.seq.submit("set_tier", ADMIN, {"account_id": a, "margin": False})
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "buy", "0.1", leverage="2")
+    assert e.value.text == "EOrder:Cannot open position"
+    with pytest.raises(EngineError) as e:
+        desk.add(a, "sell", "0.3", leverage="2")  # would close and open the other way
+    assert e.value.text == "EOrder:Cannot open opposing position"
+    desk.add(a, "sell", "0.1", leverage="2")
+    (p,) = desk.eng.margin.open_positions(a)
+    assert p.open_vol == 10_000_000
+
+
+def test_scenario_accounts_may_enable_margin() -> None:
+    from simulator.scenario import ScenarioError, parse_scenario
+
+    sc = parse_scenario({"accounts": [{"name": "bot", "margin": True}, {"name": "plain"}]})
+    assert [a.margin for a in sc.accounts] == [True, False]
+    with pytest.raises(ScenarioError, match="accounts\\[0\\].margin"):
+        parse_scenario({"accounts": [{"name": "bot", "margin": "yes"}]})
+
+
+def test_conditional_close_of_a_margin_order_closes_its_position(desk: Desk) -> None:
+    from simulator.core.commands import CloseRequest
+
+    mm = book(desk, "50000", "50010", qty="50")
+    a = margin_account(desk, ZUSD=50_000)
+    res = desk.add(a, "buy", "0.2", leverage="2", close=CloseRequest("stop-loss", D("49000")))
+    (child,) = desk.eng.open_orders[a].values()
+    assert child.side == "sell" and child.leverage == 2 and child.margin_hold == 0  # it only closes
+    assert res.order.leverage == 2
+    requote(desk, mm, "48900", "48910", qty="50")  # a trade at or below 49000 triggers the stop
+    seller = desk.account(XXBT=1)
+    desk.add(seller, "sell", "0.01")  # last trade 48900: the stop fires and sells into the bid
+    assert desk.eng.margin.open_positions(a) == []
+    assert child.status == "closed" and child.trades[0].closed == 20_000_000
+
+
+def test_a_spot_trade_that_eats_the_bid_re_rates_positions(desk: Desk) -> None:
+    mm = desk.account(ZUSD=10_000_000, XXBT=1000)
+    desk.add(mm, "buy", "1", "50000")
+    desk.add(mm, "buy", "50", "46000")
+    desk.add(mm, "sell", "50", "50010")
+    a = margin_account(desk, ZUSD=6_000)
+    desk.add(a, "buy", "1", leverage="10")
+    seller = desk.account(XXBT=10)
+    desk.add(seller, "sell", "1")  # a spot market sell takes the 50 000 bid: the best bid is now 46 000
+    assert desk.eng.margin.open_positions(a) == []  # marked at 46 000: below margin_stop, liquidated
+    assert desk.eng.closed_orders[a][-1].liquidation
+
+
+def test_the_best_bid_expiring_re_rates_positions(desk: Desk) -> None:
+    mm = desk.account(ZUSD=10_000_000, XXBT=1000)
+    desk.add(mm, "buy", "1", "50000", expire_ns=T0 + 60 * 1_000_000_000)
+    desk.add(mm, "buy", "50", "46000")
+    desk.add(mm, "sell", "50", "50010")
+    a = margin_account(desk, ZUSD=6_000)
+    desk.add(a, "buy", "1", leverage="10")
+    desk.advance(61_000)  # the 50 000 bid expires: marked at 46 000 now
+    assert desk.eng.margin.open_positions(a) == []
+
+
+def test_reduce_only_orders_left_without_a_position_are_cancelled(desk: Desk) -> None:
+    book(desk, "50000", "50010")
+    a = margin_account(desk, ZUSD=50_000)
+    desk.add(a, "buy", "0.2", leverage="2")
+    take_profit = desk.add(a, "sell", "0.2", "60000", leverage="2", reduce_only=True).order
+    assert take_profit.status == "open"
+    desk.add(a, "sell", "0", leverage="2")  # closes the position at market
+    assert desk.eng.margin.open_positions(a) == []
+    assert take_profit.status == "canceled" and take_profit.reason == "Reduce only:Position is closed"

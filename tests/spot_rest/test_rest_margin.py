@@ -51,6 +51,9 @@ def test_ccxt_open_fetch_positions_balance_and_close(kraken_venue: Any, margin_c
     placed = ex.fetch_order(order["id"])
     assert placed["status"] == "closed" and placed["filled"] == 0.2
     assert placed["info"]["descr"]["leverage"] == "2:1" and placed["info"]["margin"] is True
+    view = kraken_venue.admin.account(margin_creds["account_id"])["spot_margin"]
+    assert [(p["pair"], p["type"], p["vol"]) for p in view["positions"]] == [("XXBTZUSD", "buy", "0.20000000")]
+    assert D(view["margin"]) == D("5001") and D(view["margin_level"]) > 100
     [pos] = ex.fetch_positions()
     assert pos["symbol"] == "BTC/USD" and pos["side"] == "long" and pos["contracts"] == 0.2
     assert pos["leverage"] == 2.0
@@ -104,6 +107,11 @@ def test_sdk_positions_docalcs_and_trade_balance(kraken_venue: Any, margin_creds
     closing = user.get_trades_history(type_="closing position")["trades"]
     assert len(closing) == 1 and next(iter(closing.values()))["postxid"] == pid
     assert user.get_trades_history(type_="closed position")["trades"] == {}
+    # `no position`: spot trades only
+    trade.create_order(ordertype="market", side="buy", pair="XBTUSD", volume="0.01")
+    spot = user.get_trades_history(type_="no position")
+    assert spot["count"] == 1 and [t["leverage"] for t in spot["trades"].values()] == ["0"]
+    assert user.get_trades_history()["count"] == 3
 
 
 def test_reduce_only_and_errors(kraken_venue: Any, margin_creds: dict[str, Any]) -> None:
@@ -162,6 +170,8 @@ def test_liquidation_is_visible_on_rest(kraken_venue: Any) -> None:
     assert len(liq) == 1 and liq[0]["descr"]["type"] == "sell" and liq[0]["vol_exec"] == "3.50000000"
     tb = raw.ok("TradeBalance")
     assert D(tb["m"]) == 0 and D(tb["n"]) == 0
+    view = kraken_venue.admin.account(pro["account_id"])["spot_margin"]
+    assert view["positions"] == [] and view["margin_level"] is None and view["margin_call"] is False
     events = [e for j in kraken_venue.admin.journal() for e in j.get("events", []) if e.get("kind") == "notice"]
     assert {"liquidation", "liquidated"} <= {e["name"] for e in events}
 
@@ -192,3 +202,19 @@ def test_batch_amend_and_edit_keep_the_margin_terms(kraken_venue: Any, margin_cr
     assert pos["ordertxid"] == first and pos["type"] == "buy" and pos["vol"] == "0.30000000"
     assert pos["cost"] == "14700.00000" and pos["margin"] == "7350.00000"
     assert D(raw.ok("TradeBalance")["m"]) == D("7350")
+
+
+def test_a_scenario_account_with_margin_trades_on_margin() -> None:
+    from simulator.pytest_plugin import start_venue
+    from simulator.scenario import AccountSeed, Scenario
+
+    tv, venue = start_venue(scenario=Scenario(accounts=[AccountSeed("bot", {"USD": "50000"}, margin=True)]))
+    try:
+        creds = venue.runtime.services.named_accounts["bot"].to_json()
+        assert venue.admin.account(creds["account_id"])["margin"] is True
+        raw = Raw(venue, creds)
+        raw.ok("AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "market", "volume": "0.01",
+                            "leverage": "2"})  # fmt: skip
+        assert len(raw.ok("OpenPositions")) == 1
+    finally:
+        tv.stop()

@@ -318,7 +318,7 @@ def trades_history(ctx: Ctx, p: Params) -> dict[str, Any]:
         total = len(rows)
         rows = rows[ofs : ofs + PAGE]
     else:
-        rows, total = _trade_index(ctx).page(consolidate, start, end, ofs, PAGE)
+        rows, total = _trade_index(ctx).page(consolidate, start, end, ofs, PAGE, spot=kind == "no position")
     with_ledgers = p.flag("ledgers")
     cache = _rendered(ctx)
     trades: dict[str, Any] = {}
