@@ -79,7 +79,7 @@ class LoadConfig:
     futures_ws: int = 0  # Derivatives clients that order over REST and follow their fills on WS v1
     fix_resume: bool = False  # FIX re-logons keep their sequence numbers (no 141=Y) instead of resetting
     reconnect_s: float = 20.0  # how long a client keeps reconnecting to a venue that went away
-    margin_share: float = 0.2  # REST orders sent with leverage (margin positions; accounts are margin-enabled)
+    margin_share: float = 0.2  # REST/WS orders sent with leverage / `margin` (accounts are margin-enabled)
 
 
 @dataclass
@@ -467,6 +467,8 @@ async def ws_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Rand
                 params: dict[str, Any] = {"order_type": "limit", "side": side, "symbol": WSSYM,
                                           "limit_price": float(sh.order_price(rng, side)),
                                           "order_qty": float(qty(rng)), "cl_ord_id": cl, "token": s.token}
+                if rng.random() < sh.cfg.margin_share:
+                    params["margin"] = True  # WS v2: on margin at the pair's highest leverage up to 5
             elif action < 0.9:
                 method, params = "cancel_order", {"order_id": [rng.choice(sorted(v.open))], "token": s.token}
             else:
@@ -1014,7 +1016,7 @@ async def setup_accounts(sh: Shared, http: httpx.AsyncClient, kinds: list[str]) 
         body: dict[str, Any] = {"balances": {"USD": "10000000", "XBT": "100"}, "tier": "intermediate"}
         if kind.startswith("futures"):
             body["futures_balances"] = {"USD": "10000000"}
-        if kind == "rest":
+        if kind in ("rest", "ws"):
             body["margin"] = True
         creds = await admin(http, base, "POST", "/accounts", body)
         await admin(http, base, "POST", f"/accounts/{creds['account_id']}/tier", {"rate_limits": False})
@@ -1170,6 +1172,9 @@ async def reconcile(http: httpx.AsyncClient, info: dict[str, Any], views: list[V
             first = next((ev for ev in e["events"] if ev["kind"] == "order"), None)
             if first is not None and req.get("cl_ord_id"):
                 by_cl.setdefault((first["account"], req["cl_ord_id"]), []).append(first["order_id"])
+            if first is not None and first.get("leverage"):  # margin orders the venue took, per protocol
+                per = stats.setdefault("margin_orders", {})
+                per[e["protocol"]] = per.get(e["protocol"], 0) + 1
         for ev in e["events"]:
             if ev["kind"] == "order":
                 o = orders.setdefault(ev["order_id"], {"account": ev["account"]})

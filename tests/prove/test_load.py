@@ -95,6 +95,7 @@ def test_load_with_faults_reconciles(fresh: tuple[ThreadedVenue, KrakenVenue]) -
     assert s["fills"] >= 20, s  # clients traded with each other and the market maker
     assert s["futures_fills"] >= 5 and s["futures_value"]["before"] is not None, s  # derivatives traded too
     assert s.get("margin_fills", 0) >= 3, s  # leveraged REST orders opened and closed positions, reconciled
+    assert s["margin_orders"].get("ws", 0) >= 3, s["margin_orders"]  # WS v2 `margin: true` orders too
     for proto in ("rest", "ws", "futures_rest", "futures_ws") + (("fix",) if fix else ()):
         views = [x for x in res.views if x.protocol == proto]
         assert sum(len(x.acked) for x in views) >= 50, (proto, [len(x.acked) for x in views])
