@@ -217,3 +217,32 @@ def test_sdk_places_margin_order_and_watches_executions(kraken_venue: Any) -> No
             await client.close()
 
     run(go())
+
+
+def test_settle_position_over_ws_shows_settled_ledgers(kraken_venue: Any) -> None:
+    """A long settled with funds: it pays the cost and receives the base;
+    `balances` carries the two `settled` entries (category margin-settle)."""
+    quote(kraken_venue)
+    acct = margin_account(kraken_venue, "30000")
+    tok = mint(kraken_venue, acct["account_id"])
+    raw = Raw(kraken_venue, acct)
+
+    async def go() -> None:
+        c = await _subscribed(kraken_venue, tok)
+        r = await c.call("add_order", {"order_type": "market", "side": "buy", "order_qty": 0.1, "symbol": BTC,
+                                       "margin": True, "token": tok})  # fmt: skip
+        assert r["success"] is True, r
+        [pos] = raw.ok("OpenPositions").values()
+        await c.drain()
+        r = await c.call("add_order", {"order_type": "settle-position", "side": "sell", "order_qty": 0, "symbol": BTC,
+                                       "margin": True, "token": tok}, req_id=2)  # fmt: skip
+        assert r["success"] is True, r
+        msgs = await c.drain()
+        settled = {d["asset"]: d for d in _updates(msgs, "balances") if d["type"] == "settled"}
+        assert set(settled) == {"USD", "BTC"} and {d["category"] for d in settled.values()} == {"margin-settle"}
+        assert D(str(settled["USD"]["amount"])) == -D(pos["cost"]) and D(str(settled["BTC"]["amount"])) == D("0.1")
+        assert raw.ok("OpenPositions") == {}
+        assert D(raw.ok("Balance")["XXBT"]) == D("0.1")
+        await c.ws.close()
+
+    run(go())
