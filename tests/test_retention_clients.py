@@ -231,6 +231,15 @@ def check_cut_ids(v: KrakenVenue, creds: dict[str, Any], book: Book, walked: dic
     assert list(raw.ok("QueryOrders", {"txid": kept})) == [kept]
     assert raw.error("QueryTrades", {"txid": book.trades[0]}) == "EOrder:Invalid order"
     assert list(raw.ok("QueryTrades", {"txid": walked["trades"][0]})) == [walked["trades"][0]]
+    # as if it never existed: the same answer as for ids never issued
+    assert raw.error("QueryOrders", {"txid": "OAAAAA-AAAAA-AAAAAA"}) == "EOrder:Invalid order"
+    assert raw.error("QueryTrades", {"txid": "TAAAAA-AAAAA-AAAAAA"}) == "EOrder:Invalid order"
+    lid_gone = book.ledger[0]
+    assert lid_gone not in walked["ledger"]
+    never = raw.error("QueryLedgers", {"id": "LAAAAA-AAAAA-AAAAAA"})
+    assert raw.error("QueryLedgers", {"id": lid_gone}) == never
+    assert list(raw.ok("QueryLedgers", {"id": walked["ledger"][0]})) == [walked["ledger"][0]]
+    assert list(sdk(User, v, creds).get_ledgers(id_=walked["ledger"][0])) == [walked["ledger"][0]]
     time.sleep(0.002)
     with pytest.raises(ccxt.InvalidOrder, match="EOrder:Invalid order"):
         ccxt_client(v, creds).fetch_order(gone)

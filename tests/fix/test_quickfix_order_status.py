@@ -85,15 +85,20 @@ class Session:
 
 # ------------------------------------------------------------- REST truths
 def spot_truth(v: Any, creds: dict[str, Any], oid: str) -> dict[str, Any]:
-    o = Raw(v, creds).ok("QueryOrders", {"txid": oid, "trades": "true"})[oid]
+    o = Raw(v, creds).ok("QueryOrders", {"txid": oid, "trades": "true", "consolidate_taker": "false"})[oid]  # each fill
     vol, done = D(o["vol"]), D(o["vol_exec"])
-    status = {"open": "1" if done else "0", "canceled": "4", "closed": "2"}[o["status"]]
+    # REST `closed` short of `vol` is an IOC/market remainder that left (spec: spot-rest.md 5.x status
+    # semantics): FIX says 39=4 Canceled with CumQty > 0 for it
+    closed = "2" if done == vol else "4"
+    status = {"open": "1" if done else "0", "canceled": "4", "closed": closed}[o["status"]]
     return {"status": status, "cum": done, "leaves": D(0) if o["status"] != "open" else vol - done, "qty": vol,
             "avg": D(o["price"]) if done else None, "trades": o.get("trades", [])}  # fmt: skip
 
 
 def spot_fills(v: Any, creds: dict[str, Any], trade_ids: list[str]) -> list[tuple[Decimal, Decimal]]:
-    got = Raw(v, creds).ok("QueryTrades", {"txid": ",".join(trade_ids)})
+    """Each fill of the order, as TradesHistory lists them unconsolidated (a
+    taker's fills at several prices are one row by default)."""
+    got = Raw(v, creds).ok("TradesHistory", {"consolidate_taker": "false"})["trades"]
     return [(D(got[t]["vol"]), D(got[t]["price"])) for t in trade_ids]
 
 
@@ -108,7 +113,7 @@ def futures_truth(v: Any, creds: dict[str, Any], oid: str) -> dict[str, Any]:
         assert code == 200 and fl["result"] == "success", fl
     (entry,) = st["orders"]
     o = entry["order"]
-    fills = sorted((f for f in fl["fills"] if f["order_id"] == oid), key=lambda f: f["fillTime"])
+    fills = [f for f in reversed(fl["fills"]) if f["order_id"] == oid]  # newest first on the wire
     done = sum((D(str(f["size"])) for f in fills), D(0))
     assert D(str(o["filled"])) == done, (o, fills)
     cost = sum((D(str(f["size"])) * D(str(f["price"])) for f in fills), D(0))
@@ -233,6 +238,80 @@ def test_quickfix_reports_match_rest_for_spot_and_derivatives(kraken_venue: Any,
         fpx = futures_inside(v)
         await _flow(s, "PF_XBTUSD", lambda: str(uuid.uuid4()), fpx, below(fpx, 5),
                     futures_buy, lambda oid: futures_truth(v, creds, oid), lambda t: t["fills"])  # fmt: skip
+        await ini.stop()
+
+    run(body, timeout=60)
+
+
+# ------------------------------------------------ one command, several fills
+def _vwap(fills: list[tuple[Decimal, Decimal]], dp: int) -> Decimal:
+    qty = sum((q for q, _ in fills), D(0))
+    return (sum((q * p for q, p in fills), D(0)) / qty).quantize(D(1).scaleb(-dp), ROUND_HALF_EVEN)
+
+
+@pytest.mark.parametrize("market", ["spot", "derivatives"])
+def test_quickfix_ioc_sweep_reports_each_fill_as_of_itself(kraken_venue: Any, tmp_path: Path, market: str) -> None:
+    """An IOC buy takes two resting sells at two prices and its remainder is
+    cancelled, all in one engine command: each 150=F carries CumQty and AvgPx
+    as of that fill (not the order's final totals), its LastQty/LastPx is that
+    REST trade, and the 150=4 carries the totals REST reports."""
+    v = kraken_venue
+    creds = account(v, FUNDS, futures_balances=FUT_FUNDS)
+    maker = account(v, FUNDS, futures_balances=FUT_FUNDS)
+    for a in (creds, maker):
+        v.admin.request("POST", f"/accounts/{a['account_id']}/tier", {"rate_limits": False})
+    spot = market == "spot"
+    if spot:
+        dp = v.call(lambda: v.runtime.venue.instruments.pairs["XXBTZUSD"].pair_decimals)
+        top = D(inside_spread(v))  # one tick under the best ask
+        tick = D(1).scaleb(-dp)
+    else:
+        dp = v.call(lambda: v.runtime.venue.derivatives.specs["PF_XBTUSD"].pdp)
+        top = D(futures_inside(v))
+        tick = D(1).scaleb(-dp)
+    low, high = top - 2 * tick, top  # 0.004 at `low`, 0.006 at `high`: the running average is no tie
+
+    def rest_sell(qty: str, price: Decimal) -> None:
+        if spot:
+            Raw(v, maker).ok("AddOrder", {"pair": "XBTUSD", "type": "sell", "ordertype": "limit", "volume": qty,
+                                          "price": str(price)})  # fmt: skip
+            return
+        with FuturesRest(v.futures_rest) as rest:
+            code, res = rest.signed(maker, "POST", "sendorder", {"orderType": "lmt", "symbol": "PF_XBTUSD",
+                                                                 "side": "sell", "size": qty, "limitPrice": str(price)})  # fmt: skip
+        assert code == 200 and res["sendStatus"]["status"] == "placed", res
+
+    rest_sell("0.004", low)
+    rest_sell("0.006", high)
+    symbol = "BTC/USD" if spot else "PF_XBTUSD"
+    cl = next_cl_ord_id() if spot else str(uuid.uuid4())
+
+    async def body() -> None:
+        ini = Initiator(tmp_path, v.fix_port, App(creds), creds["fix"]["sender_comp_id"])
+        await ini.start()
+        s = Session(ini)
+        ini.send(_msg("D", [(11, cl), (55, symbol), (54, "1"), (38, "0.02"), (40, "2"), (44, str(high)), (59, "3"),
+                            *([] if spot else [(18, "s")])]))  # fmt: skip
+        new, f1, f2, end = await s.next(4)
+        oid = new.getField(37)
+        assert [m.getField(150) for m in (new, f1, f2, end)] == ["0", "F", "F", "4"], [
+            m.toString() for m in (new, f1, f2, end)
+        ]
+        assert {m.getField(37) for m in (f1, f2, end)} == {oid}
+        truth = spot_truth(v, creds, oid) if spot else futures_truth(v, creds, oid)
+        fills = spot_fills(v, creds, truth["trades"]) if spot else truth["fills"]
+        assert fills == [(D("0.004"), low), (D("0.006"), high)], fills
+        for k, er in enumerate((f1, f2), start=1):
+            (q, p) = fills[k - 1]
+            assert (D(er.getField(32)), D(er.getField(31))) == (q, p), er.toString()
+            so_far = fills[:k]
+            cum = sum((x for x, _ in so_far), D(0))
+            assert D(er.getField(14)) == cum, er.toString()
+            assert D(er.getField(151)) == D("0.02") - cum, er.toString()
+            assert D(er.getField(6)) == _vwap(so_far, dp), er.toString()
+            assert er.getField(39) == "1", er.toString()
+        assert truth["status"] == "4" and truth["cum"] == D("0.01")
+        assert_agrees(end, truth, "ioc remainder cancelled")
         await ini.stop()
 
     run(body, timeout=60)
