@@ -843,11 +843,11 @@ class FuturesFeed(_WsClient):
                     self.subscribed.set_exception(RuntimeError(f"futures WS: {msg}"))
                 elif msg.get("feed") == "fills":  # not fills_snapshot: history, counted already
                     for f in msg.get("fills", []):
-                        self._seen(f.get("cl_ord_id"))  # a taker filled at once has no open_orders update
+                        self._seen(f.get("cli_ord_id"))  # a taker filled at once has no open_orders update
                         self.v.exec_ids[str(f["fill_id"])] += 1
                         self.v.fills.setdefault(str(f["order_id"]), []).append(Decimal(str(f["qty"])))
                 elif msg.get("feed") == "open_orders":
-                    self._seen((msg.get("order") or {}).get("cl_ord_id"))
+                    self._seen((msg.get("order") or {}).get("cli_ord_id"))
                     if msg.get("is_cancel") and msg.get("order_id"):
                         self.v.open.discard(str(msg["order_id"]))
         except Exception:  # noqa: BLE001 - the connection went away
