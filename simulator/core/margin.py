@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .commands import OrderRequest
     from .engine import SpotEngine
     from .events import Fill
-    from .instruments import SpotPair
+    from .instruments import InstrumentRegistry, SpotPair
 
 NS = 1_000_000_000
 ROLLOVER_NS = 4 * 3600 * NS  # Kraken charges rollover every 4 hours a position is open
@@ -124,6 +124,21 @@ def max_leverage(pair: SpotPair, side: str, cap: int = 5) -> int:
     t = terms_of(pair)
     offered = [x for x in (t.leverage_buy if side == BUY else t.leverage_sell) if x <= cap]
     return max(offered) if offered else 0
+
+
+def check_leverage(req: OrderRequest, instruments: InstrumentRegistry) -> None:
+    """The sequencer guard's margin rule: a leverage the pair does not offer for
+    the order's side is refused before the command is journaled (an unknown
+    pair is left to the engine)."""
+    lev = parse_leverage(req.leverage)
+    if lev <= 0:
+        return  # none, or a syntax error the validation rules word
+    pair = instruments.pair(req.pair)
+    if pair is None:
+        return
+    t = terms_of(pair)
+    if lev not in (t.leverage_buy if req.side == BUY else t.leverage_sell):
+        raise EngineError(Reject.INVALID_ARGUMENTS, "leverage")
 
 
 def parse_leverage(text: object) -> int:
@@ -925,6 +940,7 @@ __all__ = [
     "Position",
     "PositionCalcs",
     "TradeBalance",
+    "check_leverage",
     "max_leverage",
     "parse_leverage",
     "terms_of",
