@@ -351,12 +351,14 @@ class FuturesOrders:
         for ev in entry.events:
             if getattr(ev, "kind", "") == "futures_trade":
                 trade_ids[ev.trade.uid] = ev.trade.trade_id
+        # the quiet steps of order entry (an order taken, an edit applied) have their own handlers
+        on_order = {ACCEPTED: self._accepted, EDIT_ACCEPTED: self._edit_accepted}
         for ev in entry.events:
             kind = getattr(ev, "kind", "")
             if kind == "futures_fill":
                 self._on_fill(ev.fill, trade_ids.get(ev.fill.exec_id))
             elif kind == "futures_order":
-                self._on_order(ev, req, entry)
+                on_order.get(ev.reason, self._on_order)(ev, req)
 
     def _is_own(self, o: Any, req: Request | None) -> bool:
         """Is this the order the FIX request being submitted placed or edits?"""
@@ -414,15 +416,9 @@ class FuturesOrders:
             self.application.send(owner, self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled, ts=ev.ts,
                                              terminal=False))
 
-    def _on_order(self, ev: Any, req: Request | None, entry: JournalEntry) -> None:
+    def _on_order(self, ev: Any, req: Request | None) -> None:
         o = ev.order
         reason = ev.reason
-        if reason == ACCEPTED:
-            self._accepted(ev, req)
-            return
-        if reason == EDIT_ACCEPTED:
-            self._edit_accepted(ev, req)
-            return
         track = self.application.tracks.get(o.id)
         owner = self.application.handle_for(track.owner) if track is not None else None
         requester = None
