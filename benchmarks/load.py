@@ -80,6 +80,11 @@ class LoadConfig:
     futures_ws: int = 0  # Derivatives clients that order over REST and follow their fills on WS v1
     fix_resume: bool = False  # FIX re-logons keep their sequence numbers (no 141=Y) instead of resetting
     reconnect_s: float = 20.0  # how long a client keeps reconnecting to a venue that went away
+    # Each phase (the run, or each side of a restart) lasts its seconds and, if this is set, until every client
+    # has this many orders acknowledged in it (at most `max_phase_s`): a loaded machine lengthens the run
+    # instead of thinning it, so a test may ask for a minimum per phase without asking for a rate.
+    min_acks_per_phase: int = 0
+    max_phase_s: float = 60.0
 
 
 @dataclass
@@ -151,6 +156,9 @@ class Shared:
         self.up.set()
         self.restarted = False
         self.restarting = False  # clients keep going until the restarted venue had its own half
+        self.restart_due = False  # a restart is still to come: the run does not end before it
+        self.phase_cap = 0.0  # the current phase ends by then even short of `min_acks_per_phase`
+        self.views: list[View] = []
         self.http: httpx.AsyncClient | None = None  # the run's admin client (replaced after a restart)
         self.futures_tick = Decimal(1)
         self.futures_bid = Decimal(0)
@@ -164,7 +172,17 @@ class Shared:
                 await asyncio.wait_for(self.up.wait(), self.cfg.reconnect_s)
 
     def give_up_at(self) -> float:
-        return self.deadline + self.cfg.reconnect_s
+        end = max(self.deadline, self.phase_cap) if self.cfg.min_acks_per_phase else self.deadline
+        return end + self.cfg.reconnect_s
+
+    def phase_acks_met(self) -> bool:
+        """Has every client `min_acks_per_phase` acknowledged orders in this phase?"""
+        need = self.cfg.min_acks_per_phase
+        return all(len(v.acked) - v.acked_before_restart >= need for v in self.views)
+
+    def phase_over(self) -> bool:
+        now = time.monotonic()
+        return now >= self.deadline and (now >= self.phase_cap or self.phase_acks_met())
 
     def next_cl(self) -> str:
         return str(next(self.cl_ids))
@@ -175,7 +193,7 @@ class Shared:
         return str(n)
 
     def done(self) -> bool:
-        return not self.restarting and time.monotonic() >= self.deadline
+        return not self.restarting and not self.restart_due and self.phase_over()
 
     async def all_stopped(self) -> None:
         """Wait until every client stopped trading: a client still connected keeps
@@ -820,11 +838,11 @@ class FuturesFeed(_WsClient):
                     self.subscribed.set_exception(RuntimeError(f"futures WS: {msg}"))
                 elif msg.get("feed") == "fills":  # not fills_snapshot: history, counted already
                     for f in msg.get("fills", []):
-                        self._seen(f.get("cl_ord_id"))  # a taker filled at once has no open_orders update
+                        self._seen(f.get("cli_ord_id"))  # a taker filled at once has no open_orders update
                         self.v.exec_ids[str(f["fill_id"])] += 1
                         self.v.fills.setdefault(str(f["order_id"]), []).append(Decimal(str(f["qty"])))
                 elif msg.get("feed") == "open_orders":
-                    self._seen((msg.get("order") or {}).get("cl_ord_id"))
+                    self._seen((msg.get("order") or {}).get("cli_ord_id"))
                     if msg.get("is_cancel") and msg.get("order_id"):
                         self.v.open.discard(str(msg["order_id"]))
         except Exception:  # noqa: BLE001 - the connection went away
@@ -1081,11 +1099,16 @@ async def _run_load(sh: Shared, rng: random.Random, http: httpx.AsyncClient,
         if on_slow_consumer is not None and slow.ws is not None:
             await on_slow_consumer(slow.ws.transport.get_extra_info("sockname")[:2])
     sh.deadline = time.monotonic() + cfg.seconds
+    sh.phase_cap = time.monotonic() + cfg.max_phase_s
     sh.clients = len(views)
+    sh.views = views
+    sh.restart_due = restart is not None
     tasks = [asyncio.ensure_future(runners[v.protocol](sh, v, c, random.Random(rng.random())))
              for v, c in zip(views, creds, strict=True)]
     t0 = time.monotonic()
     stats["started"] = t0
+    if restart is not None:  # the first phase lasts half the run (and until its acks, if asked)
+        sh.deadline = t0 + cfg.seconds / 2
     admin_dropped: list[str] = []
     while not all(t.done() for t in tasks):
         await asyncio.sleep(0.05)
@@ -1104,7 +1127,8 @@ async def _run_load(sh: Shared, rng: random.Random, http: httpx.AsyncClient,
                     with contextlib.suppress(httpx.HTTPStatusError):  # gone meanwhile
                         await admin(http, base, "POST", "/faults", {"drop_connection": c["id"]})
                         admin_dropped.append(c["id"])
-        if restart is not None and stats["restart"] is None and time.monotonic() - t0 > cfg.seconds / 2:
+        if restart is not None and stats["restart"] is None and sh.phase_over():
+            stats["phase_s"] = [time.monotonic() - t0]
             for v in views:
                 v.acked_before_restart = len(v.acked)
             sh.up.clear()
@@ -1113,15 +1137,22 @@ async def _run_load(sh: Shared, rng: random.Random, http: httpx.AsyncClient,
             new_info = await restart()
             outage = time.monotonic() - t_stop
             sh.deadline = time.monotonic() + cfg.seconds / 2  # the second half trades as long as the first
+            sh.phase_cap = time.monotonic() + cfg.max_phase_s
+            stats["phase_started"] = time.monotonic()
+            sh.restart_due = False
             sh.restarting = False
             stats["restart"] = {"outage_s": round(outage, 2), "ready": new_info}
             await http.aclose()  # its keep-alive connections went with the old process
             http = sh.http = httpx.AsyncClient(timeout=60)
             sh.restarted = True
             sh.up.set()
+        if "phase_started" in stats and sh.phase_over():  # the restarted venue's phase is complete
+            stats["phase_s"].append(time.monotonic() - stats.pop("phase_started"))
         if time.monotonic() > sh.give_up_at() + 30:
             raise TimeoutError("clients did not stop")
     elapsed = time.monotonic() - t0
+    if "phase_started" in stats:
+        stats["phase_s"].append(time.monotonic() - stats.pop("phase_started"))
     for i, t in enumerate(tasks):
         exc = t.exception()
         if exc is not None:

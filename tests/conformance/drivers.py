@@ -259,7 +259,7 @@ class FuturesWsFeed(FuturesRest):
         rest = self.post(order, cli)
         feed = [m for m in self.ws.drain_feed(0.4) if m.get("feed") == "open_orders"]
         self.ws.feed.clear()
-        mine = [m for m in feed if (m.get("order") or {}).get("cl_ord_id") == cli]
+        mine = [m for m in feed if (m.get("order") or {}).get("cli_ord_id") == cli]
         if rest.accepted:
             placed = [m for m in mine if m.get("reason") == "new_placed_order_by_user" and not m.get("is_cancel")]
             assert len(placed) == 1 and placed[0]["order"]["order_id"] == rest.text, feed

@@ -207,7 +207,7 @@ def ws_order(o: OSnap) -> dict[str, Any]:
     d["type"] = TRIGGER_TYPE[o.otype] if o.is_trigger else "limit"
     d["order_id"] = o.id
     if o.cl_ord_id is not None:
-        d["cl_ord_id"] = o.cl_ord_id
+        d["cli_ord_id"] = o.cl_ord_id
     d["direction"] = 0 if o.side == BUY else 1
     d["reduce_only"] = o.reduce_only
     if o.is_trigger:
@@ -262,7 +262,7 @@ def ws_fill(eng: FuturesEngine, f: FillRec, with_cli: bool) -> dict[str, Any]:
         "order_id": f.order.id,
     }
     if with_cli and f.order.cl_ord_id is not None:
-        d["cl_ord_id"] = f.order.cl_ord_id
+        d["cli_ord_id"] = f.order.cl_ord_id
     d.update(
         {
             "fill_id": f.fill_id,

@@ -139,7 +139,7 @@ def order_update(feed: str, o: OSnap, reason: str, is_cancel: bool) -> dict[str,
     if is_cancel and reason != "full_fill":
         d: dict[str, Any] = {"feed": feed, "order_id": o.id}
         if o.cl_ord_id is not None:
-            d["cl_ord_id"] = o.cl_ord_id
+            d["cli_ord_id"] = o.cl_ord_id
         d["is_cancel"] = True
         d["reason"] = reason
         return d
