@@ -52,6 +52,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
+from benchmarks.harness import percentile, start_sim
 from tests.kit import clients
 
 PAIR, WSSYM = "XBTUSD", "BTC/USD"
@@ -130,16 +131,10 @@ class LoadResult:
             lat = sorted(x for v in vs for x in v.latencies)
             acks = sum(len(v.latencies) for v in vs)
             lines.append(
-                f"{proto:<13}{len(vs):>8}{acks / self.seconds:>10,.0f}{_pct(lat, 50) * 1e3:>9.2f}"
-                f"{_pct(lat, 99) * 1e3:>9.2f}{sum(v.kills for v in vs):>7}{sum(len(v.in_doubt) for v in vs):>10}"
+                f"{proto:<13}{len(vs):>8}{acks / self.seconds:>10,.0f}{percentile(lat, 50) * 1e3:>9.2f}"
+                f"{percentile(lat, 99) * 1e3:>9.2f}{sum(v.kills for v in vs):>7}{sum(len(v.in_doubt) for v in vs):>10}"
             )
         return "\n".join(lines)
-
-
-def _pct(xs: list[float], p: float) -> float:
-    if not xs:
-        return 0.0
-    return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
 
 
 class Shared:
@@ -1482,19 +1477,6 @@ class SimProcess:
 
 
 # --------------------------------------------------------------------- main
-def _start_sim() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "serve", "--port", "0", "--fix-port", "0", "--log-level", "error",
-         "--journal-max", "0"],  # the reconciliation reads the whole run from the in-memory journal
-        stdout=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise RuntimeError("simulator did not start")
-    return proc, json.loads(line)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0)
@@ -1556,14 +1538,15 @@ def _figures(res: LoadResult) -> dict[str, dict[str, float]]:
     for proto in PROTOCOLS:
         lat = sorted(x for v in res.views if v.protocol == proto for x in v.latencies)
         if lat:
-            out[proto] = {"acks_per_s": len(lat) / res.seconds, "p50_ms": _pct(lat, 50) * 1e3,
-                          "p99_ms": _pct(lat, 99) * 1e3}
+            out[proto] = {"acks_per_s": len(lat) / res.seconds, "p50_ms": percentile(lat, 50) * 1e3,
+                          "p99_ms": percentile(lat, 99) * 1e3}
     return out
 
 
 def _run_on_fresh_venue(cfg: LoadConfig, restart: str = "none") -> LoadResult:
     if restart == "none":
-        proc, info = _start_sim()
+        # the reconciliation reads the whole run from the in-memory journal
+        proc, info = start_sim("--journal-max", "0")
         try:
             return asyncio.run(run_load(info, cfg))
         finally:

@@ -170,7 +170,7 @@ SAVED_DERIVATIVES = {"now_ns", "status", "books", "triggers", "orders", "state",
                      "_timer_seq", "_funding_at", "_expiry_armed", "asset_usd"}  # fmt: skip
 WIRING_DERIVATIVES = {"instruments", "accounts", "ids", "config", "events", "specs", "_touched", "market"}
 SAVED_FUNDING = {"addresses", "withdrawals", "allocations", "subaccount_names"}
-WIRING_FUNDING = {"config", "instruments", "accounts", "_create_account", "_strategies"}
+WIRING_FUNDING = {"config", "instruments", "accounts", "account", "_create_account", "_strategies"}
 VENUE_PARTS = {"config", "clock", "ids", "instruments", "accounts", "journal", "spot", "ratelimits", "funding",
                "spot_seq", "derivatives", "futures_ratelimits", "derivatives_seq", "sequencers", "limits",
                "credentials", "extensions"}  # fmt: skip

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .commands import OrderRequest
     from .engine import SpotEngine
     from .events import Fill
-    from .instruments import SpotPair
+    from .instruments import InstrumentRegistry, SpotPair
 
 NS = 1_000_000_000
 ROLLOVER_NS = 4 * 3600 * NS  # Kraken charges rollover every 4 hours a position is open
@@ -134,6 +134,21 @@ def flag_leverage(pair: SpotPair, side: str) -> int:
     puts on the order: `max_leverage`; on a pair offering none, the cap, which
     `prepare` refuses as it refuses any leverage there (never a spot order)."""
     return max_leverage(pair, side, MARGIN_FLAG_CAP) or MARGIN_FLAG_CAP
+
+
+def check_leverage(req: OrderRequest, instruments: InstrumentRegistry) -> None:
+    """The sequencer guard's margin rule: a leverage the pair does not offer for
+    the order's side is refused before the command is journaled (an unknown
+    pair is left to the engine)."""
+    lev = parse_leverage(req.leverage)
+    if lev <= 0:
+        return  # none, or a syntax error the validation rules word
+    pair = instruments.pair(req.pair)
+    if pair is None:
+        return
+    t = terms_of(pair)
+    if lev not in (t.leverage_buy if req.side == BUY else t.leverage_sell):
+        raise EngineError(Reject.INVALID_ARGUMENTS, "leverage")
 
 
 def parse_leverage(text: object) -> int:
@@ -939,6 +954,7 @@ __all__ = [
     "Position",
     "PositionCalcs",
     "TradeBalance",
+    "check_leverage",
     "flag_leverage",
     "max_leverage",
     "parse_leverage",

@@ -28,10 +28,12 @@ from .funding import FundingConfig, FundingState
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry
 from .limits import VenueLimits
+from .margin import check_leverage
 from .orders import Origin
 from .ratelimit import FuturesRateLimits, SpotRateLimits
 from .sequencer import INTERNAL_ERROR, Journal, Sequencer
 from .state import materialize
+from .validation import check_command
 
 DERIVATIVES_ADMIN = Origin("admin", "futures")
 DERIVATIVES_ID_SALT = 0xF07  # the derivatives engine's ids are seeded apart from Spot's
@@ -238,6 +240,7 @@ class Venue:
         self.spot.margin.pending = self.funding.pending_withdrawals
         self.spot_seq = Sequencer("spot", self.spot, self.clock, self.journal)
         self.spot_seq.after = _after_spot
+        self.spot_seq.guard = self._spot_guard
         for kind, fn in SPOT_HANDLERS.items():
             self.spot_seq.register(kind, fn)
         self.spot_seq.register("create_account", self._create_account_cmd)
@@ -258,6 +261,17 @@ class Venue:
         # per-venue state of protocol edges (nonce books, spread history): not markets,
         # but saved with the venue when it has to_state()/from_state() and rebuilt on reset
         self.extensions: dict[str, Any] = {}
+
+    def _spot_guard(self, kind: str, params: dict[str, Any], now_ns: int) -> None:
+        """The Spot sequencer's guard: the order-entry rules, then the rules that
+        need the instruments (a leverage the pair does not offer), before the journal."""
+        check_command(kind, params, now_ns)
+        for v in params.values():
+            if type(v) is OrderRequest:
+                check_leverage(v, self.instruments)
+            elif type(v) is list and v and type(v[0]) is OrderRequest:
+                for r in v:
+                    check_leverage(r, self.instruments)
 
     @contextmanager
     def quiesced(self, timeout: float = -1) -> Iterator[None]:

@@ -63,9 +63,11 @@ def test_margin_is_off_by_default(desk: Desk) -> None:
 def test_leverage_the_pair_does_not_offer_is_refused(desk: Desk) -> None:
     book(desk, "50000", "50010")
     a = margin_account(desk, ZUSD=100_000)
+    seq = desk.venue.journal.last_seq
     with pytest.raises(EngineError) as e:
         desk.add(a, "buy", "0.1", leverage="11")  # XBTUSD: 2..10
     assert e.value.text == "EGeneral:Invalid arguments:leverage"
+    assert desk.venue.journal.last_seq == seq  # the sequencer's guard refused it: never journaled
     with pytest.raises(EngineError) as e:
         desk.add(a, "buy", "100", pair="USDCUSD", price="1.0", leverage="2")  # no margin on USDC/USD
     assert e.value.text == "EGeneral:Invalid arguments:leverage"

@@ -26,6 +26,8 @@ step = st.one_of(
     st.tuples(st.just("close"), st.just(""), st.integers(0, 0), st.sampled_from([2, 5])),
     st.tuples(st.just("move"), st.just(""), st.integers(-4000, 4000), st.just(0)),
     st.tuples(st.just("time"), st.just(""), st.integers(1, 30), st.just(0)),
+    st.tuples(st.just("rest"), st.sampled_from(["buy", "sell"]), st.integers(1, 40), st.sampled_from([2, 3])),
+    st.tuples(st.just("cancel"), st.just(""), st.integers(0, 5), st.just(0)),
 )
 
 
@@ -52,6 +54,12 @@ class Flow:
         req = OrderRequest("XBTUSD", side, "market", qty, leverage=str(lev))
         return self.submit("add_order", {"account_id": self.a, "req": req})
 
+    def rest(self, side: str, qty: D, lev: int) -> object:
+        """A leveraged limit order away from the touch: it rests and holds margin."""
+        px = self.mid - 2000 if side == "buy" else self.mid + 2000
+        req = OrderRequest("XBTUSD", side, "limit", qty, D(px), leverage=str(lev))
+        return self.submit("add_order", {"account_id": self.a, "req": req})
+
     def tb(self):  # type: ignore[no-untyped-def]
         with self.seq.exclusive() as eng:
             return eng.margin.trade_balance(self.a)
@@ -70,6 +78,10 @@ def check_accounting(f: Flow) -> None:
         if t.m:
             assert t.ml == t.e / t.m * 100
     m = f.eng.margin
+    # what open leveraged orders hold is exactly what the margin book says is reserved
+    held = sum(o.margin_hold for o in f.eng.open_orders.get(f.a, {}).values())
+    assert held == sum(m.reserved.get(f.a, {}).values())
+    assert all(o.margin_hold == 0 for o in f.eng.orders.values() if not o.is_open)
     for p in m.open_positions(f.a):
         assert 0 < p.open_vol <= p.vol and p.open_cost > 0 and p.open_margin > 0
         assert p.status == "open"
@@ -78,7 +90,7 @@ def check_accounting(f: Flow) -> None:
         assert p.rollovers + p.rollovers_skipped == (f.eng.now_ns - p.opened_ns) // ROLLOVER_NS
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(step, min_size=1, max_size=25))
 def test_margin_flows_keep_their_invariants(steps: list[tuple[str, str, int, int]]) -> None:
     f = Flow()
@@ -100,6 +112,16 @@ def test_margin_flows_keep_their_invariants(steps: list[tuple[str, str, int, int
                 realised = sum(fl.pnl for fl in res.order.trades)  # type: ignore[attr-defined]
                 assert realised == marked
                 assert m.open_positions(f.a) == []
+        elif kind == "rest":
+            try:
+                f.rest(side, D(n) / 100, lev)
+            except EngineError as exc:
+                assert exc.text in ("EOrder:Insufficient margin", "EOrder:Margin level too low",
+                                    "EOrder:Margin allowance exceeded"), exc.text  # fmt: skip
+        elif kind == "cancel":
+            live = sorted(f.eng.open_orders.get(f.a, {}))
+            if live:
+                f.submit("cancel_order", {"account_id": f.a, "order_id": live[n % len(live)]})
         elif kind == "move":
             f.mid = max(1000, f.mid + n)
             f.quote()

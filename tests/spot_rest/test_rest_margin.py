@@ -121,6 +121,7 @@ def test_reduce_only_and_errors(kraken_venue: Any, margin_creds: dict[str, Any])
     assert raw.error("AddOrder", {**base, "type": "buy", "leverage": "abc"}) == "EGeneral:Invalid arguments:leverage"
     assert journal_len(kraken_venue) == n  # bad input never reaches the journal
     assert raw.error("AddOrder", {**base, "type": "buy", "leverage": "20"}) == "EGeneral:Invalid arguments:leverage"
+    assert journal_len(kraken_venue) == n  # a leverage the pair does not offer: refused by the guard
     assert raw.error("AddOrder", {**base, "type": "sell", "leverage": "2", "reduce_only": True}) == (
         "EOrder:Reduce only:No position exists"
     )

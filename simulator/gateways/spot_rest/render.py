@@ -178,24 +178,23 @@ def _trail_words(o: Order, req: OrderRequest | None, price: int | None, trigger:
     return text, _trail_text(pair, p2) if isinstance(p2, RelPrice) else _price_text(pair, price)
 
 
+# the order-type words of `descr.order` ({price}: the limit price, {trigger}: the trigger price)
+_TYPE_PHRASE = {
+    MARKET: "market",
+    LIMIT: "limit {price}",
+    ICEBERG: "iceberg {price}",
+    STOP_LOSS: "stop loss {trigger}",
+    TAKE_PROFIT: "take profit {trigger}",
+    STOP_LOSS_LIMIT: "stop loss {trigger} -> limit {price}",
+    TAKE_PROFIT_LIMIT: "take profit {trigger} -> limit {price}",
+}
+
+
 def _type_phrase(o: Order, req: OrderRequest | None, price: int | None, trigger: int | None) -> str:
     otype = o.ordertype
-    p1 = _price_text(o.pair, price)
-    trig = _price_text(o.pair, trigger)
-    if otype == MARKET:
-        return "market"
-    if otype == LIMIT:
-        return f"limit {p1}"
-    if otype == ICEBERG:
-        return f"iceberg {p1}"
-    if otype == STOP_LOSS:
-        return f"stop loss {trig}"
-    if otype == TAKE_PROFIT:
-        return f"take profit {trig}"
-    if otype == STOP_LOSS_LIMIT:
-        return f"stop loss {trig} -> limit {p1}"
-    if otype == TAKE_PROFIT_LIMIT:
-        return f"take profit {trig} -> limit {p1}"
+    phrase = _TYPE_PHRASE.get(otype)
+    if phrase is not None:
+        return phrase.format(price=_price_text(o.pair, price), trigger=_price_text(o.pair, trigger))
     if otype in TRAILING_TYPES:
         text, limit = _trail_words(o, req, price, trigger)
         return f"trailing stop {text}" if otype == TRAILING_STOP else f"trailing stop {text} -> limit {limit}"
