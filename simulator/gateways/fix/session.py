@@ -372,7 +372,8 @@ class FixSession:
             return
         self._writer.write(raw)
         self._last_sent = self._loop.time()
-        log.debug("FIX %s out: %s", self._instance_id, raw.replace(b"\x01", b"|"))
+        if log.isEnabledFor(logging.DEBUG):  # the message text is built only when it is logged
+            log.debug("FIX %s out: %s", self._instance_id, raw.replace(b"\x01", b"|"))
         if self._writer.transport.get_write_buffer_size() > self._profile.max_outbound_buffer_bytes:
             self._close("slow consumer: outbound buffer full", graceful=False)
 
@@ -423,7 +424,8 @@ class FixSession:
             else:
                 self._log_garbled(error or "", frame.raw)
             return
-        log.debug("FIX %s in: %s", self._instance_id, msg.to_string())
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("FIX %s in: %s", self._instance_id, msg.to_string())
         self._last_recv = self._loop.time()
         self._test_requests = 0
         if self.state is State.AWAIT_LOGON:

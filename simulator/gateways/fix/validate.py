@@ -108,6 +108,9 @@ def check_msg_type(msg: Msg) -> Problem | None:
 def check_dictionary(msg: Msg) -> Problem | None:
     """FIX 4.4 + Kraken tags: unknown tag 373=0, tag not on this message type 373=2."""
     mt = msg.msg_type or ""
+    allowed = dictionary.allowed_tags(mt)
+    if allowed is not None and allowed.issuperset([t for t, _ in msg.pairs]):
+        return None  # every tag defined and on this layout: no need to find the first one that is not
     for tag, _ in msg.pairs:
         if not dictionary.is_defined(tag):
             return Problem(R.INVALID_TAG_NUMBER, tag, f"Invalid tag number: {tag}")
