@@ -235,6 +235,15 @@ class Msg:
             self._indexed_len = len(pairs)
         return index.get(tag, default)
 
+    def has_any(self, wanted: frozenset[int]) -> bool:
+        """Whether any of `wanted` is present (one set operation on the index)."""
+        pairs = self.pairs
+        index = self._index
+        if index is None or self._indexed_len != len(pairs):
+            index = self._index = {t: v for t, v in reversed(pairs)}
+            self._indexed_len = len(pairs)
+        return not wanted.isdisjoint(index)
+
     def get_all(self, tag: int) -> list[str]:
         return [v for t, v in self.pairs if t == tag]
 
