@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import simplefix
 
@@ -10,6 +12,7 @@ from simulator.gateways.fix.codec import (
     Msg,
     _decode_plain,
     _decode_simplefix,
+    byte_sum,
     decode,
     encode_message,
     parse_fix_timestamp,
@@ -36,6 +39,10 @@ def test_decode_fast_path_equals_simplefix(body: str) -> None:
 
 def test_decode_falls_back_for_what_simplefix_must_judge() -> None:
     assert _decode_plain(frame("35=0|49=C|95=3|96=abc|")) is None  # data fields
+    assert _decode_plain(frame("35=0|49=C|1=a|b|")) is None  # a field without "="
+    assert _decode_plain(frame("35=0|49=C|=a|")) is None  # no tag
+    assert _decode_plain(frame("35=0|49=C|\u0662=a|")) is None  # a digit, but not an ASCII one
+    assert _decode_plain(frame("35=0|10=000|49=C|")) is None  # CheckSum before the end
     with pytest.raises(DecodeError):
         decode(frame("35=0|49=C|abc=1|"))  # tag not a number: simplefix's error
     two = frame("35=0|49=C|") + frame("35=1|49=C|")
@@ -68,3 +75,20 @@ def test_msg_index_follows_appends_and_keeps_first_occurrence() -> None:
 def test_timestamp_ranges_are_checked(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_fix_timestamp(bad)
+
+
+@pytest.mark.parametrize("size", [0, 1, 255, 256, 257, 600, 70_000])
+def test_byte_sum_is_the_plain_sum(size: int) -> None:
+    rng = random.Random(size)
+    data = bytes(rng.getrandbits(8) for _ in range(size))
+    assert byte_sum(data) == sum(data) and byte_sum(bytearray(data)) == sum(data)
+    assert byte_sum(b"\xff" * size) == 255 * size  # the worst case for Adler-32's modulus
+
+
+def test_timestamp_second_cache_keeps_the_fraction_and_the_checks() -> None:
+    first = parse_fix_timestamp("20240229-23:59:59.5")
+    assert parse_fix_timestamp("20240229-23:59:59.123456789") == first - 500_000_000 + 123_456_789
+    assert parse_fix_timestamp("20240229-23:59:59") == first - 500_000_000
+    for bad in ("20240229-23:59:59.", "20240229-23:59:59.1234567890", "20240229-23:59:59.x"):
+        with pytest.raises(ValueError):
+            parse_fix_timestamp(bad)  # same second already cached: the rest is still checked

@@ -155,9 +155,17 @@ class MDReqRejReason:
     TRADE_NOT_AVAILABLE: Final = "C"
 
 
+_LABELS: dict[int, str] = {}  # every field read names itself for a possible error: built once per tag
+
+
 def label(tag: int) -> str:
-    name = APP_TAG_NAMES.get(tag)
-    return f"{name} ({tag})" if name else tag_label(tag)
+    text = _LABELS.get(tag)
+    if text is None:
+        name = APP_TAG_NAMES.get(tag)
+        text = f"{name} ({tag})" if name else tag_label(tag)
+        if len(_LABELS) < 4096:
+            _LABELS[tag] = text
+    return text
 
 
 class FieldProblem(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -121,7 +122,7 @@ class Framer:
         """
         for m in _TRAILER_RE.finditer(self._buf, body_start - 1):
             end = m.start() + 1
-            if sum(self._buf[:end]) % 256 == int(m.group(1)):
+            if byte_sum(self._buf[:end]) % 256 == int(m.group(1)):
                 return end
         return None
 
@@ -165,7 +166,7 @@ def _trailer_at(buf: bytearray, end: int) -> bool:
 
 def _checksum_error(buf: bytearray, end: int) -> str | None:
     declared = int(buf[end + 3:end + 6])
-    computed = sum(buf[:end]) % 256
+    computed = byte_sum(buf[:end]) % 256
     if declared != computed:
         return f"CheckSum mismatch: declared {declared:03d}, computed {computed:03d}"
     return None
@@ -173,7 +174,19 @@ def _checksum_error(buf: bytearray, end: int) -> str | None:
 
 def checksum(data: bytes) -> str:
     """The CheckSum (10) value for the bytes before the trailer."""
-    return f"{sum(data) % 256:03d}"
+    return f"{byte_sum(data) % 256:03d}"
+
+
+_SUM_CHUNK = 256  # 255 * 256 < 65521: Adler-32's A never wraps within a chunk
+
+
+def byte_sum(data: bytes | bytearray) -> int:
+    """`sum(data)` in C: Adler-32's A is 1 + the byte sum modulo 65521, exact for a
+    chunk of at most 256 bytes (every message in and out is summed for its CheckSum)."""
+    n = len(data)
+    if n <= _SUM_CHUNK:
+        return (zlib.adler32(data) & 0xFFFF) - 1
+    return sum((zlib.adler32(data[i:i + _SUM_CHUNK]) & 0xFFFF) - 1 for i in range(0, n, _SUM_CHUNK))
 
 
 class DecodeError(ValueError):
@@ -222,6 +235,15 @@ class Msg:
             self._indexed_len = len(pairs)
         return index.get(tag, default)
 
+    def has_any(self, wanted: frozenset[int]) -> bool:
+        """Whether any of `wanted` is present (one set operation on the index)."""
+        pairs = self.pairs
+        index = self._index
+        if index is None or self._indexed_len != len(pairs):
+            index = self._index = {t: v for t, v in reversed(pairs)}
+            self._indexed_len = len(pairs)
+        return not wanted.isdisjoint(index)
+
     def get_all(self, tag: int) -> list[str]:
         return [v for t, v in self.pairs if t == tag]
 
@@ -239,9 +261,12 @@ class Msg:
         Without a data dictionary a repeat is allowed only after a NumInGroup
         tag; header and trailer tags may never repeat.
         """
+        pairs = self.pairs
+        if self._indexed_len == len(pairs) and self._index is not None and len(self._index) == len(pairs):
+            return None  # as many distinct tags as fields: nothing repeats
         seen: set[int] = set()
         in_groups = in_hops = False
-        for t, _ in self.pairs:
+        for t, _ in pairs:
             if t in seen:
                 if t in _HOP_TAGS:
                     allowed = in_hops
@@ -277,8 +302,8 @@ def format_value(value: FieldValue) -> str:
     return text
 
 
-# Length fields of FIX data fields: the next field's value may contain SOH.
-_RAW_LEN_RE = re.compile(b"\x01(?:%s)=" % b"|".join(b"%d" % t for t in simplefix_data.RAW_LEN_TAGS))
+# Length fields of FIX data fields, as written on the wire: the next field's value may contain SOH.
+_RAW_LEN_TEXTS = frozenset(str(t) for t in simplefix_data.RAW_LEN_TAGS)
 
 
 def decode(raw: bytes) -> Msg:
@@ -293,24 +318,25 @@ def decode(raw: bytes) -> Msg:
 
 
 def _decode_plain(raw: bytes) -> Msg | None:
-    if not raw.endswith(SOH) or _RAW_LEN_RE.search(raw) is not None:
+    # Decoding the whole frame at once equals decoding field by field: the separators
+    # (SOH, "=") are ASCII, which UTF-8 never uses inside a multi-byte sequence and
+    # which surrogateescape never folds into an undecodable run.
+    if not raw.endswith(SOH):
         return None
-    fields = raw.split(SOH)
+    fields = raw.decode("utf-8", "surrogateescape").split("\x01")
     fields.pop()
-    last = len(fields) - 1
-    pairs: list[tuple[int, str]] = []
-    append = pairs.append
-    for i, field in enumerate(fields):
-        tag, eq, value = field.partition(b"=")
-        if not eq or not tag.isdigit():
-            return None
-        t = int(tag)
-        if t == tags.CHECKSUM and i != last:
-            return None  # a second message in the frame: let simplefix say so
-        append((t, value.decode("utf-8", "surrogateescape")))
-    if not pairs or pairs[0][0] != tags.BEGIN_STRING or pairs[-1][0] != tags.CHECKSUM:
+    if not fields:
         return None
-    return Msg(pairs, raw)
+    tag_texts, eqs, values = zip(*[f.partition("=") for f in fields], strict=True)
+    joined = "".join(tag_texts)
+    if ("" in eqs or "" in tag_texts or not (joined.isascii() and joined.isdigit())
+            or not _RAW_LEN_TEXTS.isdisjoint(tag_texts)):
+        return None  # not `digits=value` throughout, or data fields: simplefix judges
+    numbers = list(map(int, tag_texts))
+    last = len(numbers) - 1
+    if numbers[0] != tags.BEGIN_STRING or numbers[last] != tags.CHECKSUM or numbers.index(tags.CHECKSUM) != last:
+        return None  # a second message in the frame: let simplefix say so
+    return Msg(list(zip(numbers, values, strict=True)), raw)
 
 
 def _decode_simplefix(raw: bytes) -> Msg:
@@ -354,7 +380,7 @@ def encode_message(
     text = head + "".join([f"{t}={v}\x01" for t, v in body if t not in _ENVELOPE_TAGS])
     payload = text.encode("utf-8", "surrogateescape")
     out = b"8=%s\x019=%d\x01%s" % (_b(begin_string), len(payload), payload)
-    return out + b"10=%03d\x01" % (sum(out) % 256)
+    return out + b"10=%03d\x01" % (byte_sum(out) % 256)
 
 
 _ENVELOPE_TAGS = frozenset({tags.BEGIN_STRING, tags.BODY_LENGTH, tags.MSG_TYPE, tags.CHECKSUM})
@@ -366,6 +392,10 @@ def _b(text: str) -> bytes:
 
 _TS_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$", re.ASCII)
 _ts_cache: tuple[int, str] = (-1, "")
+# "YYYYMMDD-HH:MM:SS" -> seconds since epoch, for texts already checked by the calendar:
+# SendingTime and TransactTime of one message (and the next ones) share their second
+_secs_cache: dict[str, int] = {}
+_SECS_CACHE_MAX = 1024
 
 
 def fix_timestamp(ns: int) -> str:
@@ -384,10 +414,17 @@ def parse_fix_timestamp(text: str) -> int:
     m = _TS_RE.match(text)
     if not m:
         raise ValueError(f"not a UTCTimestamp: {text!r}")
-    year, month, day, hh, mm, ss, frac = m.groups()
-    try:  # the constructor checks ranges (month, day of month, 0-23, 0-59, 0-59)
-        dt = datetime(int(year), int(month), int(day), int(hh), int(mm), int(ss), tzinfo=UTC)
-    except ValueError:
-        raise ValueError(f"not a UTCTimestamp: {text!r}") from None
-    frac_ns = int(frac.ljust(9, "0")) if frac else 0
-    return calendar.timegm(dt.utctimetuple()) * NS_PER_S + frac_ns
+    head = text[:17]  # the match fixes the layout: "YYYYMMDD-HH:MM:SS" is the first 17 characters
+    secs = _secs_cache.get(head)
+    if secs is None:
+        year, month, day, hh, mm, ss = m.groups()[:6]
+        try:  # the constructor checks ranges (month, day of month, 0-23, 0-59, 0-59)
+            dt = datetime(int(year), int(month), int(day), int(hh), int(mm), int(ss), tzinfo=UTC)
+        except ValueError:
+            raise ValueError(f"not a UTCTimestamp: {text!r}") from None
+        secs = calendar.timegm(dt.utctimetuple())
+        if len(_secs_cache) >= _SECS_CACHE_MAX:
+            _secs_cache.clear()
+        _secs_cache[head] = secs
+    frac = m.group(7)
+    return secs * NS_PER_S + (int(frac.ljust(9, "0")) if frac else 0)

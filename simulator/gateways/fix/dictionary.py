@@ -161,6 +161,18 @@ def is_defined(tag: int) -> bool:
     return 1 <= tag <= FIX44_MAX_TAG or tag in KRAKEN_TAGS
 
 
+# Per message type with a layout: every tag it may carry (defined, envelope included), so a
+# message is checked with one set operation; `check_dictionary` looks for the culprit only then.
+_ALLOWED: Final[dict[str, frozenset[int]]] = {
+    mt: frozenset(t for t in layout | _ENVELOPE if is_defined(t)) for mt, layout in LAYOUTS.items()
+}
+
+
+def allowed_tags(msg_type: str) -> frozenset[int] | None:
+    """The tags `msg_type` may carry, or None when it has no layout here."""
+    return _ALLOWED.get(msg_type)
+
+
 def defined_for(msg_type: str, tag: int) -> bool:
     """Whether `tag` may appear on `msg_type` (header/trailer tags on every message);
     True for message types without a layout here (only tag numbers are checked)."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import inspect
 import logging
+import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,10 +106,14 @@ class SessionContext:
 
 
 Route = list[tuple[int, str]]
+_tag_of = operator.itemgetter(0)
+_ROUTE_TAGS = frozenset(tags.REVERSE_ROUTE)
 
 
 def reply_route(ref: Msg) -> Route:
     """A reply's routing header: the request's routing fields reversed (115 -> 128, ...)."""
+    if not ref.has_any(_ROUTE_TAGS):
+        return []  # the usual request: no routing fields to look for
     reverse = tags.REVERSE_ROUTE
     return [(reverse[t], v) for t, v in ref.pairs if t in reverse and v]
 
@@ -211,12 +217,14 @@ class FixSession:
         return self._store
 
     def send(self, msg: Msg) -> int:
-        mt = msg.msg_type
+        pairs = msg.pairs
+        first = pairs[0] if pairs else (0, "")
+        # applications put MsgType first (Msg.new): no index of the message needed to find it
+        mt = first[1] if first[0] == tags.MSG_TYPE else msg.msg_type
         if not mt or mt in tags.ADMIN_MSG_TYPES:
             raise ValueError(f"send() is for application messages, got MsgType {mt!r}")
-        pairs = msg.pairs
-        body = pairs[1:] if pairs[0][0] == tags.MSG_TYPE else [(t, v) for t, v in pairs if t != tags.MSG_TYPE]
-        if not tags.SESSION_MANAGED_TAGS.isdisjoint([t for t, _ in body]):
+        body = pairs[1:] if first[0] == tags.MSG_TYPE else [(t, v) for t, v in pairs if t != tags.MSG_TYPE]
+        if not tags.SESSION_MANAGED_TAGS.isdisjoint(map(_tag_of, body)):
             bad = [t for t, _ in body if t in tags.SESSION_MANAGED_TAGS]
             raise ValueError(f"session-managed tags in an application message: {bad}")
         replying = self._replying
@@ -372,7 +380,8 @@ class FixSession:
             return
         self._writer.write(raw)
         self._last_sent = self._loop.time()
-        log.debug("FIX %s out: %s", self._instance_id, raw.replace(b"\x01", b"|"))
+        if log.isEnabledFor(logging.DEBUG):  # the message text is built only when it is logged
+            log.debug("FIX %s out: %s", self._instance_id, raw.replace(b"\x01", b"|"))
         if self._writer.transport.get_write_buffer_size() > self._profile.max_outbound_buffer_bytes:
             self._close("slow consumer: outbound buffer full", graceful=False)
 
@@ -423,7 +432,8 @@ class FixSession:
             else:
                 self._log_garbled(error or "", frame.raw)
             return
-        log.debug("FIX %s in: %s", self._instance_id, msg.to_string())
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("FIX %s in: %s", self._instance_id, msg.to_string())
         self._last_recv = self._loop.time()
         self._test_requests = 0
         if self.state is State.AWAIT_LOGON:
@@ -478,7 +488,8 @@ class FixSession:
             self._on_too_high(msg, seq, expected, processed=served)
             return
         await self._process(msg, seq)
-        await self._drain_queue()
+        if self._queue or self._resend_until is not None:
+            await self._drain_queue()
 
     def _comp_ids_ok(self, msg: Msg, seq: int) -> bool:
         sender, target = msg.get(tags.SENDER_COMP_ID), msg.get(tags.TARGET_COMP_ID)
@@ -590,7 +601,9 @@ class FixSession:
         route = reply_route(msg)
         self._replying = (asyncio.current_task(), route) if route else None
         try:
-            await resolve(self._ctx.application.on_message(self, msg))
+            handled = self._ctx.application.on_message(self, msg)
+            if inspect.isawaitable(handled):  # a coroutine only when the application needs one
+                await handled
         except Exception:
             log.exception("FIX %s: application failed on %s", self._instance_id, clip(msg.to_string(), 500))
             self.send_business_reject(msg, tags.BusinessRejectReason.OTHER, "Internal error")

@@ -17,6 +17,7 @@ from simulator.gateways.fix.tags import RejectReason as R
 from simulator.gateways.fix.tags import tag_label
 
 _BOOLEAN = ("Y", "N")
+_FLAG_VALUES = (None, *_BOOLEAN)  # an optional Y/N flag
 
 
 @dataclass(frozen=True)
@@ -47,19 +48,20 @@ def check_fields(msg: Msg, limits: Limits) -> Problem | None:
     if len(msg.pairs) > limits.max_fields:
         return Problem(R.OTHER, None, f"Too many fields (limit {limits.max_fields})")
     body_started = False
+    max_bytes = limits.max_field_bytes
+    header, trailer = tags.HEADER_TAGS, tags.TRAILER_TAGS
     for tag, value in msg.pairs:
         if tag <= 0:
             return Problem(R.INVALID_TAG_NUMBER, tag, f"Invalid tag number: {tag}")
         if value == "":
             return Problem(R.TAG_WITHOUT_VALUE, tag, f"Tag specified without a value: {tag_label(tag)}")
-        if len(value) * 4 > limits.max_field_bytes and \
-                len(value.encode("utf-8", "surrogateescape")) > limits.max_field_bytes:
-            return bad_value(tag, f"longer than {limits.max_field_bytes} bytes")
-        if tag in tags.HEADER_TAGS:
+        if len(value) * 4 > max_bytes and len(value.encode("utf-8", "surrogateescape")) > max_bytes:
+            return bad_value(tag, f"longer than {max_bytes} bytes")
+        if tag in header:
             if body_started:
                 return Problem(R.TAG_OUT_OF_ORDER, tag,
                                f"Tag specified out of required order: {tag_label(tag)}")
-        elif tag not in tags.TRAILER_TAGS:
+        elif tag not in trailer:
             body_started = True
     dup = msg.duplicate_tag()
     if dup is not None:
@@ -78,7 +80,7 @@ def check_header(msg: Msg, now_ns: int, max_latency_s: float | None) -> Problem 
     except ValueError:
         return bad_format(tags.SENDING_TIME)
     for flag in (tags.POSS_DUP_FLAG, tags.POSS_RESEND):
-        if msg.get(flag) not in (None, *_BOOLEAN):
+        if msg.get(flag) not in _FLAG_VALUES:
             return bad_format(flag)
     orig = msg.get(tags.ORIG_SENDING_TIME)
     if orig is not None:
@@ -108,6 +110,9 @@ def check_msg_type(msg: Msg) -> Problem | None:
 def check_dictionary(msg: Msg) -> Problem | None:
     """FIX 4.4 + Kraken tags: unknown tag 373=0, tag not on this message type 373=2."""
     mt = msg.msg_type or ""
+    allowed = dictionary.allowed_tags(mt)
+    if allowed is not None and allowed.issuperset([t for t, _ in msg.pairs]):
+        return None  # every tag defined and on this layout: no need to find the first one that is not
     for tag, _ in msg.pairs:
         if not dictionary.is_defined(tag):
             return Problem(R.INVALID_TAG_NUMBER, tag, f"Invalid tag number: {tag}")
