@@ -16,7 +16,6 @@ import json
 import logging
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,8 +80,7 @@ class FuturesConn(QueuedConnection):
         self.ws = ws
         self.id = hub.rt.new_connection_id("futures_ws")
         self.account_id: str | None = None
-        self.queue: deque[str] = deque()
-        self.wake = asyncio.Event()
+        self._init_output()
         self.closed = False
         self.challenges: dict[str, str] = {}  # challenge -> api key it was issued for
         self.public: dict[str, set[str]] = {}  # feed -> products ("" for heartbeat)
@@ -94,7 +92,6 @@ class FuturesConn(QueuedConnection):
         self.bal_seq = 0
         self.pos_seq = 0
         self.last_hb = time.monotonic()
-        self._writer: asyncio.Task[None] | None = None
         self.budget = float(hub.config.rate_per_s)  # token bucket: requests this second
         self.budget_at = time.monotonic()
         self.alerted_at = float("-inf")
@@ -116,35 +113,9 @@ class FuturesConn(QueuedConnection):
 
     # ------------------------------------------------------------ output
     def send(self, msg: dict[str, Any]) -> None:
-        if self.closed:
-            return
-        if len(self.queue) >= self.hub.config.max_queue:
-            self.closed = True
-            self.queue.clear()
-            self.hub.call_in_loop(self._overflow)
-            return
-        self.queue.append(JSON.text(msg))
-        if len(self.queue) == 1:
+        """Queue a reply or private message (any thread); overflowing the queue drops the client."""
+        if self.enqueue(JSON.text(msg)):
             self.hub.wake(self)
-
-    def _overflow(self) -> None:
-        log.warning("futures ws %s: client too slow, disconnecting", self.id)
-        asyncio.get_running_loop().create_task(self._close(1008, "slow consumer"))
-
-    async def _writer_loop(self) -> None:
-        q = self.queue
-        try:
-            while True:
-                if not q:
-                    self.wake.clear()
-                    if not q:
-                        await self.wake.wait()
-                    continue
-                await self.ws.send_text(q.popleft())
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - the socket went away
-            self.closed = True
 
     # ------------------------------------------------------------ lifecycle
     async def serve(self) -> None:
@@ -155,7 +126,6 @@ class FuturesConn(QueuedConnection):
             hub.conns.add(self)
         hub.rt.connections[self.id] = self
         self.send({"event": "info", "version": 1})
-        self._writer = asyncio.get_running_loop().create_task(self._writer_loop())
         try:
             while not self.closed:
                 msg = await self.ws.receive()
@@ -176,9 +146,6 @@ class FuturesConn(QueuedConnection):
 
     async def drop(self, code: int = 1001, reason: str = "") -> None:
         """Close from the venue side (admin fault, reset, shutdown)."""
-        self.closed = True
-        if self._writer is not None:
-            self._writer.cancel()
         await self._close(code, reason)
 
 
