@@ -240,8 +240,11 @@ class LoopBound(ABC):
         while dirty:
             t = dirty.popleft()
             t.dirty = False
-            for c in t.subs:
-                if not c.scheduled and not c.busy and not c.closed:
+            for c in list(t.subs):
+                if c.busy:  # parked on a full socket: dropped once its cursor falls off the log
+                    if c.cursors.get(t, t.base) < t.base and not c.closed:
+                        c.fell_behind()
+                elif not c.scheduled and not c.closed:
                     c.scheduled = True
                     self._ready.append(c)
         ready = self._ready
@@ -357,6 +360,11 @@ class QueuedConnection:
         log.warning("%s %s: client too slow (%s), disconnecting", self.protocol, self.id, why)
         asyncio.get_running_loop().create_task(self._close(1008, "slow consumer"))
 
+    def fell_behind(self) -> None:
+        self.closed = True
+        self.queue.clear()
+        self.hub.call_in_loop(self._overflow, "fell behind its feed")
+
     def _next(self, private_only: bool = False, loaded: bool = False) -> str | None:
         """The next message to send: the FIFO first (a subscription's snapshot
         goes before its updates), then each topic this connection is behind on."""
@@ -369,8 +377,7 @@ class QueuedConnection:
             while cur < topic.head:
                 got = topic.read(cur, loaded)
                 if got is None:
-                    self.closed = True
-                    self.hub.call_in_loop(self._overflow, "fell behind its feed")
+                    self.fell_behind()
                     return None
                 text, cur = got
                 self.cursors[topic] = cur
