@@ -18,7 +18,10 @@ Outbound path (issue 15, item 12: one client must not slow everyone):
   (`queue`), never conflated; overflowing it disconnects, with a log line.
 - One pump per hub puts bytes on the sockets in bounded slices, and only when
   the event loop has nothing else ready (a request being read or answered),
-  so order entry on the same loop is never starved.  A socket whose buffer is
+  so order entry on the same loop is never starved.  A slice takes about as
+  long as the loop's other work did since the last slice (between
+  SLICE_MIN_S and SLICE_MAX_S): the two share the loop half and half,
+  whatever the other work is (a request's short hops, or an engine burst).  A socket whose buffer is
   full parks its connection (its send finishes in its own task) instead of
   holding up the others.
 """
@@ -40,7 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kraken_sim.ws")
 
-SLICE_SENDS = 8  # messages put on the wire per pump turn
+SLICE_SENDS = 1024  # at most this many messages put on the wire per pump turn
+SLICE_MIN_S = 0.0002  # a pump turn may take this long...
+SLICE_MAX_S = 0.02  # ...or as long as the loop's other work took since the last turn, up to this
 CONN_SENDS = 4  # messages one connection sends before the next connection's turn
 YIELD_CAP = 64  # pump turns deferred to other ready work before a slice runs anyway (progress)
 TOPIC_LOG = 4096  # messages a topic keeps; a subscriber further behind is disconnected
@@ -216,24 +221,28 @@ class LoopBound(ABC):
         others = getattr(loop, "_ready", None)  # the default loop's run queue: requests waiting to run
         work = self._work
         assert work is not None
+        clock = time.perf_counter
         while True:
             if not self._ready and not self._dirty:
                 work.clear()
                 await work.wait()
                 continue
+            t0 = clock()
             await asyncio.sleep(0)
             if others is not None:
                 waited = 0
-                while others and waited < YIELD_CAP:
+                while others and waited < YIELD_CAP and clock() - t0 < SLICE_MAX_S:
                     await asyncio.sleep(0)
                     waited += 1
+            t1 = clock()
             try:
-                self.pump_slice(SLICE_SENDS)
+                self.pump_slice(SLICE_SENDS, t1 + min(SLICE_MAX_S, max(SLICE_MIN_S, t1 - t0)))
             except Exception:  # noqa: BLE001 - a feed bug must not stop every connection's output
                 log.exception("ws pump failed")
 
-    def pump_slice(self, budget: int) -> int:
-        """Send at most `budget` messages, connection by connection; returns how many were sent."""
+    def pump_slice(self, budget: int, until: float = float("inf")) -> int:
+        """Send at most `budget` messages, connection by connection, stopping at
+        `until` (perf_counter); returns how many were sent."""
         if not hasattr(self, "_ready"):
             self._ready, self._dirty = deque(), deque()
         dirty = self._dirty
@@ -249,7 +258,8 @@ class LoopBound(ABC):
                     self._ready.append(c)
         ready = self._ready
         sent = 0
-        while ready and sent < budget:
+        clock = time.perf_counter
+        while ready and sent < budget and clock() < until:
             c = ready.popleft()
             c.scheduled = False
             if c.closed or c.busy:
