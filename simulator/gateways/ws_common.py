@@ -19,9 +19,11 @@ Outbound path (issue 15, item 12: one client must not slow everyone):
 - One pump per hub puts bytes on the sockets in bounded slices, and only when
   the event loop has nothing else ready (a request being read or answered),
   so order entry on the same loop is never starved.  A slice takes about as
-  long as the loop's other work did since the last slice (between
+  much CPU time as the loop's other work did since the last slice (between
   SLICE_MIN_S and SLICE_MAX_S): the two share the loop half and half,
-  whatever the other work is (a request's short hops, or an engine burst).  A socket whose buffer is
+  whatever the other work is (a request's short hops, or an engine burst).
+  CPU time of the loop thread, not wall time: a machine that preempts the
+  process does not make slices longer.  A socket whose buffer is
   full parks its connection (its send finishes in its own task) instead of
   holding up the others.
 """
@@ -44,14 +46,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("kraken_sim.ws")
 
 SLICE_SENDS = 1024  # at most this many messages put on the wire per pump turn
-SLICE_MIN_S = 0.0002  # a pump turn may take this long...
-SLICE_MAX_S = 0.02  # ...or as long as the loop's other work took since the last turn, up to this
+SLICE_MIN_S = 0.0002  # a pump turn may take this much of the loop thread's CPU time...
+SLICE_MAX_S = 0.05  # ...or as much as the loop's other work took since the last turn, up to this
 CONN_SENDS = 4  # messages one connection sends before the next connection's turn
 YIELD_CAP = 64  # pump turns deferred to other ready work before a slice runs anyway (progress)
 TOPIC_LOG = 4096  # messages a topic keeps; a subscriber further behind is disconnected
 CONFLATE_AFTER = 1024  # a subscriber this far behind gets the rest conflated
 LOAD_CONNS = 64  # connections waiting for the pump: it is behind, and every laggard is conflated
-MERGE_CACHE = 4  # conflated renders kept per topic (subscribers at one cursor share one)
+MERGE_CACHE = 8  # conflated renders kept per topic (subscribers at one cursor share one)
 
 
 class Topic:
@@ -61,7 +63,7 @@ class Topic:
     entries into one text (None: nothing to send); the default sends the
     entries one by one (no conflation: a stream whose every message counts)."""
 
-    __slots__ = ("subs", "log", "base", "dirty", "_merged")
+    __slots__ = ("subs", "log", "base", "mark", "dirty", "_merged")
 
     conflates = False
 
@@ -69,6 +71,7 @@ class Topic:
         self.subs: set[Any] = set()
         self.log: deque[Any] = deque()
         self.base = 0  # the sequence number of log[0]
+        self.mark = 0  # subscribers read up to here: the head when the pump last started a round
         self.dirty = False  # has messages the pump has not told its subscribers about
         self._merged: dict[tuple[int, int], str | None] = {}
 
@@ -108,8 +111,9 @@ class Topic:
 
     def read(self, cursor: int, loaded: bool = False) -> tuple[str | None, int] | None:
         """What a subscriber at `cursor` is sent next, and its next cursor;
-        None when its cursor fell off the log (too slow).  `loaded`: the pump is behind."""
-        head = self.head
+        None when its cursor fell off the log (too slow).  `loaded`: the pump is behind.
+        Reads stop at `mark`, so the subscribers of one round share one conflated text."""
+        head = self.mark
         i = cursor - self.base
         if i < 0:
             return None
@@ -120,7 +124,8 @@ class Topic:
         cache = self._merged
         if key in cache:
             return cache[key], head
-        text = self.merge([self.log[j] for j in range(i, len(self.log))])
+        log_ = self.log
+        text = self.merge([log_[j] for j in range(i, head - self.base)])
         if len(cache) >= MERGE_CACHE:
             cache.clear()
         cache[key] = text
@@ -221,7 +226,7 @@ class LoopBound(ABC):
         others = getattr(loop, "_ready", None)  # the default loop's run queue: requests waiting to run
         work = self._work
         assert work is not None
-        clock = time.perf_counter
+        clock = time.thread_time
         while True:
             if not self._ready and not self._dirty:
                 work.clear()
@@ -242,23 +247,25 @@ class LoopBound(ABC):
 
     def pump_slice(self, budget: int, until: float = float("inf")) -> int:
         """Send at most `budget` messages, connection by connection, stopping at
-        `until` (perf_counter); returns how many were sent."""
+        `until` (the loop thread's CPU time); returns how many were sent."""
         if not hasattr(self, "_ready"):
             self._ready, self._dirty = deque(), deque()
         dirty = self._dirty
-        while dirty:
-            t = dirty.popleft()
-            t.dirty = False
-            for c in list(t.subs):
-                if c.busy:  # parked on a full socket: dropped once its cursor falls off the log
-                    if c.cursors.get(t, t.base) < t.base and not c.closed:
-                        c.fell_behind()
-                elif not c.scheduled and not c.closed:
-                    c.scheduled = True
-                    self._ready.append(c)
         ready = self._ready
+        if not ready:  # a new round (the last one is done): every subscriber of a topic reads up to one mark
+            while dirty:
+                t = dirty.popleft()
+                t.dirty = False
+                t.mark = t.head
+                for c in list(t.subs):
+                    if c.busy:  # parked on a full socket: dropped once its cursor falls off the log
+                        if c.cursors.get(t, t.base) < t.base and not c.closed:
+                            c.fell_behind()
+                    elif not c.scheduled and not c.closed:
+                        c.scheduled = True
+                        ready.append(c)
         sent = 0
-        clock = time.perf_counter
+        clock = time.thread_time
         while ready and sent < budget and clock() < until:
             c = ready.popleft()
             c.scheduled = False
@@ -384,7 +391,7 @@ class QueuedConnection:
         if private_only:
             return None
         for topic, cur in self.cursors.items():
-            while cur < topic.head:
+            while cur < topic.mark:
                 got = topic.read(cur, loaded)
                 if got is None:
                     self.fell_behind()
@@ -398,7 +405,7 @@ class QueuedConnection:
     def has_output(self) -> bool:
         if self.queue:
             return True
-        return any(cur < t.head for t, cur in self.cursors.items())
+        return any(cur < t.mark for t, cur in self.cursors.items())
 
     def write_some(self, budget: int, private_only: bool = False, loaded: bool = False) -> tuple[int, bool]:
         """Send up to `budget` messages without waiting; (sent, more to send)."""
