@@ -102,6 +102,13 @@ class Topic:
             self.dirty = True
             hub.topic_dirty(self)
 
+    def trim(self, low: int) -> None:
+        """Forget the messages every subscriber has read (the log holds only what is owed)."""
+        log_ = self.log
+        while self.base < low and log_:
+            log_.popleft()
+            self.base += 1
+
     @staticmethod
     def text(entry: Any) -> str:
         return entry if type(entry) is str else entry.text  # type: ignore[no-any-return]
@@ -256,14 +263,18 @@ class LoopBound(ABC):
             while dirty:
                 t = dirty.popleft()
                 t.dirty = False
-                t.mark = t.head
+                t.mark = low = t.head
                 for c in list(t.subs):
+                    cur = c.cursors.get(t, low)
                     if c.busy:  # parked on a full socket: dropped once its cursor falls off the log
-                        if c.cursors.get(t, t.base) < t.base and not c.closed:
+                        if cur < t.base and not c.closed:
                             c.fell_behind()
+                            continue
                     elif not c.scheduled and not c.closed:
                         c.scheduled = True
                         ready.append(c)
+                    low = min(low, cur)
+                t.trim(low)
         sent = 0
         clock = time.thread_time
         while ready and sent < budget and clock() < until:

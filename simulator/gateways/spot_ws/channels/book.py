@@ -51,8 +51,8 @@ class BookUpdate(NamedTuple):
     """One logged update: its text and what it changed (for conflation)."""
 
     text: str
-    bids: list[Change]
-    asks: list[Change]
+    bids: tuple[Change, ...]  # tuples of numbers: the garbage collector stops tracking them
+    asks: tuple[Change, ...]
     checksum: int
     ts: int
 
@@ -141,7 +141,7 @@ class BookGroup(Topic):
             return None
         cs = book_checksum(book, self.pair)
         text = self._render("update", bids, asks, cs, ts) if bids or asks else ""
-        return BookUpdate(text, bch, ach, cs, ts)
+        return BookUpdate(text, tuple(bch), tuple(ach), cs, ts)
 
     @staticmethod
     def text(entry: BookUpdate) -> str:  # type: ignore[override]

@@ -89,7 +89,7 @@ class Batch(NamedTuple):
 
     text: str
     head: str
-    items: list[tuple[Any, str]]
+    items: tuple[tuple[Any, str], ...]
 
 
 class BatchFeed(Topic):
@@ -118,7 +118,7 @@ class BatchFeed(Topic):
 
 
 def _batch(head: str, items: list[tuple[Any, str]]) -> Batch:
-    return Batch(head + ",".join(f for _, f in items) + "]}", head, items)
+    return Batch(head + ",".join(f for _, f in items) + "]}", head, tuple(items))
 
 
 TRADE_HEAD = '{"channel":"trade","type":"update","data":['
