@@ -23,7 +23,10 @@ Outbound path (issue 15, item 12: one client must not slow everyone):
   SLICE_MIN_S and SLICE_MAX_S): the two share the loop half and half,
   whatever the other work is (a request's short hops, or an engine burst).
   CPU time of the loop thread, not wall time: a machine that preempts the
-  process does not make slices longer.  A socket whose buffer is
+  process does not make slices longer.  A round that started behind (many
+  subscribers) is followed by a rest before the next one, so under load the
+  fan-out uses at most LOADED_SHARE of a core and conflates more, rather than
+  flooding every client and the machine.  A socket whose buffer is
   full parks its connection (its send finishes in its own task) instead of
   holding up the others.
 """
@@ -53,6 +56,9 @@ YIELD_CAP = 64  # pump turns deferred to other ready work before a slice runs an
 TOPIC_LOG = 4096  # messages a topic keeps; a subscriber further behind is disconnected
 CONFLATE_AFTER = 1024  # a subscriber this far behind gets the rest conflated
 LOAD_CONNS = 64  # connections waiting for the pump: it is behind, and every laggard is conflated
+LOADED_SLICE_S = 0.001  # a loaded round's slices are short: the rest bounds its share, request hops stay fast
+LOADED_SHARE = 0.3  # a round that started behind is followed by a rest: the fan-out takes at most this CPU share
+REST_STEP_S = 0.005  # during a rest, replies and private messages still go out this often
 MERGE_CACHE = 8  # conflated renders kept per topic (subscribers at one cursor share one)
 
 
@@ -161,6 +167,8 @@ class LoopBound(ABC):
     _ready: deque[Any]
     _dirty: deque[Topic]
     _work: asyncio.Event | None = None
+    _round_cpu = 0.0  # CPU time of the round in progress
+    _round_loaded = False  # it started behind
 
     @abstractmethod
     def _background(self) -> Coroutine[Any, Any, None]:
@@ -234,11 +242,19 @@ class LoopBound(ABC):
         work = self._work
         assert work is not None
         clock = time.thread_time
+        self._round_cpu = 0.0
+        self._round_loaded = False
+        rest_until = 0.0
         while True:
             if not self._ready and not self._dirty:
                 work.clear()
                 await work.wait()
                 continue
+            if not self._ready:  # the next slice starts a round: after the last loaded one, rest
+                now = time.monotonic()
+                if now < rest_until:
+                    await asyncio.sleep(min(REST_STEP_S, rest_until - now))
+                    continue
             t0 = clock()
             await asyncio.sleep(0)
             if others is not None:
@@ -247,10 +263,15 @@ class LoopBound(ABC):
                     await asyncio.sleep(0)
                     waited += 1
             t1 = clock()
+            cap = LOADED_SLICE_S if self._round_loaded else SLICE_MAX_S
             try:
-                self.pump_slice(SLICE_SENDS, t1 + min(SLICE_MAX_S, max(SLICE_MIN_S, t1 - t0)))
+                self.pump_slice(SLICE_SENDS, t1 + min(cap, max(SLICE_MIN_S, t1 - t0)))
             except Exception:  # noqa: BLE001 - a feed bug must not stop every connection's output
                 log.exception("ws pump failed")
+            self._round_cpu += clock() - t1
+            if not self._ready and self._round_loaded:  # a loaded round is done
+                self._round_loaded = False
+                rest_until = time.monotonic() + self._round_cpu * (1 / LOADED_SHARE - 1)
 
     def pump_slice(self, budget: int, until: float = float("inf")) -> int:
         """Send at most `budget` messages, connection by connection, stopping at
@@ -275,6 +296,8 @@ class LoopBound(ABC):
                         ready.append(c)
                     low = min(low, cur)
                 t.trim(low)
+            self._round_cpu = 0.0
+            self._round_loaded = len(ready) >= LOAD_CONNS
         sent = 0
         clock = time.thread_time
         while ready and sent < budget and clock() < until:
