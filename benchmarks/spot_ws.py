@@ -189,6 +189,16 @@ def _busy_engine(venue: Any, stop: threading.Event, accts: list[str]) -> int:
     return done
 
 
+def _backlog(rt: Any) -> str:
+    """What the spot WS hub holds for its clients: queued messages, logged feed messages."""
+    hub = rt.services.spot_ws
+    if hub is None:
+        return "-"
+    queued = sum(len(c.queue) for c in list(hub.conns))
+    logged = sum(len(getattr(g, "log", ())) for g in hub.books.values())
+    return f"{queued} queued, {logged} in the book topics' logs"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3.0)
@@ -226,6 +236,7 @@ def main() -> None:
         stop.set()
         driver.join()
         elapsed = time.monotonic() - t0
+        backlog = venue.call(lambda: _backlog(venue.runtime))
         p.join()
         rss1 = rss_mb()
         tok = venue.call(lambda: venue.runtime.services.ws_tokens.mint(accts[0]).token)
@@ -238,7 +249,7 @@ def main() -> None:
     print(f"book fan-out to {N_SUBS} subscribers, engine busy ({cmds[0] / elapsed:,.0f} commands/s):")
     print(f"  kraken-sim : {sim_fan / secs:>10,.0f} messages/s delivered")
     print(f"  bare ws    : {bare_fan / secs:>10,.0f} messages/s (pre-encoded frame in a loop)")
-    print(f"  server RSS : {rss0:,.0f} MB before, {rss1:,.0f} MB after")
+    print(f"  server RSS : {rss0:,.0f} MB before, {rss1:,.0f} MB after; outbound backlog at the end: {backlog}")
     print("round trips on one connection:")
     print(f"  kraken-sim add_order->ack : {sim_rt / secs:>8,.0f} /s")
     print(f"  bare echo                 : {bare_rt / secs:>8,.0f} /s  ({100 * sim_rt / max(bare_rt, 1):.0f}% of bare)")

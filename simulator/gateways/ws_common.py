@@ -108,6 +108,11 @@ class Topic:
             self.dirty = True
             hub.topic_dirty(self)
 
+    def resync(self, conn: Any, hub: Any) -> bool:
+        """`conn`'s cursor fell off the log: catch it up without the lost messages
+        if this stream can (a state feed: its latest state), else False (dropped)."""
+        return False
+
     def trim(self, low: int) -> None:
         """Forget the messages every subscriber has read (the log holds only what is owed)."""
         log_ = self.log
@@ -153,6 +158,10 @@ class Latest(Topic):
 
     def merge(self, entries: list[Any]) -> str | None:
         return self.text(entries[-1])
+
+    def resync(self, conn: Any, hub: Any) -> bool:
+        conn.cursors[self] = max(self.base, self.head - 1)  # the latest state is still in the log
+        return True
 
 
 class LoopBound(ABC):
@@ -287,11 +296,12 @@ class LoopBound(ABC):
                 t.mark = low = t.head
                 for c in list(t.subs):
                     cur = c.cursors.get(t, low)
-                    if c.busy:  # parked on a full socket: dropped once its cursor falls off the log
-                        if cur < t.base and not c.closed:
+                    if cur < t.base and not c.closed:  # off the log: a state feed resyncs, others drop it
+                        if not t.resync(c, self):
                             c.fell_behind()
                             continue
-                    elif not c.scheduled and not c.closed:
+                        cur = c.cursors.get(t, low)
+                    if not c.busy and not c.scheduled and not c.closed:  # a parked one goes on once drained
                         c.scheduled = True
                         ready.append(c)
                     low = min(low, cur)
@@ -390,6 +400,7 @@ class QueuedConnection:
     def _init_output(self) -> None:
         self.queue = deque()
         self.cursors = {}
+        self.resynced: set[Topic] = set()  # topics resynced while its socket stayed full
         self.scheduled = False
         self.busy = False
 
@@ -428,6 +439,11 @@ class QueuedConnection:
             while cur < topic.mark:
                 got = topic.read(cur, loaded)
                 if got is None:
+                    if topic.resync(self, self.hub):
+                        cur = self.cursors[topic]
+                        if self.queue:
+                            return self.queue.popleft()
+                        continue
                     self.fell_behind()
                     return None
                 text, cur = got
@@ -464,6 +480,7 @@ class QueuedConnection:
 
     def _drained(self, task: asyncio.Task[Any]) -> None:
         self.busy = False
+        self.resynced.clear()
         self.last_send = time.monotonic()
         if task.cancelled() or task.exception() is not None:
             self.closed = True

@@ -225,3 +225,42 @@ def test_conflated_book_updates_validate_against_the_client_book(kraken_venue: A
         await c.ws.close()
 
     run(go())
+
+
+def test_a_parked_book_subscriber_is_resynced_once_then_dropped(kraken_venue: Any) -> None:
+    """A book subscriber whose socket stays full while the log moves past its
+    cursor gets one fresh snapshot (it rebuilds its book, as after subscribing);
+    falling off again before its socket drained, it is disconnected: its
+    memory is one snapshot, never the whole backlog."""
+    accts = churn_accounts(kraken_venue)
+    rt = kraken_venue.runtime
+
+    async def go() -> None:
+        c = await open_client(kraken_venue.spot_ws)
+        await c.call("subscribe", {"channel": "book", "symbol": ["BTC/USD"], "depth": 10})
+        await c.expect(lambda m: m.get("channel") == "book")
+        hub = spot_ws.hub(rt)
+        g = kraken_venue.call(lambda: next(g for k, g in hub.books.items() if k[1] == 10))
+        parked = _Conn(hub, _Ws([], stuck=True), "parked")
+
+        def park() -> None:
+            g.join(parked)
+            parked.busy = True  # its socket is full
+
+        kraken_venue.call(park)
+        n = 0
+        while not kraken_venue.call(lambda: parked.queue or parked.closed) and n < 40:
+            churn(kraken_venue, accts, 400, seed=n)  # the log moves on past its cursor
+            await asyncio.sleep(0.05)  # the pump's next round finds it off the log
+            n += 1
+        snap = kraken_venue.call(lambda: list(parked.queue))
+        assert len(snap) == 1 and '"type":"snapshot"' in snap[0] and not parked.closed
+        assert kraken_venue.call(lambda: g.head - parked.cursors[g] < TOPIC_LOG)
+        while not parked.closed and n < 80:
+            churn(kraken_venue, accts, 400, seed=n)
+            await asyncio.sleep(0.05)
+            n += 1
+        assert parked.closed and not parked.queue  # dropped, nothing held for it
+        await c.ws.close()
+
+    run(go())

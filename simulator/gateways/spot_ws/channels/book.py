@@ -20,7 +20,7 @@ the current checksum, so its local book still validates.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from simulator.core.bookwindow import LevelWindow, level_changes, level_window
 from simulator.core.numbers import fmt_units
@@ -152,6 +152,20 @@ class BookGroup(Topic):
         if got is not None and got[0] == "":
             return None, got[1]  # only levels pushed out of the window: nothing on the wire
         return got
+
+    def resync(self, conn: Any, hub: Any) -> bool:
+        """A subscriber that fell off the log (its socket was full for that long)
+        gets a fresh snapshot, then the updates after it (a client rebuilds its
+        book on a snapshot, as after subscribing); a second time before its
+        socket drained, it is dropped (a consumer that does not read)."""
+        if self in conn.resynced:
+            return False
+        conn.resynced.add(self)
+        with hub.lock:
+            book = hub.rt.venue.spot.books[self.pair.id]
+            conn.enqueue(self.peek_snapshot(book, hub.rt.venue.clock.now_ns()))
+            conn.cursors[self] = self.head
+        return True
 
     def merge(self, entries: list[BookUpdate]) -> str | None:
         """The exact diff from the window before `entries` to the current one."""
