@@ -19,8 +19,9 @@ Outbound path (issue 15, item 12: one client must not slow everyone):
 - One pump per hub puts bytes on the sockets in bounded slices, and only when
   the event loop has nothing else ready (a request being read or answered),
   so order entry on the same loop is never starved.  A slice takes about as
-  much CPU time as the loop's other work did since the last slice (between
-  SLICE_MIN_S and SLICE_MAX_S): the two share the loop half and half,
+  much CPU time as SHARE times the loop's other work did since the last slice
+  (between SLICE_MIN_S and SLICE_MAX_S): the two share the loop, the fan-out
+  at most SHARE / (1 + SHARE) of it,
   whatever the other work is (a request's short hops, or an engine burst).
   CPU time of the loop thread, not wall time: a machine that preempts the
   process does not make slices longer.  A round that started behind (many
@@ -50,7 +51,8 @@ log = logging.getLogger("kraken_sim.ws")
 
 SLICE_SENDS = 1024  # at most this many messages put on the wire per pump turn
 SLICE_MIN_S = 0.0002  # a pump turn may take this much of the loop thread's CPU time...
-SLICE_MAX_S = 0.05  # ...or as much as the loop's other work took since the last turn, up to this
+SLICE_MAX_S = 0.1  # ...or SHARE times what the loop's other work took since the last turn, up to this
+SHARE = 2.0
 CONN_SENDS = 4  # messages one connection sends before the next connection's turn
 YIELD_CAP = 64  # pump turns deferred to other ready work before a slice runs anyway (progress)
 TOPIC_LOG = 4096  # messages a topic keeps; a subscriber further behind is disconnected
@@ -274,7 +276,7 @@ class LoopBound(ABC):
             t1 = clock()
             cap = LOADED_SLICE_S if self._round_loaded else SLICE_MAX_S
             try:
-                self.pump_slice(SLICE_SENDS, t1 + min(cap, max(SLICE_MIN_S, t1 - t0)))
+                self.pump_slice(SLICE_SENDS, t1 + min(cap, max(SLICE_MIN_S, SHARE * (t1 - t0))))
             except Exception:  # noqa: BLE001 - a feed bug must not stop every connection's output
                 log.exception("ws pump failed")
             self._round_cpu += clock() - t1
