@@ -173,6 +173,7 @@ class LoopBound(ABC):
     loop: asyncio.AbstractEventLoop | None
     loop_thread: int | None
     conns: Any  # the open connections (each has `drop`)
+    config: Any  # `max_queue`: messages one connection may be owed before it is dropped
     _task: asyncio.Task[None] | None
     _pump: asyncio.Task[None] | None = None
     _ready: deque[Any]
@@ -296,9 +297,11 @@ class LoopBound(ABC):
                 t = dirty.popleft()
                 t.dirty = False
                 t.mark = low = t.head
+                cap = t.head - self.config.max_queue  # messages owed to a parked subscriber, at most
                 for c in list(t.subs):
                     cur = c.cursors.get(t, low)
-                    if cur < t.base and not c.closed:  # off the log: a state feed resyncs, others drop it
+                    if (cur < t.base or (c.busy and cur < cap)) and not c.closed:
+                        # too far behind: a state feed resyncs it, other feeds drop it
                         if not t.resync(c, self):
                             c.fell_behind()
                             continue
