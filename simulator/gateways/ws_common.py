@@ -6,30 +6,31 @@ Outbound path (issue 15, item 12: one client must not slow everyone):
 - A public stream (`Topic`: a book, ticker or trade feed of one symbol) is
   rendered ONCE per engine command into a bounded log; each subscriber reads
   the log at its own cursor.  The bus callback only appends (O(1) in the
-  number of subscribers).
-- A subscriber that falls behind gets what it missed conflated (`Topic.merge`:
-  the book diff since its cursor, the latest ticker, a batch of trades),
-  rendered once per cursor range and shared by every subscriber at that
-  cursor; one whose cursor fell off the log is disconnected (a slow consumer,
-  as Kraken drops them).  Behind means: more than CONFLATE_AFTER messages
-  back, or the pump itself is behind (LOAD_CONNS connections waiting for
-  their turn); otherwise every message is sent as it was rendered.
+  number of subscribers); the log keeps only what some subscriber is owed.
+- Rounds: the pump lets every subscriber of a topic read up to one mark (the
+  head when the round began), so subscribers that fell behind share one
+  conflated text (`Topic.merge`: the exact book diff with the current
+  checksum, the latest ticker, a batch of trades).  Behind means more than
+  CONFLATE_AFTER messages back, or the pump itself is behind (LOAD_CONNS
+  connections waiting); otherwise every message goes out as rendered.
+- Too far behind (off the log, or owed more than the hub's `max_queue` while
+  its socket stays full): a state feed resyncs it once (a book snapshot, the
+  latest ticker), any other feed disconnects it, logged (Kraken drops slow
+  consumers).
 - Replies and private channels go through the connection's own bounded FIFO
-  (`queue`), never conflated; overflowing it disconnects, with a log line.
+  (`queue`), never conflated, always before its public feeds; overflowing it
+  disconnects, logged.
 - One pump per hub puts bytes on the sockets in bounded slices, and only when
   the event loop has nothing else ready (a request being read or answered),
-  so order entry on the same loop is never starved.  A slice takes about as
-  much CPU time as SHARE times the loop's other work did since the last slice
-  (between SLICE_MIN_S and SLICE_MAX_S): the two share the loop, the fan-out
-  at most SHARE / (1 + SHARE) of it,
-  whatever the other work is (a request's short hops, or an engine burst).
-  CPU time of the loop thread, not wall time: a machine that preempts the
-  process does not make slices longer.  A round that started behind (many
-  subscribers) is followed by a rest before the next one, so under load the
-  fan-out uses at most LOADED_SHARE of a core and conflates more, rather than
-  flooding every client and the machine.  A socket whose buffer is
-  full parks its connection (its send finishes in its own task) instead of
-  holding up the others.
+  so order entry on the same loop is never starved.  A slice may take SHARE
+  times the CPU time the loop's other work took since the last one (between
+  SLICE_MIN_S and SLICE_MAX_S; CPU time of the loop thread, so preemption
+  does not lengthen it).  A round that starts with many subscribers waiting
+  uses short slices (LOADED_SLICE_S) and is followed by a rest, so the
+  fan-out takes at most LOADED_SHARE of a core and conflates more, rather
+  than flooding every client and the machine.
+- A socket whose buffer is full parks its connection (its send finishes in
+  its own task) instead of holding up the others.
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ log = logging.getLogger("kraken_sim.ws")
 SLICE_SENDS = 1024  # at most this many messages put on the wire per pump turn
 SLICE_MIN_S = 0.0002  # a pump turn may take this much of the loop thread's CPU time...
 SLICE_MAX_S = 0.1  # ...or SHARE times what the loop's other work took since the last turn, up to this
-SHARE = 2.0
+SHARE = 2.0  # the fan-out's slice against the other work's time
 CONN_SENDS = 4  # messages one connection sends before the next connection's turn
 YIELD_CAP = 64  # pump turns deferred to other ready work before a slice runs anyway (progress)
-TOPIC_LOG = 4096  # messages a topic keeps; a subscriber further behind is disconnected
+TOPIC_LOG = 4096  # messages a topic keeps at most; a subscriber further behind is resynced or dropped
 CONFLATE_AFTER = 1024  # a subscriber this far behind gets the rest conflated
 LOAD_CONNS = 64  # connections waiting for the pump: it is behind, and every laggard is conflated
 LOADED_SLICE_S = 0.001  # a loaded round's slices are short: the rest bounds its share, request hops stay fast
