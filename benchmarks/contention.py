@@ -24,18 +24,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
 import multiprocessing as mp
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from typing import Any
-from urllib.parse import urlencode
 
-from simulator.gateways.spot_rest.auth import sign
+from benchmarks.harness import SpotConn, funded_account, latency_ms, start_sim
 
 PAIR = "XBTUSD"
 MAKER_BID, MAKER_ASK = "91414.5", "91415.5"  # inside the seeded spread: the history trades against these
@@ -43,63 +38,12 @@ PROBE_PRICE = "91414.6"  # a new best bid: each probe order is a book update for
 TARGET = 2.0
 
 
-class Rest:
-    """A signed keep-alive Spot REST client."""
-
-    def __init__(self, url: str, key: str, secret: str) -> None:
-        host, port = url.split("//", 1)[1].split(":")
-        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        self.key, self.secret = key, secret
-        self.nonce = time.time_ns()
-
-    def call(self, method: str, params: dict[str, Any], as_json: bool = False) -> Any:
-        self.nonce += 1
-        body = (json.dumps({"nonce": str(self.nonce), **params}) if as_json
-                else urlencode({"nonce": self.nonce, **params})).encode()  # fmt: skip
-        path = f"/0/private/{method}"
-        headers = {
-            "API-Key": self.key,
-            "API-Sign": sign(path, str(self.nonce), body, self.secret),
-            "Content-Type": "application/json" if as_json else "application/x-www-form-urlencoded",
-        }
-        self.conn.request("POST", path, body, headers)
-        data = json.loads(self.conn.getresponse().read())
-        if data["error"]:
-            raise RuntimeError(f"{method}: {data['error']}")
-        return data["result"]
-
-
-def _admin(base: str, path: str, body: dict[str, Any]) -> Any:
-    req = urllib.request.Request(base + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
-
-
-def _account(admin: str, balances: dict[str, str]) -> tuple[str, str]:
-    acct = _admin(admin, "/accounts", {"balances": balances, "tier": "pro"})
-    _admin(admin, f"/accounts/{acct['account_id']}/tier", {"rate_limits": False})
-    return acct["api_key"], acct["api_secret"]
-
-
-def _start_sim() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "serve", "--port", "0", "--fix-port", "0", "--log-level", "error"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise RuntimeError("simulator did not start")
-    return proc, json.loads(line)
-
-
 # ----------------------------------------------------------------- history
 def build_history(url: str, creds: tuple[str, str], orders: int) -> float:
     """`orders` closed IOC orders: buys at the maker's ask fill, sells below
     the maker's bid... fill too; every other batch rests nothing and fills
     nothing (a price no one meets), so half the orders have no trade."""
-    c = Rest(url, *creds)
+    c = SpotConn(url, *creds)
     t0 = time.perf_counter()
     done = 0
     i = 0
@@ -119,7 +63,7 @@ def build_history(url: str, creds: tuple[str, str], orders: int) -> float:
 
 
 def _poller(url: str, creds: tuple[str, str], ready: Any, stop: Any, out: Any) -> None:
-    c = Rest(url, *creds)
+    c = SpotConn(url, *creds)
     calls = [
         ("ClosedOrders", {}),
         ("TradesHistory", {}),
@@ -138,21 +82,13 @@ def _poller(url: str, creds: tuple[str, str], ready: Any, stop: Any, out: Any) -
         c.call(method, params)
         lat.append(time.perf_counter() - t)
         n += 1
-    out.put(("poller", n, _pct(lat)))
+    out.put(("poller", n, latency_ms(lat)))
 
 
 # ------------------------------------------------------------------ probe
-def _pct(lat: list[float]) -> dict[str, float]:
-    if not lat:
-        return {"p50_ms": 0.0, "p99_ms": 0.0, "n": 0}
-    lat = sorted(lat)
-    return {"p50_ms": lat[len(lat) // 2] * 1e3, "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3,
-            "n": len(lat)}  # fmt: skip
-
-
 def _probe(url: str, creds: tuple[str, str], go: Any, seconds: float, out: Any) -> None:
     go.wait(300)  # connect once the load is up: a connection storm is not what is measured
-    c = Rest(url, *creds)
+    c = SpotConn(url, *creds)
     order = {"pair": PAIR, "type": "buy", "ordertype": "limit", "price": PROBE_PRICE, "volume": "0.0001"}
     txid = c.call("AddOrder", order)["txid"][0]  # warm the connection
     c.call("CancelOrder", {"txid": txid})
@@ -165,7 +101,7 @@ def _probe(url: str, creds: tuple[str, str], go: Any, seconds: float, out: Any) 
         c.call("CancelOrder", {"txid": txid})
         t3 = time.perf_counter()
         lat += [t2 - t, t3 - t2]
-    out.put(("probe", len(lat), _pct(lat)))
+    out.put(("probe", len(lat), latency_ms(lat)))
 
 
 # -------------------------------------------------------------- WS fan-out
@@ -263,14 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-history", action="store_true", help="skip building and polling the history")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    sim, info = _start_sim()
+    sim, info = start_sim()
     try:
         url, admin = info["spot_rest"], info["admin"]
-        maker = Rest(url, *_account(admin, {"USD": "100000000", "XBT": "1000"}))
+        maker = SpotConn(url, *funded_account(admin, {"USD": "100000000", "XBT": "1000"}))
         maker.call("AddOrder", {"pair": PAIR, "type": "sell", "ordertype": "limit", "price": MAKER_ASK, "volume": "500"})
         maker.call("AddOrder", {"pair": PAIR, "type": "buy", "ordertype": "limit", "price": MAKER_BID, "volume": "500"})
-        hist = _account(admin, {"USD": "100000000", "XBT": "1000"})
-        probe = _account(admin, {"USD": "100000000", "XBT": "1000"})
+        hist = funded_account(admin, {"USD": "100000000", "XBT": "1000"})
+        probe = funded_account(admin, {"USD": "100000000", "XBT": "1000"})
         if not args.no_history:
             built = build_history(url, hist, args.orders)
             print(f"history: {args.orders} closed orders built in {built:.1f} s", flush=True)

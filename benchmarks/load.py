@@ -52,6 +52,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
+from benchmarks.harness import percentile, start_sim
 from tests.kit import clients
 
 PAIR, WSSYM = "XBTUSD", "BTC/USD"
@@ -79,6 +80,12 @@ class LoadConfig:
     futures_ws: int = 0  # Derivatives clients that order over REST and follow their fills on WS v1
     fix_resume: bool = False  # FIX re-logons keep their sequence numbers (no 141=Y) instead of resetting
     reconnect_s: float = 20.0  # how long a client keeps reconnecting to a venue that went away
+    # Each phase (the run, or each side of a restart) lasts its seconds and, if this is set, until every client
+    # has this many orders acknowledged in it (at most `max_phase_s`): a loaded machine lengthens the run
+    # instead of thinning it, so a test may ask for a minimum per phase without asking for a rate.
+    min_acks_per_phase: int = 0
+    max_phase_s: float = 60.0
+    margin_share: float = 0.2  # REST/WS orders sent with leverage / `margin` (accounts are margin-enabled)
 
 
 @dataclass
@@ -124,16 +131,10 @@ class LoadResult:
             lat = sorted(x for v in vs for x in v.latencies)
             acks = sum(len(v.latencies) for v in vs)
             lines.append(
-                f"{proto:<13}{len(vs):>8}{acks / self.seconds:>10,.0f}{_pct(lat, 50) * 1e3:>9.2f}"
-                f"{_pct(lat, 99) * 1e3:>9.2f}{sum(v.kills for v in vs):>7}{sum(len(v.in_doubt) for v in vs):>10}"
+                f"{proto:<13}{len(vs):>8}{acks / self.seconds:>10,.0f}{percentile(lat, 50) * 1e3:>9.2f}"
+                f"{percentile(lat, 99) * 1e3:>9.2f}{sum(v.kills for v in vs):>7}{sum(len(v.in_doubt) for v in vs):>10}"
             )
         return "\n".join(lines)
-
-
-def _pct(xs: list[float], p: float) -> float:
-    if not xs:
-        return 0.0
-    return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
 
 
 class Shared:
@@ -156,6 +157,9 @@ class Shared:
         self.up.set()
         self.restarted = False
         self.restarting = False  # clients keep going until the restarted venue had its own half
+        self.restart_due = False  # a restart is still to come: the run does not end before it
+        self.phase_cap = 0.0  # the current phase ends by then even short of `min_acks_per_phase`
+        self.views: list[View] = []
         self.http: httpx.AsyncClient | None = None  # the run's admin client (replaced after a restart)
         self.futures_tick = Decimal(1)
         self.futures_bid = Decimal(0)
@@ -169,7 +173,17 @@ class Shared:
                 await asyncio.wait_for(self.up.wait(), self.cfg.reconnect_s)
 
     def give_up_at(self) -> float:
-        return self.deadline + self.cfg.reconnect_s
+        end = max(self.deadline, self.phase_cap) if self.cfg.min_acks_per_phase else self.deadline
+        return end + self.cfg.reconnect_s
+
+    def phase_acks_met(self) -> bool:
+        """Has every client `min_acks_per_phase` acknowledged orders in this phase?"""
+        need = self.cfg.min_acks_per_phase
+        return all(len(v.acked) - v.acked_before_restart >= need for v in self.views)
+
+    def phase_over(self) -> bool:
+        now = time.monotonic()
+        return now >= self.deadline and (now >= self.phase_cap or self.phase_acks_met())
 
     def next_cl(self) -> str:
         return str(next(self.cl_ids))
@@ -180,7 +194,7 @@ class Shared:
         return str(n)
 
     def done(self) -> bool:
-        return not self.restarting and time.monotonic() >= self.deadline
+        return not self.restarting and not self.restart_due and self.phase_over()
 
     async def all_stopped(self) -> None:
         """Wait until every client stopped trading: a client still connected keeps
@@ -244,6 +258,8 @@ async def rest_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Ra
                 cl = sh.next_cl()
                 params = {"pair": PAIR, "type": side, "ordertype": "limit", "price": str(sh.order_price(rng, side)),
                           "volume": str(qty(rng)), "cl_ord_id": cl}
+                if rng.random() < sh.cfg.margin_share:
+                    params["leverage"] = "2"  # a margin order: opens, adds to or closes a position
                 method = "AddOrder"
             elif action < 0.9:
                 method, params = "CancelOrder", {"txid": rng.choice(sorted(v.open))}
@@ -464,6 +480,8 @@ async def ws_client(sh: Shared, v: View, creds: dict[str, Any], rng: random.Rand
                 params: dict[str, Any] = {"order_type": "limit", "side": side, "symbol": WSSYM,
                                           "limit_price": float(sh.order_price(rng, side)),
                                           "order_qty": float(qty(rng)), "cl_ord_id": cl, "token": s.token}
+                if rng.random() < sh.cfg.margin_share:
+                    params["margin"] = True  # WS v2: on margin at the pair's highest leverage up to 5
             elif action < 0.9:
                 method, params = "cancel_order", {"order_id": [rng.choice(sorted(v.open))], "token": s.token}
             else:
@@ -825,11 +843,11 @@ class FuturesFeed(_WsClient):
                     self.subscribed.set_exception(RuntimeError(f"futures WS: {msg}"))
                 elif msg.get("feed") == "fills":  # not fills_snapshot: history, counted already
                     for f in msg.get("fills", []):
-                        self._seen(f.get("cl_ord_id"))  # a taker filled at once has no open_orders update
+                        self._seen(f.get("cli_ord_id"))  # a taker filled at once has no open_orders update
                         self.v.exec_ids[str(f["fill_id"])] += 1
                         self.v.fills.setdefault(str(f["order_id"]), []).append(Decimal(str(f["qty"])))
                 elif msg.get("feed") == "open_orders":
-                    self._seen((msg.get("order") or {}).get("cl_ord_id"))
+                    self._seen((msg.get("order") or {}).get("cli_ord_id"))
                     if msg.get("is_cancel") and msg.get("order_id"):
                         self.v.open.discard(str(msg["order_id"]))
         except Exception:  # noqa: BLE001 - the connection went away
@@ -1011,6 +1029,8 @@ async def setup_accounts(sh: Shared, http: httpx.AsyncClient, kinds: list[str]) 
         body: dict[str, Any] = {"balances": {"USD": "10000000", "XBT": "100"}, "tier": "intermediate"}
         if kind.startswith("futures"):
             body["futures_balances"] = {"USD": "10000000"}
+        if kind in ("rest", "ws"):
+            body["margin"] = True
         creds = await admin(http, base, "POST", "/accounts", body)
         await admin(http, base, "POST", f"/accounts/{creds['account_id']}/tier", {"rate_limits": False})
         out.append(creds)
@@ -1086,11 +1106,16 @@ async def _run_load(sh: Shared, rng: random.Random, http: httpx.AsyncClient,
         if on_slow_consumer is not None and slow.ws is not None:
             await on_slow_consumer(slow.ws.transport.get_extra_info("sockname")[:2])
     sh.deadline = time.monotonic() + cfg.seconds
+    sh.phase_cap = time.monotonic() + cfg.max_phase_s
     sh.clients = len(views)
+    sh.views = views
+    sh.restart_due = restart is not None
     tasks = [asyncio.ensure_future(runners[v.protocol](sh, v, c, random.Random(rng.random())))
              for v, c in zip(views, creds, strict=True)]
     t0 = time.monotonic()
     stats["started"] = t0
+    if restart is not None:  # the first phase lasts half the run (and until its acks, if asked)
+        sh.deadline = t0 + cfg.seconds / 2
     admin_dropped: list[str] = []
     while not all(t.done() for t in tasks):
         await asyncio.sleep(0.05)
@@ -1109,7 +1134,8 @@ async def _run_load(sh: Shared, rng: random.Random, http: httpx.AsyncClient,
                     with contextlib.suppress(httpx.HTTPStatusError):  # gone meanwhile
                         await admin(http, base, "POST", "/faults", {"drop_connection": c["id"]})
                         admin_dropped.append(c["id"])
-        if restart is not None and stats["restart"] is None and time.monotonic() - t0 > cfg.seconds / 2:
+        if restart is not None and stats["restart"] is None and sh.phase_over():
+            stats["phase_s"] = [time.monotonic() - t0]
             for v in views:
                 v.acked_before_restart = len(v.acked)
             sh.up.clear()
@@ -1118,15 +1144,22 @@ async def _run_load(sh: Shared, rng: random.Random, http: httpx.AsyncClient,
             new_info = await restart()
             outage = time.monotonic() - t_stop
             sh.deadline = time.monotonic() + cfg.seconds / 2  # the second half trades as long as the first
+            sh.phase_cap = time.monotonic() + cfg.max_phase_s
+            stats["phase_started"] = time.monotonic()
+            sh.restart_due = False
             sh.restarting = False
             stats["restart"] = {"outage_s": round(outage, 2), "ready": new_info}
             await http.aclose()  # its keep-alive connections went with the old process
             http = sh.http = httpx.AsyncClient(timeout=60)
             sh.restarted = True
             sh.up.set()
+        if "phase_started" in stats and sh.phase_over():  # the restarted venue's phase is complete
+            stats["phase_s"].append(time.monotonic() - stats.pop("phase_started"))
         if time.monotonic() > sh.give_up_at() + 30:
             raise TimeoutError("clients did not stop")
     elapsed = time.monotonic() - t0
+    if "phase_started" in stats:
+        stats["phase_s"].append(time.monotonic() - stats.pop("phase_started"))
     for i, t in enumerate(tasks):
         exc = t.exception()
         if exc is not None:
@@ -1150,6 +1183,8 @@ async def reconcile(http: httpx.AsyncClient, info: dict[str, Any], views: list[V
     alt = {k: v["altname"] for k, v in assets.items()}
     pair = (await http.get(info["spot_rest"] + f"/0/public/AssetPairs?pair={PAIR}")).json()["result"]
     lot_dp = next(iter(pair.values()))["lot_decimals"]
+    cost_dp = next(iter(pair.values()))["cost_decimals"]
+    base_alt, quote_alt = (alt[next(iter(pair.values()))[k]] for k in ("base", "quote"))
 
     orders: dict[str, dict[str, Any]] = {}
     by_cl: dict[tuple[str, str], list[str]] = {}
@@ -1163,12 +1198,22 @@ async def reconcile(http: httpx.AsyncClient, info: dict[str, Any], views: list[V
             first = next((ev for ev in e["events"] if ev["kind"] == "order"), None)
             if first is not None and req.get("cl_ord_id"):
                 by_cl.setdefault((first["account"], req["cl_ord_id"]), []).append(first["order_id"])
+            if first is not None and first.get("leverage"):  # margin orders the venue took, per protocol
+                per = stats.setdefault("margin_orders", {})
+                per[e["protocol"]] = per.get(e["protocol"], 0) + 1
         for ev in e["events"]:
             if ev["kind"] == "order":
                 o = orders.setdefault(ev["order_id"], {"account": ev["account"]})
                 o["status"], o["filled"] = ev["status"], ev["filled"]
                 if "fill" in ev:
                     fills.setdefault(ev["order_id"], {})[ev["fill"]["id"]] = ev["fill"]["qty"]
+                    if ev.get("leverage"):
+                        # a margin fill moves no balances: the venue lends the other leg, so the
+                        # trade nets to zero with the position's legs counted in
+                        stats["margin_fills"] = stats.get("margin_fills", 0) + 1
+                        sign = 1 if ev["side"] == "buy" else -1
+                        trade_net[base_alt] += sign * ev["fill"]["qty"] * 10 ** (10 - lot_dp)
+                        trade_net[quote_alt] -= sign * ev["fill"]["cost"] * 10 ** (10 - cost_dp)
             elif ev["kind"] == "balance":
                 a = alt.get(ev["asset"], ev["asset"])
                 ledger[a] += ev["amount"] - ev["fee"]
@@ -1432,19 +1477,6 @@ class SimProcess:
 
 
 # --------------------------------------------------------------------- main
-def _start_sim() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "serve", "--port", "0", "--fix-port", "0", "--log-level", "error",
-         "--journal-max", "0"],  # the reconciliation reads the whole run from the in-memory journal
-        stdout=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise RuntimeError("simulator did not start")
-    return proc, json.loads(line)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0)
@@ -1506,14 +1538,15 @@ def _figures(res: LoadResult) -> dict[str, dict[str, float]]:
     for proto in PROTOCOLS:
         lat = sorted(x for v in res.views if v.protocol == proto for x in v.latencies)
         if lat:
-            out[proto] = {"acks_per_s": len(lat) / res.seconds, "p50_ms": _pct(lat, 50) * 1e3,
-                          "p99_ms": _pct(lat, 99) * 1e3}
+            out[proto] = {"acks_per_s": len(lat) / res.seconds, "p50_ms": percentile(lat, 50) * 1e3,
+                          "p99_ms": percentile(lat, 99) * 1e3}
     return out
 
 
 def _run_on_fresh_venue(cfg: LoadConfig, restart: str = "none") -> LoadResult:
     if restart == "none":
-        proc, info = _start_sim()
+        # the reconciliation reads the whole run from the in-memory journal
+        proc, info = start_sim("--journal-max", "0")
         try:
             return asyncio.run(run_load(info, cfg))
         finally:

@@ -13,8 +13,6 @@ simulator adds on top of an empty endpoint.  Target: ratio >= 0.5.
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import multiprocessing as mp
 import os
 import signal
@@ -22,10 +20,9 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from typing import Any
 
-from tests.kit.clients import spot_body, spot_headers
+from benchmarks.harness import SpotConn, funded_account, percentile, start_sim
 
 BARE_APP = """
 import json
@@ -50,19 +47,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _start_sim() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "serve", "--port", "0", "--fix-port", "0", "--log-level", "error"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise RuntimeError("simulator did not start")
-    return proc, json.loads(line)
 
 
 def _start_bare(workdir: str) -> tuple[subprocess.Popen[str], str]:
@@ -100,30 +84,9 @@ def _start_bare(workdir: str) -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError("bare server did not start")
 
 
-def _admin(base: str, path: str, body: dict[str, Any]) -> Any:
-    req = urllib.request.Request(base + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
-
-
 def _client(url: str, key: str, secret: str, seconds: float, start_at: float, out: Any) -> None:
     """Round trips until the deadline: AddOrder (resting limit) then CancelOrder."""
-    host, port = url.split("//", 1)[1].split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    nonce = time.time_ns()
-
-    def call(method: str, params: dict[str, str]) -> dict[str, Any]:
-        nonlocal nonce
-        nonce += 1
-        body, ctype = spot_body(nonce, params)
-        path = f"/0/private/{method}"
-        conn.request("POST", path, body, spot_headers({"api_key": key, "api_secret": secret}, path, str(nonce), body,
-                                                      ctype))
-        data: dict[str, Any] = json.loads(conn.getresponse().read())
-        if data["error"]:
-            raise RuntimeError(data["error"])
-        return data
-
+    conn = SpotConn(url, key, secret, timeout=10)
     order = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "80000.0", "volume": "0.01"}
     while time.time() < start_at:
         time.sleep(0.001)
@@ -132,12 +95,11 @@ def _client(url: str, key: str, secret: str, seconds: float, start_at: float, ou
     lat: list[float] = []
     while time.time() < end:
         t = time.perf_counter()
-        txid = call("AddOrder", order)["result"]["txid"][0]
-        call("CancelOrder", {"txid": txid})
+        txid = conn.call("AddOrder", order)["txid"][0]
+        conn.call("CancelOrder", {"txid": txid})
         lat.append(time.perf_counter() - t)
         n += 1
-    lat.sort()
-    out.put((n, lat[len(lat) // 2] if lat else 0.0))
+    out.put((n, percentile(sorted(lat), 50)))
 
 
 def run(url: str, creds: list[tuple[str, str]], seconds: float) -> tuple[float, float]:
@@ -161,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median of each side counts")
     args = ap.parse_args(argv)
-    sim, info = _start_sim()
+    sim, info = start_sim()
     import tempfile
 
     tmp = tempfile.mkdtemp(prefix="kraken-sim-bench-")
@@ -170,9 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         admin = info["admin"]
         creds = []
         for _ in range(args.clients):
-            acct = _admin(admin, "/accounts", {"balances": {"USD": "100000000"}, "tier": "pro"})
-            _admin(admin, f"/accounts/{acct['account_id']}/tier", {"rate_limits": False})
-            creds.append((acct["api_key"], acct["api_secret"]))
+            creds.append(funded_account(admin, {"USD": "100000000"}))
         run(info["spot_rest"], creds[:1], 0.5)  # warm up both paths
         run(bare_url, creds[:1], 0.5)
         # alternate the two so load from anything else on the machine hits both alike

@@ -49,6 +49,7 @@ class AccountSeed:
     futures_balances: dict[str, str] = field(default_factory=dict)
     tier: str = "intermediate"
     nonce_window: int = 0
+    margin: bool = False  # Spot margin trading allowed (off by default, as on Kraken)
 
 
 @dataclass
@@ -93,6 +94,13 @@ class _LinedDict(dict):  # type: ignore[type-arg]
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+
+
+def _bool(d: dict[str, Any], key: str, path: str, src: str) -> bool:
+    v = d.get(key, False)
+    if not isinstance(v, bool):
+        raise ScenarioError(f"{src}: {_where(d, key, path)}: must be true or false")
+    return v
 
 
 def _where(d: Any, key: str, path: str) -> str:
@@ -235,6 +243,7 @@ def parse_scenario(data: dict[str, Any], src: str = "scenario") -> Scenario:
                 futures_balances={k: _dec(fb, k, f"{path}.futures_balances.{k}") for k in fb},
                 tier=tier,
                 nonce_window=int(a.get("nonce_window", 0)),
+                margin=_bool(a, "margin", f"{path}.margin", src),
             )
         )
     if "books" in data:

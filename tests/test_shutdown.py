@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,40 +90,39 @@ def _wait_blocked(srv: Served) -> None:
     raise AssertionError("the loop never blocked")
 
 
-def test_sigterm_ends_a_blocked_loop_at_the_deadline(tmp_path: Path) -> None:
+def _stop_blocked(tmp_path: Path, timeout_s: float, stop: Callable[[Served], tuple[int, str]]) -> tuple[int, float, str]:
+    """Commands, then a loop that blocks, then `stop`: its exit status, how long
+    it took and stderr.  A restart on the state directory has every command."""
     state = tmp_path / "state"
-    srv, flag = _blocking_served(tmp_path, state, 2.0)
+    srv, flag = _blocking_served(tmp_path, state, timeout_s)
     try:
         before = _some_commands(srv)
         flag.touch()
         _wait_blocked(srv)
         t0 = time.monotonic()
-        rc, err = srv.stop(signal.SIGTERM, timeout=30)
+        rc, err = stop(srv)
         took = time.monotonic() - t0
     finally:
         srv.kill()
+    assert _restart_digest(state) == (before["digest"], before["journal_last"])
+    return rc, took, err
+
+
+def test_sigterm_ends_a_blocked_loop_at_the_deadline(tmp_path: Path) -> None:
+    rc, took, err = _stop_blocked(tmp_path, 2.0, lambda srv: srv.stop(signal.SIGTERM, timeout=30))
     assert rc == 1 and 1.5 < took < 6, (rc, took, err)
     assert "kraken-sim: forced exit: the stop did not finish in 2 s (journal synced)" in err, err
-    assert _restart_digest(state) == (before["digest"], before["journal_last"])
 
 
 def test_a_second_signal_forces_the_exit_at_once(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    srv, flag = _blocking_served(tmp_path, state, 120.0)
-    try:
-        before = _some_commands(srv)
-        flag.touch()
-        _wait_blocked(srv)
-        t0 = time.monotonic()
+    def twice(srv: Served) -> tuple[int, str]:
         srv.proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
-        rc, err = srv.stop(signal.SIGINT, timeout=30)
-        took = time.monotonic() - t0
-    finally:
-        srv.kill()
+        return srv.stop(signal.SIGINT, timeout=30)
+
+    rc, took, err = _stop_blocked(tmp_path, 120.0, twice)
     assert rc == 1 and took < 3, (rc, took, err)
     assert "kraken-sim: forced exit: SIGINT again" in err, err
-    assert _restart_digest(state) == (before["digest"], before["journal_last"])
 
 
 def test_sigterm_with_connections_that_never_drain(tmp_path: Path) -> None:

@@ -312,6 +312,9 @@ def test_reset_discards_snapshots(tmp_path: Path, runs: list[Run]) -> None:
     state = tmp_path / "state"
     r1 = start(runs, state, every=20)
     trade_a_little(r1.v)
+    store = r1.v.runtime.services.journal_file
+    assert store is not None
+    r1.v.call(store.wait_written)  # snapshots are written off the loop: wait for the one in flight
     assert snapshot_files(state)
     r1.v.admin.reset()
     assert not snapshot_files(state)  # they described the run the reset threw away

@@ -41,8 +41,13 @@ def _mixed_run(v: KrakenVenue) -> dict[str, Any]:
     v.admin.freeze()
     a = v.admin.create_account({"USD": "10000000", "XBT": "100"}, futures_balances={"USD": "1000000"})
     b = v.admin.create_account({"USD": "10000000", "XBT": "100"}, futures_balances={"USD": "1000000"})
-    out: dict[str, Any] = {"a": a, "b": b}
+    m = v.admin.create_account({"USD": "100000"}, margin=True)
+    out: dict[str, Any] = {"a": a, "b": b, "m": m}
     with Rest(v) as rest, FuturesRest(v) as fr:
+        # Spot margin: a position (with its rollover timer), a partial close, a margin order resting
+        _spot(rest, m, type="buy", ordertype="market", volume="0.02", leverage="2")
+        _spot(rest, m, type="sell", ordertype="market", volume="0.005", leverage="2")
+        _spot(rest, m, type="buy", price="1000", volume="0.01", leverage="3")
         for i in range(3):
             _spot(rest, a, type="sell", price=str(150000 + i * 10), volume="0.01")
         _spot(rest, b, type="buy", price="150010", volume="0.015")  # fills one and part of another
@@ -103,6 +108,8 @@ def test_replay_of_a_mixed_run_reproduces_the_digest(recorded: tuple[KrakenVenue
     assert any(o.id == run["futures_stop"] for t in fut.triggers.values() for o in t)
     assert fut.state[run["b"]["account_id"]].dms_at > 0
     assert sum(len(a.ledger) for a in venue.accounts.accounts.values()) > 0
+    assert venue.spot.margin.open_positions(run["m"]["account_id"])  # and Spot margin positions
+    assert any(k == "rollover" for _, _, k, _ in venue.spot._timers)
 
     out = subprocess.run([sys.executable, "-m", "simulator", "replay", str(path), "--seed", "0"],
                          capture_output=True, text=True, timeout=120, check=True)
@@ -159,8 +166,26 @@ def _futures_fill_fee(v: Venue, run: dict[str, Any]) -> Callable[[], None]:
     return lambda: setattr(f, "fee", f.fee - 1)
 
 
+def _position_closed_vol(v: Venue, run: dict[str, Any]) -> Callable[[], None]:
+    [pos] = v.spot.margin.open_positions(run["m"]["account_id"])
+    pos.vol_closed += 1
+    return lambda: setattr(pos, "vol_closed", pos.vol_closed - 1)
+
+
+def _margin_reserved(v: Venue, run: dict[str, Any]) -> Callable[[], None]:
+    d = v.spot.margin.reserved[run["m"]["account_id"]]
+    d["ZUSD"] += 1
+    return lambda: d.__setitem__("ZUSD", d["ZUSD"] - 1)
+
+
+def _margin_flag(v: Venue, run: dict[str, Any]) -> Callable[[], None]:
+    acct = v.accounts.accounts[run["m"]["account_id"]]
+    acct.margin_enabled = False
+    return lambda: setattr(acct, "margin_enabled", True)
+
+
 DIVERGENCES = [_bump_ledger_amount, _bump_ledger_time, _extra_timer, _later_expiry, _rate_counter, _futures_dms,
-               _futures_trigger, _futures_fill_fee]
+               _futures_trigger, _futures_fill_fee, _position_closed_vol, _margin_reserved, _margin_flag]
 
 
 @pytest.mark.parametrize("diverge", DIVERGENCES, ids=[d.__name__.strip("_") for d in DIVERGENCES])

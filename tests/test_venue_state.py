@@ -163,14 +163,14 @@ WIRING: dict[type, set[str]] = {
 }
 SAVED_SPOT = {"now_ns", "status", "books", "orders", "open_orders", "closed_orders", "fills", "trades", "trade_seq",
               "last_price", "index_price", "stops", "cl_ids", "open_count", "dead_man", "exports", "amend_history", "retention",
-              "_timers", "_timer_seq"}  # fmt: skip
+              "_timers", "_timer_seq", "margin"}  # fmt: skip
 SAVED_DERIVATIVES = {"now_ns", "status", "books", "triggers", "orders", "state", "trades", "trade_seq", "last", "mark",
                      "index", "mark_samples", "index_samples", "funding_override", "funding_history",
                      "last_funding_ns", "open_interest", "house", "house_positions", "notifications", "_timers",
                      "_timer_seq", "_funding_at", "_expiry_armed", "asset_usd"}  # fmt: skip
 WIRING_DERIVATIVES = {"instruments", "accounts", "ids", "config", "events", "specs", "_touched", "market"}
 SAVED_FUNDING = {"addresses", "withdrawals", "allocations", "subaccount_names"}
-WIRING_FUNDING = {"config", "instruments", "accounts", "_create_account", "_strategies"}
+WIRING_FUNDING = {"config", "instruments", "accounts", "account", "_create_account", "_strategies"}
 VENUE_PARTS = {"config", "clock", "ids", "instruments", "accounts", "journal", "spot", "ratelimits", "funding",
                "spot_seq", "derivatives", "futures_ratelimits", "derivatives_seq", "sequencers", "limits",
                "credentials", "extensions"}  # fmt: skip
@@ -210,10 +210,18 @@ def test_records_name_every_field(cls: type) -> None:
         LedgerEntry: {"_bits", "_id", "ref", "account_id", "time_ns", "type", "subtype", "asset", "amount", "fee",
                       "balance"},
         Account: {"id", "balances", "held", "tier", "volume_30d", "parent_id", "subaccounts", "keys", "ledger",
-                  "rate_limits_enabled", "futures", "name"},
+                  "rate_limits_enabled", "futures", "name", "margin_enabled"},
         FAccount: {"id", "flex", "inverse", "cash", "positions", "open", "closed", "fills", "logs", "history",
                    "leverage", "pnl_pref", "dms_at", "fill_seq", "log_seq"},
         ApiKey: {"key", "secret", "account_id", "kind", "permissions", "nonce_window", "otp", "last_nonce",
                  "seen_nonces"},
     }[cls]  # fmt: skip
     assert set(field_names(cls)) == known, f"{cls.__name__}: a new field; save it in its owner's to_state()"
+
+
+def test_margin_book_attributes_are_saved_or_wiring() -> None:
+    """The Spot engine's margin book is saved field by field too."""
+    m = Venue(VenueConfig(seed=1)).spot.margin
+    saved = {"positions", "open", "by_pair", "open_n", "closed", "closing", "reserved", "called", "liquidations"}
+    wiring = {"eng", "_touched_pairs", "_touched_accounts", "_emptied", "_terms", "_pair_of", "pending"}  # per command
+    assert set(vars(m)) - saved - wiring == set()

@@ -183,6 +183,7 @@ class Account:
         "rate_limits_enabled",
         "futures",
         "name",
+        "margin_enabled",
     )
 
     def __init__(self, account_id: str, tier: str = "intermediate", parent_id: str | None = None) -> None:
@@ -198,6 +199,7 @@ class Account:
         self.rate_limits_enabled = True
         self.futures: dict[str, object] = {}  # the derivatives engine's per-account state
         self.name = account_id
+        self.margin_enabled = False  # Kraken: margin needs verification, off by default
 
     def total(self, asset: str) -> int:
         return self.balances.get(asset, 0)
@@ -286,7 +288,7 @@ class AccountRegistry:
                 "id": a.id, "balances": dict(a.balances), "held": dict(a.held), "tier": a.tier, "volume_30d": str(a.volume_30d),
                 "parent_id": a.parent_id, "subaccounts": list(a.subaccounts), "keys": [k.key for k in a.keys],
                 "ledger": ledger, "rate_limits_enabled": a.rate_limits_enabled, "futures": enc(a.futures),
-                "name": a.name,
+                "name": a.name, "margin_enabled": a.margin_enabled,
             })  # fmt: skip
         keys = [
             [k.key, k.secret, k.account_id, k.kind, sorted(k.permissions), k.nonce_window, k.otp, k.last_nonce,
@@ -316,4 +318,5 @@ class AccountRegistry:
             a.rate_limits_enabled = bool(d["rate_limits_enabled"])
             a.futures = dec(d["futures"])
             a.name = d["name"]
+            a.margin_enabled = bool(d.get("margin_enabled", False))
             self.accounts[a.id] = a

@@ -71,6 +71,7 @@ class EditRequest:
     userref: int | None = None
     deadline_ns: int = 0
     validate: bool = False
+    reduce_only: bool | None = None  # WS v2 edit_order `reduce_only` (None: the order's own)
 
 
 # ------------------------------------------------------------- derivatives

@@ -25,6 +25,7 @@ from .exports import ExportRegistry
 from .history import HistoryIndex
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry, SpotPair
+from .margin import R_REDUCE_ONLY, Margin, parse_leverage
 from .marketdata import MarketData
 from .numbers import PPM, ceil_div, to_units
 from .orders import (
@@ -175,6 +176,7 @@ class SpotEngine:
         self.admission: Admission | None = None  # rate-limit hook: raise EngineError to refuse
         # timers of other core modules (funding...): kind -> fn(ref), fired from on_time
         self.timer_handlers: dict[str, Callable[[str], None]] = {}
+        self.margin = Margin(self)  # positions, margin reservations, rollover, margin calls, liquidation
         for pid, ref in instruments.reference_prices.items():
             pair = instruments.pairs.get(pid)
             if pair is not None:
@@ -199,6 +201,8 @@ class SpotEngine:
         """Book `amount - fee` to the account; the entry is also the balance event.
         `refid` is the reference text, or the Fill whose id it is."""
         bal = acct.credit(asset, amount - fee)
+        if acct.id in self.margin.open:  # its equity moved: re-rate it after the command
+            self.margin.touch_account(acct.id)
         entry = LedgerEntry(self.ids.reserve(), refid, self.now_ns, type_, subtype, asset, amount, fee, bal, acct.id)
         ledger = acct.ledger
         ledger.append(entry)
@@ -246,6 +250,7 @@ class SpotEngine:
         h.add("prices", self.trade_seq, self.last_price, self.index_price)
         h.add("cl_ids", sorted((k, o.id) for k, o in self.cl_ids.items()))
         h.add("open_count", self.open_count)
+        h.add("margin", self.margin.digest())
         return h.hexdigest()
 
     def cost_units(self, pair: SpotPair, price: int, qty: int) -> int:
@@ -402,9 +407,10 @@ class SpotEngine:
             raise EngineError(Reject.INVALID_ARGUMENTS, "trigger")
         pair = self.pair(req.pair)
         otype = req.ordertype
-        if otype == SETTLE_POSITION or (req.leverage not in (None, "", "none")) or req.reduce_only:
-            # the simulator has no spot margin: nothing to settle or reduce
-            raise EngineError(Reject.MARGIN_UNSUPPORTED if not req.reduce_only else Reject.REDUCE_ONLY_NO_POSITION)
+        leverage = parse_leverage(req.leverage)
+        if leverage < 0:
+            raise EngineError(Reject.INVALID_ARGUMENTS, "leverage")
+        margin = bool(leverage) or otype == SETTLE_POSITION or req.reduce_only
         market = otype == MARKET
         if req.post_only and otype not in (LIMIT, ICEBERG):
             raise EngineError(Reject.INVALID_ARGUMENTS, "post")
@@ -416,7 +422,10 @@ class SpotEngine:
             raise EngineError(Reject.INVALID_ARGUMENTS, "expiretm")
         self._gate(pair, req.post_only, market)
         label = req.pair
-        lots = self._qty_lots(pair, req.qty) if not req.viqc else 0
+        if margin and req.qty == 0:
+            lots = 0  # volume 0: the whole position (margin.prepare sizes it)
+        else:
+            lots = self._qty_lots(pair, req.qty) if not req.viqc else 0
         o = Order("", account_id, pair, req.side, otype, lots)
         o.tif = req.tif
         o.post_only = req.post_only
@@ -457,7 +466,7 @@ class SpotEngine:
                 if req.price2 is None:
                     raise EngineError(Reject.INVALID_ARGUMENTS, "price2")
                 o.price = self._price_units(pair, req.price2, req.side, otype, label)
-        elif market and req.price is not None:
+        elif (market or otype == SETTLE_POSITION) and req.price is not None:
             raise EngineError(Reject.INVALID_ARGUMENTS, "price")
         if otype == ICEBERG or req.display_qty is not None:
             if otype not in (ICEBERG, LIMIT) or req.display_qty is None:
@@ -473,7 +482,7 @@ class SpotEngine:
             o.cost = 0
             o.qty = 0
             o.hold = quote_units  # remember the quote budget (cost units) until execution
-        else:
+        elif lots or not margin:
             if lots < pair.ordermin_lots:
                 raise EngineError(Reject.ORDER_MINIMUM)
             ref_price = o.price or o.trigger_price or self._reference_price(pair)
@@ -496,7 +505,13 @@ class SpotEngine:
             self._check_close(pair, req.close, req.side, label)
             o.close = {"ordertype": req.close.ordertype, "price": req.close.price, "price2": req.close.price2}
         # funds
-        if not req.viqc:
+        if margin:
+            # a margin order holds margin (or settles with funds), never the spot hold
+            ref = o.price or o.trigger_price or self._best_opposite(o) or self._reference_price(pair)
+            self.margin.prepare(acct, o, req, leverage, ref)
+            o.hold_asset = pair.quote.id
+            o.hold = 0
+        elif not req.viqc:
             hp = self._hold_price(o)
             if market or (o.trigger_price is not None and hp is None):
                 hp = self._market_hold_price(o)
@@ -568,6 +583,7 @@ class SpotEngine:
         if o.hold:
             if not o.viqc:
                 acct.hold(o.hold_asset, o.hold)
+        self.margin.reserve(o)
         self.events.append(OrderEvent("pending_new", o, self.now_ns))
         if o.expire_ns:
             self._add_timer(o.expire_ns, "expire", o.id)
@@ -603,6 +619,15 @@ class SpotEngine:
     def _activate(self, o: Order) -> None:
         """Pending -> live: triggers wait, everything else meets the book."""
         o.status = OPEN
+        if o.ordertype == SETTLE_POSITION:
+            self.events.append(OrderEvent("new", o, self.now_ns))
+            try:
+                self.margin.settle(self.accounts.accounts[o.account_id], o)
+            except EngineError:  # a delayed settle that no longer has its position or funds
+                self._close(o, CANCELED, R_FUNDS)
+                return
+            self._close(o, CLOSED if o.filled else CANCELED, None)
+            return
         if o.ordertype in TRIGGERED_TYPES and not o.triggered:
             self.events.append(OrderEvent("new", o, self.now_ns))
             if self._should_trigger(o):
@@ -640,6 +665,9 @@ class SpotEngine:
         book = self.books[pair.id]
         market = o.price is None
         limit = o.price
+        if o.reduce_only and o.leverage and not self.margin.cap_reduce_only(o):
+            self._close(o, CLOSED if o.filled else CANCELED, R_REDUCE_ONLY)
+            return
         if market:
             ref = self._best_opposite(o)
             if ref is None:
@@ -650,7 +678,7 @@ class SpotEngine:
             if o.viqc:
                 self._execute_viqc(o, limit)
                 return
-            if o.side == BUY and not self._market_buy_affordable(o, limit):
+            if o.side == BUY and not o.leverage and not self._market_buy_affordable(o, limit):
                 self._close(o, CANCELED, R_FUNDS)
                 return
         opp = book.asks if o.side == BUY else book.bids
@@ -787,6 +815,7 @@ class SpotEngine:
         if len(trades) > self._retain_trades_floor:
             self.retention.appended(("trades", pair.id), trades, now, _trade_ts, trades=True)
         self.last_price[pair.id] = price
+        self.margin.touch_pair(pair.id)  # the book and last price moved: its positions are re-rated
         # maker side of the book shrinks
         maker.visible -= qty
         lvl.visible -= qty
@@ -827,6 +856,10 @@ class SpotEngine:
             fee = self._fee(cost, ppm) * pair.cost_mult
         fill.fee = fee
         o.fee += fee
+        if o.leverage:  # a margin fill: positions and P&L, no exchange of balances
+            fill.ledger = self.margin.on_fill(o, acct, fill)
+            self._keep_fill(o, acct, fill)
+            return fill
         # release the part of the hold this fill used up
         if o.hold:
             new_hold = self._hold_for(o, o.qty - o.filled, self._hold_price(o)) if o.filled < o.qty else 0
@@ -842,6 +875,10 @@ class SpotEngine:
             e1 = self._ledger(acct, base, -base_units, fee if in_base else 0, "trade", fill)
             e2 = self._ledger(acct, quote, cost_bal, 0 if in_base else fee, "trade", fill)
         fill.ledger = (e1, e2)
+        self._keep_fill(o, acct, fill)
+        return fill
+
+    def _keep_fill(self, o: Order, acct: Account, fill: Fill) -> None:
         if o.trades:
             o.trades.append(fill)
         else:
@@ -853,7 +890,6 @@ class SpotEngine:
             fills.append(fill)
             if len(fills) > self._retain_floor:
                 self.retention.appended(("fills", acct.id), fills, self.now_ns, _fill_ts)
-        return fill
 
     def _retain_closed(self, account_id: str, closed: list[Order]) -> None:
         """Closed orders past the retention policy leave memory, with
@@ -872,6 +908,7 @@ class SpotEngine:
         o.visible = o.display if o.display and o.display < o.remaining else o.remaining
         lvl = self.books[pair.id].insert(o)
         self.events.append(BookEvent(pair.id, o.side, o.price or 0, lvl.visible, o.id, o.visible, "add", self.now_ns))
+        self.margin.touch_pair(pair.id)
 
     def _finish_resting(self, m: Order, lvl: object) -> None:
         """A resting order filled completely: out of the book, closed."""
@@ -896,6 +933,9 @@ class SpotEngine:
             acct = self.accounts.accounts[o.account_id]
             acct.held[o.hold_asset] -= o.hold
             o.hold = 0
+        if o.margin_hold:
+            self.margin.on_order_closed(o)
+        self.margin.touch_pair(o.pair.id)  # it may have left the book (expiry, amend): the mark may move
         opened = self.open_orders.get(o.account_id)
         if opened is not None and opened.pop(o.id, None) is not None:
             self.open_count[(o.account_id, o.pair.id)] -= 1
@@ -971,7 +1011,7 @@ class SpotEngine:
         if o.ordertype not in LIMIT_AFTER_TRIGGER:
             o.price = None
         # re-base the hold on the price the order now executes at
-        if o.side == BUY:
+        if o.side == BUY and not o.leverage:
             hp = o.price if o.price is not None else self._market_hold_price(o)
             need = self._hold_for(o, o.remaining, hp)
             extra = need - o.hold
@@ -997,6 +1037,7 @@ class SpotEngine:
             price=c.get("price"),  # type: ignore[arg-type]
             price2=c.get("price2"),  # type: ignore[arg-type]
             trigger_ref=parent.trigger_ref,
+            leverage=str(parent.leverage) if parent.leverage else None,
         )
         try:
             child = self.build_order(parent.account_id, req, parent.origin)
@@ -1013,8 +1054,21 @@ class SpotEngine:
         acct = self.accounts.accounts[child.account_id]
         if child.hold:
             acct.hold(child.hold_asset, child.hold)
+        self.margin.reserve(child)
         self.events.append(OrderEvent("pending_new", child, self.now_ns))
         self._activate(child)
+
+    def place_internal(self, o: Order) -> None:
+        """An order the venue itself places (a liquidation): no admission, no
+        entry rules; it meets the book like any other and is recorded alike."""
+        o.id = self.ids.order_id()
+        o.opened_ns = o.rl_ns = o.last_update_ns = self.now_ns
+        self.orders[o.id] = o
+        self.open_orders.setdefault(o.account_id, {})[o.id] = o
+        key = (o.account_id, o.pair.id)
+        self.open_count[key] = self.open_count.get(key, 0) + 1
+        self.events.append(OrderEvent("pending_new", o, self.now_ns))
+        self._activate(o)
 
     # ---------------------------------------------------------------- cancel
     def _find(self, account_id: str, order_id: str | None = None, cl_ord_id: str | None = None) -> Order:
@@ -1134,7 +1188,11 @@ class SpotEngine:
                 raise EngineError(Reject.POST_ONLY)
         # funds for the new shape (buys hold quote; sells base)
         remaining = max(new_qty - o.filled, 0)
-        if new_price is not None or new_trigger is not None:
+        margin_need = o.margin_hold
+        if o.leverage:
+            margin_need = self.margin.rehold(acct, o, remaining, new_price or new_trigger)
+            need = o.hold
+        elif new_price is not None or new_trigger is not None:
             saved = (o.price, o.trigger_price)
             o.price, o.trigger_price = new_price, new_trigger
             need = self._hold_for(o, remaining, self._hold_price(o))
@@ -1149,6 +1207,8 @@ class SpotEngine:
         o.rl_ns = self.now_ns
         acct.held[o.hold_asset] = acct.held.get(o.hold_asset, 0) + need - o.hold
         o.hold = need
+        if margin_need != o.margin_hold:
+            self.margin.set_hold(o, margin_need)
         o.amended = True
         o.last_update_ns = self.now_ns
         if new_qty <= o.filled:
@@ -1234,14 +1294,20 @@ class SpotEngine:
             expire_ns=o.expire_ns,
             deadline_ns=req.deadline_ns,
             validate=req.validate,
+            leverage=str(o.leverage) if o.leverage else None,
+            reduce_only=o.reduce_only if req.reduce_only is None else req.reduce_only,
         )
-        # validate the replacement with the old order's hold counted as free
+        # validate the replacement with the old order's hold (and margin) counted as free
         acct = self.account(account_id)
         acct.held[o.hold_asset] = acct.held.get(o.hold_asset, 0) - o.hold
+        old_margin = o.margin_hold
+        self.margin.release(o, old_margin)
         try:
             shape = self.build_order(account_id, new_req, origin)
         finally:
             acct.held[o.hold_asset] += o.hold
+            o.margin_hold = old_margin
+            self.margin.reserve(o)
         if req.validate:
             return o, AddResult(None, shape, new_req, as_requested=True)
         if self.admission is not None:
@@ -1284,6 +1350,7 @@ class SpotEngine:
         if units is None or units <= 0:
             raise EngineError(Reject.INVALID_PRICE)
         self.index_price[pair.id] = units
+        self.margin.touch_pair(pair.id)
         if self.stops[pair.id]:
             self._check_triggers(pair)
 

@@ -29,7 +29,16 @@ class Reject(StrEnum):
     POST_ONLY_MODE = "EService:Market in post_only mode"
     LIMIT_ONLY_MODE = "EService:Market in limit_only mode"
     REDUCE_ONLY_NO_POSITION = "EOrder:Reduce only:No position exists"
-    MARGIN_UNSUPPORTED = "EOrder:Cannot open position"
+    REDUCE_ONLY_NON_PC = "EOrder:Reduce only:Non-PC"
+    REDUCE_ONLY_CLOSED = "EOrder:Reduce only:Position is closed"
+    MARGIN_UNSUPPORTED = "EOrder:Cannot open position"  # account/tier not eligible for margin
+    MARGIN_OPPOSING = "EOrder:Cannot open opposing position"
+    MARGIN_ALLOWANCE = "EOrder:Margin allowance exceeded"
+    MARGIN_LEVEL_LOW = "EOrder:Margin level too low"
+    MARGIN_POSITION_SIZE = "EOrder:Margin position size exceeded"
+    INSUFFICIENT_MARGIN = "EOrder:Insufficient margin"
+    POSITIONS_LIMIT = "EOrder:Positions limit exceeded"
+    UNKNOWN_POSITION = "EOrder:Unknown position"
     SCHEDULED_LIMIT = "EOrder:Scheduled orders limit exceeded"
 
 

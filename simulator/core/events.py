@@ -33,6 +33,13 @@ class Fill:
         "counter_order_id",
         "ledger",
         "ordertype",
+        "leverage",
+        "margin",
+        "posid",
+        "opened",
+        "closed",
+        "pnl",
+        "pos_status",
     )
     id: str = RenderedId("T")  # type: ignore[assignment]
 
@@ -66,6 +73,16 @@ class Fill:
         self.ts = ts
         self.counter_order_id = counter_order_id
         self.ledger: tuple[LedgerEntry, ...] = ()
+        # margin facts (a fill of a leveraged order; 0/None for a spot fill)
+        self.leverage = 0
+        self.margin = 0  # initial margin of the part it opened, balance units of quote
+        self.posid: str | None = None  # the first position it closed (TradesHistory `postxid`)
+        self.opened = 0  # lots that opened a position (its own id is the position's)
+        self.closed = 0  # lots that closed positions
+        self.pnl = 0  # realised P&L of the closed lots, balance units of quote
+        # what the fill did to the position as it happened (WS v2 `position_status`):
+        # "opened", "closing" (a position partly closed), "closed"; "" for a spot fill
+        self.pos_status = ""
 
     @property
     def ledger_ids(self) -> list[str]:
@@ -83,7 +100,8 @@ class OrderEvent:
     (viqc) market buy learns its base quantity only when its budget is spent,
     and the engine then fills in `qty` on that execution's events."""
 
-    __slots__ = ("type", "order", "ts", "fill", "reason", "amend_id", "qty", "filled", "cost", "fee", "status", "triggered")
+    __slots__ = ("type", "order", "ts", "fill", "reason", "amend_id", "qty", "filled", "cost", "fee", "status", "triggered",
+                 "margin_hold")  # fmt: skip
     kind = "order"
 
     def __init__(
@@ -101,6 +119,7 @@ class OrderEvent:
         self.fee = order.fee  # cumulative fee, balance units of the fee asset
         self.status = order.status
         self.triggered = order.triggered
+        self.margin_hold = order.margin_hold  # a margin order's reserved margin (balance units of quote)
 
     @property
     def last_qty(self) -> int:
@@ -137,9 +156,15 @@ class OrderEvent:
         }
         if self.triggered:
             d["triggered"] = True
+        if o.leverage:
+            d["leverage"] = o.leverage
+            d["margin_hold"] = self.margin_hold
         if self.fill is not None:
             f = self.fill
             d["fill"] = {"id": f.id, "trade_id": f.trade_id, "price": f.price, "qty": f.qty, "fee": f.fee, "maker": f.maker}
+            if f.leverage:
+                d["fill"].update(cost=f.cost, opened=f.opened, closed=f.closed, pnl=f.pnl, margin=f.margin,  # type: ignore[attr-defined]
+                                 posid=f.posid, pos_status=f.pos_status)  # fmt: skip
         if self.reason:
             d["reason"] = self.reason
         return d

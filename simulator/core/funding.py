@@ -200,6 +200,8 @@ class FundingState:
         self.config = config or FundingConfig()
         self.instruments = engine.instruments
         self.accounts = engine.accounts
+        # an account a request names: the Spot engine's lookup (unknown: permission denied)
+        self.account: Callable[[str], Account] = engine.account
         self._create_account = create_account
         self.addresses: dict[tuple[str, str], list[Address]] = {}
         self.withdrawals: dict[str, Withdrawal] = {}
@@ -232,12 +234,6 @@ class FundingState:
         if m is None:
             m = Method(asset.altname, asset.altname, Decimal(0), Decimal(0), "generic")
         return m
-
-    def account(self, account_id: str) -> Account:
-        a = self.accounts.get(account_id)
-        if a is None:
-            raise EngineError(Reject.PERMISSION_DENIED)
-        return a
 
     @staticmethod
     def _units(amount: Decimal, error: str = E_INVALID_AMOUNT) -> int:
@@ -337,6 +333,9 @@ class FundingState:
         if amount < m.minimum or total <= fee:
             raise FundingError(E_INVALID_AMOUNT)
         if total > acct.available(a.id):
+            raise FundingError(E_FUNDS)
+        free = engine.margin.withdrawable(acct, a.id)  # collateral of open margin positions stays
+        if free is not None and total > free:
             raise FundingError(E_FUNDS)
         w = Withdrawal(
             engine.ids.kraken_id("A"),

@@ -178,37 +178,52 @@ class TradeIndex:
         self.fills = fills
         self.seen = 0
         self.row_starts: list[int] = []
+        # the same for fills of spot (non-margin) orders only: TradesHistory `type=no position`
+        self.spot_row_starts: list[int] = []
+        self.spot_fills: list[int] = []
 
     def _catch_up(self) -> None:
         fills = self.fills
         starts = self.row_starts
         for i in range(self.seen, len(fills)):
             f = fills[i]
+            spot = not f.leverage
+            if spot:
+                self.spot_fills.append(i)
             if i > 0:
                 p = fills[i - 1]
                 if not f.maker and not p.maker and p.order is f.order and p.ts == f.ts:
                     continue
             starts.append(i)
+            if spot:
+                self.spot_row_starts.append(i)
         self.seen = len(fills)
 
-    def rows(self, consolidate: bool) -> Sequence[int]:
-        """Start positions of the rows (every fill when not consolidated)."""
+    def rows(self, consolidate: bool, spot: bool = False) -> Sequence[int]:
+        """Start positions of the rows (every fill when not consolidated);
+        `spot`: only the rows of spot (non-margin) fills."""
         self._catch_up()
+        if spot:
+            return self.spot_row_starts if consolidate else self.spot_fills
         return self.row_starts if consolidate else range(len(self.fills))
 
     def row(self, starts: Sequence[int], j: int) -> list[Fill]:
         """The fills of row `j` of `starts`."""
         s = starts[j]
+        if isinstance(starts, range) or starts is self.spot_fills:
+            return self.fills[s : s + 1]
+        if starts is self.spot_row_starts:  # the row ends where the next row of any kind starts
+            k = bisect_right(self.row_starts, s)
+            e = self.row_starts[k] if k < len(self.row_starts) else len(self.fills)
+            return self.fills[s:e]
         e = starts[j + 1] if j + 1 < len(starts) else len(self.fills)
-        if isinstance(starts, range):
-            e = s + 1
         return self.fills[s:e]
 
     def page(
-        self, consolidate: bool, start: int | None, end: int | None, ofs: int, limit: int = PAGE
+        self, consolidate: bool, start: int | None, end: int | None, ofs: int, limit: int = PAGE, spot: bool = False
     ) -> tuple[list[list[Fill]], int]:
         fills = self.fills
-        starts = self.rows(consolidate)
+        starts = self.rows(consolidate, spot)
         lo, hi = _window(starts, lambda i: fills[i].ts, start, end)
         top = hi - ofs
         return [self.row(starts, j) for j in range(top - 1, max(lo, top - limit) - 1, -1)], hi - lo

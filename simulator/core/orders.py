@@ -137,6 +137,9 @@ class Order:
         "last_update_ns",
         "rl_ns",
         "batch",
+        "leverage",
+        "margin_hold",
+        "liquidation",
     )
 
     def __init__(self, order_id: str, account_id: str, pair: SpotPair, side: str, ordertype: str, qty: int) -> None:
@@ -184,6 +187,9 @@ class Order:
         self.last_update_ns = 0
         self.rl_ns = 0  # rate-limit age reference: creation or last amend
         self.batch = False  # placed by a batch (half the rate-limit cost)
+        self.leverage = 0  # margin order: leverage (2 means 2:1); 0: a spot order
+        self.margin_hold = 0  # margin order: balance units of quote reserved for the part that opens
+        self.liquidation = False  # placed by the venue to liquidate (misc `liquidated`)
 
     @property
     def remaining(self) -> int:

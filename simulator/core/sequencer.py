@@ -186,6 +186,9 @@ class Sequencer:
         self._exclusive = Exclusive(self)
         self._view = View(self)
         self.guard: Callable[[str, dict[str, Any], int], None] = check_command
+        # run after every command that succeeded, inside it (its events are the command's):
+        # the engine's own follow-up work, e.g. Spot margin calls and liquidation
+        self.after: Callable[[Any], None] | None = None
 
     def register(self, kind: str, handler: Handler) -> None:
         """`handler(engine, origin, **params)` runs a command kind."""
@@ -223,6 +226,8 @@ class Sequencer:
         entry = JournalEntry(self.journal.next_seq(), now, self.name, kind, origin, params)
         try:
             entry.result = handler(eng, origin, **params)
+            if self.after is not None:
+                self.after(eng)
         except EngineError as exc:
             entry.error = exc.text
             self._finish(entry)

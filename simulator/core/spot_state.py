@@ -14,11 +14,11 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any
 
-from .book import Level, OrderBook
+from .book import OrderBook
 from .digest import field_names
 from .events import Fill, TradeEvent
 from .orders import _NO_TRADES, Order, Origin
-from .state import Deferred, Table, dec, enc
+from .state import Deferred, Table, book_rec, dec, enc, held, load_book
 
 if TYPE_CHECKING:
     from .accounts import LedgerEntry
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 # Order fields that refer to other objects (the rest are ints, strings, bools, None)
 _ORDER_REFS = frozenset({"pair", "origin", "trades", "close"})
 _FILL_FIELDS = ("trade_id", "account_id", "pair_id", "side", "ordertype", "price", "qty", "cost", "fee",
-                "fee_asset", "maker", "ts", "counter_order_id")  # fmt: skip
+                "fee_asset", "maker", "ts", "counter_order_id", "leverage", "margin", "posid", "opened", "closed",
+                "pnl", "pos_status")  # fmt: skip
 _TRADE_FIELDS = ("pair_id", "trade_id", "price", "qty", "taker_side", "ts", "maker_order_id", "taker_order_id",
                  "ordertype")  # fmt: skip
 
@@ -54,13 +55,6 @@ def _order_rec(o: Order, names: tuple[str, ...], fills: Table) -> list[Any]:
     return out
 
 
-def _book_rec(book: OrderBook, orders: Table) -> dict[str, Any]:
-    def side(levels: dict[int, Level]) -> list[Any]:
-        return [[lvl.price, lvl.visible, lvl.count, [orders.ref(o) for o in lvl.live()]] for lvl in levels.values()]
-
-    return {"bids": side(book.bids.levels), "asks": side(book.asks.levels)}
-
-
 def to_state(eng: SpotEngine) -> dict[str, Any]:
     """Live state (open orders, books, stops, counters, timers) as records
     now; history (closed orders, fills, trades) as references now and
@@ -74,7 +68,7 @@ def to_state(eng: SpotEngine) -> dict[str, Any]:
         # what retention cut off each history list so far (the digest covers it)
         "retention_dropped": [[k[0], k[1], n] for k, n in eng.retention.dropped.items()],  # type: ignore[index]
         "open_orders": {a: [ref(o) for o in d.values()] for a, d in eng.open_orders.items()},
-        "books": {pid: _book_rec(b, orders) for pid, b in eng.books.items()},
+        "books": {pid: book_rec(b, orders) for pid, b in eng.books.items()},
         "stops": {pid: [ref(o) for o in lst] for pid, lst in eng.stops.items()},
         "cl_ids": [[a, cl, ref(o)] for (a, cl), o in eng.cl_ids.items()],
         "trade_seq": dict(eng.trade_seq),
@@ -87,14 +81,13 @@ def to_state(eng: SpotEngine) -> dict[str, Any]:
         "timers": [list(t) for t in eng._timers],
         "timer_seq": eng._timer_seq,
         "order_fields": list(names),
+        "margin": eng.margin.to_state(),
     }
     # every live order is in `open_orders`: its record is taken now, while it cannot change
     out["live_orders"] = [_order_rec(o, names, fills) for o in orders.objs]
     live = len(orders.objs)
     everything = list(eng.orders.values())
-    closed = {a: list(lst) for a, lst in eng.closed_orders.items()}
-    account_fills = {a: list(lst) for a, lst in eng.fills.items()}
-    trades = {pid: list(lst) for pid, lst in eng.trades.items()}
+    closed, account_fills, trades = held(eng.closed_orders), held(eng.fills), held(eng.trades)
 
     def history() -> dict[str, Any]:
         hist: dict[str, Any] = {
@@ -154,7 +147,7 @@ def from_state(eng: SpotEngine, state: dict[str, Any]) -> None:
     for bits, oi, lrefs, *vals in hist["fill_table"]:
         o = orders[oi]
         f = Fill(int(bits, 16), 0, o, 0, 0, 0, 0, False, 0, "")
-        for n, v in zip(_FILL_FIELDS, vals, strict=True):
+        for n, v in zip(_FILL_FIELDS[: len(vals)], vals, strict=True):  # older snapshots: no margin fields
             setattr(f, n, v)
         f.ledger = tuple(ledger[b] for b in lrefs)
         for e in f.ledger:
@@ -172,14 +165,7 @@ def from_state(eng: SpotEngine, state: dict[str, Any]) -> None:
         book = eng.books.get(pid)
         if book is None:
             book = eng.books[pid] = OrderBook(pid)
-        for bs, levels in ((book.bids, b["bids"]), (book.asks, b["asks"])):
-            bs.levels.clear()
-            for price, visible, count, ids in levels:
-                lvl = Level(price)
-                lvl.orders.extend(orders[i] for i in ids)
-                lvl.visible, lvl.count = visible, count
-                bs.levels[bs.key(price)] = lvl
-            bs.keys = sorted(bs.levels)
+        load_book(book, b, orders)
     eng.stops = {pid: [orders[i] for i in lst] for pid, lst in state["stops"].items()}
     eng.cl_ids = {(a, cl): orders[i] for a, cl, i in state["cl_ids"]}
     eng.trades = {pid: [TradeEvent(*t) for t in lst] for pid, lst in hist["trades"].items()}
@@ -192,6 +178,7 @@ def from_state(eng: SpotEngine, state: dict[str, Any]) -> None:
     eng.amend_history.from_state(state["amend_history"])
     eng._timers = [(at, seq, kind, ref) for at, seq, kind, ref in state["timers"]]
     eng._timer_seq = int(state["timer_seq"])
+    eng.margin.from_state(state.get("margin"))
     eng._fee_cache = {}
     eng.events = []
 

@@ -13,13 +13,16 @@ a field nobody saves is a visible omission, not a silently pickled object.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from .book import Level, OrderBook
 from .orders import RelPrice
 
 _SCALAR = (str, int, bool, type(None))
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def enc(v: Any) -> Any:
@@ -86,6 +89,12 @@ class Deferred:
         self.build = build
 
 
+def held(lists: Mapping[K, Iterable[V]]) -> dict[K, list[V]]:
+    """Per key, the history list as it stands now (references to objects that
+    no longer change), for a Deferred part to write later."""
+    return {k: list(v) for k, v in lists.items()}
+
+
 def materialize(x: Any) -> Any:
     """`x` with every Deferred part built: plain records throughout."""
     t = type(x)
@@ -123,4 +132,26 @@ class Table:
         return i
 
 
-__all__ = ["Deferred", "Table", "dec", "dec_map", "enc", "expand", "materialize"]
+def book_rec(book: OrderBook, orders: Table) -> dict[str, Any]:
+    """A book as records: per level its price, counters and live orders in
+    queue order (dead entries are skipped by the matcher anyway)."""
+
+    def side(levels: dict[int, Level]) -> list[Any]:
+        return [[lvl.price, lvl.visible, lvl.count, [orders.ref(o) for o in lvl.live()]] for lvl in levels.values()]
+
+    return {"bids": side(book.bids.levels), "asks": side(book.asks.levels)}
+
+
+def load_book(book: OrderBook, rec: dict[str, Any], orders: Sequence[Any]) -> None:
+    """Refill `book` from `book_rec`'s record; `orders` is the loaded order table."""
+    for bs, levels in ((book.bids, rec["bids"]), (book.asks, rec["asks"])):
+        bs.levels.clear()
+        for price, visible, count, ids in levels:
+            lvl = Level(price)
+            lvl.orders.extend(orders[i] for i in ids)
+            lvl.visible, lvl.count = visible, count
+            bs.levels[bs.key(price)] = lvl
+        bs.keys = sorted(bs.levels)
+
+
+__all__ = ["Deferred", "Table", "book_rec", "dec", "dec_map", "enc", "expand", "held", "load_book", "materialize"]

@@ -27,6 +27,7 @@ from .commands import (
     OrderRequest,
 )
 from .errors import EngineError, Reject
+from .margin import parse_leverage
 from .numbers import MAX_EXPONENT, BadNumber, bounded
 from .orders import RelPrice
 
@@ -203,8 +204,20 @@ def _price(v: Any, field: str) -> None:
         check_number(v.amount, field)
 
 
+def leverage(value: object, field: str = "leverage") -> int:
+    """AddOrder `leverage` ("2", "2:1", "none"): the int (0: none)."""
+    n = parse_leverage(value)
+    if n < 0:
+        raise Invalid(field, Rule.SYNTAX)
+    return n
+
+
 def _order(req: OrderRequest, now_ns: int) -> None:
-    positive(check_number(req.qty, "volume"), "volume")
+    qty = check_number(req.qty, "volume")
+    lev = leverage(req.leverage) if req.leverage is not None else 0
+    # volume 0 closes the whole margin position (a leveraged or settle-position order)
+    if not (qty == 0 and not qty.is_signed() and (lev or req.ordertype == "settle-position")):
+        positive(qty, "volume")
     _price(req.price, "price")
     _price(req.price2, "price2")
     if req.display_qty is not None:
@@ -344,6 +357,7 @@ __all__ = [
     "deadline",
     "deadline_elapsed",
     "is_uuid",
+    "leverage",
     "number",
     "positive",
     "required_number",

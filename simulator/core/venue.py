@@ -28,10 +28,12 @@ from .funding import FundingConfig, FundingState
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry
 from .limits import VenueLimits
+from .margin import check_leverage
 from .orders import Origin
 from .ratelimit import FuturesRateLimits, SpotRateLimits
 from .sequencer import INTERNAL_ERROR, Journal, Sequencer
 from .state import materialize
+from .validation import check_command
 
 DERIVATIVES_ADMIN = Origin("admin", "futures")
 DERIVATIVES_ID_SALT = 0xF07  # the derivatives engine's ids are seeded apart from Spot's
@@ -143,6 +145,11 @@ def _cancel_all_after(eng: SpotEngine, origin: Origin, account_id: str, timeout:
     return eng.cancel_all_after(account_id, timeout)
 
 
+def _after_spot(eng: SpotEngine) -> None:
+    """After each Spot command: margin levels of the accounts it moved (calls, liquidation)."""
+    eng.margin.after_command()
+
+
 def _tick(eng: SpotEngine, origin: Origin) -> None:
     eng.on_time()
 
@@ -170,9 +177,11 @@ def _set_tier(
     tier: str | None = None,
     volume_30d: Decimal | None = None,
     rate_limits: bool | None = None,
+    margin: bool | None = None,
 ) -> None:
-    """Fee tier, 30-day volume and whether the account's rate limits apply
-    (a command, so a replay rebuilds the same refusals and ids)."""
+    """Fee tier, 30-day volume, whether the account's rate limits apply and
+    whether it may trade on margin (a command, so a replay rebuilds the same
+    refusals and ids)."""
     acct = eng.account(account_id)
     if tier is not None:
         if tier not in TIERS:
@@ -182,6 +191,8 @@ def _set_tier(
         acct.volume_30d = volume_30d
     if rate_limits is not None:
         acct.rate_limits_enabled = bool(rate_limits)
+    if margin is not None:
+        acct.margin_enabled = bool(margin)
 
 
 SPOT_HANDLERS: dict[str, Any] = {
@@ -226,7 +237,10 @@ class Venue:
         self.ratelimits.open_counter = lambda a, p: self.spot.open_count.get((a, p), 0)  # type: ignore[attr-defined]
         self.spot.admission = self.ratelimits.admission
         self.funding = FundingState(self.spot, cfg.funding, self._create_subaccount)
+        self.spot.margin.pending = self.funding.pending_withdrawals
         self.spot_seq = Sequencer("spot", self.spot, self.clock, self.journal)
+        self.spot_seq.after = _after_spot
+        self.spot_seq.guard = self._spot_guard
         for kind, fn in SPOT_HANDLERS.items():
             self.spot_seq.register(kind, fn)
         self.spot_seq.register("create_account", self._create_account_cmd)
@@ -247,6 +261,17 @@ class Venue:
         # per-venue state of protocol edges (nonce books, spread history): not markets,
         # but saved with the venue when it has to_state()/from_state() and rebuilt on reset
         self.extensions: dict[str, Any] = {}
+
+    def _spot_guard(self, kind: str, params: dict[str, Any], now_ns: int) -> None:
+        """The Spot sequencer's guard: the order-entry rules, then the rules that
+        need the instruments (a leverage the pair does not offer), before the journal."""
+        check_command(kind, params, now_ns)
+        for v in params.values():
+            if type(v) is OrderRequest:
+                check_leverage(v, self.instruments)
+            elif type(v) is list and v and type(v[0]) is OrderRequest:
+                for r in v:
+                    check_leverage(r, self.instruments)
 
     @contextmanager
     def quiesced(self, timeout: float = -1) -> Iterator[None]:
@@ -275,6 +300,7 @@ class Venue:
         nonce_window: int = 0,
         permissions: list[str] | None = None,
         rate_limits: bool = True,
+        margin: bool = False,
     ) -> AccountCredentials:
         if parent_id is not None and self.accounts.get(parent_id) is None:
             raise EngineError(Reject.INVALID_ARGUMENTS, "parent")
@@ -291,6 +317,7 @@ class Venue:
                 )
         acct = self.accounts.create(tier, parent_id)
         acct.rate_limits_enabled = rate_limits
+        acct.margin_enabled = bool(margin)
         perms = frozenset(permissions) if permissions is not None else ALL_PERMISSIONS
         spot_key = self.accounts.new_key(acct, "spot", perms, nonce_window)
         fut_key = self.accounts.new_key(acct, "futures", perms, nonce_window)
@@ -314,6 +341,7 @@ class Venue:
         permissions: Iterable[str] | None = None,
         origin: Origin | None = None,
         rate_limits: bool = True,
+        margin: bool = False,
     ) -> AccountCredentials:
         params: dict[str, Any] = {
             "rate_limits": rate_limits,
@@ -323,6 +351,8 @@ class Venue:
             "nonce_window": nonce_window,
             "permissions": sorted(permissions) if permissions is not None else None,
         }
+        if margin:  # only when on: journals of accounts without it replay as before
+            params["margin"] = True
         creds: AccountCredentials = self.spot_seq.submit("create_account", origin or Origin("admin"), params)
         return creds
 

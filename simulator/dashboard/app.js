@@ -73,6 +73,7 @@
     renderOrders(s);
     renderLimits(s);
     renderConnections(s);
+    renderMargin(s);
     renderJournal(s);
     document.body.dataset.updated = String(Date.now());
   }
@@ -190,6 +191,22 @@
     $("connections").replaceChildren(...protos.map((p) => el("div", { "data-protocol": p },
       el("span", { class: "proto" }, `${p} (${s.connections[p].length})`), " ",
       s.connections[p].map((c) => `${c.id}${c.label ? " · " + c.label : ""}`).join(", "))));
+  }
+
+  function renderMargin(s) {
+    const m = s.margin || { accounts: [], total: 0, called: 0, liquidations: 0 };
+    $("margin-info").textContent = `${m.total} account(s) with positions · ${m.called} margin-called · ${m.liquidations} liquidation(s)`;
+    if (!m.accounts.length) { $("margin").replaceChildren(el("p", { class: "muted" }, "no open margin positions")); return; }
+    $("margin").replaceChildren(...m.accounts.map((a) => {
+      const level = a.margin_level === null ? "-" : a.margin_level + " %";
+      const flag = a.called ? el("span", { class: "flag", title: `margin level at or under ${a.margin_call} %` }, "MARGIN CALL") : "";
+      const head = el("h3", {}, `${a.label} · margin level `, el("span", { class: a.called ? "ask" : "" }, level), ` (call ${a.margin_call} %, stop ${a.margin_stop} %) · equity ${a.equity} · used ${a.margin} · free ${a.free} ${a.asset} `, flag);
+      const more = a.count > a.positions.length ? [el("tr", {}, el("td", { class: "muted" }, `+${a.count - a.positions.length} more`))] : [];
+      const rows = a.positions.map((p) => el("tr", { class: p.side, "data-position": p.id },
+        el("td", {}, p.id), el("td", {}, p.symbol), el("td", {}, p.side), el("td", {}, p.leverage), el("td", {}, p.vol),
+        el("td", {}, `cost ${p.cost}`), el("td", {}, `margin ${p.margin}`), el("td", {}, `mark ${p.mark}`), el("td", {}, `net ${p.net} ${p.quote}`)));
+      return el("div", { class: "acct", "data-account": a.account, "data-called": String(a.called) }, head, el("table", {}, el("tbody", {}, ...rows, ...more)));
+    }));
   }
 
   function renderJournal(s) {

@@ -27,9 +27,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from simulator.core.clock import rfc3339_us
 from simulator.core.commands import AmendRequest, FuturesCancelRequest, FuturesOrderRequest, OrderRequest
-from simulator.core.events import TradeEvent
+from simulator.core.events import NoticeEvent, TradeEvent
 from simulator.core.instruments import SpotPair
-from simulator.core.numbers import fmt_units
+from simulator.core.margin import Margin
+from simulator.core.numbers import BALANCE_DP, fmt_units
 from simulator.core.ratelimit import SPOT_TIERS
 from simulator.core.sequencer import JournalEntry
 from simulator.server import guard
@@ -43,6 +44,9 @@ JOURNAL_SEND = 60  # entries each update carries
 BOOK_DEPTH = 30
 TRADES_SEND = 40
 ORDERS_PER_ACCOUNT = 25
+MARGIN_ACCOUNTS = 12  # accounts the margin panel shows (margin-called first)
+POSITIONS_PER_ACCOUNT = 10
+MARGIN_NOTICES = frozenset({"margin_call", "margin_call_cleared", "liquidation", "liquidated"})
 THROTTLE_S = 0.25  # at most four updates a second per viewer
 IDLE_REFRESH_S = 1.0  # counters decay and clocks run even when nothing trades
 SEND_TIMEOUT_S = 5.0
@@ -221,9 +225,63 @@ class DashboardFeed:
             "connections": conns,
             "viewers": self.viewers,
             "market": market,
+            "margin": self.margin_view(eng.margin, pair, labels),
             "journal": [self.describe(e, labels) for e in list(self.entries)[-JOURNAL_SEND:]][::-1],
             "journal_last": v.journal._seq,
         }
+
+    @staticmethod
+    def margin_view(m: Margin, pair: SpotPair, labels: dict[str, str]) -> dict[str, Any]:
+        """Accounts with margin positions: margin level, equity, used and free
+        margin, the margin-call flag, and their positions marked at the book.
+        Bounded: margin-called accounts first, then holders of this pair, then
+        the rest, at most MARGIN_ACCOUNTS (each at most POSITIONS_PER_ACCOUNT)."""
+        picked: list[str] = []
+        seen: set[str] = set()
+        for source in (m.called, m.by_pair.get(pair.id, {}), m.open):
+            for aid in source:
+                if len(picked) >= MARGIN_ACCOUNTS:
+                    break
+                if aid not in seen:
+                    seen.add(aid)
+                    picked.append(aid)
+        rows = []
+        for aid in picked:
+            tb = m.trade_balance(aid, orders=False)
+            call, stop = m.thresholds(aid)
+            positions = []
+            for pos in m.open_positions(aid)[:POSITIONS_PER_ACCOUNT]:
+                p = pos.pair
+                calc = m.calcs(pos)
+                positions.append({
+                    "id": pos.id,
+                    "symbol": p.symbol,
+                    "side": pos.side,
+                    "leverage": f"{pos.leverage}:1",
+                    "vol": fmt_units(pos.open_vol, p.lot_decimals),
+                    "cost": fmt_units(pos.open_cost, p.cost_decimals),
+                    "margin": fmt_units(pos.open_margin, BALANCE_DP),
+                    "mark": fmt_units(calc.price, p.pair_decimals),
+                    "net": fmt_units(calc.net, p.cost_decimals),
+                    "quote": p.quote.display,
+                })
+            q = Decimal("0.01")
+            rows.append({
+                "account": aid,
+                "label": labels.get(aid, aid),
+                "margin_level": str(tb.ml.quantize(q)) if tb.ml is not None else None,
+                "equity": str(tb.e.quantize(q)),
+                "margin": str(tb.m.quantize(q)),
+                "free": str(tb.mf.quantize(q)),
+                "net": str(tb.n.quantize(q)),
+                "asset": tb.asset,
+                "margin_call": call,
+                "margin_stop": stop,
+                "called": aid in m.called,
+                "count": m.open_n.get(aid, 0),
+                "positions": positions,
+            })
+        return {"accounts": rows, "total": len(m.open), "called": len(m.called), "liquidations": m.liquidations}
 
     def describe(self, e: JournalEntry, labels: dict[str, str]) -> dict[str, Any]:
         """One journal line: who did what, and what it caused."""
@@ -237,6 +295,8 @@ class DashboardFeed:
             name = pair.symbol if pair is not None else req.pair
             price = f" @ {req.price}" if req.price is not None else ""
             text = f"{req.side} {req.qty} {name} {req.ordertype}{price}" + (f" {req.tif}" if req.tif != "GTC" else "")
+            if req.leverage not in (None, "", "none"):
+                text += f" {req.leverage}:1" if ":" not in str(req.leverage) else f" {req.leverage}"
         elif isinstance(req, AmendRequest):
             text = f"amend {req.order_id or req.cl_ord_id}" + (f" -> {req.limit_price}" if req.limit_price is not None else "")
         elif isinstance(req, FuturesOrderRequest):
@@ -256,6 +316,9 @@ class DashboardFeed:
         elif isinstance(getattr(e.result, "order_id", None), str):
             text += f" -> {e.result.order_id}"
         trades = sum(1 for ev in e.events if isinstance(ev, TradeEvent))
+        margin = [ev.name for ev in e.events if isinstance(ev, NoticeEvent) and ev.name in MARGIN_NOTICES]
+        if margin:
+            text += " [" + ", ".join(margin) + "]"
         return {
             "seq": e.seq,
             "time": rfc3339_us(e.ts),
@@ -268,6 +331,7 @@ class DashboardFeed:
             "events": len(e.events),
             "trades": trades,
             "error": e.error,
+            "margin": margin,
         }
 
 

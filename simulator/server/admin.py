@@ -38,6 +38,7 @@ class AccountIn(BaseModel):
     parent_id: str | None = Field(None, description="make a subaccount of this account")
     nonce_window: int = Field(0, ge=0, description="accept nonces this far below the last one (once each)")
     permissions: list[str] | None = Field(None, description="API-key permissions; default all")
+    margin: bool = Field(False, description="allow Spot margin trading (off by default, as on Kraken)")
 
 
 class BalanceIn(BaseModel):
@@ -50,6 +51,7 @@ class TierIn(BaseModel):
     tier: str | None = None
     volume_30d: str | None = None
     rate_limits: bool | None = Field(None, description="switch this account's rate limits on/off")
+    margin: bool | None = Field(None, description="allow Spot margin trading on/off")
 
 
 class ClockIn(BaseModel):
@@ -122,6 +124,7 @@ def account_view(rt: Runtime, account_id: str) -> dict[str, Any]:
         "parent_id": acct.parent_id,
         "subaccounts": acct.subaccounts,
         "rate_limits": acct.rate_limits_enabled,
+        "margin": acct.margin_enabled,
         "balances": {
             (assets[a].altname if a in assets else a): fmt_units(u, BALANCE_DP).rstrip("0").rstrip(".")
             for a, u in sorted(acct.balances.items())
@@ -132,7 +135,25 @@ def account_view(rt: Runtime, account_id: str) -> dict[str, Any]:
             if u
         },
         "open_orders": sorted(v.spot.open_orders.get(acct.id, {})),
+        "spot_margin": spot_margin_view(rt, acct.id),
         "futures": derivatives.account_view(rt, acct.id),
+    }
+
+
+def spot_margin_view(rt: Runtime, account_id: str) -> dict[str, Any]:
+    """Spot margin at a glance (the core's figures, in USD): open position entries,
+    used margin, equity, margin level, and whether a margin call is on."""
+    with rt.venue.spot_seq.view() as eng:
+        m = eng.margin
+        positions = [{"id": p.id, "pair": p.pair.id, "type": p.side, "leverage": p.leverage,
+                      "vol": fmt_units(p.open_vol, p.pair.lot_decimals)} for p in m.open_positions(account_id)]
+        tb = m.trade_balance(account_id, orders=False)
+    return {
+        "positions": positions,
+        "margin": str(tb.m),
+        "equity": str(tb.e),
+        "margin_level": str(tb.ml.quantize(Decimal("0.01"))) if tb.ml is not None else None,
+        "margin_call": account_id in m.called,
     }
 
 
@@ -185,6 +206,7 @@ def _router(rt: Runtime) -> APIRouter:
             nonce_window=body.nonce_window,
             permissions=body.permissions,
             origin=ADMIN,
+            margin=body.margin,
         )
         for asset, amount in fut_amounts.items():
             _engine_call(fut, creds.account.id, asset, amount)
@@ -219,6 +241,8 @@ def _router(rt: Runtime) -> APIRouter:
         params: dict[str, Any] = {"account_id": account_id, "tier": body.tier, "volume_30d": vol}
         if body.rate_limits is not None:
             params["rate_limits"] = body.rate_limits
+        if body.margin is not None:
+            params["margin"] = body.margin
         _engine_call(rt.venue.spot_seq.submit, "set_tier", ADMIN, params)
         return account_view(rt, account_id)
 

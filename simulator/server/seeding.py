@@ -169,7 +169,7 @@ def build_state(rt: Runtime, scenario: Scenario) -> None:
     _deposit(venue, rt.demo.account.id, scenario.demo_futures_balances)
     named: dict[str, AccountCredentials] = {}
     for a in scenario.accounts:
-        creds = venue.create_account(dict(a.balances), tier=a.tier, nonce_window=a.nonce_window)
+        creds = venue.create_account(dict(a.balances), tier=a.tier, nonce_window=a.nonce_window, margin=a.margin)
         named[a.name] = creds
         _deposit(venue, creds.account.id, a.futures_balances)
     rt.services.named_accounts = named

@@ -85,6 +85,16 @@ class Driver:
         return list(acct["futures"]["open_orders"])
 
 
+def _options(order: Order, post_only: str, deadline: str, cl_ord_id: str, userref: str) -> str:
+    """The order's optional parts in one dialect's words (`{}`: the value), in one order."""
+    parts = [post_only if order.post_only else "", deadline if order.expired_deadline else ""]
+    if order.cl_ord_id is not None:
+        parts.append(cl_ord_id.format(order.cl_ord_id))
+    if order.userref is not None:
+        parts.append(userref.format(order.userref))
+    return "".join(parts)
+
+
 # ------------------------------------------------------------------------ Spot
 class SpotRest(Driver):
     name, market = "spot-rest", "spot"
@@ -98,14 +108,7 @@ class SpotRest(Driver):
         n = str(next_nonce())
         pair = "XBTFOO" if order.unknown_symbol else "XBTUSD"
         body = f"nonce={n}&ordertype=limit&type=buy&volume={order.qty}&price={order.price}&pair={pair}"
-        if order.post_only:
-            body += "&oflags=post"
-        if order.expired_deadline:
-            body += f"&deadline={PAST_RFC3339}"
-        if order.cl_ord_id is not None:
-            body += f"&cl_ord_id={order.cl_ord_id}"
-        if order.userref is not None:
-            body += f"&userref={order.userref}"
+        body += _options(order, "&oflags=post", f"&deadline={PAST_RFC3339}", "&cl_ord_id={}", "&userref={}")
         raw = body.encode()
         headers = {"API-Key": self.creds["api_key"], "API-Sign": rest_sign(path, n, raw, self.creds["api_secret"]),
                    "Content-Type": "application/x-www-form-urlencoded"}
@@ -136,14 +139,8 @@ class SpotWs(Driver):
         symbol = "FOO/BAR" if order.unknown_symbol else "BTC/USD"
         params = (f'"order_type":"limit","side":"buy","order_qty":{qty},"limit_price":{price},'
                   f'"symbol":"{symbol}","token":"{self.token}"')
-        if order.post_only:
-            params += ',"post_only":true'
-        if order.expired_deadline:
-            params += f',"deadline":"{PAST_RFC3339}"'
-        if order.cl_ord_id is not None:
-            params += f',"cl_ord_id":"{order.cl_ord_id}"'
-        if order.userref is not None:
-            params += f',"order_userref":{order.userref}'
+        params += _options(order, ',"post_only":true', f',"deadline":"{PAST_RFC3339}"', ',"cl_ord_id":"{}"',
+                           ',"order_userref":{}')
         replies = self.ws.request(f'{{"method":"add_order","req_id":{rid},"params":{{{params}}}}}')
         assert len(replies) == 1, replies
         reply = replies[0]
@@ -262,7 +259,7 @@ class FuturesWsFeed(FuturesRest):
         rest = self.post(order, cli)
         feed = [m for m in self.ws.drain_feed(0.4) if m.get("feed") == "open_orders"]
         self.ws.feed.clear()
-        mine = [m for m in feed if (m.get("order") or {}).get("cl_ord_id") == cli]
+        mine = [m for m in feed if (m.get("order") or {}).get("cli_ord_id") == cli]
         if rest.accepted:
             placed = [m for m in mine if m.get("reason") == "new_placed_order_by_user" and not m.get("is_cancel")]
             assert len(placed) == 1 and placed[0]["order"]["order_id"] == rest.text, feed

@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from simulator.core.marketdata import DAY_NS, NS, CandleSeries, MarketData, Window, sparse
+from simulator.core.clock import NS_PER_S
+from simulator.core.marketdata import DAY_NS, CandleSeries, MarketData, Window, sparse
 
 
 @dataclass
@@ -29,7 +30,7 @@ def brute_window(trades: list[T], since: int) -> Window:
                   max(t.price for t in w), min(t.price for t in w))
 
 
-HOUR = 3600 * NS
+HOUR = 3600 * NS_PER_S
 steps = st.lists(
     st.tuples(
         st.sampled_from(["trade", "trade", "read", "jump"]),
@@ -74,7 +75,7 @@ def brute_candles(points: list[Any], span: int) -> list[tuple[int, Any, Any, Any
 
 def brute_filled(points: list[T], span_s: int, first: int, last: int, prev: Any) -> list[tuple[Any, ...]]:
     rows = []
-    cs = {c[0] // NS: c for c in brute_candles(points, span_s * NS)}
+    cs = {c[0] // NS_PER_S: c for c in brute_candles(points, span_s * NS_PER_S)}
     before = [c for b, c in cs.items() if b < first]
     if before:
         prev = max(before)[4]
@@ -94,17 +95,17 @@ def brute_filled(points: list[T], span_s: int, first: int, last: int, prev: Any)
 @given(st.lists(st.tuples(st.integers(0, 400), st.integers(1, 9), st.integers(1, 5)), max_size=60),
        st.sampled_from([60, 300, 3600]), st.data())
 def test_candles_equal_a_recomputation(plan: list[tuple[int, int, int]], span_s: int, data: Any) -> None:
-    series: CandleSeries[int] = CandleSeries(span_s * NS, keep=None)
+    series: CandleSeries[int] = CandleSeries(span_s * NS_PER_S, keep=None)
     trades: list[T] = []
     now = 0
     for dt, price, qty in plan:
-        now += dt * NS
+        now += dt * NS_PER_S
         trades.append(T(now, price, qty, len(trades) + 1))
         if data.draw(st.booleans()):
             touched = series.sync(trades)
             assert touched == [] or touched[-1] is series.candles[-1]
             got = [(c.begin, c.open, c.high, c.low, c.close, c.volume, c.count) for c in series.candles]
-            assert got == brute_candles(trades, span_s * NS)
+            assert got == brute_candles(trades, span_s * NS_PER_S)
     series.sync(trades)
     lo = data.draw(st.integers(0, 30)) * span_s
     hi = lo + data.draw(st.integers(0, 40)) * span_s
@@ -115,21 +116,21 @@ def test_candles_equal_a_recomputation(plan: list[tuple[int, int, int]], span_s:
     assert [(r[0], r[1], r[2], r[3], r[4], r[5], r[7]) for r in rows] == want[:limit]
     assert more == (len(want) > limit)
     got_sparse, more2 = sparse(series, lo, hi, limit)
-    want_sparse = [c for c in brute_candles(trades, span_s * NS) if lo * NS <= c[0] <= hi * NS]
+    want_sparse = [c for c in brute_candles(trades, span_s * NS_PER_S) if lo * NS_PER_S <= c[0] <= hi * NS_PER_S]
     assert [(c.begin, c.open, c.high, c.low, c.close, c.volume, c.count) for c in got_sparse] == want_sparse[:limit]
     assert more2 == (len(want_sparse) > limit)
 
 
 def test_samples_make_decimal_candles_and_a_bounded_series_keeps_the_newest() -> None:
-    samples = [(i * 30 * NS, Decimal(100 + i)) for i in range(10)]
-    s: CandleSeries[Decimal] = CandleSeries(60 * NS)
+    samples = [(i * 30 * NS_PER_S, Decimal(100 + i)) for i in range(10)]
+    s: CandleSeries[Decimal] = CandleSeries(60 * NS_PER_S)
     s.sync(samples)
-    assert [(c.begin // NS, c.open, c.close, c.volume) for c in s.candles] == [
+    assert [(c.begin // NS_PER_S, c.open, c.close, c.volume) for c in s.candles] == [
         (i * 60, Decimal(100 + 2 * i), Decimal(101 + 2 * i), 0) for i in range(5)
     ]
-    samples.append((600 * NS, Decimal(1)))
+    samples.append((600 * NS_PER_S, Decimal(1)))
     assert [c.close for c in s.sync(samples)] == [Decimal(1)]
-    trades = [T(i * 60 * NS, 5, 1, i + 1) for i in range(100)]
-    ring: CandleSeries[int] = CandleSeries(60 * NS, keep=10)
+    trades = [T(i * 60 * NS_PER_S, 5, 1, i + 1) for i in range(100)]
+    ring: CandleSeries[int] = CandleSeries(60 * NS_PER_S, keep=10)
     ring.sync(trades)
-    assert 10 <= len(ring.candles) <= 20 and ring.candles[-1].begin == 99 * 60 * NS
+    assert 10 <= len(ring.candles) <= 20 and ring.candles[-1].begin == 99 * 60 * NS_PER_S

@@ -91,9 +91,9 @@ def test_userref_is_int32() -> None:
 def test_deadline_window_and_elapsed() -> None:
     now = T0
     assert v.deadline(0, now) == 0
-    assert v.deadline(now + 60 * v.NS, now) == now + 60 * v.NS
+    assert v.deadline(now + 60 * v.NS_PER_S, now) == now + 60 * v.NS_PER_S
     with pytest.raises(v.Invalid) as exc:
-        v.deadline(now + 60 * v.NS + 1, now)
+        v.deadline(now + 60 * v.NS_PER_S + 1, now)
     assert exc.value.rule is v.Rule.DEADLINE_WINDOW
     v.deadline_elapsed(now, now)
     with pytest.raises(v.Invalid) as exc:
@@ -116,7 +116,7 @@ def _journal(desk: Desk) -> tuple[int, str]:
         OrderRequest("XBTUSD", "buy", "limit", D(1), D(100), cl_ord_id="x" * 40),
         OrderRequest("XBTUSD", "buy", "limit", D(1), D(100), userref=2**40),
         OrderRequest("XBTUSD", "buy", "limit", D(1), D(100), deadline_ns=T0 - 1),
-        OrderRequest("XBTUSD", "buy", "limit", D(1), D(100), deadline_ns=T0 + 61 * v.NS),
+        OrderRequest("XBTUSD", "buy", "limit", D(1), D(100), deadline_ns=T0 + 61 * v.NS_PER_S),
     ],
 )
 def test_engine_refuses_bad_command_before_journal(desk: Desk, req: OrderRequest) -> None:
@@ -142,5 +142,5 @@ def test_guard_covers_amend_and_admin_numbers(desk: Desk) -> None:
 def test_good_command_still_runs(desk: Desk) -> None:
     acct = desk.account(ZUSD=100000)
     n = len(desk.venue.journal.entries)
-    res: Any = desk.add(acct, "buy", "0.01", "100", deadline_ns=T0 + 60 * v.NS)
+    res: Any = desk.add(acct, "buy", "0.01", "100", deadline_ns=T0 + 60 * v.NS_PER_S)
     assert res.order is not None and len(desk.venue.journal.entries) == n + 1

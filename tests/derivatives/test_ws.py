@@ -169,7 +169,7 @@ def test_private_feeds_and_reasons(kraken_venue: KrakenVenue) -> None:
         new = recv_until(ws, feed("open_orders"), seen=seen)
         assert new["reason"] == "new_placed_order_by_user" and new["is_cancel"] is False
         assert new["order"]["order_id"] == oid and new["order"]["direction"] == 0 and new["order"]["type"] == "limit"
-        assert new["order"]["cl_ord_id"] == "ws-1" and new["order"]["qty"] == 0.1 and new["order"]["stop_price"] == 0.0
+        assert new["order"]["cli_ord_id"] == "ws-1" and new["order"]["qty"] == 0.1 and new["order"]["stop_price"] == 0.0
         t2.create_order(orderType="lmt", size=0.04, symbol="PF_XBTUSD", side="sell", limitPrice=91410)
         part = recv_until(ws, feed("open_orders"), seen=seen)
         assert (
@@ -193,7 +193,7 @@ def test_private_feeds_and_reasons(kraken_venue: KrakenVenue) -> None:
         assert gone == {
             "feed": "open_orders",
             "order_id": oid,
-            "cl_ord_id": "ws-1",
+            "cli_ord_id": "ws-1",
             "is_cancel": True,
             "reason": "cancelled_by_user",
         }

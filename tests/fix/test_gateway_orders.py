@@ -17,6 +17,7 @@ from tests.fix.venue import (
     next_cl_ord_id,
     open_orders,
     plain_comp_ids,
+    signed_on,
 )
 
 
@@ -128,10 +129,8 @@ def test_fills_report_trade_details_and_unsolicited_maker_fills(kraken_venue_ses
     taker_creds = account(venue, {"USD": "1000000", "XBT": "10"})
 
     async def body() -> None:
-        maker = await Trader(venue, maker_creds).connect()
-        await maker.sign_on()
-        taker = await Trader(venue, taker_creds).connect()
-        await taker.sign_on()
+        maker = await signed_on(venue, maker_creds)
+        taker = await signed_on(venue, taker_creds)
         # a sell inside the spread is the best ask alone; the taker lifts it partly, then the rest
         px = inside_spread(venue)
         cl = await maker.order(side="2", qty="0.03", price=px)
@@ -164,8 +163,7 @@ def test_business_and_field_rejects(kraken_venue_session: Any) -> None:
     creds = account(venue, {"USD": "5"})
 
     async def body() -> None:
-        t = await Trader(venue, creds).connect()
-        await t.sign_on()
+        t = await signed_on(venue, creds)
         cl = await t.order(qty="1", price="1000")
         j = await t.expect("j")
         seq = t.next_seq - 1
@@ -197,8 +195,7 @@ def test_post_only_and_rate_limit_rejects(kraken_venue_session: Any) -> None:
     creds = account(venue, tier="starter")
 
     async def body() -> None:
-        t = await Trader(venue, creds).connect()
-        await t.sign_on()
+        t = await signed_on(venue, creds)
         cl = await t.order(side="1", price="900000", extra=[(18, "P")])  # would take: refused
         j = await t.expect("j")
         assert fields(j, 379, 380, 58) == (cl, "0", "EOrder:Post only order")
@@ -211,7 +208,7 @@ def test_post_only_and_rate_limit_rejects(kraken_venue_session: Any) -> None:
             if m.msg_type == "j":
                 refused = m
                 break
-            await t.send("F", [(11, f"x{i}"), (41, cl), (54, "1"), (55, "BTC/USD"), (60, now_fix())])
+            await t.cancel(f"x{i}", orig=cl)
             m = await t.recv()
             if m.msg_type == "j":
                 refused = m
@@ -228,25 +225,23 @@ def test_cancel_by_orig_cl_ord_id_and_order_id_then_unknown(kraken_venue_session
     creds = account(venue)
 
     async def body() -> None:
-        t = await Trader(venue, creds).connect()
-        await t.sign_on()
+        t = await signed_on(venue, creds)
         cl1 = await t.order(price="1000")
         er1 = await t.report()
         cl2 = await t.order(price="1000.1")
         er2 = await t.report()
-        await t.send("F", [(11, "c-1"), (41, cl1), (54, "1"), (55, "BTC/USD"), (60, now_fix())])
+        await t.cancel("c-1", orig=cl1)
         c1 = await t.report()
         assert fields(c1, 37, 11, 41, 150, 39, 151, 58) == (er1.get(37), "c-1", cl1, "4", "4", "0.00000000",
                                                             "User requested")
         # OrderID wins over a wrong OrigClOrdID
-        await t.send("F", [(11, "c-2"), (37, er2.get(37)), (41, "nonsense"), (54, "1"), (55, "BTC/USD"),
-                           (60, now_fix())])
+        await t.cancel("c-2", orig="nonsense", order_id=er2.get(37))
         c2 = await t.report()
         assert fields(c2, 37, 11, 41, 150) == (er2.get(37), "c-2", cl2, "4")
-        await t.send("F", [(11, "c-3"), (41, cl1), (54, "1"), (55, "BTC/USD"), (60, now_fix())])
+        await t.cancel("c-3", orig=cl1)
         j = await t.expect("j")
         assert fields(j, 372, 379, 380, 58) == ("F", "c-3", "101", "EOrder:Unknown order")
-        await t.send("F", [(11, "c-4"), (54, "1"), (55, "BTC/USD"), (60, now_fix())])
+        await t.cancel("c-4")
         assert fields(await t.expect("3"), 371, 373) == ("41", "1")
         await t.logout()
 
@@ -258,8 +253,7 @@ def test_cancel_replace_amends_in_place(kraken_venue_session: Any) -> None:
     creds = account(venue)
 
     async def body() -> None:
-        t = await Trader(venue, creds).connect()
-        await t.sign_on()
+        t = await signed_on(venue, creds)
         cl = await t.order(price="1000", qty="0.02")
         ack = await t.report()
         await t.send("G", [(11, "r-1"), (37, ack.get(37)), (41, cl), (38, "0.03"), (40, "2"), (44, "1100"),
@@ -284,7 +278,7 @@ def test_cancel_replace_amends_in_place(kraken_venue_session: Any) -> None:
         await t.send("G", [(11, "r-2"), (41, "r-1"), (38, "0.03"), (40, "1"), (54, "1"), (55, "BTC/USD"),
                            (59, "1"), (60, now_fix())])
         assert fields(await t.expect("j"), 372, 58) == ("G", "EGeneral:Invalid arguments:ordertype")
-        await t.send("F", [(11, "c-9"), (41, "r-1"), (54, "1"), (55, "BTC/USD"), (60, now_fix())])
+        await t.cancel("c-9", orig="r-1")
         assert fields(await t.report(), 11, 41, 150) == ("c-9", "r-1", "4")
         await t.send("H", [(11, "r-1"), (55, "BTC/USD")])
         assert fields(await t.expect("j"), 372, 380) == ("H", "101")
@@ -298,8 +292,7 @@ def test_order_types_tif_and_exec_inst_map_to_kraken(kraken_venue_session: Any) 
     creds = account(venue)
 
     async def body() -> None:
-        t = await Trader(venue, creds).connect()
-        await t.sign_on()
+        t = await signed_on(venue, creds)
         # stop-loss-limit: StopPx is the trigger, Price the limit; waits untriggered
         await t.order(side="2", ord_type="4", price="1000", extra=[(99, "1100")])
         er = await t.report()
@@ -346,10 +339,8 @@ def test_two_fills_in_one_order_report_running_totals(kraken_venue_session: Any)
     taker_creds = account(venue, {"USD": "1000000", "XBT": "10"})
 
     async def body() -> None:
-        maker = await Trader(venue, maker_creds).connect()
-        await maker.sign_on()
-        taker = await Trader(venue, taker_creds).connect()
-        await taker.sign_on()
+        maker = await signed_on(venue, maker_creds)
+        taker = await signed_on(venue, taker_creds)
         top = Decimal(inside_spread(venue))  # one tick under the best ask
         tick = Decimal("0.1")
         px1, px2 = top - 2 * tick, top

@@ -104,11 +104,28 @@ class Trader(FixClient):
         await self.send("D", fields)
         return cl
 
+    async def cancel(self, cl: str, orig: str | None = None, order_id: str | None = None,
+                     symbol: str = "BTC/USD") -> None:
+        """Send an OrderCancelRequest (F) for a buy order named by OrigClOrdID and/or OrderID."""
+        fields: list[tuple[int, Any]] = [(11, cl)]
+        if order_id is not None:
+            fields.append((37, order_id))
+        if orig is not None:
+            fields.append((41, orig))
+        await self.send("F", [*fields, (54, "1"), (55, symbol), (60, now_fix())])
+
     async def report(self, timeout: float = 3.0) -> Msg:
         return await self.expect("8", timeout)
 
     async def reports(self, n: int, timeout: float = 3.0) -> list[Msg]:
         return [await self.report(timeout) for _ in range(n)]
+
+
+async def signed_on(venue: Any, creds: dict[str, Any]) -> Trader:
+    """A Trader connected and logged on with the account's FIX key."""
+    t = await Trader(venue, creds).connect()
+    await t.sign_on()
+    return t
 
 
 def rest_private(venue: Any, creds: dict[str, Any], method: str, **params: Any) -> dict[str, Any]:

@@ -98,9 +98,32 @@ def futures_parts(method: str, endpoint: str, params: dict[str, Any] | None = No
     return FUTURES_V3 + endpoint, query, body
 
 
+# ------------------------------------------------------------------- requests
+def spot_request(creds: dict[str, Any], method: str, params: dict[str, Any] | None = None, *, as_json: bool = False,
+                 body: bytes | None = None, nonce: Any = None, headers: dict[str, str] | None = None,
+                 content_type: str | None = None) -> tuple[str, bytes, dict[str, str]]:
+    """A signed private Spot call's path, body and headers; `body`, `nonce`,
+    `headers` and `content_type` override what a client would send."""
+    path = f"/0/private/{method}"
+    n = next_nonce() if nonce is None else nonce
+    ctype = JSON if as_json else FORM
+    if body is None:
+        body, ctype = spot_body(n, params, as_json=as_json)
+    h = spot_headers(creds, path, str(n), body, content_type or ctype)
+    h.update(headers or {})
+    return path, body, h
+
+
+def futures_request(creds: dict[str, Any], method: str, endpoint: str, params: dict[str, Any] | None,
+                    nonce: str) -> tuple[str, bytes, dict[str, str]]:
+    """A signed Derivatives REST v3 call's path with its query, body and headers ("" nonce: none sent)."""
+    path, query, body = futures_parts(method, endpoint, params)
+    return path + ("?" + query if query else ""), body.encode(), futures_headers(creds, path, query, body, nonce)
+
+
 # ---------------------------------------------------------------- sync clients
-class SpotRest:
-    """Signed Spot REST calls over one keep-alive connection (sync)."""
+class _Client:
+    """One keep-alive httpx connection to `base` (a context manager)."""
 
     def __init__(self, base: str, timeout: float = 10.0) -> None:
         self.base = base
@@ -115,46 +138,30 @@ class SpotRest:
     def close(self) -> None:
         self.http.close()
 
+
+class SpotRest(_Client):
+    """Signed Spot REST calls over one keep-alive connection (sync)."""
+
     def private(self, creds: dict[str, Any], method: str, params: dict[str, Any] | None = None, *,
                 as_json: bool = False, body: bytes | None = None, nonce: Any = None,
                 headers: dict[str, str] | None = None, content_type: str | None = None) -> tuple[int, Any]:
-        """One signed call; `body`, `nonce`, `headers` and `content_type` override what a client would send."""
-        path = f"/0/private/{method}"
-        n = next_nonce() if nonce is None else nonce
-        ctype = JSON if as_json else FORM
-        if body is None:
-            body, ctype = spot_body(n, params, as_json=as_json)
-        h = spot_headers(creds, path, str(n), body, content_type or ctype)
-        h.update(headers or {})
-        r = self.http.post(self.base + path, content=body, headers=h)
+        """One signed call (see `spot_request` for the overrides)."""
+        path, content, h = spot_request(creds, method, params, as_json=as_json, body=body, nonce=nonce,
+                                        headers=headers, content_type=content_type)
+        r = self.http.post(self.base + path, content=content, headers=h)
         return r.status_code, r.json()
 
     def public(self, method: str, **params: Any) -> Any:
         return self.http.get(f"{self.base}/0/public/{method}", params=params).json()
 
 
-class FuturesRest:
+class FuturesRest(_Client):
     """Signed Derivatives REST v3 calls as python-kraken-sdk makes them (sync)."""
-
-    def __init__(self, base: str, timeout: float = 10.0) -> None:
-        self.base = base
-        self.http = httpx.Client(timeout=timeout)
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.http.close()
 
     def signed(self, creds: dict[str, Any], method: str, endpoint: str, params: dict[str, Any] | None = None,
                *, nonce: bool = True) -> tuple[int, Any]:
-        path, query, body = futures_parts(method, endpoint, params)
-        n = str(next_nonce()) if nonce else ""
-        r = self.http.request(method, self.base + path + ("?" + query if query else ""), content=body.encode(),
-                              headers=futures_headers(creds, path, query, body, n))
+        target, body, headers = futures_request(creds, method, endpoint, params, str(next_nonce()) if nonce else "")
+        r = self.http.request(method, self.base + target, content=body, headers=headers)
         return r.status_code, r.json()
 
 
@@ -170,18 +177,15 @@ def ws_token(spot_rest: str, creds: dict[str, Any]) -> str:
 async def spot_call(http: httpx.AsyncClient, base: str, creds: dict[str, Any], method: str,
                     params: dict[str, Any] | None = None, nonce: int | str | None = None) -> Any:
     """One signed Spot REST call (async); the JSON envelope."""
-    path = f"/0/private/{method}"
-    n = str(next_nonce() if nonce is None else nonce)
-    body, ctype = spot_body(n, params)
-    r = await http.post(base + path, content=body, headers=spot_headers(creds, path, n, body, ctype))
+    path, body, headers = spot_request(creds, method, params, nonce=nonce)
+    r = await http.post(base + path, content=body, headers=headers)
     return r.json()
 
 
 async def futures_call(http: httpx.AsyncClient, base: str, creds: dict[str, Any], method: str, endpoint: str,
                        params: dict[str, Any] | None = None, nonce: int | str | None = None) -> Any:
     """One signed Derivatives REST v3 call (async); the JSON reply."""
-    path, query, body = futures_parts(method, endpoint, params)
-    n = str(next_nonce() if nonce is None else nonce)
-    r = await http.request(method, base + path + ("?" + query if query else ""), content=body.encode(),
-                           headers=futures_headers(creds, path, query, body, n))
+    target, body, headers = futures_request(creds, method, endpoint, params,
+                                            str(next_nonce() if nonce is None else nonce))
+    r = await http.request(method, base + target, content=body, headers=headers)
     return r.json()

@@ -575,15 +575,15 @@ class FuturesEngine:
             if lp is None:
                 return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
         if lp is not None and otype not in (MKT, TRAILING_STOP):
-            pu = spec.price_units(lp)
-            if pu is None or pu <= 0 or pu % spec.tick:
+            pu = spec.tick_price(lp)
+            if pu is None:
                 return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
             o.price = pu
         if otype in (STP, TAKE_PROFIT):
             if sp is None:
                 return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
-            su = spec.price_units(sp)
-            if su is None or su <= 0 or su % spec.tick:
+            su = spec.tick_price(sp)
+            if su is None:
                 return None, self._reject(FuturesCode.INVALID_PRICE, spec, cli)
             o.stop_price = su
         if otype in TRIGGER_TYPES:
@@ -660,12 +660,8 @@ class FuturesEngine:
             self._check_triggers(spec)
             return res
         if o.otype == POST and self._crosses(o, o.price):
-            o.state = REJECTED
-            o.error = "POST_WOULD_EXECUTE"
             o.update_reason = "POST_WOULD_EXECUTE_REASON"
-            self._finish(fa, o, None)
-            res.status = FuturesCode.POST_WOULD_EXECUTE
-            res.events.append(RestEvent("REJECT", o.snap(), reason="POST_WOULD_EXECUTE"))
+            self._refuse(fa, o, res, FuturesCode.POST_WOULD_EXECUTE)
             self._history(fa, "OrderRejected", o, reason="post_order_failed_because_it_would_be_filled")
             self._emit(FOrderEvent(o.snap(), "post_order_failed_because_it_would_be_filled", True, self.now_ns, True))
             return res
@@ -673,20 +669,10 @@ class FuturesEngine:
         if o.otype == MKT:
             limit = self._protection(spec, o.side)
             if limit is None:
-                o.state = REJECTED
-                o.error = "IOC_WOULD_NOT_EXECUTE"
-                self._finish(fa, o, None)
-                res.status = FuturesCode.IOC_WOULD_NOT_EXECUTE
-                res.events.append(RestEvent("REJECT", o.snap(), reason="IOC_WOULD_NOT_EXECUTE"))
-                return res
+                return self._refuse(fa, o, res, FuturesCode.IOC_WOULD_NOT_EXECUTE)
             o.price = limit
         if o.otype == FOK and not self._fok_fillable(o, limit):
-            o.state = REJECTED
-            o.error = "IOC_WOULD_NOT_EXECUTE"
-            self._finish(fa, o, None)
-            res.status = FuturesCode.IOC_WOULD_NOT_EXECUTE
-            res.events.append(RestEvent("REJECT", o.snap(), reason="IOC_WOULD_NOT_EXECUTE"))
-            return res
+            return self._refuse(fa, o, res, FuturesCode.IOC_WOULD_NOT_EXECUTE)
         self._register(fa, o)
         # the order as the engine took it: told before its fills, once it is known to stand
         accepted, at = FOrderEvent(o.snap(), ACCEPTED, False, self.now_ns, quiet=True), len(self.events)
@@ -734,6 +720,16 @@ class FuturesEngine:
     def _register(self, fa: FAccount, o: FOrder) -> None:
         self.orders[o.id] = o
         fa.open[o.id] = o
+
+    def _refuse(self, fa: FAccount, o: FOrder, res: OrderResult, code: FuturesCode) -> OrderResult:
+        """A built order the book refuses: closed as rejected, its REJECT event
+        (reason in Kraken's upper-case spelling) in the result."""
+        o.state = REJECTED
+        o.error = code.name
+        self._finish(fa, o, None)
+        res.status = code
+        res.events.append(RestEvent("REJECT", o.snap(), reason=code.name))
+        return res
 
     def _finish(self, fa: FAccount, o: FOrder, reason: str | None) -> None:
         """An order left the live set (filled, cancelled, rejected)."""
@@ -908,19 +904,33 @@ class FuturesEngine:
         self._apply_position(fa, spec, signed, price, fee, "futures trade", exec_id)
         self._house(spec.settle, fee)
         self._touched.add(fa.id)
+        self._record_fill(fa, o, exec_id, qty, price_units, fill_type, fee, taker_otype)
+
+    def _record_fill(
+        self,
+        fa: FAccount,
+        o: FOrder,
+        exec_id: str,
+        qty: int,
+        price_units: int,
+        fill_type: str,
+        fee: int,
+        taker_otype: str,
+    ) -> None:
+        """The account's fill record (numbered in the account's fill sequence) and its event."""
         fa.fill_seq += 1
         rec = FillRec(
             self.ids.uuid(),
             exec_id,
             fa.id,
             o.snap(),
-            spec,
+            o.spec,
             o.side,
             qty,
             price_units,
             fill_type,
             fee,
-            spec.settle,
+            o.spec.settle,
             self.now_ns,
             fa.fill_seq,
             taker_otype,
@@ -1157,75 +1167,71 @@ class FuturesEngine:
         self._arm()
         return self._edit(self.fa(account_id), req)
 
+    def _edit_terms(self, fa: FAccount, o: FOrder, req: FuturesEditRequest) -> tuple[int, int | None, int | None]:
+        """The edited quantity, limit and stop price, or FuturesError with the
+        reason Kraken gives for refusing the edit."""
+        if self.status in ("maintenance", "cancel_only"):
+            raise FuturesError(FuturesCode.MARKET_SUSPENDED)
+        spec = o.spec
+        new_qty = o.qty
+        if req.size is not None:
+            units = spec.size_units(req.size) if isinstance(req.size, Decimal) else None
+            if units is None or units <= 0:
+                raise FuturesError(FuturesCode.INVALID_SIZE)
+            new_qty = units if req.absolute_size else o.filled + units
+            if new_qty <= o.filled:
+                raise FuturesError(FuturesCode.INVALID_SIZE)
+        new_price = o.price
+        if req.limit_price is not None:
+            if o.otype == TRAILING_STOP:
+                raise FuturesError(FuturesCode.CANNOT_EDIT_LIMIT_PRICE_OF_TRAILING_STOP)
+            new_price = self._tick_price(spec, req.limit_price)
+        new_stop = o.stop_price
+        if req.stop_price is not None:
+            if not o.is_trigger:
+                raise FuturesError(FuturesCode.ORDER_FOR_EDIT_NOT_A_STOP)
+            if o.otype == TRAILING_STOP:
+                raise FuturesError(FuturesCode.CANNOT_EDIT_TRIGGER_PRICE_OF_TRAILING_STOP)
+            new_stop = self._tick_price(spec, req.stop_price)
+        dev = req.trail_deviation
+        if dev is not None and o.otype == TRAILING_STOP and (not isinstance(dev, Decimal) or dev <= 0):
+            raise FuturesError(FuturesCode.INVALID_PRICE)
+        if o.state == OPEN and o.otype == POST and new_price is not None and new_price != o.price:
+            probe = FOrder("", fa.id, spec, o.side, POST, 1)
+            if self._crosses(probe, new_price):
+                raise FuturesError(FuturesCode.POST_WOULD_EXECUTE)
+        if o.reduce_only and new_qty > o.qty:
+            cap = self._reducible(fa, spec, o.side)
+            if cap <= 0:
+                raise FuturesError(FuturesCode.WOULD_NOT_REDUCE_POSITION)
+            new_qty = min(new_qty, o.filled + cap)
+        elif new_qty > o.qty and not self._funds_ok(fa, spec, o.side, new_qty - o.qty):
+            raise FuturesError(FuturesCode.INSUFFICIENT_AVAILABLE_FUNDS)
+        return new_qty, new_price, new_stop
+
+    @staticmethod
+    def _tick_price(spec: ContractSpec, d: Decimal) -> int:
+        units = spec.tick_price(d)
+        if units is None:
+            raise FuturesError(FuturesCode.INVALID_PRICE)
+        return units
+
     def _edit(self, fa: FAccount, req: FuturesEditRequest) -> OrderResult:
         cli = req.cl_ord_id
         o = self._find(fa, req.order_id, cli)
         res = OrderResult(FuturesCode.EDITED, req.order_id or (o.id if o else None), cli, [], received_ns=self.now_ns)
-        pb = req.deadline_ns
-        if pb and self.now_ns > pb:
-            res.status = FuturesCode.WOULD_PROCESS_AFTER_SPECIFIED_TIME
-            return res
-        if o is None or not o.is_live:
-            res.status = FuturesCode.ORDER_FOR_EDIT_NOT_FOUND
-            return res
-        res.order_id, res.cl_ord_id, res.spec = o.id, o.cl_ord_id, o.spec
-        if self.status in ("maintenance", "cancel_only"):
-            res.status = FuturesCode.MARKET_SUSPENDED
+        try:
+            if req.deadline_ns and self.now_ns > req.deadline_ns:
+                raise FuturesError(FuturesCode.WOULD_PROCESS_AFTER_SPECIFIED_TIME)
+            if o is None or not o.is_live:
+                raise FuturesError(FuturesCode.ORDER_FOR_EDIT_NOT_FOUND)
+            res.order_id, res.cl_ord_id, res.spec = o.id, o.cl_ord_id, o.spec
+            new_qty, new_price, new_stop = self._edit_terms(fa, o, req)
+        except FuturesError as exc:
+            res.status = exc.code
             return res
         spec = o.spec
-        size, lp, sp = req.size, req.limit_price, req.stop_price
         dev, unit = req.trail_deviation, req.trail_unit
-        new_qty = o.qty
-        if size is not None:
-            units = spec.size_units(size) if isinstance(size, Decimal) else None
-            if units is None or units <= 0:
-                res.status = FuturesCode.INVALID_SIZE
-                return res
-            new_qty = units if req.absolute_size else o.filled + units
-            if new_qty <= o.filled:
-                res.status = FuturesCode.INVALID_SIZE
-                return res
-        new_price = o.price
-        if lp is not None:
-            if o.otype == TRAILING_STOP:
-                res.status = FuturesCode.CANNOT_EDIT_LIMIT_PRICE_OF_TRAILING_STOP
-                return res
-            pu = spec.price_units(lp)
-            if pu is None or pu <= 0 or pu % spec.tick:
-                res.status = FuturesCode.INVALID_PRICE
-                return res
-            new_price = pu
-        new_stop = o.stop_price
-        if sp is not None:
-            if not o.is_trigger:
-                res.status = FuturesCode.ORDER_FOR_EDIT_NOT_A_STOP
-                return res
-            if o.otype == TRAILING_STOP:
-                res.status = FuturesCode.CANNOT_EDIT_TRIGGER_PRICE_OF_TRAILING_STOP
-                return res
-            su = spec.price_units(sp)
-            if su is None or su <= 0 or su % spec.tick:
-                res.status = FuturesCode.INVALID_PRICE
-                return res
-            new_stop = su
-        if dev is not None and o.otype == TRAILING_STOP:
-            if not isinstance(dev, Decimal) or dev <= 0:
-                res.status = FuturesCode.INVALID_PRICE
-                return res
-        if o.state == OPEN and o.otype == POST and new_price is not None and new_price != o.price:
-            probe = FOrder("", fa.id, spec, o.side, POST, 1)
-            if self._crosses(probe, new_price):
-                res.status = FuturesCode.POST_WOULD_EXECUTE
-                return res
-        if o.reduce_only and new_qty > o.qty:
-            cap = self._reducible(fa, spec, o.side)
-            if cap <= 0:
-                res.status = FuturesCode.WOULD_NOT_REDUCE_POSITION
-                return res
-            new_qty = min(new_qty, o.filled + cap)
-        elif new_qty > o.qty and not self._funds_ok(fa, spec, o.side, new_qty - o.qty):
-            res.status = FuturesCode.INSUFFICIENT_AVAILABLE_FUNDS
-            return res
         old = o.snap()
         if o.state == OPEN:
             moved = new_price != o.price
@@ -1518,25 +1524,7 @@ class FuturesEngine:
             o.price = price_units
             o.state = FILLED
             o.created_ns = o.updated_ns = o.closed_ns = self.now_ns
-            fa.fill_seq += 1
-            rec = FillRec(
-                self.ids.uuid(),
-                exec_id,
-                fa.id,
-                o.snap(),
-                spec,
-                side,
-                qty,
-                price_units,
-                "liquidation",
-                lfee,
-                spec.settle,
-                self.now_ns,
-                fa.fill_seq,
-                "liquidation",
-            )
-            fa.fills.append(rec)
-            self._emit(FFillEvent(rec))
+            self._record_fill(fa, o, exec_id, qty, price_units, "liquidation", lfee, "liquidation")
             seq = self.trade_seq[sym] + 1
             self.trade_seq[sym] = seq
             trade = TradeRec(

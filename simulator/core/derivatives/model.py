@@ -96,6 +96,13 @@ class ContractSpec:
             return None
         return int(scaled)
 
+    def tick_price(self, d: Decimal) -> int | None:
+        """A limit or stop price in units, or None unless it is positive and on the tick."""
+        units = self.price_units(d)
+        if units is None or units <= 0 or units % self.tick:
+            return None
+        return units
+
     def price_dec(self, units: int) -> Decimal:
         return Decimal(units).scaleb(-self.pdp)
 

@@ -14,9 +14,8 @@ from collections import deque
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from ..book import Level
 from ..digest import field_names
-from ..state import Deferred, Table, dec, enc
+from ..state import Deferred, Table, book_rec, dec, enc, held, load_book
 from .model import FAccount, FillRec, FOrder, HistoryEvent, LogEntry, MarginAccount, OSnap, Position, TradeRec
 
 if TYPE_CHECKING:
@@ -78,10 +77,6 @@ def _account_rec(fa: FAccount, out: _Out) -> tuple[dict[str, Any], Any]:
     return live, later
 
 
-def _book_rec(levels: dict[int, Level], out: _Out) -> list[Any]:
-    return [[lvl.price, lvl.visible, lvl.count, [out.orders.ref(o) for o in lvl.live()]] for lvl in levels.values()]
-
-
 def to_state(eng: FuturesEngine) -> dict[str, Any]:
     """Live state (open and trigger orders, books, positions, money, prices,
     timers) as records now; history (finished orders, fills, logs, order
@@ -95,8 +90,7 @@ def to_state(eng: FuturesEngine) -> dict[str, Any]:
         "now_ns": eng.now_ns,
         "status": eng.status,
         "accounts": [live for live, _ in accounts],
-        "books": {s: {"bids": _book_rec(b.bids.levels, out), "asks": _book_rec(b.asks.levels, out)}
-                  for s, b in eng.books.items()},
+        "books": {s: book_rec(b, out.orders) for s, b in eng.books.items()},
         "triggers": {s: [ref(o) for o in lst] for s, lst in eng.triggers.items()},
         "trade_seq": dict(eng.trade_seq),
         "last": enc(eng.last),
@@ -119,10 +113,8 @@ def to_state(eng: FuturesEngine) -> dict[str, Any]:
     state["live_orders"] = [_order_rec(o, names) for o in out.orders.objs]
     live = len(out.orders.objs)
     everything = list(eng.orders.values())
-    trades = {s: list(lst) for s, lst in eng.trades.items()}
-    mark_samples = {s: list(v) for s, v in eng.mark_samples.items()}
-    index_samples = {s: list(v) for s, v in eng.index_samples.items()}
-    funding_history = {s: list(v) for s, v in eng.funding_history.items()}
+    trades, mark_samples = held(eng.trades), held(eng.mark_samples)
+    index_samples, funding_history = held(eng.index_samples), held(eng.funding_history)
 
     def history() -> dict[str, Any]:
         hist: dict[str, Any] = {
@@ -195,15 +187,7 @@ def from_state(eng: FuturesEngine, state: dict[str, Any]) -> None:
     eng.status = state["status"]
     eng.orders = {orders[i].id: orders[i] for i in hist["orders_by_id"]}
     for sym, b in state["books"].items():
-        book = eng.books[sym]
-        for bs, levels in ((book.bids, b["bids"]), (book.asks, b["asks"])):
-            bs.levels.clear()
-            for price, visible, count, ids in levels:
-                lvl = Level(price)
-                lvl.orders.extend(orders[i] for i in ids)
-                lvl.visible, lvl.count = visible, count
-                bs.levels[bs.key(price)] = lvl
-            bs.keys = sorted(bs.levels)
+        load_book(eng.books[sym], b, orders)
     eng.triggers = {s: [orders[i] for i in lst] for s, lst in state["triggers"].items()}
     tmax = eng.config.trades_max
     eng.trades = {

@@ -21,19 +21,20 @@ from simulator.core.commands import FuturesCancelRequest, FuturesEditRequest, Fu
 from simulator.core.derivatives.errors import NOT_FOUND, FuturesCode, refusal
 from simulator.core.derivatives.events import ACCEPTED, EDIT_ACCEPTED
 from simulator.core.errors import EngineError
-from simulator.core.numbers import BALANCE_DP, plain
+from simulator.core.numbers import plain
 from simulator.core.orders import Origin
 from simulator.gateways.fix import business_tags as F
 from simulator.gateways.fix.business_tags import COD_REASON, BusinessReject, ExecType, OrdStatus
-from simulator.gateways.fix.codec import Msg, fix_timestamp
+from simulator.gateways.fix.codec import Msg
 from simulator.gateways.fix.orders import (
     alloc_account,
     exec_inst,
+    find_order,
     permission_denied,
     unknown_order,
     valid_until,
 )
-from simulator.gateways.fix.render import OrderTrack
+from simulator.gateways.fix.render import OrderTrack, fill_fields, report_head, report_msg
 from simulator.gateways.fix.tags import BusinessRejectReason as R
 
 if TYPE_CHECKING:
@@ -117,31 +118,14 @@ class FuturesOrders:
         self.application.request = req
         return req
 
-    def _mine(self, conn: FixConn, o: Any) -> Any:
-        if o is None:
-            return None
-        if o.account_id == conn.account_id:
-            return o
-        acct = self.application.rt.venue.accounts.get(o.account_id)
-        return o if acct is not None and acct.parent_id == conn.account_id else None
-
     def find(self, conn: FixConn, msg: Msg, cl_tag: int = F.ORIG_CL_ORD_ID) -> Any:
         eng = self.engine
-        order_id = msg.get(F.ORDER_ID)
-        if order_id is not None:
-            return self._mine(conn, eng.orders.get(order_id))
-        cl = msg.get(cl_tag)
-        if cl is None:
-            raise F.missing(cl_tag)
-        tracked = self.application.aliases.get((conn.account_id, cl))
-        if tracked is not None:
-            return self._mine(conn, eng.orders.get(tracked))
-        fa = eng.state.get(conn.account_id)
-        if fa is not None:
-            for o in fa.open.values():
-                if o.cl_ord_id == cl:
-                    return o
-        return None
+
+        def open_by_cl_ord_id(cl: str) -> Any:
+            fa = eng.state.get(conn.account_id)
+            return next((o for o in fa.open.values() if o.cl_ord_id == cl), None) if fa is not None else None
+
+        return find_order(self.application, conn, msg, cl_tag, eng.orders, open_by_cl_ord_id)
 
     # ---------------------------------------------------------------- D
     def new_order(self, conn: FixConn, msg: Msg, symbol: str) -> None:
@@ -332,21 +316,10 @@ class FuturesOrders:
     ) -> Msg:
         spec = o.spec
         cl = cl_override if cl_override is not None else (track.cl_ord_id if track is not None else o.cl_ord_id)
-        body: list[tuple[int, str]] = [(F.ORDER_ID, o.id)]
-        if cl is not None:
-            body.append((F.CL_ORD_ID, cl))
-        if orig is not None:
-            body.append((F.ORIG_CL_ORD_ID, orig))
         limit = o.price if o.otype != "mkt" and not (o.otype in TRIGGER_TYPES and o.market) else None
-        body += [
-            (F.EXEC_ID, self.application.next_exec_id()),
-            (F.EXEC_TYPE, exec_type),
-            (F.ORD_STATUS, status),
-            (F.SYMBOL, track.symbol if track is not None and track.symbol else spec.symbol),
-            (F.SIDE, F.SIDE_CODES[o.side]),
-            (F.ORDER_QTY, num(spec.size_dec(o.qty))),
-            (F.ORD_TYPE, fut_ord_type(o.otype, limit is not None, o.triggered)),
-        ]
+        symbol = track.symbol if track is not None and track.symbol else spec.symbol
+        body = report_head(o.id, cl, orig, self.application.next_exec_id(), exec_type, status, symbol, o.side,
+                           num(spec.size_dec(o.qty)), fut_ord_type(o.otype, limit is not None, o.triggered))
         if limit is not None:
             body.append((F.PRICE, num(spec.price_dec(limit))))
         if o.otype in TRIGGER_TYPES and o.stop_price is not None:
@@ -355,28 +328,18 @@ class FuturesOrders:
         insts = ["s"] + (["P"] if o.otype == "post" else []) + (["E"] if o.reduce_only else [])
         body.append((F.EXEC_INST, " ".join(insts)))
         if fill is not None:
-            body += [
-                (F.LAST_QTY, num(spec.size_dec(fill.qty))),
-                (F.LAST_PX, num(spec.price_dec(fill.price))),
-                (F.SECONDARY_EXEC_ID, str(trade_id) if trade_id is not None else fill.exec_id),
-                (F.LAST_LIQUIDITY_IND, "1" if fill.fill_type == "maker" else "2"),
-                (F.COMMISSION, plain(Decimal(fill.fee).scaleb(-BALANCE_DP))),
-                (F.COMM_TYPE, "3"),
-            ]
-            asset = self.application.rt.venue.instruments.assets.get(fill.fee_asset)
-            body.append((F.COMM_CURRENCY, asset.altname if asset is not None else fill.fee_asset))
+            body += fill_fields(
+                self.application.rt.venue.instruments,
+                num(spec.size_dec(fill.qty)),
+                num(spec.price_dec(fill.price)),
+                str(trade_id) if trade_id is not None else fill.exec_id,
+                fill.fill_type == "maker",
+                fill.fee,
+                fill.fee_asset,
+            )
         leaves = 0 if terminal else max(o.qty - cum, 0)
-        body += [
-            (F.LEAVES_QTY, num(spec.size_dec(leaves))),
-            (F.CUM_QTY, num(spec.size_dec(cum))),
-            (F.AVG_PX, num(spec.price_dec(o.avg_price))),
-            (F.TRANSACT_TIME, fix_timestamp(ts)),
-        ]
-        if text:
-            body.append((F.TEXT, text))
-        if extra:
-            body += extra
-        return Msg([(35, "8"), *body])
+        return report_msg(body, num(spec.size_dec(leaves)), num(spec.size_dec(cum)), num(spec.price_dec(o.avg_price)),
+                          ts, text, extra)
 
     # ----------------------------------------------------------------- bus
     def on_entry(self, entry: JournalEntry) -> None:
@@ -388,12 +351,14 @@ class FuturesOrders:
         for ev in entry.events:
             if getattr(ev, "kind", "") == "futures_trade":
                 trade_ids[ev.trade.uid] = ev.trade.trade_id
+        # the quiet steps of order entry (an order taken, an edit applied) have their own handlers
+        on_order = {ACCEPTED: self._accepted, EDIT_ACCEPTED: self._edit_accepted}
         for ev in entry.events:
             kind = getattr(ev, "kind", "")
             if kind == "futures_fill":
                 self._on_fill(ev.fill, trade_ids.get(ev.fill.exec_id))
             elif kind == "futures_order":
-                self._on_order(ev, req, entry)
+                on_order.get(ev.reason, self._on_order)(ev, req)
 
     def _is_own(self, o: Any, req: Request | None) -> bool:
         """Is this the order the FIX request being submitted placed or edits?"""
@@ -451,15 +416,9 @@ class FuturesOrders:
             self.application.send(owner, self.report(o, track, ExecType.REPLACED, OrdStatus.REPLACED, o.filled, ts=ev.ts,
                                              terminal=False))
 
-    def _on_order(self, ev: Any, req: Request | None, entry: JournalEntry) -> None:
+    def _on_order(self, ev: Any, req: Request | None) -> None:
         o = ev.order
         reason = ev.reason
-        if reason == ACCEPTED:
-            self._accepted(ev, req)
-            return
-        if reason == EDIT_ACCEPTED:
-            self._edit_accepted(ev, req)
-            return
         track = self.application.tracks.get(o.id)
         owner = self.application.handle_for(track.owner) if track is not None else None
         requester = None

@@ -9,8 +9,9 @@ here: the engine's events come back through the bus as ExecutionReports.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from simulator.core import validation
 from simulator.core.accounts import CANCEL_ORDERS, CREATE_ORDERS
@@ -19,6 +20,7 @@ from simulator.core.commands import AmendRequest, OrderRequest, PriceIn
 from simulator.core.errors import Reject
 from simulator.core.events import OrderEvent
 from simulator.core.instruments import SpotPair
+from simulator.core.margin import flag_leverage
 from simulator.core.orders import (
     LIMIT,
     LIMIT_AFTER_TRIGGER,
@@ -37,6 +39,14 @@ from simulator.gateways.fix.tags import BusinessRejectReason as R
 if TYPE_CHECKING:
     from simulator.core.venue import Venue
     from simulator.gateways.fix.kraken_application import FixConn, KrakenFixApplication
+
+
+class _Owned(Protocol):
+    @property
+    def account_id(self) -> str: ...
+
+
+OrderT = TypeVar("OrderT", bound=_Owned)
 
 MAX_EXPIRE_NS = 31 * 86_400 * NS_PER_S  # ExpireTime at most a month ahead
 EXEC_INST_SPOT = frozenset({"E", "P", "v", "f", "q"})
@@ -146,7 +156,7 @@ def order_request(msg: Msg, pair: SpotPair, cl_ord_id: str, now_ns: int) -> Orde
         start_ns=start if start > now_ns else 0,
         expire_ns=expire_ns,
         deadline_ns=deadline,
-        leverage="1" if leverage == "1" else None,
+        leverage=str(flag_leverage(pair, side)) if leverage == "1" else None,  # 5001=1: margin on
     )
 
 
@@ -164,6 +174,39 @@ def alloc_account(venue: Venue, conn: FixConn, msg: Msg) -> str:
     if acct is None or acct.parent_id != conn.account_id:
         raise permission_denied()
     return acct.id
+
+
+def find_order(
+    application: KrakenFixApplication,
+    conn: FixConn,
+    msg: Msg,
+    cl_tag: int,
+    orders: Mapping[str, OrderT],
+    by_cl_ord_id: Callable[[str], OrderT | None],
+) -> OrderT | None:
+    """The order a cancel/replace/status names, in either market: OrderID (37)
+    wins over the ClOrdID (fix.md §6.3); ClOrdIDs resolve through the replace
+    chain first, then through the engine's own client ids (`by_cl_ord_id`)."""
+    order_id = msg.get(F.ORDER_ID)
+    if order_id is not None:
+        return _mine(application.rt.venue, conn, orders.get(order_id))
+    cl = msg.get(cl_tag)
+    if cl is None:
+        raise F.missing(cl_tag)
+    tracked = application.aliases.get((conn.account_id, cl))
+    if tracked is not None:
+        return _mine(application.rt.venue, conn, orders.get(tracked))
+    return by_cl_ord_id(cl)
+
+
+def _mine(venue: Venue, conn: FixConn, o: OrderT | None) -> OrderT | None:
+    """The order if it belongs to the logged-on account (or one of its subaccounts)."""
+    if o is None:
+        return None
+    if o.account_id == conn.account_id:
+        return o
+    acct = venue.accounts.get(o.account_id)
+    return o if acct is not None and acct.parent_id == conn.account_id else None
 
 
 class SpotOrders:
@@ -202,29 +245,11 @@ class SpotOrders:
         venue.spot_seq.submit("add_order", origin, {"account_id": account, "req": req})
 
     # ------------------------------------------------------------ lookups
-    def _mine(self, conn: FixConn, o: Order | None) -> Order | None:
-        """The order if it belongs to the logged-on account (or one of its subaccounts)."""
-        if o is None:
-            return None
-        if o.account_id == conn.account_id:
-            return o
-        acct = self.venue.accounts.get(o.account_id)
-        return o if acct is not None and acct.parent_id == conn.account_id else None
-
     def find(self, conn: FixConn, msg: Msg, cl_tag: int = F.ORIG_CL_ORD_ID) -> Order | None:
-        """OrderID (37) wins over the ClOrdID (fix.md §6.3); ClOrdIDs resolve through
-        the replace chain first, then the engine's own client ids."""
         spot = self.venue.spot
-        order_id = msg.get(F.ORDER_ID)
-        if order_id is not None:
-            return self._mine(conn, spot.orders.get(order_id))
-        cl = msg.get(cl_tag)
-        if cl is None:
-            raise F.missing(cl_tag)
-        tracked = self.application.aliases.get((conn.account_id, cl))
-        if tracked is not None:
-            return self._mine(conn, spot.orders.get(tracked))
-        return spot.cl_ids.get((conn.account_id, cl))
+        return find_order(
+            self.application, conn, msg, cl_tag, spot.orders, lambda cl: spot.cl_ids.get((conn.account_id, cl))
+        )
 
     # ---------------------------------------------------------------- F
     def cancel(self, conn: FixConn, msg: Msg) -> None:

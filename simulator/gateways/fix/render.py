@@ -67,20 +67,8 @@ def spot_report(
     o = ev.order
     pair = o.pair
     pdp, ldp = pair.pair_decimals, pair.lot_decimals
-    body: list[tuple[int, str]] = [(F.ORDER_ID, o.id)]
-    if cl_ord_id is not None:
-        body.append((F.CL_ORD_ID, cl_ord_id))
-    if orig_cl_ord_id is not None:
-        body.append((F.ORIG_CL_ORD_ID, orig_cl_ord_id))
-    body += [
-        (F.EXEC_ID, exec_id),
-        (F.EXEC_TYPE, exec_type),
-        (F.ORD_STATUS, status),
-        (F.SYMBOL, symbol),
-        (F.SIDE, F.SIDE_CODES[o.side]),
-        (F.ORDER_QTY, fmt_units(ev.qty, ldp)),
-        (F.ORD_TYPE, ord_type_code(o, ev.triggered)),
-    ]
+    body = report_head(o.id, cl_ord_id, orig_cl_ord_id, exec_id, exec_type, status, symbol, o.side,
+                       fmt_units(ev.qty, ldp), ord_type_code(o, ev.triggered))  # fmt: skip
     if o.price is not None:
         body.append((F.PRICE, fmt_units(o.price, pdp)))
     if o.ordertype in TRIGGERED_TYPES and o.trigger_price is not None:
@@ -90,27 +78,82 @@ def spot_report(
         body.append((F.EXPIRE_TIME, fix_timestamp(o.expire_ns)[:17]))
     if o.start_ns:
         body.append((F.EFFECTIVE_TIME, fix_timestamp(o.start_ns)))
-    if o.post_only:
-        body.append((F.EXEC_INST, "P"))
+    insts = " ".join(x for x, on in (("E", o.reduce_only), ("P", o.post_only)) if on)
+    if insts:
+        body.append((F.EXEC_INST, insts))
     if o.display:
         body.append((F.DISPLAY_QTY, fmt_units(o.display, ldp)))
     fill = ev.fill
     if fill is not None:
-        body += [
-            (F.LAST_QTY, fmt_units(fill.qty, ldp)),
-            (F.LAST_PX, fmt_units(fill.price, pdp)),
-            (F.SECONDARY_EXEC_ID, str(fill.trade_id)),
-            (F.LAST_LIQUIDITY_IND, "1" if fill.maker else "2"),
-            (F.COMMISSION, plain(Decimal(fill.fee).scaleb(-BALANCE_DP))),
-            (F.COMM_TYPE, "3"),
-        ]
-        asset = instruments.assets.get(fill.fee_asset)
-        body.append((F.COMM_CURRENCY, asset.altname if asset is not None else fill.fee_asset))
+        body += fill_fields(instruments, fmt_units(fill.qty, ldp), fmt_units(fill.price, pdp), str(fill.trade_id),
+                            fill.maker, fill.fee, fill.fee_asset)  # fmt: skip
     leaves = 0 if ev.status in TERMINAL else max(ev.qty - ev.filled, 0)
+    return report_msg(body, fmt_units(leaves, ldp), fmt_units(ev.filled, ldp), fmt_units(ev.avg_price_units(), pdp),
+                      ts, text, extra)  # fmt: skip
+
+
+# The parts every ExecutionReport shares, Spot and derivatives alike: the two
+# markets differ only in how they write their numbers (fields in FIX 4.4 order).
+def report_head(
+    order_id: str,
+    cl_ord_id: str | None,
+    orig_cl_ord_id: str | None,
+    exec_id: str,
+    exec_type: str,
+    status: str,
+    symbol: str,
+    side: str,
+    qty: str,
+    ord_type: str,
+) -> list[tuple[int, str]]:
+    """Which order, which report, and the order's terms."""
+    body: list[tuple[int, str]] = [(F.ORDER_ID, order_id)]
+    if cl_ord_id is not None:
+        body.append((F.CL_ORD_ID, cl_ord_id))
+    if orig_cl_ord_id is not None:
+        body.append((F.ORIG_CL_ORD_ID, orig_cl_ord_id))
     body += [
-        (F.LEAVES_QTY, fmt_units(leaves, ldp)),
-        (F.CUM_QTY, fmt_units(ev.filled, ldp)),
-        (F.AVG_PX, fmt_units(ev.avg_price_units(), pdp)),
+        (F.EXEC_ID, exec_id),
+        (F.EXEC_TYPE, exec_type),
+        (F.ORD_STATUS, status),
+        (F.SYMBOL, symbol),
+        (F.SIDE, F.SIDE_CODES[side]),
+        (F.ORDER_QTY, qty),
+        (F.ORD_TYPE, ord_type),
+    ]
+    return body
+
+
+def fill_fields(
+    instruments: InstrumentRegistry, qty: str, px: str, trade_id: str, maker: bool, fee: int, fee_asset: str
+) -> list[tuple[int, str]]:
+    """The fill a report tells of; the fee in the ledger's scale, its asset by altname."""
+    asset = instruments.assets.get(fee_asset)
+    return [
+        (F.LAST_QTY, qty),
+        (F.LAST_PX, px),
+        (F.SECONDARY_EXEC_ID, trade_id),
+        (F.LAST_LIQUIDITY_IND, "1" if maker else "2"),
+        (F.COMMISSION, plain(Decimal(fee).scaleb(-BALANCE_DP))),
+        (F.COMM_TYPE, "3"),
+        (F.COMM_CURRENCY, asset.altname if asset is not None else fee_asset),
+    ]
+
+
+def report_msg(
+    body: list[tuple[int, str]],
+    leaves: str,
+    cum: str,
+    avg_px: str,
+    ts: int,
+    text: str | None,
+    extra: list[tuple[int, str]] | None,
+) -> Msg:
+    """The ExecutionReport: `body`, then the quantities, the time, the text and any extra fields."""
+    body += [
+        (F.LEAVES_QTY, leaves),
+        (F.CUM_QTY, cum),
+        (F.AVG_PX, avg_px),
         (F.TRANSACT_TIME, fix_timestamp(ts)),
     ]
     if text:

@@ -197,10 +197,7 @@ def leverage_get(ctx: Ctx) -> dict[str, Any]:
 
 
 def leverage_put(ctx: Ctx) -> dict[str, Any]:
-    spec = _spec(ctx, ctx.params.required("symbol"))
-    lev = ctx.params.decimal("maxLeverage")
-    ctx.submit("set_leverage", {"account_id": ctx.account_id, "symbol": spec.symbol, "max_leverage": lev})
-    return {}
+    return _put_preference(ctx, "set_leverage", "max_leverage", lambda: ctx.params.decimal("maxLeverage"))
 
 
 def pnl_get(ctx: Ctx) -> dict[str, Any]:
@@ -209,9 +206,13 @@ def pnl_get(ctx: Ctx) -> dict[str, Any]:
 
 
 def pnl_put(ctx: Ctx) -> dict[str, Any]:
+    return _put_preference(ctx, "set_pnl_pref", "currency", lambda: ctx.params.required("pnlPreference"))
+
+
+def _put_preference(ctx: Ctx, command: str, field: str, value: Callable[[], Any]) -> dict[str, Any]:
+    """A per-contract preference: the contract is checked before the value is read."""
     spec = _spec(ctx, ctx.params.required("symbol"))
-    cur = ctx.params.required("pnlPreference")
-    ctx.submit("set_pnl_pref", {"account_id": ctx.account_id, "symbol": spec.symbol, "currency": cur})
+    ctx.submit(command, {"account_id": ctx.account_id, "symbol": spec.symbol, field: value()})
     return {}
 
 

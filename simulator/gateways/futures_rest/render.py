@@ -162,17 +162,16 @@ def rest_event(ev: RestEvent) -> dict[str, Any]:
     return {"type": ev.type}
 
 
+TRIGGER_TYPE = {STP: "stop", TAKE_PROFIT: "take_profit", TRAILING_STOP: "trailing_stop"}
+
+
 def open_order(o: OSnap) -> dict[str, Any]:
     """GET /openorders entry."""
     s = o.spec
-    if o.is_trigger:
-        otype = {STP: "stop", TAKE_PROFIT: "take_profit", TRAILING_STOP: "trailing_stop"}[o.otype]
-    else:
-        otype = "lmt"
     d: dict[str, Any] = {"order_id": o.id}
     if o.cl_ord_id is not None:
         d["cliOrdId"] = o.cl_ord_id
-    d.update({"symbol": s.symbol, "side": o.side, "orderType": otype})
+    d.update({"symbol": s.symbol, "side": o.side, "orderType": TRIGGER_TYPE[o.otype] if o.is_trigger else "lmt"})
     if o.price is not None:
         d["limitPrice"] = price(s, o.price)
     if o.is_trigger:
@@ -195,10 +194,6 @@ def open_order(o: OSnap) -> dict[str, Any]:
 def ws_order(o: OSnap) -> dict[str, Any]:
     """WS open_orders order object (qty is the unfilled size)."""
     s = o.spec
-    if o.is_trigger:
-        wtype = {STP: "stop", TAKE_PROFIT: "take_profit", TRAILING_STOP: "trailing_stop"}[o.otype]
-    else:
-        wtype = "limit"
     d: dict[str, Any] = {
         "instrument": s.symbol,
         "time": ms(o.created_ns),
@@ -209,10 +204,10 @@ def ws_order(o: OSnap) -> dict[str, Any]:
     if not (o.is_trigger and o.otype == TRAILING_STOP):
         d["limit_price"] = price(s, o.price) if o.price is not None else Decimal(0)
     d["stop_price"] = price(s, o.stop_price) if (o.is_trigger and o.stop_price is not None) else Decimal(0)
-    d["type"] = wtype
+    d["type"] = TRIGGER_TYPE[o.otype] if o.is_trigger else "limit"
     d["order_id"] = o.id
     if o.cl_ord_id is not None:
-        d["cl_ord_id"] = o.cl_ord_id
+        d["cli_ord_id"] = o.cl_ord_id
     d["direction"] = 0 if o.side == BUY else 1
     d["reduce_only"] = o.reduce_only
     if o.is_trigger:
@@ -267,7 +262,7 @@ def ws_fill(eng: FuturesEngine, f: FillRec, with_cli: bool) -> dict[str, Any]:
         "order_id": f.order.id,
     }
     if with_cli and f.order.cl_ord_id is not None:
-        d["cl_ord_id"] = f.order.cl_ord_id
+        d["cli_ord_id"] = f.order.cl_ord_id
     d.update(
         {
             "fill_id": f.fill_id,
@@ -479,14 +474,8 @@ def instrument_json(eng: FuturesEngine, spec: ContractSpec) -> dict[str, Any]:
     d["tickSize"] = raw_num(raw.get("tickSize"))
     d["contractSize"] = raw_num(raw.get("contractSize", 1))
     d["tradeable"] = spec.tradeable
-    if raw.get("impactMidSize") is not None:
-        d["impactMidSize"] = raw_num(raw["impactMidSize"])
-    if raw.get("maxPositionSize") is not None:
-        d["maxPositionSize"] = raw_num(raw["maxPositionSize"])
-    if raw.get("openingDate"):
-        d["openingDate"] = raw["openingDate"]
-    if raw.get("lastTradingTime"):
-        d["lastTradingTime"] = raw["lastTradingTime"]
+    _set_numbers(d, raw, "impactMidSize", "maxPositionSize")
+    _set_texts(d, raw, "openingDate", "lastTradingTime")
     levels = []
     for m in raw.get("marginLevels", []):
         lv: dict[str, Any] = {}
@@ -499,16 +488,11 @@ def instrument_json(eng: FuturesEngine, spec: ContractSpec) -> dict[str, Any]:
         levels.append(lv)
     d["marginLevels"] = levels
     if spec.perpetual:
-        if raw.get("fundingRateCoefficient") is not None:
-            d["fundingRateCoefficient"] = raw_num(raw["fundingRateCoefficient"])
-        if raw.get("maxRelativeFundingRate") is not None:
-            d["maxRelativeFundingRate"] = raw_num(raw["maxRelativeFundingRate"])
-    if raw.get("isin"):
-        d["isin"] = raw["isin"]
+        _set_numbers(d, raw, "fundingRateCoefficient", "maxRelativeFundingRate")
+    _set_texts(d, raw, "isin")
     d["contractValueTradePrecision"] = int(raw.get("contractValueTradePrecision", 0) or 0)
     d["postOnly"] = eng.status == "post_only" or bool(raw.get("postOnly", False))
-    if raw.get("feeScheduleUid"):
-        d["feeScheduleUid"] = raw["feeScheduleUid"]
+    _set_texts(d, raw, "feeScheduleUid")
     d["mtf"] = bool(raw.get("mtf", False))
     d["base"] = raw.get("base", spec.contract.base)
     d["quote"] = raw.get("quote", spec.contract.quote)
@@ -517,6 +501,20 @@ def instrument_json(eng: FuturesEngine, spec: ContractSpec) -> dict[str, Any]:
     d["tags"] = list(raw.get("tags", []))
     d["tradfi"] = bool(raw.get("tradfi", False))
     return d
+
+
+def _set_numbers(d: dict[str, Any], raw: dict[str, Any], *keys: str) -> None:
+    """The fixture's numeric fields that are set (Kraken leaves unset ones out)."""
+    for k in keys:
+        if raw.get(k) is not None:
+            d[k] = raw_num(raw[k])
+
+
+def _set_texts(d: dict[str, Any], raw: dict[str, Any], *keys: str) -> None:
+    """The fixture's text fields that are non-empty."""
+    for k in keys:
+        if raw.get(k):
+            d[k] = raw[k]
 
 
 def num_text(d: Decimal) -> str:

@@ -139,7 +139,7 @@ def order_update(feed: str, o: OSnap, reason: str, is_cancel: bool) -> dict[str,
     if is_cancel and reason != "full_fill":
         d: dict[str, Any] = {"feed": feed, "order_id": o.id}
         if o.cl_ord_id is not None:
-            d["cl_ord_id"] = o.cl_ord_id
+            d["cli_ord_id"] = o.cl_ord_id
         d["is_cancel"] = True
         d["reason"] = reason
         return d
@@ -203,9 +203,28 @@ def balances(eng: FuturesEngine, fa: FAccount, seq: int, now_ns: int, snapshot: 
             "haircut": c.haircut.quantize(Decimal("1e-6")),
             "conversion_spread": Decimal(0),
         }
-    t = render.flex_totals(view)
+    totals = _flex_totals(render.flex_totals(view))
     flex: dict[str, Any] = {
         "currencies": currencies,
+        **totals,
+        "isolated": {},
+        # the whole flex wallet is cross margin: the same totals again, with its leverage
+        "cross": {**totals, "effective_leverage": risk.account_leverage(view).quantize(Decimal("1e-8"))},
+    }
+    return {
+        "feed": "balances_snapshot" if snapshot else "balances",
+        "account": fa.id,
+        "holding": holding,
+        "futures": futures,
+        "flex_futures": flex,
+        "timestamp": now_ns // 1_000_000,
+        "seq": seq,
+    }
+
+
+def _flex_totals(t: dict[str, Decimal]) -> dict[str, Decimal]:
+    """The flex wallet totals in the WS balances feed's snake_case words."""
+    return {
         "balance_value": t["balanceValue"],
         "portfolio_value": t["portfolioValue"],
         "collateral_value": t["collateralValue"],
@@ -218,31 +237,6 @@ def balances(eng: FuturesEngine, fa: FAccount, seq: int, now_ns: int, snapshot: 
         "total_unrealized_as_margin": t["totalUnrealizedAsMargin"],
         "margin_equity": t["marginEquity"],
         "available_margin": t["availableMargin"],
-        "isolated": {},
-        "cross": {
-            "balance_value": t["balanceValue"],
-            "portfolio_value": t["portfolioValue"],
-            "collateral_value": t["collateralValue"],
-            "initial_margin": t["initialMargin"],
-            "initial_margin_without_orders": t["initialMargin"],
-            "maintenance_margin": t["maintenanceMargin"],
-            "pnl": t["pnl"],
-            "unrealized_funding": t["unrealizedFunding"],
-            "total_unrealized": t["totalUnrealized"],
-            "total_unrealized_as_margin": t["totalUnrealizedAsMargin"],
-            "margin_equity": t["marginEquity"],
-            "available_margin": t["availableMargin"],
-            "effective_leverage": risk.account_leverage(view).quantize(Decimal("1e-8")),
-        },
-    }
-    return {
-        "feed": "balances_snapshot" if snapshot else "balances",
-        "account": fa.id,
-        "holding": holding,
-        "futures": futures,
-        "flex_futures": flex,
-        "timestamp": now_ns // 1_000_000,
-        "seq": seq,
     }
 
 

@@ -25,12 +25,12 @@ from simulator.core.clock import NS_PER_S
 from simulator.core.events import Fill
 from simulator.core.history import TradeIndex, find_by_id
 from simulator.core.instruments import FeeTier, SpotPair
+from simulator.core.margin import Position
 from simulator.core.numbers import BALANCE_DP, fmt_decimal
 from simulator.core.orders import Order
 from simulator.server.tokens import TOKEN_TTL_S
 
 from . import render
-from .market import Valuer
 from .parse import ApiError, Params, invalid, sane
 from .registry import UNKNOWN_ASSET, Ctx, private
 
@@ -92,25 +92,15 @@ def trade_balance(ctx: Ctx, p: Params) -> dict[str, str]:
     target = ctx.venue.instruments.asset(name)
     if target is None:
         raise ApiError(UNKNOWN_ASSET)
-    valuer = Valuer(ctx.engine)
-    total = Decimal(0)
-    for asset_id, _, units, _ in balances(ctx):
-        if asset_id in ctx.venue.instruments.assets and units:
-            total += valuer.convert(Decimal(units).scaleb(-BALANCE_DP), asset_id, target.id)
-    open_value = Decimal(0)
-    for o in ctx.engine.open_orders.get(ctx.account_id, {}).values():
-        px = o.price or o.trigger_price or ctx.engine.last_price.get(o.pair.id)
-        if px:
-            notional = Decimal(px * o.remaining).scaleb(-(o.pair.pair_decimals + o.pair.lot_decimals))
-            open_value += valuer.convert(notional, o.pair.quote.id, target.id)
+    with ctx.venue.spot_seq.view() as eng:  # one consistent picture: balances, positions, the book
+        t = eng.margin.trade_balance(ctx.account_id, target.id)
     dp = target.decimals
 
     def f(d: Decimal) -> str:
         return fmt_decimal(d, dp)
 
-    zero = f(Decimal(0))
-    return {"eb": f(total), "tb": f(total), "m": zero, "uv": f(open_value), "n": zero, "c": zero, "v": zero,
-            "e": f(total), "mf": f(total), "ml": zero}  # fmt: skip
+    return {"eb": f(t.eb), "tb": f(t.tb), "m": f(t.m), "uv": f(t.uv), "n": f(t.n), "c": f(t.c), "v": f(t.v),
+            "e": f(t.e), "mf": f(t.mf), "ml": fmt_decimal(t.ml, 2) if t.ml is not None else f(Decimal(0))}  # fmt: skip
 
 
 # -------------------------------------------------------------------- orders
@@ -256,8 +246,42 @@ def _row(fills: list[Fill]) -> render.TradeRow:
     return row
 
 
-def _trade_json(fills: list[Fill], with_ledgers: bool) -> dict[str, Any]:
-    return _row(fills).to_json(with_ledgers)
+def _trade_json(fills: list[Fill], with_ledgers: bool, position: Position | None = None) -> dict[str, Any]:
+    return _row(fills).to_json(with_ledgers, position)
+
+
+def _opened(ctx: Ctx, fills: list[Fill]) -> Position | None:
+    """The position entry the first fill of a trade row opened (if kept)."""
+    f = fills[0]
+    if not f.opened:
+        return None
+    return ctx.engine.margin.positions.get(f.id)  # type: ignore[no-any-return]
+
+
+def _version(pos: Position | None) -> tuple[Any, ...]:
+    """What of a position a rendered trade row shows (the row is cached by it)."""
+    return () if pos is None else (pos.status, pos.vol_closed, len(pos.trades), pos.fee)
+
+
+def _position_rows(ctx: Ctx, kind: str) -> list[list[Fill]]:
+    """TradesHistory `type` filters over the account's kept positions (bounded by
+    the margin book's cap, never by the length of the trade history): opening
+    trades (`closed position`: of closed positions only), closing trades, or both."""
+    eng = ctx.engine
+    fills = eng.fills.get(ctx.account_id, [])
+    ids: set[str] = set()
+    for pos in eng.margin.account_positions(ctx.account_id):
+        if kind in ("any position", "closed position") and (kind == "any position" or pos.status == "closed"):
+            ids.add(pos.id)
+        if kind in ("any position", "closing position"):
+            ids.update(pos.trades)
+    rows = []
+    for tid in ids:
+        i = _fill_at(ctx, tid)
+        if i is not None:
+            rows.append([fills[i]])
+    rows.sort(key=lambda r: (r[0].ts, r[0]._bits), reverse=True)
+    return rows
 
 
 def _fill_at(ctx: Ctx, tid: str) -> int | None:
@@ -289,18 +313,20 @@ def trades_history(ctx: Ctx, p: Params) -> dict[str, Any]:
 
     start, end, ofs = _window(ctx, p, trade_time)
     if kind in ("any position", "closed position", "closing position"):
-        rows: list[list[Fill]] = []  # no spot margin: no position trades
-        total = 0
+        rows = [r for r in _position_rows(ctx, kind)
+                if (start is None or r[0].ts > start) and (end is None or r[0].ts <= end)]  # fmt: skip
+        total = len(rows)
+        rows = rows[ofs : ofs + PAGE]
     else:
-        rows, total = _trade_index(ctx).page(consolidate, start, end, ofs, PAGE)
+        rows, total = _trade_index(ctx).page(consolidate, start, end, ofs, PAGE, spot=kind == "no position")
     with_ledgers = p.flag("ledgers")
     cache = _rendered(ctx)
-    out: dict[str, Any] = {
-        "trades": {
-            r[0].id: cache.get(("trade", r[0].id, len(r), with_ledgers), partial(_trade_json, r, with_ledgers))
-            for r in rows
-        }
-    }
+    trades: dict[str, Any] = {}
+    for r in rows:
+        pos = _opened(ctx, r)
+        key = ("trade", r[0].id, len(r), with_ledgers, _version(pos))
+        trades[r[0].id] = cache.get(key, partial(_trade_json, r, with_ledgers, pos))
+    out: dict[str, Any] = {"trades": trades}
     if not p.flag("without_count"):
         out["count"] = total
     return out
@@ -320,15 +346,22 @@ def query_trades(ctx: Ctx, p: Params) -> dict[str, Any]:
         starts = index.rows(True)
         j = bisect_left(starts, pos)
         fills = index.row(starts, j) if j < len(starts) and starts[j] == pos else [index.fills[pos]]
-        out[tid] = _row(fills).to_json()
+        out[tid] = _row(fills).to_json(False, _opened(ctx, fills))
     return out
 
 
 @private("OpenPositions", ("txid", "docalcs", "consolidation"), perms=[(QUERY_OPEN,)])
 def open_positions(ctx: Ctx, p: Params) -> dict[str, Any] | list[Any]:
-    p.flag("docalcs")
-    # no spot margin in the simulator: never any position (consolidated: a list)
-    return [] if p.enum("consolidation", ("market",)) else {}
+    docalcs = p.flag("docalcs")
+    consolidated = p.enum("consolidation", ("market",)) is not None
+    wanted = set(p.items("txid", max_items=100))
+    with ctx.venue.spot_seq.view() as eng:  # value and net priced at the book as it is now
+        margin = eng.margin
+        positions = [x for x in margin.open_positions(ctx.account_id) if not wanted or x.id in wanted]
+        calcs = {x.id: margin.calcs(x) for x in positions} if docalcs else None
+    if consolidated:
+        return render.consolidated_json(positions, calcs)
+    return {x.id: render.position_json(x, calcs[x.id] if calcs is not None else None) for x in positions}
 
 
 # ------------------------------------------------------------------- ledgers

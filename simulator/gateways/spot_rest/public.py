@@ -8,6 +8,7 @@ from typing import Any
 
 from simulator.core.clock import NS_PER_S, rfc3339_s
 from simulator.core.instruments import Asset, SpotPair, load_default_instruments
+from simulator.core.margin import terms_of
 from simulator.core.numbers import fmt_units
 
 from . import render
@@ -98,14 +99,15 @@ def assets(ctx: Ctx, p: Params) -> dict[str, Any]:
 
 def pair_info(pr: SpotPair, info: str) -> dict[str, Any]:
     raw = pr.raw
+    terms = terms_of(pr)  # the core's margin terms: leverage offered, margin call and stop levels
     fees = [[_num(t.volume), _num(t.percent)] for t in pr.fees]
     fees_maker = [[_num(t.volume), _num(t.percent)] for t in pr.fees_maker]
     if info == "leverage":
-        return {"leverage_buy": list(raw.get("leverage_buy", [])), "leverage_sell": list(raw.get("leverage_sell", []))}
+        return {"leverage_buy": list(terms.leverage_buy), "leverage_sell": list(terms.leverage_sell)}
     if info == "fees":
         return {"fees": fees, "fees_maker": fees_maker, "fee_volume_currency": raw.get("fee_volume_currency", "ZUSD")}
     if info == "margin":
-        return {"margin_call": raw.get("margin_call", 80), "margin_stop": raw.get("margin_stop", 40)}
+        return {"margin_call": terms.margin_call, "margin_stop": terms.margin_stop}
     d: dict[str, Any] = {
         "altname": pr.altname,
         "wsname": pr.wsname,
@@ -118,13 +120,13 @@ def pair_info(pr: SpotPair, info: str) -> dict[str, Any]:
         "pair_decimals": pr.pair_decimals,
         "lot_decimals": pr.lot_decimals,
         "lot_multiplier": raw.get("lot_multiplier", 1),
-        "leverage_buy": list(raw.get("leverage_buy", [])),
-        "leverage_sell": list(raw.get("leverage_sell", [])),
+        "leverage_buy": list(terms.leverage_buy),
+        "leverage_sell": list(terms.leverage_sell),
         "fees": fees,
         "fees_maker": fees_maker,
         "fee_volume_currency": raw.get("fee_volume_currency", "ZUSD"),
-        "margin_call": raw.get("margin_call", 80),
-        "margin_stop": raw.get("margin_stop", 40),
+        "margin_call": terms.margin_call,
+        "margin_stop": terms.margin_stop,
         "ordermin": _dstr(raw.get("ordermin"), pr.ordermin),
         "costmin": _dstr(raw.get("costmin"), pr.costmin),
         "tick_size": _dstr(raw.get("tick_size"), pr.tick_size),

@@ -19,6 +19,7 @@ from simulator.core.commands import OrderRequest, PriceIn
 from simulator.core.engine import AddResult
 from simulator.core.events import Fill
 from simulator.core.instruments import Asset, SpotPair
+from simulator.core.margin import Position, PositionCalcs, terms_of
 from simulator.core.numbers import BALANCE_DP, fmt_units, rescale
 from simulator.core.orders import (
     BUY,
@@ -128,7 +129,14 @@ def misc(o: Order) -> str:
         )
     if o.amended:
         parts.append("amended")
+    if o.liquidation:
+        parts.append("liquidated")
     return ",".join(parts)
+
+
+def leverage_text(o: Order) -> str:
+    """descr.leverage: `"2:1"`, or `"none"` for a spot order."""
+    return f"{o.leverage}:1" if o.leverage else "none"
 
 
 # ------------------------------------------------------------ descr sentences
@@ -170,24 +178,23 @@ def _trail_words(o: Order, req: OrderRequest | None, price: int | None, trigger:
     return text, _trail_text(pair, p2) if isinstance(p2, RelPrice) else _price_text(pair, price)
 
 
+# the order-type words of `descr.order` ({price}: the limit price, {trigger}: the trigger price)
+_TYPE_PHRASE = {
+    MARKET: "market",
+    LIMIT: "limit {price}",
+    ICEBERG: "iceberg {price}",
+    STOP_LOSS: "stop loss {trigger}",
+    TAKE_PROFIT: "take profit {trigger}",
+    STOP_LOSS_LIMIT: "stop loss {trigger} -> limit {price}",
+    TAKE_PROFIT_LIMIT: "take profit {trigger} -> limit {price}",
+}
+
+
 def _type_phrase(o: Order, req: OrderRequest | None, price: int | None, trigger: int | None) -> str:
     otype = o.ordertype
-    p1 = _price_text(o.pair, price)
-    trig = _price_text(o.pair, trigger)
-    if otype == MARKET:
-        return "market"
-    if otype == LIMIT:
-        return f"limit {p1}"
-    if otype == ICEBERG:
-        return f"iceberg {p1}"
-    if otype == STOP_LOSS:
-        return f"stop loss {trig}"
-    if otype == TAKE_PROFIT:
-        return f"take profit {trig}"
-    if otype == STOP_LOSS_LIMIT:
-        return f"stop loss {trig} -> limit {p1}"
-    if otype == TAKE_PROFIT_LIMIT:
-        return f"take profit {trig} -> limit {p1}"
+    phrase = _TYPE_PHRASE.get(otype)
+    if phrase is not None:
+        return phrase.format(price=_price_text(o.pair, price), trigger=_price_text(o.pair, trigger))
     if otype in TRAILING_TYPES:
         text, limit = _trail_words(o, req, price, trigger)
         return f"trailing stop {text}" if otype == TRAILING_STOP else f"trailing stop {text} -> limit {limit}"
@@ -200,7 +207,8 @@ def _sentence(o: Order, req: OrderRequest | None, qty: int, price: int | None, t
         vol = f"{req.qty}"  # a quote-sized buy shows the quote amount
     else:
         vol = f"{Decimal(qty).scaleb(-pair.lot_decimals):.{pair.lot_decimals}f}"
-    return f"{o.side} {vol} {pair.altname} @ " + _type_phrase(o, req, price, trigger)
+    text = f"{o.side} {vol} {pair.altname} @ " + _type_phrase(o, req, price, trigger)
+    return f"{text} with {o.leverage}:1 leverage" if o.leverage else text
 
 
 def describe(o: Order) -> str:
@@ -286,7 +294,7 @@ def order_json(o: Order, trades: list[str] | None = None) -> dict[str, Any]:
         "ordertype": o.ordertype,
         "price": p1,
         "price2": p2,
-        "leverage": "none",
+        "leverage": leverage_text(o),
         "order": describe(o),
         "close": describe_close(o),
     }
@@ -299,7 +307,7 @@ def order_json(o: Order, trades: list[str] | None = None) -> dict[str, Any]:
     d["limitprice"] = price(pair, o.price) if (o.ordertype in LIMIT_AFTER_TRIGGER and o.price) else ZERO5
     if o.ordertype in TRIGGERED_TYPES:
         d["trigger"] = o.trigger_ref
-    d["margin"] = False
+    d["margin"] = bool(o.leverage)
     d["misc"] = misc(o)
     d["oflags"] = oflags(o)
     if trades:
@@ -322,7 +330,8 @@ class TradeRow:
     def time_ns(self) -> int:
         return self.fills[0].ts
 
-    def to_json(self, with_ledgers: bool = False) -> dict[str, Any]:
+    def to_json(self, with_ledgers: bool = False, position: Position | None = None) -> dict[str, Any]:
+        """`position`: the position entry this trade opened (its position fields)."""
         f0 = self.fills[0]
         o = f0.order
         pair = o.pair
@@ -352,9 +361,105 @@ class TradeRow:
             "trade_id": f0.trade_id,
             "maker": f0.maker,
         }
+        if f0.leverage:
+            d["margin"] = fee_text(pair, sum(f.margin for f in self.fills))
+            d["leverage"] = str(f0.leverage)
+            closing = next((f.posid for f in self.fills if f.posid), None)
+            if closing is not None:
+                d["postxid"] = closing
+                d["misc"] = "closing"
+            if position is not None:
+                d.update(position_fields(position))
         if with_ledgers:
             d["ledgers"] = [lid for f in self.fills for lid in f.ledger_ids]
         return d
+
+
+def position_fields(pos: Position) -> dict[str, Any]:
+    """A position-opening trade's fields (TradesHistory/QueryTrades)."""
+    pair = pos.pair
+    cvol = pos.vol_closed
+    cprice = (pos.ccost * pair.cost_shift * 2 + cvol) // (2 * cvol) if cvol else 0
+    return {
+        "posstatus": pos.status,
+        "cprice": price(pair, cprice) if cvol else ZERO5,
+        "ccost": cost(pair, pos.ccost),
+        "cfee": fee_text(pair, pos.cfee),
+        "cvol": volume(pair, cvol),
+        "cmargin": fee_text(pair, pos.cmargin),
+        "net": signed_quote(pair, pos.net),
+        "trades": list(pos.trades),
+    }
+
+
+def signed_quote(pair: SpotPair, units: int) -> str:
+    """A signed quote amount (balance units) to the pair's cost precision: `"-12.34000"`."""
+    text = fee_text(pair, abs(units))
+    return f"-{text}" if units < 0 else text
+
+
+def position_json(pos: Position, calcs: PositionCalcs | None) -> dict[str, Any]:
+    """One OpenPositions entry; `calcs` (docalcs) adds its value and net at the book."""
+    pair = pos.pair
+    d: dict[str, Any] = {
+        "ordertxid": pos.ordertxid,
+        "posstatus": pos.status,
+        "pair": pair.id,
+        "time": ts(pos.opened_ns),
+        "type": pos.side,
+        "ordertype": pos.ordertype,
+        "cost": cost(pair, pos.cost),
+        "fee": fee_text(pair, pos.fee),
+        "vol": volume(pair, pos.vol),
+        "vol_closed": volume(pair, pos.vol_closed),
+        "margin": fee_text(pair, pos.margin),
+    }
+    if calcs is not None:
+        d["value"] = cost(pair, calcs.value)
+        d["net"] = signed_cost(pair, calcs.net)
+    d["terms"] = terms_text(pos)
+    d["rollovertm"] = str(pos.rollover_ns // NS_PER_S)
+    d["misc"] = ""
+    d["oflags"] = pos.oflags
+    return d
+
+
+def signed_cost(pair: SpotPair, units: int) -> str:
+    text = cost(pair, abs(units))
+    return f"{'-' if units < 0 else '+'}{text}"
+
+
+def terms_text(pos: Position) -> str:
+    """`terms`: the rollover rate, as Kraken words it ("0.0200% per 4 hours")."""
+    return f"{terms_of(pos.pair).rollover_fee:.4f}% per 4 hours"
+
+
+def consolidated_json(positions: list[Position], calcs: dict[str, PositionCalcs] | None) -> list[dict[str, Any]]:
+    """OpenPositions `consolidation=market`: one row per pair and side."""
+    groups: dict[tuple[str, str], list[Position]] = {}
+    for pos in positions:
+        groups.setdefault((pos.pair.id, pos.side), []).append(pos)
+    out = []
+    for (_, side), ents in groups.items():
+        pair = ents[0].pair
+        c = sum(p.cost for p in ents)
+        m = sum(p.margin for p in ents)
+        d: dict[str, Any] = {
+            "pair": pair.id,
+            "positions": str(len(ents)),
+            "type": side,
+            "leverage": f"{Decimal(c * pair.cost_mult) / Decimal(m):.5f}" if m else "0.00000",
+            "cost": cost(pair, c),
+            "fee": fee_text(pair, sum(p.fee for p in ents)),
+            "vol": volume(pair, sum(p.vol for p in ents)),
+            "vol_closed": volume(pair, sum(p.vol_closed for p in ents)),
+            "margin": fee_text(pair, m),
+        }
+        if calcs is not None:
+            d["value"] = cost(pair, sum(calcs[p.id].value for p in ents))
+            d["net"] = signed_cost(pair, sum(calcs[p.id].net for p in ents))
+        out.append(d)
+    return out
 
 
 def trade_rows(fills: list[Fill], consolidate: bool = True) -> list[TradeRow]:

@@ -113,6 +113,11 @@ def order_request(ctx: Ctx, p: Params, pair: str, now_ns: int, deadline_ns: int,
     if tif not in TIFS:
         raise invalid("timeinforce")
     leverage = p.text("leverage", max_len=16)
+    if leverage is not None:
+        try:
+            validation.leverage(leverage)
+        except validation.Invalid as exc:
+            raise rest_error(exc) from exc
     ref = p.userref()
     display = p.decimal("displayvol")
     start = when(p, "starttm", now_ns)

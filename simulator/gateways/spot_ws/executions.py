@@ -141,6 +141,29 @@ def _triggers(o: Order, ts: int, triggered: bool) -> dict[str, Any]:
     return d
 
 
+def _margin(o: Order) -> dict[str, Any]:
+    """A margin order's flags (executions `margin`, `liquidated`): none on a spot order."""
+    if not o.leverage:
+        return {}
+    d: dict[str, Any] = {"margin": True}
+    if o.liquidation:
+        d["liquidated"] = True
+    return d
+
+
+def _fill_margin(o: Order, f: Fill) -> dict[str, Any]:
+    """A margin fill's facts as the fill fixed them: executed on margin
+    (`margin_borrow`) and what it did to the position (`position_status`)."""
+    if not f.leverage:
+        return {}
+    d: dict[str, Any] = {"margin": True, "margin_borrow": True}
+    if f.pos_status:
+        d["position_status"] = f.pos_status
+    if o.liquidation:
+        d["liquidated"] = True
+    return d
+
+
 def full_report(
     eng: SpotEngine,
     o: Order,
@@ -176,6 +199,7 @@ def full_report(
         d["post_only"] = True
     if o.reduce_only:
         d["reduce_only"] = True
+    d.update(_margin(o))
     if o.expire_ns:
         d["expire_time"] = ts_us(o.expire_ns)
     if o.start_ns:
@@ -216,6 +240,7 @@ def trade_report(eng: SpotEngine, o: Order, f: Fill, status: str, filled: int, c
         "fee_usd_equiv": usd_equiv(eng, f.fee_asset, fee),
         "fees": [{"asset": fee_asset.display, "qty": asset_amount(fee_asset, f.fee)}],
         "fee_ccy_pref": "fcib" if o.fee_in_base else "fciq",
+        **_fill_margin(o, f),
     }
 
 
@@ -351,7 +376,14 @@ def snapshot_reports(eng: SpotEngine, account_id: str, snap_orders: bool, snap_t
 
 
 # ----------------------------------------------------------------- balances
-LEDGER_CATEGORY = {"trade": "trade", "deposit": "deposit", "withdrawal": "withdrawal", "transfer": "transfer"}
+LEDGER_CATEGORY = {
+    "trade": "trade",
+    "deposit": "deposit",
+    "withdrawal": "withdrawal",
+    "transfer": "transfer",
+    "margin": "margin-trade",  # a margin fill's P&L and fees
+    "settled": "margin-settle",  # settle-position: paid for / delivered with funds
+}
 
 
 def balance_snapshot(eng: SpotEngine, account_id: str) -> list[dict[str, Any]]:

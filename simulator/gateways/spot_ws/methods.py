@@ -15,10 +15,12 @@ from simulator.core.commands import AmendRequest, CloseRequest, EditRequest, Ord
 from simulator.core.engine import BATCH_MAX, BATCH_MIN
 from simulator.core.errors import EngineError, Reject
 from simulator.core.instruments import SpotPair
+from simulator.core.margin import flag_leverage
 from simulator.core.orders import (
     LIMIT_AFTER_TRIGGER,
     MARKET,
     ORDER_TYPES,
+    SETTLE_POSITION,
     STP_BOTH,
     STP_NEWEST,
     STP_OLDEST,
@@ -193,8 +195,9 @@ def _pair(conn: WsConnection, symbol: str | None) -> SpotPair:
     return pair
 
 
-def parse_order(p: dict[str, Any], symbol: str, method: str) -> OrderRequest:
-    """One order's params (add_order, or a batch_add entry) -> OrderRequest."""
+def parse_order(p: dict[str, Any], pair: SpotPair, method: str) -> OrderRequest:
+    """One order's params (add_order, or a batch_add entry) -> OrderRequest.
+    `margin: true` has no ratio on WS: the core's flag_leverage names it."""
     otype = enum(p, "order_type", ORDER_TYPES)
     if otype is None:
         raise missing("order_type")
@@ -210,8 +213,11 @@ def parse_order(p: dict[str, Any], symbol: str, method: str) -> OrderRequest:
         qty, viqc = cash, True
     if qty is None:
         raise missing("order_qty")
+    margin = boolean(p, "margin")
     try:
-        validation.positive(qty, "cash_order_qty" if viqc else "order_qty")
+        # order_qty 0 closes the whole position (a margin or settle-position order): the core's rule
+        if viqc or qty != 0 or qty.is_signed() or not (margin or otype == SETTLE_POSITION):
+            validation.positive(qty, "cash_order_qty" if viqc else "order_qty")
     except validation.Invalid as exc:
         raise ws_error(exc) from exc
     limit = number(p, "limit_price")
@@ -290,7 +296,7 @@ def parse_order(p: dict[str, Any], symbol: str, method: str) -> OrderRequest:
         else:
             close = CloseRequest(ctype, c_limit)
     return OrderRequest(
-        pair=symbol,
+        pair=pair.id,
         side=side,
         ordertype=otype,
         qty=qty,
@@ -309,7 +315,7 @@ def parse_order(p: dict[str, Any], symbol: str, method: str) -> OrderRequest:
         start_ns=_time(p, "effective_time"),
         expire_ns=_time(p, "expire_time"),
         close=close,
-        leverage="5" if boolean(p, "margin") else None,
+        leverage=str(flag_leverage(pair, side)) if margin else None,
     )
 
 
@@ -369,7 +375,7 @@ class Trading:
         p = self.params
         check_fields(p, ADD_FIELDS, "add_order")
         pair = _pair(self.conn, string(p, "symbol"))
-        req = parse_order(p, pair.id, "add_order")
+        req = parse_order(p, pair, "add_order")
         req.deadline_ns = _deadline(self.conn, p)
         req.validate = boolean(p, "validate")
 
@@ -439,7 +445,7 @@ class Trading:
         if limit is None:
             limit = number(p, "price")  # deprecated: limit_price
         enum(p, "fee_preference", ("base", "quote"))
-        boolean(p, "reduce_only")
+        reduce_only = p.get("reduce_only")
         post_only = p.get("post_only")
         req = EditRequest(
             order_id=oid,
@@ -452,6 +458,7 @@ class Trading:
             userref=userref,
             deadline_ns=_deadline(self.conn, p),
             validate=boolean(p, "validate"),
+            reduce_only=boolean(p, "reduce_only") if reduce_only is not None else None,
         )
 
         def body() -> list[Reply]:
@@ -544,7 +551,7 @@ class Trading:
             if type(o) is not dict:
                 raise WsError("Orders field must be an array of objects")
             check_fields(o, ORDER_FIELDS, "batch_add")
-            r = parse_order(o, pair.id, "batch_add")
+            r = parse_order(o, pair, "batch_add")
             r.deadline_ns = deadline
             reqs.append(r)
         acct = self.account_id

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from simulator.core.clock import NS_PER_S
 from simulator.core.events import TradeEvent
+from simulator.core.margin import flag_leverage, terms_of
 from simulator.core.marketdata import Candle, Ticker
 from simulator.core.numbers import fmt_units
 from simulator.gateways.jsonw import Raw, dumps
@@ -173,16 +174,30 @@ def _num(d: Decimal | str) -> Raw:
     return Raw(repr(float(Decimal(str(d)))))
 
 
+def _margin_terms(p: SpotPair) -> dict[str, Any]:
+    """A margin pair's terms as `instrument` words them: `margin_initial`
+    (1 / the leverage WS `margin` trades at) and the position limits in base."""
+    t = terms_of(p)
+    if not t.enabled:
+        return {"marginable": False}
+    d: dict[str, Any] = {"marginable": True, "margin_initial": _num(Decimal(1) / flag_leverage(p, "buy"))}
+    for key, units in (("position_limit_long", t.long_limit), ("position_limit_short", t.short_limit)):
+        if units is not None:
+            d[key] = _num(Decimal(units).scaleb(-p.lot_decimals))
+    return d
+
+
 def instrument_message(instruments: InstrumentRegistry, index_pairs: set[str], tokenized: bool = False) -> str:
     """The reference-data snapshot; xStocks only when the subscriber asked
     for them (`include_tokenized_assets`)."""
+    borrowable = {a.id for p in instruments.pairs.values() if terms_of(p).enabled for a in (p.base, p.quote)}
     assets = [
         {
             "id": a.display,
             "status": a.status,
             "precision": a.decimals,
             "precision_display": a.display_decimals,
-            "borrowable": False,
+            "borrowable": a.id in borrowable,
             "collateral_value": _num(a.collateral_value),
         }
         for a in instruments.assets.values()
@@ -198,7 +213,7 @@ def instrument_message(instruments: InstrumentRegistry, index_pairs: set[str], t
             "qty_increment": _num(Decimal(1).scaleb(-p.lot_decimals)),
             "price_precision": p.pair_decimals,
             "cost_precision": p.cost_decimals,
-            "marginable": False,
+            **_margin_terms(p),
             "has_index": p.id in index_pairs,
             "cost_min": _num(p.costmin),
             "tick_size": _num(p.tick_size),
