@@ -1,7 +1,7 @@
 """One client's order latency while others load the venue, beside the same
 client's latency with the venue idle, in the same run (issue 15, item 12).
 
-    python -m benchmarks.contention [--orders 120000] [--seconds 4] [--ws 1000] [--json]
+    python -m benchmarks.contention [--orders 120000] [--seconds 4] [--ws 1000] [--no-history] [--json]
 
 1. Setup: one account builds a history of `--orders` closed orders (IOC
    orders in batches of 15, half of them filled: trades and ledger entries
@@ -14,6 +14,7 @@ client's latency with the venue idle, in the same run (issue 15, item 12).
    pages and deep `ofs` pages, with counts).
 4. fan-out (`--ws N`, 0 = skip): the same probe while N public WS v2
    connections are subscribed to BTC/USD book, ticker (bbo) and trade.
+   `--no-history` skips 1 and 3 (the fan-out figure alone).
 
 Target: each loaded p50 and p99 within 2x of idle.  The simulator runs as its
 own process (`kraken-sim serve`); every client runs in its own process.
@@ -195,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--orders", type=int, default=120_000, help="closed orders in the polled account's history")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--ws", type=int, default=1000, help="subscribed public WS connections (0: skip the phase)")
+    ap.add_argument("--no-history", action="store_true", help="skip building and polling the history")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     sim, info = start_sim()
@@ -205,12 +207,14 @@ def main(argv: list[str] | None = None) -> int:
         maker.call("AddOrder", {"pair": PAIR, "type": "buy", "ordertype": "limit", "price": MAKER_BID, "volume": "500"})
         hist = funded_account(admin, {"USD": "100000000", "XBT": "1000"})
         probe = funded_account(admin, {"USD": "100000000", "XBT": "1000"})
-        built = build_history(url, hist, args.orders)
-        print(f"history: {args.orders} closed orders built in {built:.1f} s", flush=True)
+        if not args.no_history:
+            built = build_history(url, hist, args.orders)
+            print(f"history: {args.orders} closed orders built in {built:.1f} s", flush=True)
         out: dict[str, Any] = {"orders": args.orders, "seconds": args.seconds, "ws": args.ws}
         out["idle"] = phase(url, probe, args.seconds, "idle", None, info["spot_ws"], 0)["probe"]
-        loaded = phase(url, probe, args.seconds, "history", hist, info["spot_ws"], 0)
-        out["history"], out["poller"] = loaded["probe"], loaded.get("poller", {})
+        if not args.no_history:
+            loaded = phase(url, probe, args.seconds, "history", hist, info["spot_ws"], 0)
+            out["history"], out["poller"] = loaded["probe"], loaded.get("poller", {})
         if args.ws:
             fan = phase(url, probe, args.seconds, "fanout", None, info["spot_ws"], args.ws)
             out["fanout"] = fan["probe"]

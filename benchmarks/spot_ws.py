@@ -11,6 +11,8 @@
    Baseline: echo round trips on a bare endpoint.
 
 Clients run in a separate process so the server keeps its own interpreter.
+The server's resident memory is printed before and after the fan-out phase
+(a fan-out that cannot keep up must conflate or drop, never grow).
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ from decimal import Decimal
 from typing import Any
 
 N_SUBS = 20
+
+
+def rss_mb() -> float:
+    """This process's resident memory (the venue runs in it), MB."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 FRAME = json.dumps({"channel": "book", "type": "update", "data": [{"symbol": "BTC/USD", "bids": [{"price": 91414.5, "qty": 0.25}], "asks": [], "checksum": 1, "timestamp": "2026-01-01T00:00:00.000000Z"}]})  # fmt: skip
 
 
@@ -178,6 +189,16 @@ def _busy_engine(venue: Any, stop: threading.Event, accts: list[str]) -> int:
     return done
 
 
+def _backlog(rt: Any) -> str:
+    """What the spot WS hub holds for its clients: queued messages, logged feed messages."""
+    hub = rt.services.spot_ws
+    if hub is None:
+        return "-"
+    queued = sum(len(c.queue) for c in list(hub.conns))
+    logged = sum(len(getattr(g, "log", ())) for g in hub.books.values())
+    return f"{queued} queued, {logged} in the book topics' logs"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3.0)
@@ -208,13 +229,16 @@ def main() -> None:
         cmds: list[int] = []
         driver = threading.Thread(target=lambda: cmds.append(_busy_engine(venue, stop, accts)))
         time.sleep(1.2)  # clients connected and subscribed
+        rss0 = rss_mb()
         t0 = time.monotonic()
         driver.start()
         sim_fan = q.get()
         stop.set()
         driver.join()
         elapsed = time.monotonic() - t0
+        backlog = venue.call(lambda: _backlog(venue.runtime))
         p.join()
+        rss1 = rss_mb()
         tok = venue.call(lambda: venue.runtime.services.ws_tokens.mint(accts[0]).token)
         p, q = _in_process("orders", venue.spot_ws_auth, secs, tok)
         sim_rt = q.get()
@@ -225,6 +249,7 @@ def main() -> None:
     print(f"book fan-out to {N_SUBS} subscribers, engine busy ({cmds[0] / elapsed:,.0f} commands/s):")
     print(f"  kraken-sim : {sim_fan / secs:>10,.0f} messages/s delivered")
     print(f"  bare ws    : {bare_fan / secs:>10,.0f} messages/s (pre-encoded frame in a loop)")
+    print(f"  server RSS : {rss0:,.0f} MB before, {rss1:,.0f} MB after; outbound backlog at the end: {backlog}")
     print("round trips on one connection:")
     print(f"  kraken-sim add_order->ack : {sim_rt / secs:>8,.0f} /s")
     print(f"  bare echo                 : {bare_rt / secs:>8,.0f} /s  ({100 * sim_rt / max(bare_rt, 1):.0f}% of bare)")

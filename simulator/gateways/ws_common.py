@@ -1,28 +1,187 @@
 """What the Spot v2 and Derivatives v1 WebSocket gateways share: a hub made once
 per runtime (it outlives venue resets) and bound to the server's event loop,
-waking a connection's writer from any thread, and closing a connection whose
-bounded outbound queue may still hold replies."""
+and the outbound path of every connection.
+
+Outbound path (issue 15, item 12: one client must not slow everyone):
+- A public stream (`Topic`: a book, ticker or trade feed of one symbol) is
+  rendered ONCE per engine command into a bounded log; each subscriber reads
+  the log at its own cursor.  The bus callback only appends (O(1) in the
+  number of subscribers); the log keeps only what some subscriber is owed.
+- Rounds: the pump lets every subscriber of a topic read up to one mark (the
+  head when the round began), so subscribers that fell behind share one
+  conflated text (`Topic.merge`: the exact book diff with the current
+  checksum, the latest ticker, a batch of trades).  Behind means more than
+  CONFLATE_AFTER messages back, or the pump itself is behind (LOAD_CONNS
+  connections waiting); otherwise every message goes out as rendered.
+- Too far behind (off the log, or owed more than the hub's `max_queue` while
+  its socket stays full): a state feed resyncs it once (a book snapshot, the
+  latest ticker), any other feed disconnects it, logged (Kraken drops slow
+  consumers).
+- Replies and private channels go through the connection's own bounded FIFO
+  (`queue`), never conflated, always before its public feeds; overflowing it
+  disconnects, logged.
+- One pump per hub puts bytes on the sockets in bounded slices, and only when
+  the event loop has nothing else ready (a request being read or answered),
+  so order entry on the same loop is never starved.  A slice may take SHARE
+  times the CPU time the loop's other work took since the last one (between
+  SLICE_MIN_S and SLICE_MAX_S; CPU time of the loop thread, so preemption
+  does not lengthen it).  A round that starts with many subscribers waiting
+  uses short slices (LOADED_SLICE_S) and is followed by a rest, so the
+  fan-out takes at most LOADED_SHARE of a core and conflates more, rather
+  than flooding every client and the machine.
+- A socket whose buffer is full parks its connection (its send finishes in
+  its own task) instead of holding up the others.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine
+from collections import deque
+from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from simulator.server.runtime import Runtime
 
+log = logging.getLogger("kraken_sim.ws")
+
+SLICE_SENDS = 1024  # at most this many messages put on the wire per pump turn
+SLICE_MIN_S = 0.0002  # a pump turn may take this much of the loop thread's CPU time...
+SLICE_MAX_S = 0.1  # ...or SHARE times what the loop's other work took since the last turn, up to this
+SHARE = 2.0  # the fan-out's slice against the other work's time
+CONN_SENDS = 4  # messages one connection sends before the next connection's turn
+YIELD_CAP = 64  # pump turns deferred to other ready work before a slice runs anyway (progress)
+TOPIC_LOG = 4096  # messages a topic keeps at most; a subscriber further behind is resynced or dropped
+CONFLATE_AFTER = 1024  # a subscriber this far behind gets the rest conflated
+LOAD_CONNS = 64  # connections waiting for the pump: it is behind, and every laggard is conflated
+LOADED_SLICE_S = 0.001  # a loaded round's slices are short: the rest bounds its share, request hops stay fast
+LOADED_SHARE = 0.3  # a round that started behind is followed by a rest: the fan-out takes at most this CPU share
+REST_STEP_S = 0.005  # during a rest, replies and private messages still go out this often
+MERGE_CACHE = 8  # conflated renders kept per topic (subscribers at one cursor share one)
+
+
+class Topic:
+    """One public stream: its subscribers and a bounded log of encoded messages.
+
+    `publish` runs inside the sequencer.  `merge(entries)` conflates several
+    entries into one text (None: nothing to send); the default sends the
+    entries one by one (no conflation: a stream whose every message counts)."""
+
+    __slots__ = ("subs", "log", "base", "mark", "dirty", "_merged")
+
+    conflates = False
+
+    def __init__(self) -> None:
+        self.subs: set[Any] = set()
+        self.log: deque[Any] = deque()
+        self.base = 0  # the sequence number of log[0]
+        self.mark = 0  # subscribers read up to here: the head when the pump last started a round
+        self.dirty = False  # has messages the pump has not told its subscribers about
+        self._merged: dict[tuple[int, int], str | None] = {}
+
+    @property
+    def head(self) -> int:
+        """The sequence number the next message will get."""
+        return self.base + len(self.log)
+
+    def __len__(self) -> int:
+        return len(self.subs)
+
+    def join(self, conn: Any) -> None:
+        """Subscribe from now on (the caller has queued the snapshot, under the feed's lock)."""
+        self.subs.add(conn)
+        conn.cursors[self] = self.head
+
+    def leave(self, conn: Any) -> None:
+        self.subs.discard(conn)
+        conn.cursors.pop(self, None)
+
+    def publish(self, entry: Any, hub: LoopBound) -> None:
+        log_ = self.log
+        log_.append(entry)
+        if len(log_) > TOPIC_LOG:
+            log_.popleft()
+            self.base += 1
+        if not self.dirty and self.subs:
+            self.dirty = True
+            hub.topic_dirty(self)
+
+    def resync(self, conn: Any, hub: Any) -> bool:
+        """`conn`'s cursor fell off the log: catch it up without the lost messages
+        if this stream can (a state feed: its latest state), else False (dropped)."""
+        return False
+
+    def trim(self, low: int) -> None:
+        """Forget the messages every subscriber has read (the log holds only what is owed)."""
+        log_ = self.log
+        while self.base < low and log_:
+            log_.popleft()
+            self.base += 1
+
+    @staticmethod
+    def text(entry: Any) -> str:
+        return entry if type(entry) is str else entry.text  # type: ignore[no-any-return]
+
+    def merge(self, entries: list[Any]) -> str | None:
+        raise NotImplementedError
+
+    def read(self, cursor: int, loaded: bool = False) -> tuple[str | None, int] | None:
+        """What a subscriber at `cursor` is sent next, and its next cursor;
+        None when its cursor fell off the log (too slow).  `loaded`: the pump is behind.
+        Reads stop at `mark`, so the subscribers of one round share one conflated text."""
+        head = self.mark
+        i = cursor - self.base
+        if i < 0:
+            return None
+        lag = head - cursor
+        if not self.conflates or lag == 1 or (lag <= CONFLATE_AFTER and not loaded):
+            return self.text(self.log[i]), cursor + 1
+        key = (cursor, head)
+        cache = self._merged
+        if key in cache:
+            return cache[key], head
+        log_ = self.log
+        text = self.merge([log_[j] for j in range(i, head - self.base)])
+        if len(cache) >= MERGE_CACHE:
+            cache.clear()
+        cache[key] = text
+        return text, head
+
+
+class Latest(Topic):
+    """A stream of whole states (a ticker): a subscriber behind gets the latest only."""
+
+    __slots__ = ()
+    conflates = True
+
+    def merge(self, entries: list[Any]) -> str | None:
+        return self.text(entries[-1])
+
+    def resync(self, conn: Any, hub: Any) -> bool:
+        conn.cursors[self] = max(self.base, self.head - 1)  # the latest state is still in the log
+        return True
+
 
 class LoopBound(ABC):
-    """A hub bound to the event loop its connections live on."""
+    """A hub bound to the event loop its connections live on, with the pump
+    that writes every connection's outbound messages."""
 
     loop: asyncio.AbstractEventLoop | None
     loop_thread: int | None
     conns: Any  # the open connections (each has `drop`)
+    config: Any  # `max_queue`: messages one connection may be owed before it is dropped
     _task: asyncio.Task[None] | None
+    _pump: asyncio.Task[None] | None = None
+    _ready: deque[Any]
+    _dirty: deque[Topic]
+    _work: asyncio.Event | None = None
+    _round_cpu = 0.0  # CPU time of the round in progress
+    _round_loaded = False  # it started behind
 
     @abstractmethod
     def _background(self) -> Coroutine[Any, Any, None]:
@@ -34,13 +193,20 @@ class LoopBound(ABC):
             self.loop_thread = threading.get_ident()
         if self._task is None or self._task.done():
             self._task = self.loop.create_task(self._background())
+        if self._pump is None or self._pump.done():
+            self._work = asyncio.Event()
+            if not hasattr(self, "_ready"):
+                self._ready = deque()
+                self._dirty = deque()
+            self._pump = self.loop.create_task(self._run_pump())
 
     async def shutdown(self) -> None:
         """Server stop: every connection is told (1001) and the periodic work ends."""
         for c in list(self.conns):
             await c.drop(1001, "shutting down")
-        if self._task is not None:
-            self._task.cancel()
+        for t in (self._task, self._pump):
+            if t is not None:
+                t.cancel()
 
     @abstractmethod
     def on_entry(self, entry: Any) -> None:
@@ -50,12 +216,117 @@ class LoopBound(ABC):
     def on_reset(self) -> None:
         """The venue was reset: tell the live connections."""
 
+    # ------------------------------------------------------------ the pump
     def wake(self, conn: Any) -> None:
-        """Wake a writer from any thread (admin calls run engine commands in a worker thread)."""
+        """`conn` has something to send: queue it for the pump (from any thread:
+        admin calls run engine commands in a worker thread)."""
         if threading.get_ident() == self.loop_thread:
-            conn.wake.set()
+            self._schedule(conn)
         elif self.loop is not None:
-            self.loop.call_soon_threadsafe(conn.wake.set)
+            self.loop.call_soon_threadsafe(self._schedule, conn)
+
+    def _schedule(self, conn: Any) -> None:
+        if conn.scheduled or conn.busy or conn.closed:
+            return
+        conn.scheduled = True
+        if not hasattr(self, "_ready"):
+            self._ready, self._dirty = deque(), deque()
+        self._ready.append(conn)
+        if self._work is not None:
+            self._work.set()
+
+    def topic_dirty(self, topic: Topic) -> None:
+        """A topic has new messages (inside the sequencer: only noted here)."""
+        if threading.get_ident() == self.loop_thread:
+            self._note_dirty(topic)
+        elif self.loop is not None:
+            self.loop.call_soon_threadsafe(self._note_dirty, topic)
+
+    def _note_dirty(self, topic: Topic) -> None:
+        if not hasattr(self, "_ready"):
+            self._ready, self._dirty = deque(), deque()
+        self._dirty.append(topic)
+        if self._work is not None:
+            self._work.set()
+
+    async def _run_pump(self) -> None:
+        loop = asyncio.get_running_loop()
+        others = getattr(loop, "_ready", None)  # the default loop's run queue: requests waiting to run
+        work = self._work
+        assert work is not None
+        clock = time.thread_time
+        self._round_cpu = 0.0
+        self._round_loaded = False
+        rest_until = 0.0
+        while True:
+            if not self._ready and not self._dirty:
+                work.clear()
+                await work.wait()
+                continue
+            if not self._ready:  # the next slice starts a round: after the last loaded one, rest
+                now = time.monotonic()
+                if now < rest_until:
+                    await asyncio.sleep(min(REST_STEP_S, rest_until - now))
+                    continue
+            t0 = clock()
+            await asyncio.sleep(0)
+            if others is not None:
+                waited = 0
+                while others and waited < YIELD_CAP and clock() - t0 < SLICE_MAX_S:
+                    await asyncio.sleep(0)
+                    waited += 1
+            t1 = clock()
+            cap = LOADED_SLICE_S if self._round_loaded else SLICE_MAX_S
+            try:
+                self.pump_slice(SLICE_SENDS, t1 + min(cap, max(SLICE_MIN_S, SHARE * (t1 - t0))))
+            except Exception:  # noqa: BLE001 - a feed bug must not stop every connection's output
+                log.exception("ws pump failed")
+            self._round_cpu += clock() - t1
+            if not self._ready and self._round_loaded:  # a loaded round is done
+                self._round_loaded = False
+                rest_until = time.monotonic() + self._round_cpu * (1 / LOADED_SHARE - 1)
+
+    def pump_slice(self, budget: int, until: float = float("inf")) -> int:
+        """Send at most `budget` messages, connection by connection, stopping at
+        `until` (the loop thread's CPU time); returns how many were sent."""
+        if not hasattr(self, "_ready"):
+            self._ready, self._dirty = deque(), deque()
+        dirty = self._dirty
+        ready = self._ready
+        if not ready:  # a new round (the last one is done): every subscriber of a topic reads up to one mark
+            while dirty:
+                t = dirty.popleft()
+                t.dirty = False
+                t.mark = low = t.head
+                cap = t.head - self.config.max_queue  # messages owed to a parked subscriber, at most
+                for c in list(t.subs):
+                    cur = c.cursors.get(t, low)
+                    if (cur < t.base or (c.busy and cur < cap)) and not c.closed:
+                        # too far behind: a state feed resyncs it, other feeds drop it
+                        if not t.resync(c, self):
+                            c.fell_behind()
+                            continue
+                        cur = c.cursors.get(t, low)
+                    if not c.busy and not c.scheduled and not c.closed:  # a parked one goes on once drained
+                        c.scheduled = True
+                        ready.append(c)
+                    low = min(low, cur)
+                t.trim(low)
+            self._round_cpu = 0.0
+            self._round_loaded = len(ready) >= LOAD_CONNS
+        sent = 0
+        clock = time.thread_time
+        while ready and sent < budget and clock() < until:
+            c = ready.popleft()
+            c.scheduled = False
+            if c.closed or c.busy:
+                continue
+            n, more = c.write_some(min(CONN_SENDS, budget - sent), loaded=len(ready) >= LOAD_CONNS)
+            sent += n
+            if more and not c.busy and not c.closed:
+                c.scheduled = True
+                ready.append(c)
+        return sent
 
     def call_in_loop(self, fn: Any, *args: Any) -> None:
         if self.loop is None:
@@ -76,32 +347,161 @@ def attach(rt: Runtime, hub: H) -> H:
     return hub
 
 
+class _Resume:
+    """The rest of a coroutine that was started by hand and had to wait."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        fut = self.first
+        while True:
+            try:
+                yield fut
+            except BaseException as exc:  # noqa: BLE001 - cancellation goes to the send
+                try:
+                    fut = self.coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+                continue
+            try:
+                fut = self.coro.send(None)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def _finish(r: _Resume) -> Any:
+    return await r
+
+
+def start(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
+    """Run `coro` at once until it first has to wait: None when it finished
+    (a socket that took the bytes), else the task that finishes it (a full
+    socket buffer).  Exceptions of the synchronous part propagate."""
+    try:
+        fut = coro.send(None)
+    except StopIteration:
+        return None
+    return asyncio.ensure_future(_finish(_Resume(coro, fut)))
+
+
 class QueuedConnection:
-    """Shutdown of a connection with a writer task draining `queue`."""
+    """A connection's outbound side: its own FIFO (`queue`: replies, snapshots,
+    private channels) and its cursors on public topics, written by the hub's pump."""
 
     closed: bool
-    queue: Any
+    queue: deque[str]
+    cursors: dict[Topic, int]
     ws: Any
     id: str
     hub: Any
-    _writer: asyncio.Task[Any] | None
+    protocol: str
+    scheduled: bool = False  # in the pump's ready queue
+    busy: bool = False  # a send is waiting for the socket to drain
+    last_send: float = 0.0
+
+    def _init_output(self) -> None:
+        self.queue = deque()
+        self.cursors = {}
+        self.resynced: set[Topic] = set()  # topics resynced while its socket stayed full
+        self.scheduled = False
+        self.busy = False
+
+    def enqueue(self, text: str) -> bool:
+        """Queue one reply or private message (any thread); overflowing the
+        bounded queue disconnects the client (logged), it never drops silently."""
+        if self.closed:
+            return False
+        q = self.queue
+        if len(q) >= self.hub.config.max_queue:
+            self.closed = True
+            q.clear()
+            self.hub.call_in_loop(self._overflow, "outbound queue full")
+            return False
+        q.append(text)
+        return True
+
+    def _overflow(self, why: str) -> None:
+        log.warning("%s %s: client too slow (%s), disconnecting", self.protocol, self.id, why)
+        asyncio.get_running_loop().create_task(self._close(1008, "slow consumer"))
+
+    def fell_behind(self) -> None:
+        self.closed = True
+        self.queue.clear()
+        self.hub.call_in_loop(self._overflow, "fell behind its feed")
+
+    def _next(self, private_only: bool = False, loaded: bool = False) -> str | None:
+        """The next message to send: the FIFO first (a subscription's snapshot
+        goes before its updates), then each topic this connection is behind on."""
+        q = self.queue
+        if q:
+            return q.popleft()
+        if private_only:
+            return None
+        for topic, cur in self.cursors.items():
+            while cur < topic.mark:
+                got = topic.read(cur, loaded)
+                if got is None:
+                    if topic.resync(self, self.hub):
+                        cur = self.cursors[topic]
+                        if self.queue:
+                            return self.queue.popleft()
+                        continue
+                    self.fell_behind()
+                    return None
+                text, cur = got
+                self.cursors[topic] = cur
+                if text is not None:
+                    return text
+        return None
+
+    def has_output(self) -> bool:
+        if self.queue:
+            return True
+        return any(cur < t.mark for t, cur in self.cursors.items())
+
+    def write_some(self, budget: int, private_only: bool = False, loaded: bool = False) -> tuple[int, bool]:
+        """Send up to `budget` messages without waiting; (sent, more to send)."""
+        sent = 0
+        send = self.ws.send
+        while sent < budget and not self.busy and not self.closed:
+            text = self._next(private_only, loaded)
+            if text is None:
+                return sent, False
+            sent += 1
+            try:
+                task = start(send({"type": "websocket.send", "text": text}))
+            except Exception:  # noqa: BLE001 - the socket went away under us
+                self.closed = True
+                return sent, False
+            if task is not None:
+                self.busy = True
+                task.add_done_callback(self._drained)
+                return sent, False
+        self.last_send = time.monotonic()
+        return sent, self.has_output()
+
+    def _drained(self, task: asyncio.Task[Any]) -> None:
+        self.busy = False
+        self.resynced.clear()
+        self.last_send = time.monotonic()
+        if task.cancelled() or task.exception() is not None:
+            self.closed = True
+            return
+        if self.has_output():
+            self.hub.wake(self)
 
     async def _cleanup(self) -> None:
         self.closed = True
         self.hub.forget(self)
         self.hub.rt.connections.pop(self.id, None)
-        if self._writer is not None:
-            if self.queue and not self._writer.done():
-                # let queued replies go out before the writer stops
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._drain(), timeout=1.0)
-            self._writer.cancel()
-
-    async def _drain(self) -> None:
-        while self.queue and self._writer is not None and not self._writer.done():
-            await asyncio.sleep(0.005)
+        self.cursors = {}
 
     async def _close(self, code: int, reason: str) -> None:
         self.closed = True
         with contextlib.suppress(Exception):  # already closed
             await self.ws.close(code, reason)
+

@@ -119,6 +119,7 @@ class VenueServer:
             "lifespan": "off",
             "ws_max_size": 1 << 20,
             "ws_ping_interval": None,
+            "ws_per_message_deflate": False,
             "http": deadline_protocol(s.http_request_timeout),
             "timeout_keep_alive": s.http_idle_timeout,
         }

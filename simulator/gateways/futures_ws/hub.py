@@ -2,9 +2,11 @@
 
 Engine events arrive from the bus inside the sequencer (any thread); each is
 turned into Kraken messages at once, while the engine state they describe is
-current, and queued on the subscribed connections.  Every connection has a
-bounded queue drained by its own writer task; a client that falls too far
-behind is disconnected.  Tickers are throttled to one per product per
+current.  Public book and trade messages are rendered once into their
+product's `Topic` log (ws_common), read by each subscriber at its own cursor
+(never conflated: a book delta carries a sequence number; a subscriber too far
+behind is disconnected); private ones are queued on the account's
+connections' bounded queues.  The hub's pump writes both in bounded slices.  Tickers are throttled to one per product per
 second, as Kraken does; heartbeats follow a configurable interval.
 """
 
@@ -16,7 +18,6 @@ import json
 import logging
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,7 @@ from simulator.core.sequencer import JournalEntry, Sequencer
 from simulator.gateways.futures_rest import render
 from simulator.gateways.futures_rest.auth import sign_challenge
 from simulator.gateways.futures_rest.render import JSON
-from simulator.gateways.ws_common import LoopBound, QueuedConnection
+from simulator.gateways.ws_common import LoopBound, QueuedConnection, Topic
 from simulator.server.runtime import Runtime
 
 from . import feeds
@@ -81,8 +82,7 @@ class FuturesConn(QueuedConnection):
         self.ws = ws
         self.id = hub.rt.new_connection_id("futures_ws")
         self.account_id: str | None = None
-        self.queue: deque[str] = deque()
-        self.wake = asyncio.Event()
+        self._init_output()
         self.closed = False
         self.challenges: dict[str, str] = {}  # challenge -> api key it was issued for
         self.public: dict[str, set[str]] = {}  # feed -> products ("" for heartbeat)
@@ -94,7 +94,6 @@ class FuturesConn(QueuedConnection):
         self.bal_seq = 0
         self.pos_seq = 0
         self.last_hb = time.monotonic()
-        self._writer: asyncio.Task[None] | None = None
         self.budget = float(hub.config.rate_per_s)  # token bucket: requests this second
         self.budget_at = time.monotonic()
         self.alerted_at = float("-inf")
@@ -116,35 +115,9 @@ class FuturesConn(QueuedConnection):
 
     # ------------------------------------------------------------ output
     def send(self, msg: dict[str, Any]) -> None:
-        if self.closed:
-            return
-        if len(self.queue) >= self.hub.config.max_queue:
-            self.closed = True
-            self.queue.clear()
-            self.hub.call_in_loop(self._overflow)
-            return
-        self.queue.append(JSON.text(msg))
-        if len(self.queue) == 1:
+        """Queue a reply or private message (any thread); overflowing the queue drops the client."""
+        if self.enqueue(JSON.text(msg)):
             self.hub.wake(self)
-
-    def _overflow(self) -> None:
-        log.warning("futures ws %s: client too slow, disconnecting", self.id)
-        asyncio.get_running_loop().create_task(self._close(1008, "slow consumer"))
-
-    async def _writer_loop(self) -> None:
-        q = self.queue
-        try:
-            while True:
-                if not q:
-                    self.wake.clear()
-                    if not q:
-                        await self.wake.wait()
-                    continue
-                await self.ws.send_text(q.popleft())
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - the socket went away
-            self.closed = True
 
     # ------------------------------------------------------------ lifecycle
     async def serve(self) -> None:
@@ -155,7 +128,6 @@ class FuturesConn(QueuedConnection):
             hub.conns.add(self)
         hub.rt.connections[self.id] = self
         self.send({"event": "info", "version": 1})
-        self._writer = asyncio.get_running_loop().create_task(self._writer_loop())
         try:
             while not self.closed:
                 msg = await self.ws.receive()
@@ -176,9 +148,6 @@ class FuturesConn(QueuedConnection):
 
     async def drop(self, code: int = 1001, reason: str = "") -> None:
         """Close from the venue side (admin fault, reset, shutdown)."""
-        self.closed = True
-        if self._writer is not None:
-            self._writer.cancel()
         await self._close(code, reason)
 
 
@@ -194,6 +163,7 @@ class Hub(LoopBound):
         self.loop_thread: int | None = None
         self._task: asyncio.Task[None] | None = None
         self.book_seq: dict[str, int] = {}
+        self.topics: dict[tuple[str, str], Topic] = {}  # (book | trade, product) -> its stream
         self.ids = IdGenerator(rt.settings.seed ^ 0xC4A1)
 
     # --------------------------------------------------------------- plumbing
@@ -209,6 +179,21 @@ class Hub(LoopBound):
     def forget(self, conn: FuturesConn) -> None:
         with self.lock:
             self.conns.discard(conn)
+            for t in list(conn.cursors):
+                self._leave(t, conn)
+
+    def _join(self, feed: str, symbol: str, conn: FuturesConn) -> None:
+        t = self.topics.get((feed, symbol))
+        if t is None:
+            t = self.topics[(feed, symbol)] = Topic()
+        t.join(conn)
+
+    def _leave(self, t: Topic, conn: FuturesConn) -> None:
+        t.leave(conn)
+        if not t.subs:
+            for k, v in list(self.topics.items()):
+                if v is t:
+                    del self.topics[k]
 
     def on_reset(self) -> None:
         """The venue restarted: every connection is closed, sequences restart."""
@@ -216,6 +201,7 @@ class Hub(LoopBound):
             conns = list(self.conns)
             self.conns.clear()
             self.book_seq.clear()
+            self.topics.clear()
         for c in conns:
             c.closed = True
             self.call_in_loop(self._drop_soon, c)
@@ -298,6 +284,9 @@ class Hub(LoopBound):
             subs.difference_update(syms)
             for s in syms:
                 conn.pending.discard((feed, s))
+                t = self.topics.get((feed, s))
+                if t is not None:
+                    self._leave(t, conn)
             conn.send({"event": "unsubscribed", "feed": feed, "product_ids": syms})
             return
         subs.update(syms)
@@ -312,8 +301,10 @@ class Hub(LoopBound):
             elif feed == "book":
                 seq = self.book_seq.setdefault(spec.symbol, 1)
                 conn.send(feeds.book_snapshot(eng, spec, seq, now))
+                self._join("book", spec.symbol, conn)  # the deltas after the snapshot
             elif feed == "trade":
                 conn.send(feeds.trade_snapshot(eng, spec))
+                self._join("trade", spec.symbol, conn)
 
     def _authorise(self, conn: FuturesConn, msg: dict[str, Any]) -> str | None:
         key_text = msg.get("api_key")
@@ -403,17 +394,14 @@ class Hub(LoopBound):
                     spec = eng.specs[ev.symbol]
                     seq = self.book_seq.get(ev.symbol, 1) + 1
                     self.book_seq[ev.symbol] = seq
-                    msg = feeds.book_delta(spec, ev.side, ev.price, ev.qty, seq, ev.ts)
-                    for c in conns:
-                        if ev.symbol in c.public.get("book", ()):
-                            c.send(msg)
+                    t = self.topics.get(("book", ev.symbol))
+                    if t is not None:
+                        t.publish(JSON.text(feeds.book_delta(spec, ev.side, ev.price, ev.qty, seq, ev.ts)), self)
                     moved.add(ev.symbol)
                 elif isinstance(ev, FTradeEvent):
-                    spec = eng.specs[ev.trade.symbol]
-                    msg = feeds.trade(spec, ev.trade)
-                    for c in conns:
-                        if ev.trade.symbol in c.public.get("trade", ()):
-                            c.send(msg)
+                    t = self.topics.get(("trade", ev.trade.symbol))
+                    if t is not None:
+                        t.publish(JSON.text(feeds.trade(eng.specs[ev.trade.symbol], ev.trade)), self)
                     moved.add(ev.trade.symbol)
                 elif isinstance(ev, FOrderEvent):
                     if ev.quiet:  # an order-entry step (FIX reports it), no feed's message
@@ -427,7 +415,7 @@ class Hub(LoopBound):
                                 c.send(feeds.order_update(feed, o, ev.reason, ev.is_cancel))
                 elif isinstance(ev, FFillEvent):
                     f = ev.fill
-                    msg = {"feed": "fills", "username": f.account_id, "fills": [render.ws_fill(eng, f, True)]}
+                    msg: dict[str, Any] = {"feed": "fills", "username": f.account_id, "fills": [render.ws_fill(eng, f, True)]}
                     for c in conns:
                         flt = c.private.get("fills", set()) if "fills" in c.private else None
                         if (

@@ -1,9 +1,11 @@
-"""One client WebSocket: the read loop, the envelope, the writer and its queue.
+"""One client WebSocket: the read loop, the envelope, and its outbound side.
 
-Replies and feed messages share one FIFO queue per connection drained by a
-writer task; the queue is bounded, and a client that falls that far behind is
-disconnected (as a venue drops a consumer it cannot serve) instead of slowing
-the engine or growing memory."""
+Replies, snapshots and private channels share one bounded FIFO per
+connection; public feeds are read from their topics' logs at this
+connection's cursors (conflated when it is behind).  The hub's pump writes
+both (ws_common); the reader sends its own request's replies at once.  A
+client that falls too far behind is disconnected (as a venue drops a
+consumer it cannot serve) instead of slowing the engine or growing memory."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import asyncio
 import json
 import logging
 import time
-from collections import deque
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +51,7 @@ class WsConnection(QueuedConnection):
         self.id = hub.rt.new_connection_id("ws")
         self.connection_id = hub.conn_ids.getrandbits(64)
         self.account_id: str | None = None
-        self.queue: deque[str] = deque()
-        self.wake = asyncio.Event()
+        self._init_output()
         self.subs: dict[tuple[Any, ...], Any] = {}
         self.closed = False
         self.last_recv = time.monotonic()
@@ -60,29 +60,14 @@ class WsConnection(QueuedConnection):
         self.subscriptions = Subscriptions(self)
         self.tokens = hub.config.msg_burst
         self.tokens_at = self.last_recv
-        self._writer: asyncio.Task[None] | None = None
         self._current: tuple[str, int | None, str] = ("", None, "")  # method, req_id, time_in of the request in hand
-        self.sending = False
         self.in_handle = False
 
     # --------------------------------------------------------------- output
     def send(self, text: str) -> None:
         """Queue a message (any thread); overflowing the queue drops the client."""
-        if self.closed:
-            return
-        q = self.queue
-        if len(q) >= self.hub.config.max_queue:
-            self.closed = True
-            q.clear()
-            self.hub.call_in_loop(self._overflow)
-            return
-        q.append(text)
-        if len(q) == 1 and not self.in_handle:  # the reader flushes after its own request
+        if self.enqueue(text) and not self.in_handle:  # the reader flushes after its own request
             self.hub.wake(self)
-
-    def _overflow(self) -> None:
-        log.warning("spot ws %s: client too slow, disconnecting", self.id)
-        asyncio.get_running_loop().create_task(self._close(1008, "slow consumer"))
 
     def reply(
         self,
@@ -111,36 +96,11 @@ class WsConnection(QueuedConnection):
             method = extra.pop("method", cur[0])
             self.reply(method, cur[1], cur[2], a.result, a.error, extra)
 
-    async def _writer_loop(self) -> None:
-        """Sends what the feed queued; the reader flushes its own replies (one loop hop less)."""
-        q = self.queue
-        ev = self.wake
-        try:
-            while True:
-                if not q or self.sending:
-                    ev.clear()
-                    if not q or self.sending:
-                        await ev.wait()
-                    continue
-                await self.flush()
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - the socket went away under us
-            self.closed = True
-
-    async def flush(self) -> None:
-        """Send everything queued; only one coroutine sends at a time, keeping order."""
-        if self.sending:
-            return
-        self.sending = True
-        q = self.queue
-        send = self.ws.send
-        try:
-            while q:
-                await send({"type": "websocket.send", "text": q.popleft()})
-            self.last_send = time.monotonic()
-        finally:
-            self.sending = False
+    def flush(self) -> None:
+        """Send this request's replies now (one loop hop less); the pump does the rest."""
+        _, more = self.write_some(len(self.queue), private_only=True)
+        if more:
+            self.hub.wake(self)
 
     # ---------------------------------------------------------------- lifecycle
     async def serve(self) -> None:
@@ -150,7 +110,6 @@ class WsConnection(QueuedConnection):
         hub.conns.add(self)
         hub.rt.connections[self.id] = self
         self.send(hub.status_message(self.connection_id))
-        self._writer = asyncio.get_running_loop().create_task(self._writer_loop())
         try:
             while not self.closed:
                 msg = await self.ws.receive()
@@ -174,11 +133,8 @@ class WsConnection(QueuedConnection):
                     self.reply(method or "unknown", req_id, time_in, error="EGeneral:Internal error")
                 finally:
                     self.in_handle = False
-                if self.queue:
-                    if self.sending:
-                        self.wake.set()
-                    else:
-                        await self.flush()
+                if self.queue and not self.busy:  # a busy socket: its drain wakes the pump
+                    self.flush()
         except Exception:  # noqa: BLE001 - disconnects surface here in several shapes
             pass
         finally:
@@ -186,11 +142,6 @@ class WsConnection(QueuedConnection):
 
     async def drop(self, code: int = 1001, reason: str = "") -> None:
         """Close the connection from the venue side (admin fault, reset, idle)."""
-        if self.closed and self._writer is None:
-            return
-        self.closed = True
-        if self._writer is not None:
-            self._writer.cancel()
         await self._close(code, reason)
 
     # ----------------------------------------------------------------- input

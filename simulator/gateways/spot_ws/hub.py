@@ -2,10 +2,12 @@
 engine feed.
 
 `on_entry` runs inside the sequencer (under its lock) for each journal entry:
-it turns the entry's events into messages, encodes each once per group of
-identical subscribers and appends the text to their bounded queues; the
-connections' writer tasks do the I/O.  Nothing here awaits, so a slow client
-never holds up the engine.
+it turns the entry's events into messages, renders each public message once
+per channel and symbol into that stream's `Topic` log (O(1) in the number of
+subscribers), and queues private ones (executions, balances: per account,
+never conflated) on their connections.  The hub's pump (ws_common) puts them
+on the wire in bounded slices.  Nothing here awaits, so a slow client never
+holds up the engine or another client's order.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.core.events import BalanceEvent, BookEvent, NoticeEvent, OrderEvent, TradeEvent
 from simulator.gateways.jsonw import dumps
-from simulator.gateways.ws_common import LoopBound
+from simulator.gateways.ws_common import Latest, LoopBound
 
 from .channels.book import BookGroup
 from .channels.level3 import L3Group
-from .channels.market import bbo, interval_ns, ohlc_message, ticker_data, ticker_message, trade_message
+from .channels.market import BatchFeed, bbo, interval_ns, ohlc_update, ticker_data, ticker_message, trade_update
 from .executions import (
     STATUS_ONLY,
     BalanceSub,
@@ -73,10 +75,10 @@ class Hub(LoopBound):
         """Forget every subscription (a reset replaced the engines)."""
         self.books: dict[tuple[str, int], BookGroup] = {}
         self.l3: dict[tuple[str, int], L3Group] = {}
-        self.tickers: dict[str, dict[str, set[WsConnection]]] = {}
+        self.tickers: dict[str, dict[str, Latest]] = {}
         self.bbo: dict[str, tuple[int, int, int, int]] = {}
-        self.trades: dict[str, set[WsConnection]] = {}
-        self.ohlc: dict[tuple[str, int], set[WsConnection]] = {}
+        self.trades: dict[str, BatchFeed] = {}
+        self.ohlc: dict[tuple[str, int], BatchFeed] = {}
         self.instrument: set[WsConnection] = set()
         self.execs: dict[str, set[ExecSub]] = {}
         self.balances: dict[str, set[BalanceSub]] = {}
@@ -109,7 +111,7 @@ class Hub(LoopBound):
                 if now - c.last_recv > cfg.idle_timeout_s:
                     self.loop.create_task(c.drop(1001, "idle timeout"))  # type: ignore[union-attr]
                     continue
-                if c.subs and now - c.last_send >= cfg.heartbeat_s and not c.queue:
+                if c.subs and now - c.last_send >= cfg.heartbeat_s and not c.queue and not c.busy:
                     c.last_send = now
                     c.send(HEARTBEAT)
 
@@ -120,6 +122,7 @@ class Hub(LoopBound):
             self.clear()
             for c in conns:
                 c.subs.clear()
+                c.cursors.clear()
         for c in conns:
             self.call_in_loop(self._drop_soon, c)
 
@@ -132,24 +135,24 @@ class Hub(LoopBound):
         with self.lock:
             self.conns.discard(conn)
             for key, g in list(self.books.items()):
-                g.subs.discard(conn)
+                g.leave(conn)
                 if not g.subs:
                     del self.books[key]
             for key3, g3 in list(self.l3.items()):
-                g3.subs.discard(conn)
+                g3.leave(conn)
                 if not g3.subs:
                     del self.l3[key3]
             for pid, by in list(self.tickers.items()):
                 for s in by.values():
-                    s.discard(conn)
+                    s.leave(conn)
                 if not any(by.values()):
                     del self.tickers[pid]
             for pid2, s2 in list(self.trades.items()):
-                s2.discard(conn)
+                s2.leave(conn)
                 if not s2:
                     del self.trades[pid2]
             for k, s3 in list(self.ohlc.items()):
-                s3.discard(conn)
+                s3.leave(conn)
                 if not s3:
                     del self.ohlc[k]
             self.instrument.discard(conn)
@@ -199,30 +202,30 @@ class Hub(LoopBound):
             for (pid, _d), g in self.books.items():
                 sides = book_sides.get(pid)
                 if sides:
-                    msg = g.update(eng.books[pid], ts, "buy" in sides, "sell" in sides)
-                    if msg is not None:
-                        self.fan_out(g.subs, msg)
+                    up = g.update(eng.books[pid], ts, "buy" in sides, "sell" in sides)
+                    if up is not None:
+                        g.publish(up, self)
         if self.l3:
             for (pid, _d3), g3 in self.l3.items():
                 if pid in book_sides:
                     msg = g3.update(eng.books[pid], ts)
                     if msg is not None:
-                        self.fan_out(g3.subs, msg)
+                        g3.publish(msg, self)
         if self.tickers:
             for pid, by in self.tickers.items():
                 book = eng.books[pid]
                 if pid in trades and by["trades"]:
-                    self.fan_out(by["trades"], ticker_message("update", self.ticker(pid, ts)))
+                    by["trades"].publish(ticker_message("update", self.ticker(pid, ts)), self)
                 if pid in book_sides and by["bbo"]:
                     now = bbo(book)
                     if now != self.bbo.get(pid):
                         self.bbo[pid] = now
-                        self.fan_out(by["bbo"], ticker_message("update", self.ticker(pid, ts)))
+                        by["bbo"].publish(ticker_message("update", self.ticker(pid, ts)), self)
         if self.trades:
             for pid, tl in trades.items():
-                subs = self.trades.get(pid)
-                if subs:
-                    self.fan_out(subs, trade_message("update", eng.instruments.pairs[pid], tl))
+                feed = self.trades.get(pid)
+                if feed:
+                    feed.publish(trade_update(eng.instruments.pairs[pid], tl), self)
         if self.ohlc and trades:
             for (pid, minutes), subs in self.ohlc.items():
                 ptl = trades.get(pid)
@@ -233,7 +236,7 @@ class Hub(LoopBound):
                 pair = eng.instruments.pairs[pid]
                 for begin in dict.fromkeys(tr.ts - tr.ts % span for tr in ptl):  # the candles these trades touched
                     candle = series.candles[series.index_at(begin)]
-                    self.fan_out(subs, ohlc_message("update", pair, [candle], minutes, ts))
+                    subs.publish(ohlc_update(pair, candle, minutes, ts), self)
         if self.execs and accounts:
             wanted = accounts & self.execs.keys()
             if wanted:

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from simulator.core.accounts import QUERY_CLOSED, QUERY_FUNDS, QUERY_OPEN
 from simulator.gateways.jsonw import dumps
+from simulator.gateways.ws_common import Latest, Topic
 
 from .channels import book as l2
 from .channels import level3 as l3
 from .channels.market import (
     OHLC_INTERVALS,
     OHLC_SNAPSHOT_CANDLES,
+    BatchFeed,
     bbo,
     instrument_message,
     ohlc_message,
@@ -117,19 +119,17 @@ def join(index: dict[Any, G], key: Any, make: Callable[[], G], conn: Any) -> tup
     fresh = g is None
     if g is None:
         g = index[key] = make()
-    g.subs.add(conn)  # type: ignore[attr-defined]
+    g.join(conn)  # type: ignore[attr-defined]
     return g, fresh
 
 
 def leave(index: dict[Any, Any], key: Any, conn: Any) -> None:
-    """`conn` leaves the subscriber set at `key` (a set, or a group's `subs`);
-    an emptied entry is dropped."""
-    entry = index.get(key)
+    """`conn` leaves the topic at `key`; an emptied topic is dropped."""
+    entry: Topic | None = index.get(key)
     if entry is None:
         return
-    members = entry if isinstance(entry, set) else entry.subs
-    members.discard(conn)
-    if not members:
+    entry.leave(conn)
+    if not entry.subs:
         del index[key]
 
 
@@ -232,11 +232,11 @@ class Subscriptions:
         hub, conn = self.hub, self.conn
 
         def on_new(pair: SpotPair) -> str | None:
-            by = hub.tickers.setdefault(pair.id, {"trades": set(), "bbo": set()})
+            by = hub.tickers.setdefault(pair.id, {"trades": Latest(), "bbo": Latest()})
             book = hub.rt.venue.spot.books[pair.id]
             if not by["bbo"] and not by["trades"]:
                 hub.bbo[pair.id] = bbo(book)
-            by[trig].add(conn)
+            by[trig].join(conn)
             return ticker_message("snapshot", hub.ticker(pair.id, hub.rt.venue.clock.now_ns())) if snap else None
 
         with hub.lock:
@@ -251,7 +251,7 @@ class Subscriptions:
         def on_gone(pair: SpotPair) -> None:
             by = hub.tickers.get(pair.id)
             if by is not None:
-                by[trig].discard(conn)
+                by[trig].leave(conn)
                 if not by["trades"] and not by["bbo"]:
                     del hub.tickers[pair.id]
 
@@ -312,7 +312,7 @@ class Subscriptions:
         hub, conn = self.hub, self.conn
 
         def on_new(pair: SpotPair) -> str | None:
-            hub.trades.setdefault(pair.id, set()).add(conn)
+            join(hub.trades, pair.id, BatchFeed, conn)
             if not snap:
                 return None
             return trade_message("snapshot", pair, hub.rt.venue.spot.trades[pair.id][-50:])
@@ -338,7 +338,7 @@ class Subscriptions:
         hub, conn = self.hub, self.conn
 
         def on_new(pair: SpotPair) -> str | None:
-            hub.ohlc.setdefault((pair.id, minutes), set()).add(conn)
+            join(hub.ohlc, (pair.id, minutes), BatchFeed, conn)
             if not snap:
                 return None
             eng = hub.rt.venue.spot
@@ -359,11 +359,7 @@ class Subscriptions:
         hub, conn = self.hub, self.conn
 
         def on_gone(pair: SpotPair) -> None:
-            s = hub.ohlc.get((pair.id, minutes))
-            if s is not None:
-                s.discard(conn)
-                if not s:
-                    del hub.ohlc[(pair.id, minutes)]
+            leave(hub.ohlc, (pair.id, minutes), conn)
 
         with hub.lock:
             return self._per_symbol(p, "ohlc", minutes, {"channel": "ohlc", "interval": minutes}, on_gone, True)

@@ -9,10 +9,11 @@ order, and so the checksum, matches the engine's."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from simulator.core.bookwindow import OrderWindow, order_changes, order_window
 from simulator.core.numbers import fmt_units
+from simulator.gateways.ws_common import Topic
 
 from ..render import ts_ns
 from .checksum import l3_checksum
@@ -33,13 +34,16 @@ def l3_book_checksum(book: OrderBook, pair: SpotPair) -> int:
     return l3_checksum(asks, bids, pair.pair_decimals, pair.lot_decimals)
 
 
-class L3Group:
-    __slots__ = ("pair", "depth", "subs", "bids", "asks")
+class L3Group(Topic):
+    """The `Topic` of one (pair, depth): order-by-order updates are never
+    conflated (a subscriber too far behind is disconnected instead)."""
+
+    __slots__ = ("pair", "depth", "bids", "asks")
 
     def __init__(self, pair: SpotPair, depth: int) -> None:
+        super().__init__()
         self.pair = pair
         self.depth = depth
-        self.subs: set[Any] = set()
         self.bids: OrderWindow = {}
         self.asks: OrderWindow = {}
 

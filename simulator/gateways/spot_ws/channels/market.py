@@ -4,7 +4,7 @@ instrument.  The statistics and candles come from `simulator.core.marketdata`.""
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from simulator.core.clock import NS_PER_S
 from simulator.core.events import TradeEvent
@@ -12,6 +12,7 @@ from simulator.core.margin import flag_leverage, terms_of
 from simulator.core.marketdata import Candle, Ticker
 from simulator.core.numbers import fmt_units
 from simulator.gateways.jsonw import Raw, dumps
+from simulator.gateways.ws_common import Topic
 
 from ..render import ts_ns, ts_us
 
@@ -82,6 +83,53 @@ def trade_message(kind: str, pair: SpotPair, trades: list[TradeEvent]) -> str:
     return dumps({"channel": "trade", "type": kind, "data": [trade_entry(pair, t) for t in trades]})
 
 
+class Batch(NamedTuple):
+    """One logged message of a batching stream: its text, the head the data
+    array is appended to, and its data items (keyed: a later item of the same
+    key replaces it when batched)."""
+
+    text: str
+    head: str
+    items: tuple[tuple[Any, str], ...]
+
+
+class BatchFeed(Topic):
+    """trade / ohlc: a subscriber behind gets one message with every trade
+    (every candle's latest state) it has not seen, in order."""
+
+    __slots__ = ()
+    conflates = True
+
+    @staticmethod
+    def text(entry: Batch) -> str:  # type: ignore[override]
+        return entry.text
+
+    def merge(self, entries: list[Batch]) -> str | None:
+        items: dict[Any, str] = {}
+        n = 0
+        for e in entries:
+            for key, frag in e.items:
+                if key is None:
+                    key = n
+                    n += 1
+                else:
+                    items.pop(key, None)
+                items[key] = frag
+        return entries[-1].head + ",".join(items.values()) + "]}"
+
+
+def _batch(head: str, items: list[tuple[Any, str]]) -> Batch:
+    return Batch(head + ",".join(f for _, f in items) + "]}", head, tuple(items))
+
+
+TRADE_HEAD = '{"channel":"trade","type":"update","data":['
+
+
+def trade_update(pair: SpotPair, trades: list[TradeEvent]) -> Batch:
+    """A trade update, each trade rendered once (the same text as `trade_message`)."""
+    return _batch(TRADE_HEAD, [(None, dumps(trade_entry(pair, t))) for t in trades])
+
+
 def interval_ns(minutes: int) -> int:
     return minutes * 60 * NS_PER_S
 
@@ -113,6 +161,12 @@ def ohlc_message(kind: str, pair: SpotPair, cs: list[Candle[int]], minutes: int,
             "data": [candle_entry(pair, c, minutes) for c in cs],
         }
     )
+
+
+def ohlc_update(pair: SpotPair, c: Candle[int], minutes: int, now: int) -> Batch:
+    """One candle's update (the same text as `ohlc_message`); batched by candle."""
+    head = '{"channel":"ohlc","type":"update","timestamp":"' + ts_ns(now) + '","data":['
+    return _batch(head, [(c.begin, dumps(candle_entry(pair, c, minutes)))])
 
 
 def _num(d: Decimal | str) -> Raw:
