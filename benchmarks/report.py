@@ -222,7 +222,10 @@ def parse_soak(text: str) -> list[Row]:
     rows = [
         Row("soak", f"RSS start / end / peak (MiB), {d.get('minutes')} min at {d.get('commands_per_s')} commands/s",
             f"{d.get('rss_start_mib')} / {d.get('rss_end_mib')} / {d.get('rss_peak_mib')}"),
-        Row("soak", f"RSS slope after warm-up (MiB/h), {flags}", _f(d.get("slope_mib_per_h"), "+,.1f")),
+        Row("soak", f"RSS slope after warm-up (MiB/h), {flags}"
+            + (", not explained by history held" if d.get("model") else ""), _f(d.get("slope_mib_per_h"), "+,.1f")),
+        Row("soak", f"RSS alone, linear 24 h (MiB, filling as if it never stopped), {flags}",
+            _f(d.get("linear_projected_24h_mib"))),
         # before the histories reach their retention bounds the slope is the filling: an upper bound, not judged
         Row("soak", f"24 h RSS projection (MiB), {flags}"
             + ("" if d.get("at_bounds_s") is not None else " (bounds not reached: upper bound)"),

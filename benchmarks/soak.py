@@ -16,16 +16,26 @@ purpose: a short run then fills its history to the retention bound, so the
 tail of the run shows the plateau a day-long run would.  The commands/s
 figure is the venue's own (journal seqs per second).
 
-The projection is linear from the fitted slope (least squares over the
-samples after warm-up): RSS at the end of the run + slope x the rest of 24 h.
-Warm-up ends at `--warmup` seconds or, later, once the venue says
-(`GET /admin/retention`) that the journal, the trading account's closed
-orders, fills and ledger, and the pair's public trades have reached their
-retention bounds: before that,
-memory is filling up to a bound, and a slope fitted there would project that
-filling across the whole day.  When the run ends before the bounds are
-reached, the fit takes the last 40 % of it and says so (then the projection is
-an upper bound: run longer).
+Memory grows for two reasons: history filling up to its retention bounds
+(bounded by design: the background makers' lists take an hour or more to fill
+at the default bounds, longer than a run), and anything else (a leak).  So
+every sample also records how many history items the venue holds
+(`GET /admin/retention`: closed orders, fills, ledger entries, public trades
+and journal entries), and RSS is fitted over the samples after warm-up as
+`a + b*t + c*items` (least squares).  `b` is the growth over time that the
+history does not explain; `c` is the cost of one retained item.  The
+projection is RSS at the end + b x the rest of 24 h + c x the items still to
+come before every list is at its bound (each list's bound plus the eighth it
+is cut at; `b` and `c` counted as 0 when negative).
+
+Warm-up ends at `--warmup` seconds or, later, once the journal, the trading
+account's closed orders, fills and ledger, and the pair's public trades have
+been cut to their bounds: from there the history grows more slowly than time,
+which is what lets the fit tell the two apart.  When the run ends before
+that, or time and history still move together, the fit falls back to RSS
+alone over the last 40 % (the filling projected across the day: an upper
+bound, and the run says so).  The plain linear projection is printed beside
+the model's either way.
 """
 
 from __future__ import annotations
@@ -62,6 +72,8 @@ from benchmarks.load import (
 TARGET_MIB = 1024.0
 PAIR_ID = "XXBTZUSD"  # PAIR's id (the retention view's key)
 DAY_S = 86_400.0
+KINDS = ("closed", "fills", "ledger", "trades")  # GET /admin/retention's history kinds
+COLLINEAR = 0.01  # 1 - r^2 of time vs items below this: the model fit is not trusted
 BACKGROUND_RATE = 10.0  # the default background market's commands/s (server/market.py)
 
 
@@ -71,6 +83,40 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
+
+
+def retained(r: dict[str, Any]) -> tuple[int, int | None]:
+    """(history items held now, most they can be once every list is at its bound) from
+    `GET /admin/retention`; the bound is None when a kind is unbounded."""
+    pol = r["policy"]
+    kept = sum(int(r[k]["kept"]) for k in KINDS) + int(r["journal"]["kept"])
+    cap: int | None = 0
+    for k in KINDS:
+        keep = pol["trades_keep"] if k == "trades" else pol["keep"]
+        cap = None if keep is None or cap is None else cap + int(r[k]["lists"]) * (keep + (keep >> 3))
+    jmax = r["journal"]["max"]
+    cap = None if jmax is None or cap is None else cap + jmax + (jmax >> 3)
+    return kept, cap
+
+
+def fit_model(samples: list[tuple[float, int, float]]) -> tuple[float, float] | None:
+    """Least squares of rss = a + b*t + c*items over (t, items, rss) samples: (b per second,
+    c per item), or None when time and items move together (the two cannot be told apart)."""
+    n = len(samples)
+    if n < 4:
+        return None
+    mt = sum(s[0] for s in samples) / n
+    mk = sum(s[1] for s in samples) / n
+    mr = sum(s[2] for s in samples) / n
+    stt = sum((t - mt) ** 2 for t, _, _ in samples)
+    skk = sum((k - mk) ** 2 for _, k, _ in samples)
+    stk = sum((t - mt) * (k - mk) for t, k, _ in samples)
+    str_ = sum((t - mt) * (r - mr) for t, _, r in samples)
+    skr = sum((k - mk) * (r - mr) for _, k, r in samples)
+    det = stt * skk - stk * stk
+    if stt <= 0 or skk <= 0 or det <= COLLINEAR * stt * skk:
+        return None
+    return (skk * str_ - stk * skr) / det, (stt * skr - stk * str_) / det
 
 
 def fit(samples: list[tuple[float, float]]) -> tuple[float, float]:
@@ -208,14 +254,17 @@ async def journal_head(http: httpx.AsyncClient, info: dict[str, Any]) -> int:
     return int(r.json()["head"])
 
 
-async def at_bounds(http: httpx.AsyncClient, info: dict[str, Any], account: str) -> bool:
-    """Has the journal, the trading account's every history list and the pair's public trades been cut back to
-    their bounds?"""
+async def retention(http: httpx.AsyncClient, info: dict[str, Any]) -> dict[str, Any] | None:
     with contextlib.suppress(Exception):
-        r = (await http.get(info["admin"] + "/retention")).json()
-        return (bool(r["journal"]["dropped"]) and all(account in r[k]["at_bound_keys"] for k in ("closed", "fills", "ledger"))
-                and PAIR_ID in r["trades"]["at_bound_keys"])
-    return False
+        return (await http.get(info["admin"] + "/retention")).json()  # type: ignore[no-any-return]
+    return None
+
+
+def at_bounds(r: dict[str, Any], account: str) -> bool:
+    """Have the journal, the trading account's every history list and the pair's public trades been cut back
+    to their bounds?"""
+    return (bool(r["journal"]["dropped"]) and all(account in r[k]["at_bound_keys"] for k in ("closed", "fills", "ledger"))
+            and PAIR_ID in r["trades"]["at_bound_keys"])
 
 
 async def touch(sh: Shared, http: httpx.AsyncClient) -> None:
@@ -250,6 +299,8 @@ async def soak(info: dict[str, Any], pid: int, minutes: float, rate: float, samp
         t0 = time.monotonic()
         sh.deadline = t0 + minutes * 60
         samples: list[tuple[float, float]] = [(0.0, rss_mib(pid))]
+        items: list[tuple[float, int, float]] = []  # (t, history items held, rss)
+        cap: int | None = None
         tasks = [
             asyncio.ensure_future(rest_loop(sh, creds[0], client_rate * shares["rest"], random.Random(1), c)),
             asyncio.ensure_future(ws_loop(sh, creds[1], client_rate * shares["ws"], random.Random(2), c)),
@@ -262,7 +313,11 @@ async def soak(info: dict[str, Any], pid: int, minutes: float, rate: float, samp
             await asyncio.sleep(sample_s)
             t = time.monotonic() - t0
             samples.append((t, rss_mib(pid)))
-            if bounded_at is None and await at_bounds(http, info, trader["account_id"]):
+            view = await retention(http, info)
+            if view is not None:
+                kept, cap = retained(view)
+                items.append((t, kept, samples[-1][1]))
+            if bounded_at is None and view is not None and at_bounds(view, trader["account_id"]):
                 bounded_at = t
                 print(f"  t={t:6.0f} s  journal and the trading account's history at their retention bounds",
                       flush=True)
@@ -273,14 +328,27 @@ async def soak(info: dict[str, Any], pid: int, minutes: float, rate: float, samp
         failed = [repr(r) for r in results if isinstance(r, BaseException)]
         elapsed = time.monotonic() - t0
         venue_commands = await journal_head(http, info) - head0
-        retained = (await http.get(info["admin"] + "/retention")).json()
+        final = (await http.get(info["admin"] + "/retention")).json()
+    end = samples[-1][1]
+    rest = max(0.0, DAY_S - elapsed)
+    # plain: RSS alone, linear, over the samples after the bounds (else the last 40 %)
     start = max(warmup_s, bounded_at) if bounded_at is not None else elapsed * 0.6
     tail = [s for s in samples if s[0] >= start]
     if len(tail) < 3:
         tail = samples[-3:]
-    slope, _ = fit(tail)
-    end = samples[-1][1]
-    projected = end + slope * max(0.0, DAY_S - elapsed)
+    linear, _ = fit(tail)
+    linear_projected = end + linear * rest
+    # model: time and history apart, over every sample after warm-up
+    model = None
+    if bounded_at is not None and cap is not None:
+        model = fit_model([s for s in items if s[0] >= warmup_s])
+    to_come = max(0, cap - items[-1][1]) if cap is not None and items else 0
+    if model is not None:
+        per_s, per_item = model
+        slope = per_s
+        projected = end + max(per_s, 0.0) * rest + max(per_item, 0.0) * to_come
+    else:
+        slope, projected = linear, linear_projected
     return {
         "minutes": round(elapsed / 60, 2),
         "commands_per_s": round(venue_commands / elapsed, 1),
@@ -293,13 +361,19 @@ async def soak(info: dict[str, Any], pid: int, minutes: float, rate: float, samp
         "rss_peak_mib": round(max(r for _, r in samples), 1),
         "warmup_s": round(start, 1),
         "at_bounds_s": None if bounded_at is None else round(bounded_at, 1),
-        "retention": retained,
+        "retention": final,
         "slope_mib_per_h": round(slope * 3600, 2),
+        "model": model is not None,
+        "kib_per_item": None if model is None else round(model[1] * 1024, 3),
+        "items_kept": items[-1][1] if items else None,
+        "items_cap": cap,
+        "linear_slope_mib_per_h": round(linear * 3600, 2),
+        "linear_projected_24h_mib": round(linear_projected, 1),
         "projected_24h_mib": round(projected, 1),
         "target_mib": TARGET_MIB,
         "ok": projected < TARGET_MIB and not failed,
         "failed": failed,
-        "samples": [(round(t, 1), round(r, 1)) for t, r in samples],
+        "samples": [(round(t, 1), k, round(r, 1)) for t, k, r in items],
     }
 
 
@@ -344,7 +418,14 @@ def main(argv: list[str] | None = None) -> int:
     print("retained: " + ", ".join(f"{k} {ret[k]['kept']:,} (cut {ret[k]['dropped']:,})"
                                    for k in ("closed", "fills", "ledger", "trades"))
           + f", journal {ret['journal']['kept']:,} (cut {ret['journal']['dropped']:,})")
-    print(f"slope after {out['warmup_s']:.0f} s warm-up: {out['slope_mib_per_h']:+.1f} MiB/h")
+    if out["model"]:
+        print(f"fit after {out['warmup_s']:.0f} s warm-up: {out['slope_mib_per_h']:+.1f} MiB/h not explained by "
+              f"history, {out['kib_per_item']:.2f} KiB per history item held; items held {out['items_kept']:,}, "
+              f"at most {out['items_cap']:,} once every list is at its bound")
+    else:
+        print(f"slope after {out['warmup_s']:.0f} s warm-up: {out['slope_mib_per_h']:+.1f} MiB/h (RSS alone)")
+    print(f"RSS alone, linear: {out['linear_slope_mib_per_h']:+.1f} MiB/h, "
+          f"{out['linear_projected_24h_mib']:,.0f} MiB after 24 h (filling counted as if it never stopped)")
     print(f"24 h projection: {out['projected_24h_mib']:,.0f} MiB (target < {TARGET_MIB:,.0f} MiB): "
           f"{'met' if out['ok'] else 'NOT met'}")
     if out["failed"]:

@@ -163,11 +163,11 @@ WIRING: dict[type, set[str]] = {
 }
 SAVED_SPOT = {"now_ns", "status", "books", "orders", "open_orders", "closed_orders", "fills", "trades", "trade_seq",
               "last_price", "index_price", "stops", "cl_ids", "open_count", "dead_man", "exports", "amend_history", "retention",
-              "_timers", "_timer_seq", "margin"}  # fmt: skip
+              "_timers", "_timer_seq", "_timers_compact_at", "margin"}  # fmt: skip
 SAVED_DERIVATIVES = {"now_ns", "status", "books", "triggers", "orders", "state", "trades", "trade_seq", "last", "mark",
                      "index", "mark_samples", "index_samples", "funding_override", "funding_history",
                      "last_funding_ns", "open_interest", "house", "house_positions", "notifications", "_timers",
-                     "_timer_seq", "_funding_at", "_expiry_armed", "asset_usd"}  # fmt: skip
+                     "_timer_seq", "_timers_compact_at", "_funding_at", "_expiry_armed", "asset_usd"}  # fmt: skip
 WIRING_DERIVATIVES = {"instruments", "accounts", "ids", "config", "events", "specs", "_touched", "market"}
 SAVED_FUNDING = {"addresses", "withdrawals", "allocations", "subaccount_names"}
 WIRING_FUNDING = {"config", "instruments", "accounts", "account", "_create_account", "_strategies"}

@@ -5,7 +5,10 @@ and keeps the keys in a plain list sorted best-last, so the best level is
 `keys[-1]` and the levels nearest the touch, where nearly all adds and
 removals happen, are the cheapest to insert and delete (`bisect` is C).  A
 level keeps its orders in arrival order; a cancel only marks the order out of
-the book (O(1)) and the matcher skips it.
+the book (O(1)) and the matcher skips it.  Dead entries the matcher never
+reaches (orders cancelled behind a long-lived one at the same price) are
+dropped once they outnumber the live ones (amortised O(1) per cancel), so a
+level holds what is live, not every order that ever rested there.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Iterator
 
 from .digest import StateHash
 from .orders import BUY, Order
+
+DEAD_SLACK = 16  # dead entries a level may hold beyond its live count before they are dropped
 
 
 class Level:
@@ -118,9 +123,10 @@ class OrderBook:
     def remove(self, order: Order, purge: bool = False) -> Level:
         """Take an order out; its level goes when its last live order does.
 
-        Normally the entry stays in the level's queue, dead, until the matcher
-        or the level's end drops it.  `purge` removes it now: needed when the
-        same order object will be inserted again (a price amend)."""
+        Normally the entry stays in the level's queue, dead, until the matcher,
+        the level's end or a sweep (dead entries past the live count) drops it.
+        `purge` removes it now: needed when the same order object will be
+        inserted again (a price amend)."""
         bs = self.bids if order.side == BUY else self.asks
         price = order.price
         assert price is not None
@@ -133,6 +139,12 @@ class OrderBook:
             bs.drop_level(key)
         elif purge:
             lvl.orders.remove(order)
+        elif len(lvl.orders) > 2 * lvl.count + DEAD_SLACK:
+            # in place: a matcher walking this level holds the deque itself
+            q = lvl.orders
+            live = [o for o in q if o.in_book]
+            q.clear()
+            q.extend(live)
         return lvl
 
     def requeue(self, order: Order) -> None:

@@ -60,6 +60,8 @@ from .orders import (
     RelPrice,
 )
 from .retention import Retention, RetentionPolicy
+from .timers import COMPACT_FLOOR, Timer
+from .timers import push as push_timer
 from .validation import deadline_elapsed
 
 SYSTEM_STATUSES = ("online", "maintenance", "cancel_only", "post_only", "limit_only")
@@ -171,8 +173,9 @@ class SpotEngine:
         self.retention.on_cut = self.history.forget  # an index into a cut list is rebuilt on its next read
         self._retain_floor = self.retention.floor()
         self._retain_trades_floor = self.retention.floor(trades=True)
-        self._timers: list[tuple[int, int, str, str]] = []
+        self._timers: list[Timer] = []
         self._timer_seq = 0
+        self._timers_compact_at = COMPACT_FLOOR  # timers that can no longer fire leave past this (core/timers.py)
         self.admission: Admission | None = None  # rate-limit hook: raise EngineError to refuse
         # timers of other core modules (funding...): kind -> fn(ref), fired from on_time
         self.timer_handlers: dict[str, Callable[[str], None]] = {}
@@ -213,7 +216,23 @@ class SpotEngine:
 
     def _add_timer(self, at_ns: int, kind: str, ref: str) -> None:
         self._timer_seq += 1
-        heapq.heappush(self._timers, (at_ns, self._timer_seq, kind, ref))
+        self._timers_compact_at = push_timer(self._timers, (at_ns, self._timer_seq, kind, ref),
+                                             self._timers_compact_at, self._timer_live)  # fmt: skip
+
+    def _timer_live(self, t: Timer) -> bool:
+        """Can this timer still do anything when due?  (Not: an expiry or a
+        delayed start of an order that is gone or closed, a dead man's switch
+        re-armed to another time or disarmed.)  Other modules' timers: kept."""
+        at, _, kind, ref = t
+        if kind == "expire":
+            o = self.orders.get(ref)
+            return o is not None and o.is_open
+        if kind == "start":
+            o = self.orders.get(ref)
+            return o is not None and o.status == PENDING
+        if kind == "dms":
+            return self.dead_man.get(ref) == at
+        return True
 
     def add_timer(self, at_ns: int, kind: str, ref: str) -> None:
         """Schedule `timer_handlers[kind](ref)` at venue time `at_ns` (journaled via tick)."""

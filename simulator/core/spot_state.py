@@ -19,6 +19,7 @@ from .digest import field_names
 from .events import Fill, TradeEvent
 from .orders import _NO_TRADES, Order, Origin
 from .state import Deferred, Table, book_rec, dec, enc, held, load_book
+from .timers import COMPACT_FLOOR
 
 if TYPE_CHECKING:
     from .accounts import LedgerEntry
@@ -80,6 +81,7 @@ def to_state(eng: SpotEngine) -> dict[str, Any]:
         "amend_history": eng.amend_history.to_state(),
         "timers": [list(t) for t in eng._timers],
         "timer_seq": eng._timer_seq,
+        "timers_compact_at": eng._timers_compact_at,
         "order_fields": list(names),
         "margin": eng.margin.to_state(),
     }
@@ -179,6 +181,7 @@ def from_state(eng: SpotEngine, state: dict[str, Any]) -> None:
     eng._timers = [(at, seq, kind, ref) for at, seq, kind, ref in state["timers"]]
     eng._timer_seq = int(state["timer_seq"])
     eng.margin.from_state(state.get("margin"))
+    eng._timers_compact_at = int(state.get("timers_compact_at", COMPACT_FLOOR))
     eng._fee_cache = {}
     eng.events = []
 

@@ -29,6 +29,8 @@ from ..instruments import InstrumentRegistry
 from ..marketdata import MarketData
 from ..numbers import BALANCE_DP
 from ..retention import bound
+from ..timers import COMPACT_FLOOR, Timer
+from ..timers import push as push_timer
 from .errors import FuturesCode, FuturesError
 from .events import (
     ACCEPTED,
@@ -166,8 +168,9 @@ class FuturesEngine:
         self.house: dict[str, int] = {}  # asset id -> money units (fees, residues, bankruptcies)
         self.house_positions: dict[str, Position] = {}
         self.notifications: list[dict[str, Any]] = []
-        self._timers: list[tuple[int, int, str, str]] = []
+        self._timers: list[Timer] = []
         self._timer_seq = 0
+        self._timers_compact_at = COMPACT_FLOOR  # timers that can no longer fire leave past this (core/timers.py)
         self._funding_at = 0
         self._expiry_armed = False
         self._touched: set[str] = set()  # accounts that traded in the current command
@@ -239,7 +242,17 @@ class FuturesEngine:
 
     def _add_timer(self, at_ns: int, kind: str, ref: str) -> None:
         self._timer_seq += 1
-        heapq.heappush(self._timers, (at_ns, self._timer_seq, kind, ref))
+        self._timers_compact_at = push_timer(self._timers, (at_ns, self._timer_seq, kind, ref),
+                                             self._timers_compact_at, self._timer_live)  # fmt: skip
+
+    def _timer_live(self, t: Timer) -> bool:
+        """A dead man's switch re-armed to another time or disarmed can no
+        longer fire; funding and expiry timers always can."""
+        at, _, kind, ref = t
+        if kind == "dms":
+            fa = self.state.get(ref)
+            return fa is not None and fa.dms_at == at
+        return True
 
     def next_timer_ns(self) -> int | None:
         return self._timers[0][0] if self._timers else None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..digest import field_names
 from ..state import Deferred, Table, book_rec, dec, enc, held, load_book
+from ..timers import COMPACT_FLOOR
 from .model import FAccount, FillRec, FOrder, HistoryEvent, LogEntry, MarginAccount, OSnap, Position, TradeRec
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def to_state(eng: FuturesEngine) -> dict[str, Any]:
         "notifications": enc(eng.notifications),
         "timers": [list(t) for t in eng._timers],
         "timer_seq": eng._timer_seq,
+        "timers_compact_at": eng._timers_compact_at,
         "funding_at": eng._funding_at,
         "expiry_armed": eng._expiry_armed,
         "asset_usd": enc(eng.asset_usd),
@@ -213,6 +215,7 @@ def from_state(eng: FuturesEngine, state: dict[str, Any]) -> None:
     eng.notifications = dec(state["notifications"])
     eng._timers = [(at, seq, kind, ref) for at, seq, kind, ref in state["timers"]]
     eng._timer_seq = int(state["timer_seq"])
+    eng._timers_compact_at = int(state.get("timers_compact_at", COMPACT_FLOOR))
     eng._funding_at = int(state["funding_at"])
     eng._expiry_armed = bool(state["expiry_armed"])
     eng.asset_usd = dec(state["asset_usd"])
