@@ -218,12 +218,26 @@ class LoopBound(ABC):
 
     # ------------------------------------------------------------ the pump
     def wake(self, conn: Any) -> None:
-        """`conn` has something to send: queue it for the pump (from any thread:
-        admin calls run engine commands in a worker thread)."""
-        if threading.get_ident() == self.loop_thread:
-            self._schedule(conn)
+        """`conn` has something to send (from any thread: admin calls run engine
+        commands in a worker thread).  Its own queue (replies, private channels:
+        few, and never conflated) leaves at the next loop turn; public feeds,
+        and whatever its socket could not take, go to the pump."""
+        if conn.flush_pending:
+            return
+        conn.flush_pending = True
+        if threading.get_ident() == self.loop_thread and self.loop is not None:
+            self.loop.call_soon(self._flush, conn)
         elif self.loop is not None:
-            self.loop.call_soon_threadsafe(self._schedule, conn)
+            self.loop.call_soon_threadsafe(self._flush, conn)
+
+    def _flush(self, conn: Any) -> None:
+        conn.flush_pending = False
+        if conn.closed:
+            return
+        if conn.queue and not conn.busy:
+            conn.write_some(len(conn.queue), private_only=True)
+        if conn.has_output():
+            self._schedule(conn)
 
     def _schedule(self, conn: Any) -> None:
         if conn.scheduled or conn.busy or conn.closed:
@@ -401,6 +415,8 @@ class QueuedConnection:
     protocol: str
     scheduled: bool = False  # in the pump's ready queue
     busy: bool = False  # a send is waiting for the socket to drain
+    in_handle: bool = False  # the reader is handling a request (it flushes the replies after it)
+    flush_pending: bool = False  # a flush of its own queue is due at the next loop turn
     last_send: float = 0.0
 
     def _init_output(self) -> None:
@@ -483,6 +499,20 @@ class QueuedConnection:
                 return sent, False
         self.last_send = time.monotonic()
         return sent, self.has_output()
+
+    def reader_flushes(self) -> bool:
+        """A message queued now leaves with the reader's flush (no wake needed):
+        only on the loop thread, inside the reader's request."""
+        return self.in_handle and threading.get_ident() == self.hub.loop_thread
+
+    def flush(self) -> None:
+        """Send the replies of the request just handled now (one loop hop less
+        than waiting for the pump); public feeds stay with the pump."""
+        if not self.queue or self.busy:  # a busy socket: its drain wakes the pump
+            return
+        _, more = self.write_some(len(self.queue), private_only=True)
+        if more and not self.busy:
+            self.hub.wake(self)
 
     def _drained(self, task: asyncio.Task[Any]) -> None:
         self.busy = False

@@ -23,6 +23,7 @@ from simulator.gateways import load_gateways
 from simulator.scenario import Scenario, retention_policy
 
 from .app import build_app
+from .gcpolicy import CutCollector
 from .httpproto import deadline_protocol
 from .runtime import Runtime, Settings
 
@@ -125,9 +126,15 @@ class VenueServer:
         }
 
     async def _timers(self) -> None:
-        """Fire engine timers (expiry, dead man's switch...) as venue time passes."""
+        """Fire engine timers (expiry, dead man's switch...) as venue time passes;
+        free the history retention cut (see gcpolicy.CutCollector) now and then."""
+        collector = CutCollector()
+        turns = 0
         while True:
             await asyncio.sleep(0.02)
+            turns += 1
+            if turns % 50 == 0:
+                collector.poll(sum(self.rt.venue.spot.retention.dropped.values()))
             for seq in list(self.rt.venue.sequencers.values()):
                 try:
                     seq.poll_timers()

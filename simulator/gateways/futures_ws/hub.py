@@ -116,7 +116,7 @@ class FuturesConn(QueuedConnection):
     # ------------------------------------------------------------ output
     def send(self, msg: dict[str, Any]) -> None:
         """Queue a reply or private message (any thread); overflowing the queue drops the client."""
-        if self.enqueue(JSON.text(msg)):
+        if self.enqueue(JSON.text(msg)) and not self.reader_flushes():  # the reader flushes after its own request
             self.hub.wake(self)
 
     # ------------------------------------------------------------ lifecycle
@@ -136,11 +136,15 @@ class FuturesConn(QueuedConnection):
                 text = msg.get("text")
                 if text is None:
                     text = (msg.get("bytes") or b"").decode("utf-8", errors="replace")
+                self.in_handle = True
                 try:
                     hub.handle(self, text)
                 except Exception:  # noqa: BLE001 - one bad request must not end the session
                     log.exception("futures ws request failed")
                     self.send({"event": "alert", "message": "Bad websocket message"})
+                finally:
+                    self.in_handle = False
+                self.flush()
         except Exception:  # noqa: BLE001 - disconnects surface here in several shapes
             pass
         finally:

@@ -66,7 +66,7 @@ class WsConnection(QueuedConnection):
     # --------------------------------------------------------------- output
     def send(self, text: str) -> None:
         """Queue a message (any thread); overflowing the queue drops the client."""
-        if self.enqueue(text) and not self.in_handle:  # the reader flushes after its own request
+        if self.enqueue(text) and not self.reader_flushes():  # the reader flushes after its own request
             self.hub.wake(self)
 
     def reply(
@@ -95,12 +95,6 @@ class WsConnection(QueuedConnection):
             extra = dict(a.extra)
             method = extra.pop("method", cur[0])
             self.reply(method, cur[1], cur[2], a.result, a.error, extra)
-
-    def flush(self) -> None:
-        """Send this request's replies now (one loop hop less); the pump does the rest."""
-        _, more = self.write_some(len(self.queue), private_only=True)
-        if more:
-            self.hub.wake(self)
 
     # ---------------------------------------------------------------- lifecycle
     async def serve(self) -> None:
@@ -133,8 +127,7 @@ class WsConnection(QueuedConnection):
                     self.reply(method or "unknown", req_id, time_in, error="EGeneral:Internal error")
                 finally:
                     self.in_handle = False
-                if self.queue and not self.busy:  # a busy socket: its drain wakes the pump
-                    self.flush()
+                self.flush()
         except Exception:  # noqa: BLE001 - disconnects surface here in several shapes
             pass
         finally:
