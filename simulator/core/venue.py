@@ -268,10 +268,12 @@ class Venue:
         check_command(kind, params, now_ns)
         for v in params.values():
             if type(v) is OrderRequest:
-                check_leverage(v, self.instruments)
+                if v.leverage is not None:
+                    check_leverage(v, self.instruments)
             elif type(v) is list and v and type(v[0]) is OrderRequest:
                 for r in v:
-                    check_leverage(r, self.instruments)
+                    if r.leverage is not None:
+                        check_leverage(r, self.instruments)
 
     @contextmanager
     def quiesced(self, timeout: float = -1) -> Iterator[None]:
