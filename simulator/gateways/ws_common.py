@@ -68,13 +68,11 @@ MERGE_CACHE = 8  # conflated renders kept per topic (subscribers at one cursor s
 class Topic:
     """One public stream: its subscribers and a bounded log of encoded messages.
 
-    `publish` runs inside the sequencer.  `merge(entries)` conflates several
-    entries into one text (None: nothing to send); the default sends the
-    entries one by one (no conflation: a stream whose every message counts)."""
+    `publish` runs inside the sequencer.  A plain topic sends its entries one
+    by one (a stream whose every message counts); `ConflatedTopic` merges a
+    laggard's backlog into one text."""
 
     __slots__ = ("subs", "log", "base", "mark", "dirty", "_merged")
-
-    conflates = False
 
     def __init__(self) -> None:
         self.subs: set[Any] = set()
@@ -127,19 +125,34 @@ class Topic:
     def text(entry: Any) -> str:
         return entry if type(entry) is str else entry.text  # type: ignore[no-any-return]
 
-    def merge(self, entries: list[Any]) -> str | None:
-        raise NotImplementedError
-
     def read(self, cursor: int, loaded: bool = False) -> tuple[str | None, int] | None:
         """What a subscriber at `cursor` is sent next, and its next cursor;
-        None when its cursor fell off the log (too slow).  `loaded`: the pump is behind.
-        Reads stop at `mark`, so the subscribers of one round share one conflated text."""
+        None when its cursor fell off the log (too slow).  `loaded`: the pump is behind."""
+        i = cursor - self.base
+        if i < 0:
+            return None
+        return self.text(self.log[i]), cursor + 1
+
+
+class ConflatedTopic(Topic, ABC):
+    """A topic whose laggards get their backlog as one merged text."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def merge(self, entries: list[Any]) -> str | None:
+        """Several entries as one text (None: nothing to send)."""
+
+    def read(self, cursor: int, loaded: bool = False) -> tuple[str | None, int] | None:
+        """As `Topic.read`, but a subscriber far behind (or any, when the pump is
+        behind) gets everything up to `mark` merged: the subscribers of one round
+        share one conflated text."""
         head = self.mark
         i = cursor - self.base
         if i < 0:
             return None
         lag = head - cursor
-        if not self.conflates or lag == 1 or (lag <= CONFLATE_AFTER and not loaded):
+        if lag == 1 or (lag <= CONFLATE_AFTER and not loaded):
             return self.text(self.log[i]), cursor + 1
         key = (cursor, head)
         cache = self._merged
@@ -153,11 +166,10 @@ class Topic:
         return text, head
 
 
-class Latest(Topic):
+class Latest(ConflatedTopic):
     """A stream of whole states (a ticker): a subscriber behind gets the latest only."""
 
     __slots__ = ()
-    conflates = True
 
     def merge(self, entries: list[Any]) -> str | None:
         return self.text(entries[-1])

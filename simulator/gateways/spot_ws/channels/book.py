@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from simulator.core.bookwindow import LevelWindow, level_changes, level_window
 from simulator.core.numbers import fmt_units
-from simulator.gateways.ws_common import Topic
+from simulator.gateways.ws_common import ConflatedTopic
 
 from ..render import ts_us
 from .checksum import l2_checksum
@@ -72,11 +72,10 @@ def _net(entries: list[BookUpdate], side: str, best_first_desc: bool) -> list[tu
     return zeros + ups  # type: ignore[operator]
 
 
-class BookGroup(Topic):
+class BookGroup(ConflatedTopic):
     """Subscribers of one (pair, depth) and the window they were last shown."""
 
     __slots__ = ("pair", "depth", "bids", "asks", "symbol_json")
-    conflates = True
 
     def __init__(self, pair: SpotPair, depth: int) -> None:
         super().__init__()

@@ -12,7 +12,7 @@ from simulator.core.margin import flag_leverage, terms_of
 from simulator.core.marketdata import Candle, Ticker
 from simulator.core.numbers import fmt_units
 from simulator.gateways.jsonw import Raw, dumps
-from simulator.gateways.ws_common import Topic
+from simulator.gateways.ws_common import ConflatedTopic
 
 from ..render import ts_ns, ts_us
 
@@ -93,12 +93,11 @@ class Batch(NamedTuple):
     items: tuple[tuple[Any, str], ...]
 
 
-class BatchFeed(Topic):
+class BatchFeed(ConflatedTopic):
     """trade / ohlc: a subscriber behind gets one message with every trade
     (every candle's latest state) it has not seen, in order."""
 
     __slots__ = ()
-    conflates = True
 
     @staticmethod
     def text(entry: Batch) -> str:  # type: ignore[override]
