@@ -253,3 +253,25 @@ def test_slow_consumer_queue_is_bounded() -> None:
     assert not conn.closed and len(conn.queue) == 3
     conn.send({"feed": "heartbeat", "time": 2})
     assert conn.closed and not conn.queue
+
+
+def test_private_feed_does_not_wait_for_the_fan_out_pump(kraken_venue: KrakenVenue, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection's own queue (replies, private feeds) leaves at the next loop
+    turn; only public topics wait for the pump.  With the pump writing nothing,
+    the order's open_orders update must still arrive (it did not, when private
+    messages were only handed to the pump)."""
+    v = kraken_venue
+    hub = v.runtime.services.futures_ws
+    assert isinstance(hub, Hub)
+    acct = v.admin.create_account({}, futures_balances={"USD": "100000"})
+    trade = Trade(key=acct["futures_api_key"], secret=acct["futures_api_secret"], url=v.futures_rest)
+    with connect(v.futures_ws) as ws:
+        assert json.loads(ws.recv(timeout=5))["event"] == "info"
+        auth = login(ws, acct)
+        ws.send(json.dumps({"event": "subscribe", "feed": "open_orders", **auth}))
+        recv_until(ws, feed("open_orders_snapshot"))
+        monkeypatch.setattr(hub, "pump_slice", lambda budget, until=float("inf"): 0)
+        trade.create_order(orderType="lmt", size=0.01, symbol="PF_XBTUSD", side="buy", limitPrice=80000,
+                           cliOrdId="no-pump")  # fmt: skip
+        msg = recv_until(ws, lambda m: m.get("feed") == "open_orders" and "order" in m)
+        assert msg["order"]["cli_ord_id"] == "no-pump"
