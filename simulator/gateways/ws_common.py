@@ -492,25 +492,30 @@ class QueuedConnection:
         return any(cur < t.mark for t, cur in self.cursors.items())
 
     def write_some(self, budget: int, private_only: bool = False, loaded: bool = False) -> tuple[int, bool]:
-        """Send up to `budget` messages without waiting; (sent, more to send)."""
+        """Send up to `budget` messages without waiting; (sent, more to send).
+        Any message sent counts as traffic (`last_send`: heartbeats only fill silence)."""
         sent = 0
+        more = False
         send = self.ws.send
         while sent < budget and not self.busy and not self.closed:
             text = self._next(private_only, loaded)
             if text is None:
-                return sent, False
+                break
             sent += 1
             try:
                 task = start(send({"type": "websocket.send", "text": text}))
             except Exception:  # noqa: BLE001 - the socket went away under us
                 self.closed = True
-                return sent, False
+                break
             if task is not None:
                 self.busy = True
                 task.add_done_callback(self._drained)
-                return sent, False
-        self.last_send = time.monotonic()
-        return sent, self.has_output()
+                break
+        else:
+            more = not self.busy and not self.closed and self.has_output()
+        if sent:
+            self.last_send = time.monotonic()
+        return sent, more
 
     def reader_flushes(self) -> bool:
         """A message queued now leaves with the reader's flush (no wake needed):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import urllib.request
 
 from websockets.exceptions import ConnectionClosed
 
-from .helpers import Client, new_account, open_client, run
+from .helpers import Client, new_account, open_client, place, run
 
 
 def test_status_ping_and_pong(kraken_venue):
@@ -40,6 +41,32 @@ def test_heartbeat_once_subscribed(kraken_venue):
         await c.call("subscribe", {"channel": "trade", "symbol": ["BTC/USD"]})
         hb = await c.recv(2.5, heartbeats=True)
         assert hb == {"channel": "heartbeat"}
+        await c.ws.close()
+
+    run(go())
+
+
+def test_no_heartbeat_while_updates_flow(kraken_venue):
+    """Kraken sends a heartbeat only in the absence of other updates: a
+    subscriber getting a book update every 0.2 s sees none (it used to get
+    one every 0.25 s once a second had passed, whatever else it was sent)."""
+    acct = kraken_venue.admin.create_account({"USD": "10000000", "XBT": "100"})["account_id"]
+
+    async def go():
+        c = await open_client(kraken_venue.spot_ws)
+        await c.call("subscribe", {"channel": "book", "symbol": ["BTC/USD"], "depth": 10})
+        await c.expect(lambda m: m.get("channel") == "book")
+        got = []
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 2.6
+        while loop.time() < end:
+            await loop.run_in_executor(None, place, kraken_venue, acct, "buy", "91414.5", "0.01")
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    got.append(await c.recv(0.2, heartbeats=True))
+        assert sum(1 for m in got if m.get("channel") == "book") >= 8
+        assert {"channel": "heartbeat"} not in got
+        assert await c.recv(2.5, heartbeats=True) == {"channel": "heartbeat"}  # quiet again: heartbeats resume
         await c.ws.close()
 
     run(go())
