@@ -19,16 +19,19 @@ Outbound path (issue 15, item 12: one client must not slow everyone):
   consumers).
 - Replies and private channels go through the connection's own bounded FIFO
   (`queue`), never conflated, always before its public feeds; overflowing it
-  disconnects, logged.
+  disconnects, logged.  A woken connection's FIFO leaves at the next loop
+  turn, in one flush bounded by FLUSH_CONNS and FLUSH_S for all connections
+  woken meanwhile (a heartbeat pass wakes every one): the rest go to the pump.
 - One pump per hub puts bytes on the sockets in bounded slices, and only when
   the event loop has nothing else ready (a request being read or answered),
   so order entry on the same loop is never starved.  A slice may take SHARE
   times the CPU time the loop's other work took since the last one (between
-  SLICE_MIN_S and SLICE_MAX_S; CPU time of the loop thread, so preemption
-  does not lengthen it).  A round that starts with many subscribers waiting
-  uses short slices (LOADED_SLICE_S) and is followed by a rest, so the
-  fan-out takes at most LOADED_SHARE of a core and conflates more, rather
-  than flooding every client and the machine.
+  SLICE_MIN_S and SLICE_MAX_S), measured by the wall clock: a slice the OS
+  preempted ends when the thread is back, so a request that arrived
+  meanwhile is read next.  A round that starts with many subscribers waiting
+  conflates every subscriber's backlog to its end, uses short slices
+  (LOADED_SLICE_S) and is followed by a rest, so the fan-out takes at most
+  LOADED_SHARE of a core rather than flooding every client and the machine.
 - A socket whose buffer is full parks its connection (its send finishes in
   its own task) instead of holding up the others.
 """
@@ -62,6 +65,8 @@ LOAD_CONNS = 64  # connections waiting for the pump: it is behind, and every lag
 LOADED_SLICE_S = 0.001  # a loaded round's slices are short: the rest bounds its share, request hops stay fast
 LOADED_SHARE = 0.3  # a round that started behind is followed by a rest: the fan-out takes at most this CPU share
 REST_STEP_S = 0.005  # during a rest, replies and private messages still go out this often
+FLUSH_CONNS = 64  # connections whose own queue one flush turn sends (the rest go to the pump)...
+FLUSH_S = 0.0005  # ...and the wall time it may take
 MERGE_CACHE = 8  # conflated renders kept per topic (subscribers at one cursor share one)
 
 
@@ -232,23 +237,43 @@ class LoopBound(ABC):
     def wake(self, conn: Any) -> None:
         """`conn` has something to send (from any thread: admin calls run engine
         commands in a worker thread).  Its own queue (replies, private channels:
-        few, and never conflated) leaves at the next loop turn; public feeds,
-        and whatever its socket could not take, go to the pump."""
+        never conflated) leaves at the next loop turn, in one bounded flush for
+        every connection woken meanwhile; public feeds, whatever its socket could
+        not take, and the connections past the flush's bound go to the pump."""
         if conn.flush_pending:
             return
         conn.flush_pending = True
         if threading.get_ident() == self.loop_thread and self.loop is not None:
-            self.loop.call_soon(self._flush, conn)
+            self._woke(conn)
         elif self.loop is not None:
-            self.loop.call_soon_threadsafe(self._flush, conn)
+            self.loop.call_soon_threadsafe(self._woke, conn)
 
-    def _flush(self, conn: Any) -> None:
-        conn.flush_pending = False
-        if conn.closed:
-            return
-        if conn.queue and not conn.busy:
-            conn.write_some(len(conn.queue), private_only=True)
-        if conn.has_output():
+    def _woke(self, conn: Any) -> None:
+        if not hasattr(self, "_woken"):
+            self._woken: deque[Any] = deque()
+        self._woken.append(conn)
+        if len(self._woken) == 1 and self.loop is not None:
+            self.loop.call_soon(self._flush_woken)
+
+    def _flush_woken(self) -> None:
+        """Flush the queues of the connections woken since the last turn, at most
+        FLUSH_CONNS of them and FLUSH_S of wall time: a burst (a heartbeat or
+        ticker pass over every connection) never holds the loop longer than a
+        pump slice; the rest are sent by the pump."""
+        woken = self._woken
+        end = time.perf_counter() + FLUSH_S
+        n = 0
+        while woken:
+            conn = woken.popleft()
+            conn.flush_pending = False
+            if conn.closed:
+                continue
+            if n < FLUSH_CONNS and time.perf_counter() < end:
+                n += 1
+                if conn.queue and not conn.busy:
+                    conn.write_some(len(conn.queue), private_only=True)
+                if not conn.has_output():
+                    continue
             self._schedule(conn)
 
     def _schedule(self, conn: Any) -> None:
@@ -303,8 +328,8 @@ class LoopBound(ABC):
                     waited += 1
             t1 = clock()
             cap = LOADED_SLICE_S if self._round_loaded else SLICE_MAX_S
-            try:
-                self.pump_slice(SLICE_SENDS, t1 + min(cap, max(SLICE_MIN_S, SHARE * (t1 - t0))))
+            try:  # the slice ends by the wall clock: a preempted one stops at once and lets requests in
+                self.pump_slice(SLICE_SENDS, time.perf_counter() + min(cap, max(SLICE_MIN_S, SHARE * (t1 - t0))))
             except Exception:  # noqa: BLE001 - a feed bug must not stop every connection's output
                 log.exception("ws pump failed")
             self._round_cpu += clock() - t1
@@ -314,7 +339,7 @@ class LoopBound(ABC):
 
     def pump_slice(self, budget: int, until: float = float("inf")) -> int:
         """Send at most `budget` messages, connection by connection, stopping at
-        `until` (the loop thread's CPU time); returns how many were sent."""
+        `until` (`time.perf_counter`); returns how many were sent."""
         if not hasattr(self, "_ready"):
             self._ready, self._dirty = deque(), deque()
         dirty = self._dirty
@@ -340,14 +365,17 @@ class LoopBound(ABC):
                 t.trim(low)
             self._round_cpu = 0.0
             self._round_loaded = len(ready) >= LOAD_CONNS
+            if self._round_loaded:  # its slices are short from the first one on
+                until = min(until, time.perf_counter() + LOADED_SLICE_S)
         sent = 0
-        clock = time.thread_time
+        clock = time.perf_counter
+        loaded = self._round_loaded  # a round that started behind conflates to its end (its last few too)
         while ready and sent < budget and clock() < until:
             c = ready.popleft()
             c.scheduled = False
             if c.closed or c.busy:
                 continue
-            n, more = c.write_some(min(CONN_SENDS, budget - sent), loaded=len(ready) >= LOAD_CONNS)
+            n, more = c.write_some(min(CONN_SENDS, budget - sent), loaded=loaded or len(ready) >= LOAD_CONNS)
             sent += n
             if more and not c.busy and not c.closed:
                 c.scheduled = True

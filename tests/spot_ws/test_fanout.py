@@ -183,6 +183,64 @@ def test_fan_out_to_1000_subscribers_yields_to_a_request_between_slices(monkeypa
     asyncio.run(go())
 
 
+def test_a_wake_burst_over_1000_connections_yields_to_a_request(monkeypatch: Any) -> None:
+    """A message queued for every connection at once (a heartbeat or ticker
+    pass) is flushed in one bounded turn; the rest goes to the pump's slices,
+    so a request's hops are never queued behind 1000 socket writes."""
+    monkeypatch.setattr(ws_common, "SLICE_SENDS", 8)
+    monkeypatch.setattr(ws_common, "FLUSH_CONNS", 8)
+
+    async def go() -> None:
+        hub = _Hub()
+        wire: list[str] = []
+        conns = [_Conn(hub, _Ws(wire), f"c{i}") for i in range(1000)]
+        loop = asyncio.get_running_loop()
+        hops: list[int] = []
+        done = asyncio.Event()
+
+        def hop(n: int) -> None:
+            hops.append(len(wire))
+            if n < 5:
+                loop.call_soon(hop, n + 1)
+            else:
+                done.set()
+
+        for c in conns:
+            c.enqueue("hb")
+            hub.wake(c)
+        loop.call_soon(hop, 0)
+        await done.wait()
+        assert all(b - a <= 8 for a, b in zip([0, *hops], hops, strict=False))
+        while len(wire) < 1000:  # and once the loop is free, everyone gets it
+            await asyncio.sleep(0)
+        assert wire == ["hb"] * 1000 and not any(c.queue for c in conns)
+        hub._pump.cancel()  # type: ignore[union-attr]
+
+    asyncio.run(go())
+
+
+def test_a_round_that_starts_behind_conflates_to_its_last_subscriber() -> None:
+    """When a round starts with many subscribers waiting, every one of them
+    gets the backlog conflated, the last few too (they used to get it one
+    message at a time once fewer than LOAD_CONNS were left waiting)."""
+
+    async def go() -> None:
+        hub = _Hub()
+        wire: list[str] = []
+        conns = [_Conn(hub, _Ws(wire), f"c{i}") for i in range(2 * ws_common.LOAD_CONNS)]
+        ticker = Latest()
+        for c in conns:
+            ticker.join(c)
+        for i in range(10):
+            ticker.publish(f"t{i}", hub)
+        while any(cur < ticker.head for c in conns for cur in c.cursors.values()):
+            await asyncio.sleep(0)
+        assert [c.ws.sent for c in conns] == [["t9"]] * len(conns)
+        hub._pump.cancel()  # type: ignore[union-attr]
+
+    asyncio.run(go())
+
+
 # ------------------------------------------------------- book conflation (real engine)
 def test_conflated_book_updates_validate_against_the_client_book(kraken_venue: Any) -> None:
     """Every way of cutting the logged updates into sent-one-by-one then
