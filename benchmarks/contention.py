@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import signal
@@ -122,20 +123,21 @@ async def _ws_clients(url: str, n: int, ready: Any, stop: Any) -> int:
     got = 0
 
     async def drain(c: Any) -> None:
+        # a plain read loop: a timeout per read (wait_for) would cost this process a
+        # task and a timer per message, load on the shared cores that is not the venue's
         nonlocal got
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(c.recv(), 0.25)
+        with contextlib.suppress(Exception):  # closed
+            async for _ in c:
                 got += 1
-            except TimeoutError:
-                continue
-            except Exception:  # noqa: BLE001 - closed
-                return
 
     tasks = [asyncio.create_task(drain(c)) for c in conns]
     await asyncio.sleep(1.0)  # acks and snapshots
     ready.release()
-    await asyncio.gather(*tasks)
+    while not stop.is_set():
+        await asyncio.sleep(0.25)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
     return got
 
