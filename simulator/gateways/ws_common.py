@@ -265,18 +265,22 @@ class LoopBound(ABC):
         woken = self._woken
         end = time.perf_counter() + FLUSH_S
         n = 0
-        while woken:
-            conn = woken.popleft()
-            conn.flush_pending = False
-            if conn.closed:
-                continue
-            if n < FLUSH_CONNS and time.perf_counter() < end:
-                n += 1
-                if conn.queue and not conn.busy:
-                    conn.write_some(len(conn.queue), private_only=True)
-                if not conn.has_output():
+        try:
+            while woken:
+                conn = woken.popleft()
+                conn.flush_pending = False
+                if conn.closed:
                     continue
-            self._schedule(conn)
+                if n < FLUSH_CONNS and time.perf_counter() < end:
+                    n += 1
+                    if conn.queue and not conn.busy:
+                        conn.write_some(len(conn.queue), private_only=True)
+                    if not conn.has_output():
+                        continue
+                self._schedule(conn)
+        finally:
+            if woken and self.loop is not None:  # a feed bug raised: the others still get their turn
+                self.loop.call_soon(self._flush_woken)
 
     def _schedule(self, conn: Any) -> None:
         if conn.scheduled or conn.busy or conn.closed:
