@@ -376,7 +376,9 @@ class LoopBound(ABC):
         sent = 0
         clock = time.perf_counter
         loaded = self._round_loaded  # a round that started behind conflates to its end (its last few too)
-        while ready and sent < budget and clock() < until:
+        first = True  # a slice serves at least one connection, however late it starts (progress)
+        while ready and sent < budget and (first or clock() < until):
+            first = False
             c = ready.popleft()
             c.scheduled = False
             if c.closed or c.busy:
