@@ -446,17 +446,8 @@ class SpotEngine:
             lots = 0  # volume 0: the whole position (margin.prepare sizes it)
         else:
             lots = self._qty_lots(pair, req.qty) if not req.viqc else 0
-        o = Order("", account_id, pair, req.side, otype, lots)
-        o.tif = req.tif
-        o.post_only = req.post_only
-        o.stp = req.stp
-        o.cl_ord_id = req.cl_ord_id
-        o.userref = req.userref
-        o.fee_in_base = bool(req.fee_in_base)
-        o.viqc = req.viqc
-        o.origin = origin
-        o.trigger_ref = req.trigger_ref
-        o.oflags = req.oflags
+        o = Order("", account_id, pair, req.side, otype, lots, req.tif, req.post_only, req.stp, req.cl_ord_id, req.userref,
+                  bool(req.fee_in_base), req.viqc, origin, req.trigger_ref, req.oflags)  # fmt: skip
         if otype in (LIMIT, ICEBERG):
             if req.price is None:
                 raise EngineError(Reject.INVALID_ARGUMENTS, "price")
@@ -821,7 +812,7 @@ class SpotEngine:
                     lvl.orders.append(m)
                     self.events.append(BookEvent(pair.id, m.side, lvl.price, lvl.visible, m.id, nxt, "add", self.now_ns))
         for ev in sized:
-            ev.facts = (o.qty, *ev.facts[1:])
+            ev.qty = o.qty
         self._close(o, CLOSED if o.filled else CANCELED, None if o.filled else R_NO_LIQUIDITY)
 
     def _fill(self, taker: Order, maker: Order, lvl: Level, price: int, qty: int, taker_acct: Account) -> OrderEvent:

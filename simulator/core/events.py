@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from .accounts import LedgerEntry
@@ -90,9 +89,6 @@ class Fill:
         return [e.id for e in self.ledger]
 
 
-_FACTS = attrgetter("qty", "filled", "cost", "fee", "status", "triggered", "margin_hold")
-
-
 class OrderEvent:
     """An order's lifecycle step: pending_new, new, trade, filled, canceled,
     expired, amended, restated, triggered, iceberg_refill, rejected.
@@ -104,7 +100,8 @@ class OrderEvent:
     (viqc) market buy learns its base quantity only when its budget is spent,
     and the engine then fills in `qty` on that execution's events."""
 
-    __slots__ = ("type", "order", "ts", "fill", "reason", "amend_id", "facts")
+    __slots__ = ("type", "order", "ts", "fill", "reason", "amend_id", "qty", "filled", "cost", "fee", "status", "triggered",
+                 "margin_hold")  # fmt: skip
     kind = "order"
 
     def __init__(
@@ -116,42 +113,13 @@ class OrderEvent:
         self.fill = fill
         self.reason = reason
         self.amend_id: str | None = None
-        # (qty, filled, cost, fee, status, triggered, margin_hold), read in one C call:
-        # every command makes several of these, most never read
-        self.facts: tuple[int, int, int, int, str, bool, int] = _FACTS(order)
-
-    @property
-    def qty(self) -> int:
-        """Lots ordered."""
-        return self.facts[0]
-
-    @property
-    def filled(self) -> int:
-        """Lots filled so far (cumulative)."""
-        return self.facts[1]
-
-    @property
-    def cost(self) -> int:
-        """Cumulative cost units."""
-        return self.facts[2]
-
-    @property
-    def fee(self) -> int:
-        """Cumulative fee, balance units of the fee asset."""
-        return self.facts[3]
-
-    @property
-    def status(self) -> str:
-        return self.facts[4]
-
-    @property
-    def triggered(self) -> bool:
-        return self.facts[5]
-
-    @property
-    def margin_hold(self) -> int:
-        """A margin order's reserved margin (balance units of quote)."""
-        return self.facts[6]
+        self.qty = order.qty  # lots ordered
+        self.filled = order.filled  # lots filled so far (cumulative)
+        self.cost = order.cost  # cumulative cost units
+        self.fee = order.fee  # cumulative fee, balance units of the fee asset
+        self.status = order.status
+        self.triggered = order.triggered
+        self.margin_hold = order.margin_hold  # a margin order's reserved margin (balance units of quote)
 
     @property
     def last_qty(self) -> int:
