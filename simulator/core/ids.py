@@ -59,10 +59,9 @@ class IdGenerator:
     def kraken_id(self, prefix: str) -> str:
         return self.render(prefix, self._bits())
 
-    def reserve(self) -> int:
-        """Take the next id now, render it later with `render` (fills and
-        ledger entries: most are never shown, and rendering is the cost)."""
-        return self._bits()
+    # Take the next id now, render it later with `render` (fills and ledger
+    # entries: most are never shown, and rendering is the cost).
+    reserve = _bits
 
     @staticmethod
     def render(prefix: str, bits: int) -> str:
