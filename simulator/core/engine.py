@@ -587,7 +587,10 @@ class SpotEngine:
         o.rl_ns = self.now_ns
         o.last_update_ns = self.now_ns
         self.orders[o.id] = o
-        self.open_orders.setdefault(account_id, {})[o.id] = o
+        opened = self.open_orders.get(account_id)
+        if opened is None:  # (not setdefault: that would make a dict on every order)
+            opened = self.open_orders[account_id] = {}
+        opened[o.id] = o
         key = (account_id, o.pair.id)
         self.open_count[key] = self.open_count.get(key, 0) + 1
         if o.cl_ord_id is not None:
@@ -952,7 +955,9 @@ class SpotEngine:
         opened = self.open_orders.get(o.account_id)
         if opened is not None and opened.pop(o.id, None) is not None:
             self.open_count[(o.account_id, o.pair.id)] -= 1
-        closed = self.closed_orders.setdefault(o.account_id, [])
+        closed = self.closed_orders.get(o.account_id)
+        if closed is None:  # (not setdefault: that would make a list on every close)
+            closed = self.closed_orders[o.account_id] = []
         closed.append(o)
         if len(closed) > self._retain_floor:
             self._retain_closed(o.account_id, closed)
