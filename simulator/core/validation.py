@@ -38,6 +38,7 @@ DEADLINE_WINDOW_NS = 60 * NS_PER_S  # a deadline at most 60 s ahead (Spot REST/W
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 MAX_DECIMALS = MAX_EXPONENT  # more fractional digits than any asset has
 _MIN_EXPONENT = -MAX_EXPONENT
+_DIGITS = frozenset("0123456789")
 MAX_DIGITS = 28  # significant digits the engine's Decimal context keeps exactly
 MAX_TEXT = 64  # longest number text read at all
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -110,11 +111,16 @@ def check_number(d: Decimal, field: str) -> Decimal:
     """Magnitude, precision and sign rules for a parsed number.  Every command
     passes here, so the common case (plain text of at most 28 characters: at
     most 28 digits, 27 decimals) is decided without taking the number apart."""
+    text = str(d)
+    if len(text) <= MAX_DIGITS and text[-1] in _DIGITS and "E" not in text and "N" not in text:
+        # plain notation of at most 28 characters (not a NaN with a payload:
+        # `NaN123`): finite, |exponent| < 28, at most 28 digits and 27
+        # decimals; only a sign on zero is left to see
+        if text[0] == "-" and not d:
+            raise Invalid(field, Rule.NEGATIVE_ZERO)
+        return d
     if d and d.is_finite():
         if _MIN_EXPONENT <= d.adjusted() <= MAX_EXPONENT:  # numbers.bounded, inline: every order passes here
-            text = str(d)
-            if len(text) <= MAX_DIGITS and "E" not in text:
-                return d
             _, digits, exp = d.as_tuple()
             assert isinstance(exp, int)
             zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))  # normalize() would round: count by hand
