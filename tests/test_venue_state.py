@@ -223,5 +223,5 @@ def test_margin_book_attributes_are_saved_or_wiring() -> None:
     """The Spot engine's margin book is saved field by field too."""
     m = Venue(VenueConfig(seed=1)).spot.margin
     saved = {"positions", "open", "by_pair", "open_n", "closed", "closing", "reserved", "called", "liquidations"}
-    wiring = {"eng", "_touched_pairs", "_touched_accounts", "_emptied", "_terms", "_pair_of", "pending"}  # per command
+    wiring = {"eng", "touched_pairs", "touched_accounts", "emptied", "_terms", "_pair_of", "pending"}  # per command
     assert set(vars(m)) - saved - wiring == set()

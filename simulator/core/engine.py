@@ -426,7 +426,7 @@ class SpotEngine:
             raise EngineError(Reject.INVALID_ARGUMENTS, "trigger")
         pair = self.pair(req.pair)
         otype = req.ordertype
-        leverage = parse_leverage(req.leverage)
+        leverage = parse_leverage(req.leverage) if req.leverage is not None else 0
         if leverage < 0:
             raise EngineError(Reject.INVALID_ARGUMENTS, "leverage")
         margin = bool(leverage) or otype == SETTLE_POSITION or req.reduce_only
@@ -439,23 +439,15 @@ class SpotEngine:
             raise EngineError(Reject.INVALID_ARGUMENTS, "timeinforce")
         if req.tif == GTD and req.expire_ns <= 0:
             raise EngineError(Reject.INVALID_ARGUMENTS, "expiretm")
-        self._gate(pair, req.post_only, market)
+        if self.status != "online" or pair.status != "online":
+            self._gate(pair, req.post_only, market)
         label = req.pair
         if margin and req.qty == 0:
             lots = 0  # volume 0: the whole position (margin.prepare sizes it)
         else:
             lots = self._qty_lots(pair, req.qty) if not req.viqc else 0
-        o = Order("", account_id, pair, req.side, otype, lots)
-        o.tif = req.tif
-        o.post_only = req.post_only
-        o.stp = req.stp
-        o.cl_ord_id = req.cl_ord_id
-        o.userref = req.userref
-        o.fee_in_base = bool(req.fee_in_base)
-        o.viqc = req.viqc
-        o.origin = origin
-        o.trigger_ref = req.trigger_ref
-        o.oflags = req.oflags
+        o = Order("", account_id, pair, req.side, otype, lots, req.tif, req.post_only, req.stp, req.cl_ord_id, req.userref,
+                  bool(req.fee_in_base), req.viqc, origin, req.trigger_ref, req.oflags)  # fmt: skip
         if otype in (LIMIT, ICEBERG):
             if req.price is None:
                 raise EngineError(Reject.INVALID_ARGUMENTS, "price")
@@ -507,7 +499,8 @@ class SpotEngine:
             ref_price = o.price or o.trigger_price or self._reference_price(pair)
             if ref_price and self.cost_units(pair, ref_price, lots) < pair.costmin_units:
                 raise EngineError(Reject.COST_MINIMUM)
-        deadline_elapsed(req.deadline_ns, self.now_ns)
+        if req.deadline_ns:
+            deadline_elapsed(req.deadline_ns, self.now_ns)
         if req.start_ns and not in_range(req.start_ns):
             raise EngineError(Reject.INVALID_ARGUMENTS, "starttm")
         if req.start_ns and req.start_ns > self.now_ns:
@@ -594,7 +587,10 @@ class SpotEngine:
         o.rl_ns = self.now_ns
         o.last_update_ns = self.now_ns
         self.orders[o.id] = o
-        self.open_orders.setdefault(account_id, {})[o.id] = o
+        opened = self.open_orders.get(account_id)
+        if opened is None:  # (not setdefault: that would make a dict on every order)
+            opened = self.open_orders[account_id] = {}
+        opened[o.id] = o
         key = (account_id, o.pair.id)
         self.open_count[key] = self.open_count.get(key, 0) + 1
         if o.cl_ord_id is not None:
@@ -602,7 +598,8 @@ class SpotEngine:
         if o.hold:
             if not o.viqc:
                 acct.hold(o.hold_asset, o.hold)
-        self.margin.reserve(o)
+        if o.margin_hold:
+            self.margin.reserve(o)
         self.events.append(OrderEvent("pending_new", o, self.now_ns))
         if o.expire_ns:
             self._add_timer(o.expire_ns, "expire", o.id)
@@ -834,7 +831,8 @@ class SpotEngine:
         if len(trades) > self._retain_trades_floor:
             self.retention.appended(("trades", pair.id), trades, now, _trade_ts, trades=True)
         self.last_price[pair.id] = price
-        self.margin.touch_pair(pair.id)  # the book and last price moved: its positions are re-rated
+        if pair.id in self.margin.by_pair:  # the book and last price moved: its positions are re-rated
+            self.margin.touch_pair(pair.id)
         # maker side of the book shrinks
         maker.visible -= qty
         lvl.visible -= qty
@@ -877,27 +875,23 @@ class SpotEngine:
         o.fee += fee
         if o.leverage:  # a margin fill: positions and P&L, no exchange of balances
             fill.ledger = self.margin.on_fill(o, acct, fill)
-            self._keep_fill(o, acct, fill)
-            return fill
-        # release the part of the hold this fill used up
-        if o.hold:
-            new_hold = self._hold_for(o, o.qty - o.filled, self._hold_price(o)) if o.filled < o.qty else 0
-            used = o.hold - new_hold
-            if used < 0:
-                used = 0
-            acct.held[o.hold_asset] -= used
-            o.hold -= used
-        if o.side == BUY:
-            e1 = self._ledger(acct, quote, -cost_bal, 0 if in_base else fee, "trade", fill)
-            e2 = self._ledger(acct, base, base_units, fee if in_base else 0, "trade", fill)
         else:
-            e1 = self._ledger(acct, base, -base_units, fee if in_base else 0, "trade", fill)
-            e2 = self._ledger(acct, quote, cost_bal, 0 if in_base else fee, "trade", fill)
-        fill.ledger = (e1, e2)
-        self._keep_fill(o, acct, fill)
-        return fill
-
-    def _keep_fill(self, o: Order, acct: Account, fill: Fill) -> None:
+            # release the part of the hold this fill used up
+            if o.hold:
+                new_hold = self._hold_for(o, o.qty - o.filled, self._hold_price(o)) if o.filled < o.qty else 0
+                used = o.hold - new_hold
+                if used < 0:
+                    used = 0
+                acct.held[o.hold_asset] -= used
+                o.hold -= used
+            if o.side == BUY:
+                e1 = self._ledger(acct, quote, -cost_bal, 0 if in_base else fee, "trade", fill)
+                e2 = self._ledger(acct, base, base_units, fee if in_base else 0, "trade", fill)
+            else:
+                e1 = self._ledger(acct, base, -base_units, fee if in_base else 0, "trade", fill)
+                e2 = self._ledger(acct, quote, cost_bal, 0 if in_base else fee, "trade", fill)
+            fill.ledger = (e1, e2)
+        # keep it: on the order, and in the account's fills (retention cuts the oldest)
         if o.trades:
             o.trades.append(fill)
         else:
@@ -908,7 +902,8 @@ class SpotEngine:
         else:
             fills.append(fill)
             if len(fills) > self._retain_floor:
-                self.retention.appended(("fills", acct.id), fills, self.now_ns, _fill_ts)
+                self.retention.appended(("fills", acct.id), fills, now, _fill_ts)
+        return fill
 
     def _retain_closed(self, account_id: str, closed: list[Order]) -> None:
         """Closed orders past the retention policy leave memory, with
@@ -927,7 +922,8 @@ class SpotEngine:
         o.visible = o.display if o.display and o.display < o.remaining else o.remaining
         lvl = self.books[pair.id].insert(o)
         self.events.append(BookEvent(pair.id, o.side, o.price or 0, lvl.visible, o.id, o.visible, "add", self.now_ns))
-        self.margin.touch_pair(pair.id)
+        if pair.id in self.margin.by_pair:
+            self.margin.touch_pair(pair.id)
 
     def _finish_resting(self, m: Order, lvl: object) -> None:
         """A resting order filled completely: out of the book, closed."""
@@ -954,11 +950,14 @@ class SpotEngine:
             o.hold = 0
         if o.margin_hold:
             self.margin.on_order_closed(o)
-        self.margin.touch_pair(o.pair.id)  # it may have left the book (expiry, amend): the mark may move
+        if o.pair.id in self.margin.by_pair:  # it may have left the book (expiry, amend): the mark may move
+            self.margin.touch_pair(o.pair.id)
         opened = self.open_orders.get(o.account_id)
         if opened is not None and opened.pop(o.id, None) is not None:
             self.open_count[(o.account_id, o.pair.id)] -= 1
-        closed = self.closed_orders.setdefault(o.account_id, [])
+        closed = self.closed_orders.get(o.account_id)
+        if closed is None:  # (not setdefault: that would make a list on every close)
+            closed = self.closed_orders[o.account_id] = []
         closed.append(o)
         if len(closed) > self._retain_floor:
             self._retain_closed(o.account_id, closed)

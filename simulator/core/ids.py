@@ -18,21 +18,6 @@ _MUL_INV = pow(_MUL, -1, 1 << 80)
 _B32_VALUE = {c: i for i, c in enumerate(_B32)}
 
 
-def _encode80(x: int) -> str:
-    """80 bits -> 16 base32 characters."""
-    p = _PAIRS
-    return (
-        p[x >> 70]
-        + p[(x >> 60) & 1023]
-        + p[(x >> 50) & 1023]
-        + p[(x >> 40) & 1023]
-        + p[(x >> 30) & 1023]
-        + p[(x >> 20) & 1023]
-        + p[(x >> 10) & 1023]
-        + p[x & 1023]
-    )
-
-
 class IdGenerator:
     """Makes ids like `OQCLML-BW3P3-BUCMWZ` (6-5-6, first letter a prefix)."""
 
@@ -74,18 +59,20 @@ class IdGenerator:
     def kraken_id(self, prefix: str) -> str:
         return self.render(prefix, self._bits())
 
-    def reserve(self) -> int:
-        """Take the next id now, render it later with `render` (fills and
-        ledger entries: most are never shown, and rendering is the cost)."""
-        return self._bits()
+    # Take the next id now, render it later with `render` (fills and ledger
+    # entries: most are never shown, and rendering is the cost).
+    reserve = _bits
 
     @staticmethod
     def render(prefix: str, bits: int) -> str:
-        body = _encode80(bits)
-        return f"{prefix}{body[:5]}-{body[5:10]}-{body[10:16]}"
+        """80 bits as 16 base32 characters, 5-5-6 after the prefix (two characters
+        per table lookup, in one step: every order's id is rendered at once)."""
+        p, c, x = _PAIRS, _B32, bits
+        return (f"{prefix}{p[x >> 70]}{p[(x >> 60) & 1023]}{c[(x >> 55) & 31]}-{c[(x >> 50) & 31]}"
+                f"{p[(x >> 40) & 1023]}{p[(x >> 30) & 1023]}-{p[(x >> 20) & 1023]}{p[(x >> 10) & 1023]}{p[x & 1023]}")
 
     def order_id(self) -> str:
-        return self.kraken_id("O")
+        return self.render("O", self._bits())
 
     def trade_id(self) -> str:
         return self.kraken_id("T")

@@ -270,9 +270,9 @@ class Margin:
         self.reserved: dict[str, dict[str, int]] = {}  # account -> quote asset -> margin held by open orders
         self.called: dict[str, int] = {}  # account -> margin level (percent, floor) when flagged at margin_call
         self.liquidations = 0
-        self._touched_pairs: set[str] = set()
-        self._touched_accounts: set[str] = set()
-        self._emptied: set[tuple[str, str]] = set()  # (account, pair) whose last position closed this command
+        self.touched_pairs: set[str] = set()
+        self.touched_accounts: set[str] = set()
+        self.emptied: set[tuple[str, str]] = set()  # (account, pair) whose last position closed this command
         self._terms: dict[str, MarginTerms] = {}
         self._pair_of: dict[tuple[str, str], SpotPair] = {}
         # what pending withdrawals take off a balance (the venue wires Spot funding in)
@@ -551,14 +551,14 @@ class Margin:
             if not self.open[acct.id]:
                 del self.open[acct.id]
             if closed_any:
-                self._emptied.add((acct.id, pair.id))
+                self.emptied.add((acct.id, pair.id))
         fill.pnl = pnl_total * cost_mult
         if closed_any:  # every entry but the last it touched closed fully
             fill.pos_status = "closed" if closed_any[-1].status == CLOSED else "closing"
         elif remaining:
             fill.pos_status = "opened"
-        self._touched_pairs.add(pair.id)
-        self._touched_accounts.add(acct.id)
+        self.touched_pairs.add(pair.id)
+        self.touched_accounts.add(acct.id)
         entry = eng._ledger(acct, pair.quote.id, pnl_total * cost_mult, fill.fee, "margin", fill)
         return (entry,)
 
@@ -626,8 +626,8 @@ class Margin:
             self.open[acct.id].pop(pair.id, None)
             if not self.open[acct.id]:
                 del self.open[acct.id]
-            self._emptied.add((acct.id, pair.id))
-        self._touched_accounts.add(acct.id)
+            self.emptied.add((acct.id, pair.id))
+        self.touched_accounts.add(acct.id)
 
     def _settle_funds(self, acct: Account, o: Order) -> int:
         """Lots a settle-position order settles; raises when the funds it pays lack."""
@@ -678,7 +678,7 @@ class Margin:
             pos.rollovers += 1
             pos.rollover_ns += ROLLOVER_NS
         eng.add_timer(pos.rollover_ns, ROLLOVER_TIMER, pos.id)
-        self._touched_accounts.add(pos.account_id)
+        self.touched_accounts.add(pos.account_id)
 
     # ------------------------------------------------------------ valuation
     def _mark(self, pair: SpotPair) -> int:
@@ -793,25 +793,25 @@ class Margin:
         with positions on the pairs this command traded, and the accounts it
         charged; flag margin calls, liquidate at margin_stop.  Bounded by those
         accounts' own positions; one liquidation pass per account per command."""
-        if self._emptied:
+        if self.emptied:
             self._cancel_stale_reduce_only()
-        pairs, accounts = self._touched_pairs, self._touched_accounts
+        pairs, accounts = self.touched_pairs, self.touched_accounts
         if not pairs and not accounts:
             return
-        self._touched_pairs, self._touched_accounts = set(), set()
+        self.touched_pairs, self.touched_accounts = set(), set()
         todo = set(accounts)
         for pid in pairs:
             todo.update(self.by_pair.get(pid, ()))
         for aid in sorted(todo):
             self._check(aid)
-        self._touched_pairs.clear()
-        self._touched_accounts.clear()
+        self.touched_pairs.clear()
+        self.touched_accounts.clear()
 
     def _cancel_stale_reduce_only(self) -> None:
         """Reduce-only orders left with no position to reduce (it closed in this
         command) are cancelled (after matching, never inside it)."""
         eng = self.eng
-        emptied, self._emptied = sorted(self._emptied), set()
+        emptied, self.emptied = sorted(self.emptied), set()
         for aid, pid in emptied:
             if self.entries(aid, pid):
                 continue  # a new position opened meanwhile
@@ -822,10 +822,10 @@ class Margin:
     def touch_pair(self, pair_id: str) -> None:
         """A price moved without a trade (book replaced, index set): re-rate its holders."""
         if pair_id in self.by_pair:
-            self._touched_pairs.add(pair_id)
+            self.touched_pairs.add(pair_id)
 
     def touch_account(self, account_id: str) -> None:
-        self._touched_accounts.add(account_id)
+        self.touched_accounts.add(account_id)
 
     def thresholds(self, account_id: str) -> tuple[int, int]:
         """(margin_call, margin_stop) for an account: the strictest of its pairs'."""

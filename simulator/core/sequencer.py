@@ -223,7 +223,7 @@ class Sequencer:
     def _run(self, kind: str, origin: Origin, params: dict[str, Any], now: int, handler: Handler) -> Any:
         eng = self.engine
         eng.now_ns = now
-        entry = JournalEntry(self.journal.next_seq(), now, self.name, kind, origin, params)
+        entry = JournalEntry(self.journal.next_seq(), now, self.name, kind, origin, params, eng.events)
         try:
             entry.result = handler(eng, origin, **params)
             if self.after is not None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.core.clock import NS_PER_S
 
@@ -27,13 +27,18 @@ from .commands import (
     OrderRequest,
 )
 from .errors import EngineError, Reject
-from .margin import parse_leverage
-from .numbers import MAX_EXPONENT, BadNumber, bounded
+from .margin import check_leverage, parse_leverage
+from .numbers import MAX_EXPONENT
 from .orders import RelPrice
+
+if TYPE_CHECKING:
+    from .instruments import InstrumentRegistry
 
 DEADLINE_WINDOW_NS = 60 * NS_PER_S  # a deadline at most 60 s ahead (Spot REST/WS `deadline`, FIX ValidUntilTime)
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 MAX_DECIMALS = MAX_EXPONENT  # more fractional digits than any asset has
+_MIN_EXPONENT = -MAX_EXPONENT
+_DIGITS = frozenset("0123456789")
 MAX_DIGITS = 28  # significant digits the engine's Decimal context keeps exactly
 MAX_TEXT = 64  # longest number text read at all
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -106,24 +111,27 @@ def check_number(d: Decimal, field: str) -> Decimal:
     """Magnitude, precision and sign rules for a parsed number.  Every command
     passes here, so the common case (plain text of at most 28 characters: at
     most 28 digits, 27 decimals) is decided without taking the number apart."""
-    if not d.is_finite():
-        raise Invalid(field, Rule.SYNTAX)
-    if not d:
-        if d.is_signed():
+    text = str(d)
+    if len(text) <= MAX_DIGITS and text[-1] in _DIGITS and "E" not in text and "N" not in text:
+        # plain notation of at most 28 characters (not a NaN with a payload:
+        # `NaN123`): finite, |exponent| < 28, at most 28 digits and 27
+        # decimals; only a sign on zero is left to see
+        if text[0] == "-" and not d:
             raise Invalid(field, Rule.NEGATIVE_ZERO)
         return d
-    try:
-        bounded(d)
-    except BadNumber:
-        raise Invalid(field, Rule.MAGNITUDE) from None
-    text = str(d)
-    if len(text) <= MAX_DIGITS and "E" not in text:
-        return d
-    _, digits, exp = d.as_tuple()
-    assert isinstance(exp, int)
-    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))  # normalize() would round: count by hand
-    if -(exp + zeros) > MAX_DECIMALS or len(digits) - zeros > MAX_DIGITS:
-        raise Invalid(field, Rule.PRECISION)
+    if d and d.is_finite():
+        if _MIN_EXPONENT <= d.adjusted() <= MAX_EXPONENT:  # numbers.bounded, inline: every order passes here
+            _, digits, exp = d.as_tuple()
+            assert isinstance(exp, int)
+            zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))  # normalize() would round: count by hand
+            if -(exp + zeros) > MAX_DECIMALS or len(digits) - zeros > MAX_DIGITS:
+                raise Invalid(field, Rule.PRECISION)
+            return d
+        raise Invalid(field, Rule.MAGNITUDE)
+    if not d.is_finite():
+        raise Invalid(field, Rule.SYNTAX)
+    if d.is_signed():
+        raise Invalid(field, Rule.NEGATIVE_ZERO)
     return d
 
 
@@ -212,14 +220,22 @@ def leverage(value: object, field: str = "leverage") -> int:
     return n
 
 
-def _order(req: OrderRequest, now_ns: int) -> None:
+def _order(req: OrderRequest, now_ns: int, instruments: InstrumentRegistry | None) -> None:
     qty = check_number(req.qty, "volume")
-    lev = leverage(req.leverage) if req.leverage is not None else 0
+    if req.leverage is not None:
+        lev = leverage(req.leverage)
+    else:
+        lev = 0
     # volume 0 closes the whole margin position (a leveraged or settle-position order)
-    if not (qty == 0 and not qty.is_signed() and (lev or req.ordertype == "settle-position")):
-        positive(qty, "volume")
-    _price(req.price, "price")
-    _price(req.price2, "price2")
+    if qty <= 0 and not (qty == 0 and not qty.is_signed() and (lev or req.ordertype == "settle-position")):
+        raise Invalid("volume", Rule.NOT_POSITIVE)
+    price = req.price
+    if type(price) is Decimal:
+        check_number(price, "price")
+    elif price is not None:
+        _price(price, "price")
+    if req.price2 is not None:
+        _price(req.price2, "price2")
     if req.display_qty is not None:
         check_number(req.display_qty, "displayvol")
     if req.close is not None:
@@ -231,6 +247,8 @@ def _order(req: OrderRequest, now_ns: int) -> None:
     if req.deadline_ns:
         deadline(req.deadline_ns, now_ns)
         deadline_elapsed(req.deadline_ns, now_ns)
+    if lev and instruments is not None:
+        check_leverage(req, instruments)
 
 
 def _close(c: CloseRequest) -> None:
@@ -308,22 +326,24 @@ def _bounded_anywhere(v: Any, field: str, depth: int = 0) -> None:
 _FUTURES_ORDER_KINDS = frozenset({"send_order", "edit_order"})
 
 
-def check_command(kind: str, params: Mapping[str, Any], now_ns: int) -> None:
+def check_command(kind: str, params: Mapping[str, Any], now_ns: int, instruments: InstrumentRegistry | None = None) -> None:
     """The sequencers' guard: refuse, before anything is journaled, a command
-    whose values break an order-entry rule."""
+    whose values break an order-entry rule.  With `instruments` (the Spot
+    sequencer's), also the rules that need them: a leverage the pair does not
+    offer for the order's side."""
     for name, v in params.items():
         t = type(v)
         if t in _SCALARS:
             continue
         if t is OrderRequest:
-            _order(v, now_ns)
+            _order(v, now_ns, instruments)
         elif t is AmendRequest:
             _amend(v, now_ns)
         elif t is EditRequest:
             _edit(v, now_ns)
         elif t is list and v and type(v[0]) is OrderRequest:
             for r in v:
-                _order(r, now_ns)
+                _order(r, now_ns, instruments)
         elif t in _FUTURES_REQUESTS:
             _futures(v, now_ns, True)
         elif t is list and v and type(v[0]) in _FUTURES_REQUESTS:

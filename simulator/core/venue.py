@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from . import amends, exports
@@ -28,7 +29,6 @@ from .funding import FundingConfig, FundingState
 from .ids import IdGenerator
 from .instruments import InstrumentRegistry
 from .limits import VenueLimits
-from .margin import check_leverage
 from .orders import Origin
 from .ratelimit import FuturesRateLimits, SpotRateLimits
 from .sequencer import INTERNAL_ERROR, Journal, Sequencer
@@ -146,8 +146,11 @@ def _cancel_all_after(eng: SpotEngine, origin: Origin, account_id: str, timeout:
 
 
 def _after_spot(eng: SpotEngine) -> None:
-    """After each Spot command: margin levels of the accounts it moved (calls, liquidation)."""
-    eng.margin.after_command()
+    """After each Spot command: margin levels of the accounts it moved (calls,
+    liquidation).  Most commands move none: that is decided here, without a call."""
+    m = eng.margin
+    if m.emptied or m.touched_pairs or m.touched_accounts:
+        m.after_command()
 
 
 def _tick(eng: SpotEngine, origin: Origin) -> None:
@@ -240,7 +243,8 @@ class Venue:
         self.spot.margin.pending = self.funding.pending_withdrawals
         self.spot_seq = Sequencer("spot", self.spot, self.clock, self.journal)
         self.spot_seq.after = _after_spot
-        self.spot_seq.guard = self._spot_guard
+        # the order-entry rules, with the ones that need the instruments (a leverage the pair does not offer)
+        self.spot_seq.guard = partial(check_command, instruments=self.instruments)
         for kind, fn in SPOT_HANDLERS.items():
             self.spot_seq.register(kind, fn)
         self.spot_seq.register("create_account", self._create_account_cmd)
@@ -261,19 +265,6 @@ class Venue:
         # per-venue state of protocol edges (nonce books, spread history): not markets,
         # but saved with the venue when it has to_state()/from_state() and rebuilt on reset
         self.extensions: dict[str, Any] = {}
-
-    def _spot_guard(self, kind: str, params: dict[str, Any], now_ns: int) -> None:
-        """The Spot sequencer's guard: the order-entry rules, then the rules that
-        need the instruments (a leverage the pair does not offer), before the journal."""
-        check_command(kind, params, now_ns)
-        for v in params.values():
-            if type(v) is OrderRequest:
-                if v.leverage is not None:
-                    check_leverage(v, self.instruments)
-            elif type(v) is list and v and type(v[0]) is OrderRequest:
-                for r in v:
-                    if r.leverage is not None:
-                        check_leverage(r, self.instruments)
 
     @contextmanager
     def quiesced(self, timeout: float = -1) -> Iterator[None]:

@@ -39,6 +39,30 @@ def test_number_rules_name_field_and_rule(text: str, rule: v.Rule) -> None:
     assert exc.value.text == "EGeneral:Invalid arguments:volume"
 
 
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        (D("NaN123"), v.Rule.SYNTAX),  # short plain text ending in a digit, but a NaN
+        (D("-sNaN7"), v.Rule.SYNTAX),
+        (D("-Infinity"), v.Rule.SYNTAX),
+        (D("-0E-5"), v.Rule.NEGATIVE_ZERO),
+        (D("-0.00"), v.Rule.NEGATIVE_ZERO),
+        (D("9" * 29), v.Rule.PRECISION),
+        (D("1E+31"), v.Rule.MAGNITUDE),
+    ],
+)
+def test_check_number_on_values_built_in_process(value: D, rule: v.Rule) -> None:
+    """The guard sees Decimals no parser made (bots, scripts, the admin API)."""
+    with pytest.raises(v.Invalid) as exc:
+        v.check_number(value, "price")
+    assert exc.value.rule is rule
+
+
+@pytest.mark.parametrize("value", [D("9" * 28), D("0.000001"), D("1E-27"), D("1E+30"), D("0E-50"), D("-5.25"), D(0)])
+def test_check_number_passes_what_the_rules_allow(value: D) -> None:
+    assert v.check_number(value, "price") is value
+
+
 def test_number_accepts_plain_and_exponent_forms() -> None:
     assert v.number("1.25", "x") == D("1.25")
     assert v.number("1e2", "x") == D(100)
