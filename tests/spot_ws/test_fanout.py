@@ -94,6 +94,25 @@ class _Numbered(Topic):
     __slots__ = ()
 
 
+async def _request_hops(wire: list[str]) -> list[int]:
+    """A request's six loop hops (scheduled now): how many sends the wire had
+    when each ran."""
+    loop = asyncio.get_running_loop()
+    hops: list[int] = []
+    done = asyncio.Event()
+
+    def hop(n: int) -> None:
+        hops.append(len(wire))
+        if n < 5:
+            loop.call_soon(hop, n + 1)
+        else:
+            done.set()
+
+    loop.call_soon(hop, 0)
+    await done.wait()
+    return hops
+
+
 def test_a_subscriber_that_never_reads_is_dropped_and_memory_stays_bounded() -> None:
     async def go() -> None:
         hub = _Hub()
@@ -157,21 +176,9 @@ def test_fan_out_to_1000_subscribers_yields_to_a_request_between_slices(monkeypa
         for c in conns:
             topic.join(c)
         topic.publish("update", hub)
-        loop = asyncio.get_running_loop()
-        hops: list[int] = []  # sends on the wire when each hop of the request ran
-        done = asyncio.Event()
-
-        def hop(n: int) -> None:
-            hops.append(len(wire))
-            if n < 5:
-                loop.call_soon(hop, n + 1)
-            else:
-                done.set()
-
         await asyncio.sleep(0)
         await asyncio.sleep(0)
-        loop.call_soon(hop, 0)
-        await done.wait()
+        hops = await _request_hops(wire)
         start = hops[0]
         assert all(b - a <= slice_sends for a, b in zip([start, *hops], hops, strict=False))
         assert hops[-1] - start <= slice_sends  # the pump deferred to the request's hops
@@ -194,22 +201,10 @@ def test_a_wake_burst_over_1000_connections_yields_to_a_request(monkeypatch: Any
         hub = _Hub()
         wire: list[str] = []
         conns = [_Conn(hub, _Ws(wire), f"c{i}") for i in range(1000)]
-        loop = asyncio.get_running_loop()
-        hops: list[int] = []
-        done = asyncio.Event()
-
-        def hop(n: int) -> None:
-            hops.append(len(wire))
-            if n < 5:
-                loop.call_soon(hop, n + 1)
-            else:
-                done.set()
-
         for c in conns:
             c.enqueue("hb")
             hub.wake(c)
-        loop.call_soon(hop, 0)
-        await done.wait()
+        hops = await _request_hops(wire)
         assert all(b - a <= 8 for a, b in zip([0, *hops], hops, strict=False))
         while len(wire) < 1000:  # and once the loop is free, everyone gets it
             await asyncio.sleep(0)
