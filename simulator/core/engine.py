@@ -446,8 +446,17 @@ class SpotEngine:
             lots = 0  # volume 0: the whole position (margin.prepare sizes it)
         else:
             lots = self._qty_lots(pair, req.qty) if not req.viqc else 0
-        o = Order("", account_id, pair, req.side, otype, lots, req.tif, req.post_only, req.stp, req.cl_ord_id, req.userref,
-                  bool(req.fee_in_base), req.viqc, origin, req.trigger_ref, req.oflags)  # fmt: skip
+        o = Order("", account_id, pair, req.side, otype, lots)
+        o.tif = req.tif
+        o.post_only = req.post_only
+        o.stp = req.stp
+        o.cl_ord_id = req.cl_ord_id
+        o.userref = req.userref
+        o.fee_in_base = bool(req.fee_in_base)
+        o.viqc = req.viqc
+        o.origin = origin
+        o.trigger_ref = req.trigger_ref
+        o.oflags = req.oflags
         if otype in (LIMIT, ICEBERG):
             if req.price is None:
                 raise EngineError(Reject.INVALID_ARGUMENTS, "price")

@@ -142,25 +142,7 @@ class Order:
         "liquidation",
     )
 
-    def __init__(
-        self,
-        order_id: str,
-        account_id: str,
-        pair: SpotPair,
-        side: str,
-        ordertype: str,
-        qty: int,
-        tif: str = GTC,
-        post_only: bool = False,
-        stp: str = STP_NEWEST,
-        cl_ord_id: str | None = None,
-        userref: int | None = None,
-        fee_in_base: bool = False,
-        viqc: bool = False,
-        origin: Origin | None = None,
-        trigger_ref: str = "last",
-        oflags: str = "",
-    ) -> None:
+    def __init__(self, order_id: str, account_id: str, pair: SpotPair, side: str, ordertype: str, qty: int) -> None:
         self.id = order_id
         self.account_id = account_id
         self.pair = pair
@@ -168,7 +150,7 @@ class Order:
         self.ordertype = ordertype
         self.price: int | None = None  # limit price (units)
         self.trigger_price: int | None = None
-        self.trigger_ref = trigger_ref
+        self.trigger_ref = "last"
         self.trail_offset = 0  # units, or ppm of price when trail_pct
         self.trail_pct = False
         self.peak: int | None = None
@@ -177,14 +159,14 @@ class Order:
         self.filled = 0
         self.display = 0  # iceberg display size (0: not an iceberg)
         self.visible = 0  # what the book shows now
-        self.tif = tif
-        self.post_only = post_only
+        self.tif = GTC
+        self.post_only = False
         self.reduce_only = False
-        self.stp = stp
-        self.cl_ord_id = cl_ord_id
-        self.userref = userref
-        self.fee_in_base = fee_in_base
-        self.viqc = viqc
+        self.stp = STP_NEWEST
+        self.cl_ord_id: str | None = None
+        self.userref: int | None = None
+        self.fee_in_base = False
+        self.viqc = False
         self.status = PENDING
         self.triggered = False
         self.in_book = False
@@ -195,12 +177,12 @@ class Order:
         self.cost = 0  # cost units (10**-cost_decimals of quote)
         self.fee = 0  # balance units of the fee asset
         self.reason: str | None = None
-        self.origin = origin
+        self.origin: Origin | None = None
         self.hold = 0  # balance units held for this order
         self.hold_asset = ""
         self.amended = False
         self.trades: list[Fill] = _NO_TRADES  # its fills; replaced by a list on the first fill
-        self.oflags = oflags
+        self.oflags = ""
         self.close: dict[str, object] | None = None
         self.last_update_ns = 0
         self.rl_ns = 0  # rate-limit age reference: creation or last amend
