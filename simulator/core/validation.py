@@ -326,11 +326,16 @@ def _bounded_anywhere(v: Any, field: str, depth: int = 0) -> None:
 _FUTURES_ORDER_KINDS = frozenset({"send_order", "edit_order"})
 
 
-def check_command(kind: str, params: Mapping[str, Any], now_ns: int, instruments: InstrumentRegistry | None = None) -> None:
+def check_command(kind: str, params: Mapping[str, Any], now_ns: int) -> None:
     """The sequencers' guard: refuse, before anything is journaled, a command
-    whose values break an order-entry rule.  With `instruments` (the Spot
-    sequencer's), also the rules that need them: a leverage the pair does not
-    offer for the order's side."""
+    whose values break an order-entry rule."""
+    check_command_with(None, kind, params, now_ns)
+
+
+def check_command_with(instruments: InstrumentRegistry | None, kind: str, params: Mapping[str, Any], now_ns: int) -> None:
+    """`check_command`, and with `instruments` (the Spot sequencer's guard,
+    bound with functools.partial) the rules that need them too: a leverage the
+    pair does not offer for the order's side."""
     for name, v in params.items():
         t = type(v)
         if t in _SCALARS:
@@ -372,6 +377,7 @@ __all__ = [
     "Invalid",
     "Rule",
     "check_command",
+    "check_command_with",
     "check_number",
     "cl_ord_id",
     "deadline",

@@ -33,7 +33,7 @@ from .orders import Origin
 from .ratelimit import FuturesRateLimits, SpotRateLimits
 from .sequencer import INTERNAL_ERROR, Journal, Sequencer
 from .state import materialize
-from .validation import check_command
+from .validation import check_command_with
 
 DERIVATIVES_ADMIN = Origin("admin", "futures")
 DERIVATIVES_ID_SALT = 0xF07  # the derivatives engine's ids are seeded apart from Spot's
@@ -244,7 +244,7 @@ class Venue:
         self.spot_seq = Sequencer("spot", self.spot, self.clock, self.journal)
         self.spot_seq.after = _after_spot
         # the order-entry rules, with the ones that need the instruments (a leverage the pair does not offer)
-        self.spot_seq.guard = partial(check_command, instruments=self.instruments)
+        self.spot_seq.guard = partial(check_command_with, self.instruments)
         for kind, fn in SPOT_HANDLERS.items():
             self.spot_seq.register(kind, fn)
         self.spot_seq.register("create_account", self._create_account_cmd)
