@@ -22,6 +22,14 @@ events as they were rendered when the snapshot was written.
 
 A periodic snapshot holds the sequencers only while the records are taken;
 encoding, hashing and writing run on a writer thread, off the event loop.
+
+The journal's disk is bounded (segments.py): once `journal.jsonl` passes
+`rotate_bytes`, the next snapshot seals it as a segment and starts a new
+one, and sealed segments that end before every kept snapshot are deleted.
+Offsets are run-wide (every byte ever journaled), so a snapshot names the
+same line whatever was rotated since.  A restart then has the newest
+snapshot and the journal after it; a replay from seq 1 only while nothing
+was rotated away (`rotate_bytes` 0 keeps the whole run).
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ from typing import IO, Any
 from simulator.core.sequencer import Journal, JournalEntry
 from simulator.core.state import expand
 
+from .segments import Segments
+
 log = logging.getLogger("kraken_sim")
 JOURNAL = "journal.jsonl"
 IDENTITY = "identity.json"
@@ -48,6 +58,7 @@ OLD_SUFFIXES = (".pickle",)  # format 1 (pickled venues): listed (to prune and t
 SNAPSHOT_FORMAT = 2
 SNAPSHOTS_KEPT = 2  # the newest and one fallback
 DEFAULT_SNAPSHOT_EVERY = 2000
+DEFAULT_ROTATE_BYTES = 64 << 20  # the active journal segment is sealed at the first snapshot past this
 # taking the records costs the loop time (bounded by the live state), writing them costs
 # the writer thread time (growing with history, shared with the loop by the interpreter);
 # the next periodic snapshot waits at least this many times as long as each took, so
@@ -62,13 +73,19 @@ class JournalFile:
     the event loop after every `snapshot_every` entries (never inside the
     command that crossed the threshold), and one on `close()`."""
 
-    def __init__(self, state_dir: str, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY) -> None:
+    def __init__(self, state_dir: str, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+                 rotate_bytes: int = DEFAULT_ROTATE_BYTES) -> None:
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / JOURNAL
+        self.segments = Segments(self.path)
+        self.rotate_bytes = rotate_bytes  # 0: never rotate (the whole run stays on disk)
+        self.rotations = 0
         self._fh: IO[str] | None = None
         self.replaying = False
-        self.offset = 0  # bytes in the file (lines are ASCII JSON: len(line) == bytes)
+        # run-wide bytes journaled (lines are ASCII JSON: len(line) == bytes); the active segment starts at `base`
+        self.offset = 0
+        self.base = 0
         self.snapshot_every = snapshot_every
         self.snapshots_written = 0
         self._rt: Any = None
@@ -83,12 +100,13 @@ class JournalFile:
         self.last_write_s = 0.0  # on the writer thread: encode, hash, write, fsync
 
     def exists(self) -> bool:
-        return self.path.is_file() and self.path.stat().st_size > 0
+        return (self.path.is_file() and self.path.stat().st_size > 0) or self.segments.rotated()
 
     def recorded(self) -> bool:
         """Whether a start restores a run (True) or builds a fresh venue.
         Raises StateDirError when the journal is gone but the directory says
         a run was recorded: a fresh venue would silently lose every account."""
+        self.segments.settle()
         repair_tail(self.path)
         if self.exists():
             return True
@@ -111,8 +129,8 @@ class JournalFile:
         return False
 
     def commands(self) -> list[dict[str, Any]]:
-        """Every journaled command, in order (a torn last line is ignored)."""
-        return list(Journal.read_commands(str(self.path)))
+        """Every journaled command on disk, in order (a torn last line is ignored)."""
+        return [c for p, local in self.segments.tail(self.segments.start()) for c in Journal.read_commands(str(p), local)]
 
     def attach(self, rt: Any) -> None:
         """Snapshots need the runtime (venue and the wiring to refer to)."""
@@ -120,29 +138,48 @@ class JournalFile:
 
     def open(self) -> None:
         if self._fh is None:
+            self.segments.settle()
             repair_tail(self.path)
             fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for appends
-            self.offset = self.path.stat().st_size  # before _fh: `committed` reads them from other threads
+            self.base = self.segments.base()
+            self.offset = self.base + self.path.stat().st_size  # before _fh: `committed` reads them from other threads
             self._fh = fh
 
-    def committed(self, chunk: int = 1 << 16) -> tuple[int, Iterator[bytes]]:
-        """The journal as it stands now: (its length, its bytes).  Only
-        whole, flushed lines: `offset` moves past a line after it is written,
-        so the file may grow while the bytes are sent, never the answer."""
-        size = self.offset if self._fh is not None else self.path.stat().st_size
-        fh = open(self.path, "rb")  # noqa: SIM115 - closed by the generator
+    def committed(self, chunk: int = 1 << 16) -> tuple[int, int, Iterator[bytes]]:
+        """The journal on disk as it stands now: (seqs rotated away before
+        it, its length, its bytes).  Only whole, flushed lines: `offset`
+        moves past a line after it is written, so the file may grow while the
+        bytes are sent, never the answer; a segment deleted meanwhile stays
+        readable (it is open)."""
+        end = self.offset if self._fh is not None else self.segments.end()
+        files = self.segments.open_all()
+        start = files[0][1] if files else end
+        first = b""
+        if files:
+            fh0 = files[0][0]
+            first = fh0.readline()
+            fh0.seek(0)
+        try:
+            before = int(json.loads(first)["seq"]) - 1 if first.strip() else 0
+        except (ValueError, KeyError, TypeError):
+            before = 0
+        size = max(0, end - start)
 
         def read() -> Iterator[bytes]:
-            with fh:
-                left = size
-                while left > 0:
-                    data = fh.read(min(chunk, left))
-                    if not data:  # truncated under us (a reset): the client sees a short body
-                        return
-                    left -= len(data)
-                    yield data
+            left = size
+            try:
+                for fh, _ in files:
+                    while left > 0:
+                        data = fh.read(min(chunk, left))
+                        if not data:  # this segment ends (or was truncated by a reset): the next one
+                            break
+                        left -= len(data)
+                        yield data
+            finally:
+                for fh, _ in files:
+                    fh.close()
 
-        return size, read()
+        return before, size, read()
 
     def truncate(self) -> None:
         self.close(snapshot=False)  # waits for a snapshot being written: it described the old run
@@ -151,8 +188,9 @@ class JournalFile:
         (self.dir / IDENTITY).unlink(missing_ok=True)
         for p in snapshot_files(self.dir):
             p.unlink(missing_ok=True)
+        self.segments.remove_sealed()
         self.path.write_text("")
-        self.offset = 0
+        self.offset = self.base = 0
         self._snap_seq = 0
         self._since_snapshot = 0
 
@@ -226,6 +264,15 @@ class JournalFile:
             log.exception("snapshot at seq %d failed; restarts replay the journal", seq)
             self._since_snapshot = 0
             return None
+        if self.rotate_bytes and self.offset - self.base >= self.rotate_bytes:
+            # sealed at this snapshot: its line is the sealed segment's last, and once it is
+            # written the segments before the older kept snapshot can go (the writer prunes)
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
+            self.base = self.segments.seal(self.base)
+            self.open()
+            self.rotations += 1
         took = time.perf_counter() - t0
         self.last_capture_s = took
         self._not_before = time.monotonic() + self.duty * took
@@ -381,8 +428,14 @@ def snapshot_files(state_dir: Path) -> list[Path]:
     return [p for *_, p in sorted(out, reverse=True)]
 
 
-def _line_before(path: Path, offset: int) -> bytes:
-    """The journal line that ends at byte `offset` (b'' if none)."""
+def _line_before(journal: Path, offset: int) -> bytes:
+    """The journal line that ends at run-wide byte `offset` (b'' if none on disk)."""
+    loc = Segments(journal).locate(offset)
+    return b"" if loc is None else _line_before_in(*loc)
+
+
+def _line_before_in(path: Path, offset: int) -> bytes:
+    """The line of the file `path` that ends at byte `offset` (b'' if none)."""
     if offset <= 0 or path.stat().st_size < offset:
         return b""
     with open(path, "rb") as fh:
@@ -422,9 +475,26 @@ def write_snapshot(state_dir: Path, seq: int, offset: int, journal: Path, seed: 
     with _dir_fd(state_dir) as dfd:
         if dfd is not None:
             os.fsync(dfd)
-    for old in snapshot_files(state_dir)[SNAPSHOTS_KEPT:]:
+    kept = snapshot_files(state_dir)
+    for old in kept[SNAPSHOTS_KEPT:]:
         old.unlink(missing_ok=True)
+    prune_journal(journal, kept[:SNAPSHOTS_KEPT])
     return final
+
+
+def prune_journal(journal: Path, snapshots: list[Path]) -> None:
+    """Delete the sealed journal segments no kept snapshot needs: those that
+    end before the oldest kept snapshot's line (a restart uses a snapshot and
+    the journal after it).  Nothing goes while a snapshot is unreadable."""
+    offsets = []
+    for p in snapshots:
+        head = snapshot_header(p)
+        if head is None:
+            return
+        offsets.append(int(head["offset"]))
+    if offsets:
+        for p in Segments(journal).prune(min(offsets)):
+            log.info("journal segment %s deleted: every kept snapshot is after it", p.name)
 
 
 class _dir_fd:
@@ -493,8 +563,8 @@ def read_snapshot(path: Path, journal: Path, seed: int) -> tuple[dict[str, Any],
 
 
 def _journal_end(path: Path) -> tuple[int, int]:
-    """(size in bytes, seq of the last line) of a repaired, non-empty journal."""
-    size = path.stat().st_size
+    """(run-wide size in bytes, seq of the last line) of a repaired, non-empty journal."""
+    size = Segments(path).end()
     line = _line_before(path, size)
     try:
         seq = json.loads(line)["seq"]
@@ -540,10 +610,12 @@ class _CheckedReplay:
     reached the recorded outcome).  Anything else raises StateDirError
     naming the line: the venue would not be the one the journal recorded."""
 
-    def __init__(self, venue: Any, path: Path, offset: int, after_seq: int) -> None:
+    def __init__(self, venue: Any, journal: Path, offset: int, after_seq: int) -> None:
         self.venue = venue
-        self.path = path
-        self.offset = offset
+        self.segments = Segments(journal)
+        self.start = offset  # run-wide
+        self.path = journal  # the segment being read, from `offset` in it
+        self.offset = 0
         self.seq = after_seq  # the last seq replayed (or restored)
         self.read = 0  # lines read from `offset`
         self.current: dict[str, Any] | None = None
@@ -564,7 +636,11 @@ class _CheckedReplay:
         return StateDirError(self.path, f"line {self.line_no()}: {reason}")
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        it = Journal.read_commands(str(self.path), self.offset)
+        for path, local in self.segments.tail(self.start):
+            self.path, self.offset, self.read = path, local, 0
+            yield from self._segment(Journal.read_commands(str(path), local))
+
+    def _segment(self, it: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         while True:
             self.read += 1
             self.current = None
@@ -638,6 +714,14 @@ def restore(rt: Any, store: JournalFile, rebuild: Callable[[], None]) -> dict[st
         offset = int(header["offset"])
         report.update(mode="snapshot", snapshot_seq=int(header["seq"]), snapshot=path.name)
         break
+    if report["mode"] == "full" and store.segments.start() > 0:
+        first = store.segments.first_seq()
+        raise StateDirError(
+            store.path,
+            f"no snapshot checks out ({', '.join(report['rejected_snapshots']) or 'none left'}) and the journal "
+            f"on disk starts at seq {first} (older segments were deleted at snapshots): the commands before it "
+            "are gone; restore a snapshot from a backup, or empty the state directory to start a fresh venue",
+        )
     checked = _CheckedReplay(rt.venue, store.path, offset, report["snapshot_seq"])
     store.replaying = True
     try:
