@@ -144,6 +144,20 @@ def test_no_snapshot_left_once_the_start_is_rotated_away_refuses_to_start(
     assert {p.name: p.read_bytes() for p in state.iterdir() if p.is_file()} == before
 
 
+def test_the_active_journal_deleted_after_rotation_refuses_to_start(
+    rotated: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """A rotation never leaves journal.jsonl missing: gone beside sealed
+    segments, the commands after the newest segment may be lost."""
+    src, _ = rotated
+    state = tmp_path / "state"
+    shutil.copytree(src, state)
+    (state / JOURNAL).unlink()
+    out = run_to_exit(serve_cmd(state, "--seed", str(SEED)))
+    assert out.returncode == 1 and out.stdout == "", out.stderr
+    assert "the journal is missing, but sealed journal segments" in out.stderr, out.stderr
+
+
 def test_the_download_after_rotation_is_consistent_and_replay_refuses_it(
     rotated: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:

@@ -81,6 +81,7 @@ class JournalFile:
         self.segments = Segments(self.path)
         self.rotate_bytes = rotate_bytes  # 0: never rotate (the whole run stays on disk)
         self.rotations = 0
+        self._rotating = threading.Lock()  # a download lists the segments while none is half sealed
         self._fh: IO[str] | None = None
         self.replaying = False
         # run-wide bytes journaled (lines are ASCII JSON: len(line) == bytes); the active segment starts at `base`
@@ -108,6 +109,12 @@ class JournalFile:
         a run was recorded: a fresh venue would silently lose every account."""
         self.segments.settle()
         repair_tail(self.path)
+        if not self.path.is_file() and self.segments.rotated():
+            raise StateDirError(
+                self.path,
+                "the journal is missing, but sealed journal segments show a run was recorded here (a rotation "
+                "never leaves it missing); restore it from a backup, or empty the state directory to start fresh",
+            )
         if self.exists():
             return True
         what = "empty" if self.path.is_file() else "missing"
@@ -151,8 +158,9 @@ class JournalFile:
         moves past a line after it is written, so the file may grow while the
         bytes are sent, never the answer; a segment deleted meanwhile stays
         readable (it is open)."""
-        end = self.offset if self._fh is not None else self.segments.end()
-        files = self.segments.open_all()
+        with self._rotating:
+            end = self.offset if self._fh is not None else self.segments.end()
+            files = self.segments.open_all()
         start = files[0][1] if files else end
         first = b""
         if files:
@@ -270,7 +278,8 @@ class JournalFile:
             os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
-            self.base = self.segments.seal(self.base)
+            with self._rotating:
+                self.base = self.segments.seal(self.base)
             self.open()
             self.rotations += 1
         took = time.perf_counter() - t0
