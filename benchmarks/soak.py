@@ -11,7 +11,7 @@ XBTUSD (`POST /admin/market` with its defaults: two makers and a taker every
 4.4 client on one trading account, placing limit orders around the touch
 (half of them crossing it as IOC: fills against the background market's
 makers) and cancelling their oldest resting order once they hold a few; every tenth
-step the REST client also reads its ClosedOrders page.  One trading account on
+step the REST client also reads its ClosedOrders page, and once a second the pair's Ticker is read.  One trading account on
 purpose: a short run then fills its history to the retention bound, so the
 tail of the run shows the plateau a day-long run would.  The commands/s
 figure is the venue's own (journal seqs per second).
@@ -268,12 +268,14 @@ def at_bounds(r: dict[str, Any], account: str) -> bool:
 
 
 async def touch(sh: Shared, http: httpx.AsyncClient) -> None:
-    """Keep the clients' idea of the touch current (the background market walks)."""
+    """Keep the clients' idea of the touch current (the background market walks), and read the
+    pair's ticker as a dashboard would (its rolling 24 hours are kept by the venue as they pass)."""
     while not sh.done():
         with contextlib.suppress(Exception):
             depth = (await http.get(sh.info["spot_rest"] + f"/0/public/Depth?pair={PAIR}&count=1")).json()["result"]
             book = next(iter(depth.values()))
             sh.bid, sh.ask = Decimal(book["bids"][0][0]), Decimal(book["asks"][0][0])
+            await http.get(sh.info["spot_rest"] + f"/0/public/Ticker?pair={PAIR}")
         await asyncio.sleep(1.0)
 
 
