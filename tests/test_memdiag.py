@@ -26,6 +26,7 @@ def test_off_by_default_and_names_what_holds_a_large_container(tmp_path: Path, m
     out = tmp_path / "diag.jsonl"
     monkeypatch.setenv("KRAKEN_SIM_MEMDIAG", str(out))
     monkeypatch.setenv("KRAKEN_SIM_MEMDIAG_S", "0")
+    monkeypatch.setenv("KRAKEN_SIM_MEMDIAG_OWNERS", "1")
     h = Holder()
     on = MemDiag()
     on.poll()

@@ -1,8 +1,10 @@
 """Hidden memory diagnostic for soak runs (off unless `KRAKEN_SIM_MEMDIAG`
 names a file): every `KRAKEN_SIM_MEMDIAG_S` seconds (default 60) a full
-collection, then one JSON line with RSS, the count of every GC-tracked type
-and the length of every large container, each named by what holds it.
-Diffing two lines shows what grows; nothing is logged otherwise."""
+collection, then one JSON line with RSS, pymalloc's figures, the count of
+every GC-tracked type and the length of every large container.  Diffing two
+lines shows what grows; nothing is logged otherwise.  A sample stops the
+loop for about a second on a large heap; `KRAKEN_SIM_MEMDIAG_OWNERS=1` also
+names what holds each large container (gc.get_referrers: many seconds)."""
 
 from __future__ import annotations
 
@@ -88,13 +90,14 @@ def sample() -> dict[str, Any]:
     big.sort(key=len, reverse=True)
     del big[40:]
     mine = {id(objs), id(big)}
+    owners = bool(os.environ.get("KRAKEN_SIM_MEMDIAG_OWNERS"))
     out = {
         "t": time.time(),
         "rss": round(_rss_mib(), 1),
         "gc_objects": len(objs),
         "pymalloc": _pymalloc(),
         "types": dict(counts.most_common(80)),
-        "big": [[len(o), type(o).__name__, _owner(o, mine)] for o in big],
+        "big": [[len(o), type(o).__name__, _owner(o, mine) if owners else "?"] for o in big],
     }
     del objs, big
     return out
