@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from simulator.core.sequencer import Journal, JournalEntry
-from simulator.core.state import expand
+from simulator.core.state import Deferred, expand
 
 from .segments import Segments
 
@@ -57,6 +57,7 @@ SNAPSHOT_SUFFIX = ".state"
 OLD_SUFFIXES = (".pickle",)  # format 1 (pickled venues): listed (to prune and to report), never loaded
 SNAPSHOT_FORMAT = 2
 SNAPSHOTS_KEPT = 2  # the newest and one fallback
+HEADER_ROOM = 1023  # bytes the header line may take (padded with spaces): the body is streamed after it
 DEFAULT_SNAPSHOT_EVERY = 2000
 DEFAULT_ROTATE_BYTES = 64 << 20  # the active journal segment is sealed at the first snapshot past this
 # taking the records costs the loop time (bounded by the live state), writing them costs
@@ -405,6 +406,35 @@ def encode_state(state: dict[str, Any]) -> bytes:
     return json.dumps({"venue": state}, separators=(",", ":"), check_circular=False, default=expand).encode()
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False, default=expand)
+STREAM_DEPTH = 4  # dicts this deep are written key by key; below, each value in one piece
+STREAM_SLICE = 200  # a longer list is written this many items at a time
+
+
+def stream_state(state: dict[str, Any], write: Callable[[bytes], object]) -> None:
+    """`encode_state`'s bytes, written part by part: the body of a large
+    venue was one string and its bytes at once (twice its size, ~70 MB at a
+    day's retention bounds, on top of the records); now one part at a time."""
+
+    def part(x: Any, depth: int) -> None:
+        if type(x) is Deferred:
+            x = x.build()
+        if type(x) is dict and depth < STREAM_DEPTH and all(type(k) is str for k in x):
+            write(b"{")
+            for i, (k, v) in enumerate(x.items()):
+                write((b"," if i else b"") + json.dumps(k).encode() + b":")
+                part(v, depth + 1)
+            write(b"}")
+        elif type(x) is list and len(x) > STREAM_SLICE:
+            for i in range(0, len(x), STREAM_SLICE):  # a long list (history, journal entries) in slices
+                write((b"," if i else b"[") + _ENCODER.encode(x[i : i + STREAM_SLICE])[1:-1].encode())
+            write(b"]")
+        else:
+            write(_ENCODER.encode(x).encode())
+
+    part({"venue": state}, 0)
+
+
 def decode_state(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
@@ -461,23 +491,36 @@ def write_snapshot(state_dir: Path, seq: int, offset: int, journal: Path, seed: 
     """Encode records taken at (`seq`, journal byte `offset`), write header +
     body to a temp file, fsync, rename, prune old ones.  Touches no venue
     object: runs on the writer thread while commands go on."""
-    body = encode_state(state)
     line = _line_before(journal, offset)
-    header = {
-        "format": SNAPSHOT_FORMAT,
-        "seq": seq,
-        "offset": offset,
-        "line_sha256": hashlib.sha256(line).hexdigest(),
-        "seed": seed,
-        "body_sha256": hashlib.sha256(body).hexdigest(),
-        "body_len": len(body),
-        "written_at": time.time(),
-    }
     final = state_dir / f"{SNAPSHOT_PREFIX}{seq:012d}{SNAPSHOT_SUFFIX}"
     tmp = final.with_name(final.name + ".tmp")
+    digest = hashlib.sha256()
+    size = 0
     with open(tmp, "wb") as fh:
-        fh.write(json.dumps(header).encode() + b"\n")
-        fh.write(body)
+        fh.write(b" " * HEADER_ROOM + b"\n")  # the header goes here once the body is hashed
+
+        def write(chunk: bytes) -> None:
+            nonlocal size
+            fh.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+
+        stream_state(state, write)
+        header = {
+            "format": SNAPSHOT_FORMAT,
+            "seq": seq,
+            "offset": offset,
+            "line_sha256": hashlib.sha256(line).hexdigest(),
+            "seed": seed,
+            "body_sha256": digest.hexdigest(),
+            "body_len": size,
+            "written_at": time.time(),
+        }
+        head = json.dumps(header).encode()
+        if len(head) > HEADER_ROOM:
+            raise SnapshotError("header too long")
+        fh.seek(0)
+        fh.write(head.ljust(HEADER_ROOM))  # JSON allows the trailing spaces
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, final)
