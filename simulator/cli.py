@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--state-dir", default=None, help="persist the journal, snapshots and FIX stores here (restarts resume)")
     s.add_argument("--journal-max", type=int, default=None, metavar="N",
                    help="keep only the newest N journal entries in memory (default: 10000; 0: all)")
+    s.add_argument("--journal-rotate-mb", type=float, default=None, metavar="MB",
+                   help="with --state-dir: seal the journal file at the first snapshot past MB megabytes and delete "
+                        "segments every kept snapshot is past (default: 64; 0: keep the whole run on disk)")
     _retention_args(s)
     s.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     r = sub.add_parser("replay", help="re-run a journal (GET /admin/journal.jsonl) and print the state digest")
@@ -75,6 +78,21 @@ def _retention_bad(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _seq_gap(commands: list[dict[str, object]]) -> str | None:
+    """Why these commands are not a whole run from seq 1 (None: they are).  A
+    download that left its start out (`X-Journal-Dropped`: memory's
+    --journal-max, or segments rotated away) would replay to another state."""
+    want = 1
+    for c in commands:
+        if c.get("seq") != want:
+            if want == 1:
+                return (f"starts at seq {c.get('seq')}, not 1: the commands before it are not in the file (the "
+                        "journal's start was dropped or rotated away), so no replay can rebuild the run's state")
+            return f"seq {c.get('seq')} follows seq {want - 1}: commands are missing"
+        want += 1
+    return None
+
+
 def replay(args: argparse.Namespace) -> int:
     """Rebuild a recorded run from its journal; equal digests = identical state.
     Only the core and the scenario file are loaded: every market is the
@@ -96,6 +114,10 @@ def replay(args: argparse.Namespace) -> int:
         return 2
     retention = retention_policy(scenario.retention, args.history_keep, args.trades_keep, args.history_days)
     commands = list(Journal.read_commands(args.journal))
+    gap = _seq_gap(commands)
+    if gap:
+        print(f"kraken-sim: {args.journal}: {gap}", file=sys.stderr)
+        return 2
     start = commands[0]["ts"] if commands else None
     venue = Venue(VenueConfig(seed=seed, clock_mode="frozen", clock_start_ns=start, instruments=scenario.instruments,
                               engine=EngineConfig(retention=retention)))
@@ -117,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.journal_max is not None and args.journal_max < 0:
         print("kraken-sim: --journal-max must be 0 or more", file=sys.stderr)
+        return 2
+    if args.journal_rotate_mb is not None and not 0 <= args.journal_rotate_mb <= 10**9:
+        print("kraken-sim: --journal-rotate-mb must be 0 or more", file=sys.stderr)
         return 2
     bad = _retention_bad(args)
     if bad:
@@ -144,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=args.state_dir,
         data_dir=args.data_dir,
         journal_max=JOURNAL_MAX if args.journal_max is None else (args.journal_max or None),
+        **({} if args.journal_rotate_mb is None else {"journal_rotate_bytes": int(args.journal_rotate_mb * (1 << 20))}),
         history_keep=args.history_keep,
         trades_keep=args.trades_keep,
         history_days=args.history_days,

@@ -59,7 +59,7 @@ from .orders import (
     Origin,
     RelPrice,
 )
-from .retention import Retention, RetentionPolicy
+from .retention import Retention, RetentionPolicy, unpin_fills
 from .timers import COMPACT_FLOOR, Timer
 from .timers import push as push_timer
 from .validation import deadline_elapsed
@@ -911,7 +911,10 @@ class SpotEngine:
         else:
             fills.append(fill)
             if len(fills) > self._retain_floor:
-                self.retention.appended(("fills", acct.id), fills, now, _fill_ts)
+                n = self.retention.due(fills, now, _fill_ts)
+                if n:
+                    unpin_fills(fills, n)
+                    self.retention.cut(("fills", acct.id), fills, n)
         return fill
 
     def _retain_closed(self, account_id: str, closed: list[Order]) -> None:

@@ -83,70 +83,100 @@ class Window:
         return (self.notional * 2 + self.volume) // (2 * self.volume) if self.volume else None
 
 
-class _Rolling:
-    """Trades with ts >= now - span: running sums, and the low and high from
-    monotonic deques (amortised O(1) per trade)."""
+class _Bucket:
+    """The trades of one second (`sec`: ts // NS_PER_S)."""
 
-    __slots__ = ("span", "trades", "volume", "notional", "lows", "highs", "cut")
+    __slots__ = ("sec", "volume", "notional", "count", "open", "high", "low")
+
+    def __init__(self, sec: int, price: int, qty: int) -> None:
+        self.sec = sec
+        self.volume = qty
+        self.notional = price * qty
+        self.count = 1
+        self.open = self.high = self.low = price
+
+
+class _Rolling:
+    """The trades of the last `span`, to the second: one bucket per second
+    that had trades (at most span/1 s of them, however many trades -- the
+    trades themselves were a day of every trade, ~4 million at 50 a second),
+    running sums, and the low and high from monotonic deques of buckets
+    (amortised O(1) per trade).  A bucket stays while any of its second is
+    in the window; the window's start never moves back (a read at an
+    earlier time than the last sees the window as of the last)."""
+
+    __slots__ = ("span", "buckets", "volume", "notional", "count", "lows", "highs", "cut")
 
     def __init__(self, span: int) -> None:
         self.span = span
-        self.trades: deque[Any] = deque()
+        self.buckets: deque[_Bucket] = deque()
         self.volume = 0
         self.notional = 0
-        self.lows: deque[Any] = deque()
-        self.highs: deque[Any] = deque()
-        self.cut = -(2**63)  # every trade before this left the window
+        self.count = 0
+        self.lows: deque[_Bucket] = deque()
+        self.highs: deque[_Bucket] = deque()
+        self.cut = -(2**63)  # seconds before this one left the window
 
     def add(self, t: Any) -> None:
-        self.trades.append(t)
-        self.volume += t.qty
-        self.notional += t.price * t.qty
-        lows, highs = self.lows, self.highs
-        while lows and lows[-1].price >= t.price:
+        sec, price, qty = t.ts // NS_PER_S, t.price, t.qty
+        self.volume += qty
+        self.notional += price * qty
+        self.count += 1
+        bs, lows, highs = self.buckets, self.lows, self.highs
+        b = bs[-1] if bs else None
+        if b is not None and b.sec >= sec:  # trades are time ordered: the newest second
+            b.volume += qty
+            b.notional += price * qty
+            b.count += 1
+            if price < b.low:
+                b.low = price
+                if lows and lows[-1] is b:
+                    lows.pop()
+                self._push_low(b)
+            if price > b.high:
+                b.high = price
+                if highs and highs[-1] is b:
+                    highs.pop()
+                self._push_high(b)
+            return
+        b = _Bucket(sec, price, qty)
+        bs.append(b)
+        self._push_low(b)
+        self._push_high(b)
+
+    def _push_low(self, b: _Bucket) -> None:
+        lows = self.lows
+        while lows and lows[-1].low >= b.low:
             lows.pop()
-        lows.append(t)
-        while highs and highs[-1].price <= t.price:
+        lows.append(b)
+
+    def _push_high(self, b: _Bucket) -> None:
+        highs = self.highs
+        while highs and highs[-1].high <= b.high:
             highs.pop()
-        highs.append(t)
+        highs.append(b)
 
     def evict(self, now: int) -> None:
-        cut = now - self.span
-        tr = self.trades
-        while tr and tr[0].ts < cut:
-            t = tr.popleft()
-            self.volume -= t.qty
-            self.notional -= t.price * t.qty
-            if self.lows[0] is t:
+        cut = (now - self.span) // NS_PER_S
+        if cut <= self.cut:
+            return
+        bs = self.buckets
+        while bs and bs[0].sec < cut:
+            b = bs.popleft()
+            self.volume -= b.volume
+            self.notional -= b.notional
+            self.count -= b.count
+            if self.lows[0] is b:
                 self.lows.popleft()
-            if self.highs[0] is t:
+            if self.highs[0] is b:
                 self.highs.popleft()
-        self.cut = max(self.cut, cut)
-
-    def extend_back(self, trades: Sequence[Any], now: int) -> None:
-        """Time went back: take in again the trades evicted since `now - span`
-        (oldest at the front).  An older trade is a low (high) candidate only
-        when it is strictly below (above) every later one."""
-        start = now - self.span
-        i = bisect_left(trades, self.cut, key=_ts)
-        j = bisect_left(trades, start, key=_ts)
-        lows, highs = self.lows, self.highs
-        for k in range(i - 1, j - 1, -1):
-            t = trades[k]
-            self.trades.appendleft(t)
-            self.volume += t.qty
-            self.notional += t.price * t.qty
-            if not lows or t.price < lows[0].price:
-                lows.appendleft(t)
-            if not highs or t.price > highs[0].price:
-                highs.appendleft(t)
-        self.cut = start
+        self.cut = cut
 
     def window(self) -> Window:
-        if not self.trades:
+        if not self.buckets:
             return Window()
-        return Window(self.volume, self.notional, len(self.trades), self.trades[0].price,
-                      self.highs[0].price, self.lows[0].price)  # fmt: skip
+        return Window(self.volume, self.notional, self.count, self.buckets[0].open,
+                      self.highs[0].high, self.lows[0].low)  # fmt: skip
 
 
 class _Since:
@@ -174,6 +204,20 @@ class _Since:
             self.high = p
         if self.low is None or p < self.low:
             self.low = p
+
+    def add_bucket(self, b: _Bucket) -> None:
+        """A whole second's trades (the start is on a second)."""
+        if b.sec * NS_PER_S < self.start:
+            return
+        self.volume += b.volume
+        self.notional += b.notional
+        self.count += b.count
+        if self.open is None:
+            self.open = b.open
+        if self.high is None or b.high > self.high:
+            self.high = b.high
+        if self.low is None or b.low < self.low:
+            self.low = b.low
 
     def window(self) -> Window:
         return Window(self.volume, self.notional, self.count, self.open, self.high, self.low)
@@ -219,28 +263,24 @@ class TickerStats:
             self.last = t
         if trades and self.last is not trades[-1]:
             self.last = trades[-1]
+        rolling.evict(now)
         day0 = now - now % DAY_NS
-        if day0 < today.start:  # time went back a day: start over
-            self._rebuild(trades, now, day0)
-        else:
-            if now - DAY_NS < rolling.cut:  # time went back: only what left the window comes back
-                rolling.extend_back(trades, now)
-            rolling.evict(now)
-            if day0 != today.start:  # a new day: today's trades are all in the 24 h window
-                self.today = today = _Since(day0)
-                for t in rolling.trades:
-                    today.add(t)
+        if day0 != today.start:  # another day: today's trades are in the 24 h window's seconds
+            self.today = today = _Since(day0)
+            for b in rolling.buckets:
+                today.add_bucket(b)
         return Ticker(self.last, self.rolling.window(), self.today.window())
 
     def _rebuild(self, trades: Sequence[Any], now: int, day0: int) -> None:
         self.rolling = _Rolling(DAY_NS)
         self.today = _Since(day0)
-        for i in range(bisect_left(trades, min(now - DAY_NS, day0), key=_ts), len(trades)):
+        cut = (now - DAY_NS) // NS_PER_S
+        for i in range(bisect_left(trades, min(cut * NS_PER_S, day0), key=_ts), len(trades)):
             t = trades[i]
-            if t.ts >= now - DAY_NS:
+            if t.ts // NS_PER_S >= cut:
                 self.rolling.add(t)
             self.today.add(t)
-        self.rolling.cut = now - DAY_NS
+        self.rolling.cut = cut
 
 
 # ---------------------------------------------------------------- candles

@@ -110,6 +110,25 @@ class Retention:
         return {repr(k): v for k, v in sorted(self.dropped.items(), key=lambda kv: repr(kv[0]))}
 
 
+def unpin_fills(fills: list[Any], n: int) -> None:
+    """The oldest `n` fills are leaving their account's list: they leave their
+    orders' `trades` too.  A retained closed order held every fill it ever
+    had (a resting maker order fills piece by piece: thousands), and those
+    their ledger entries, so the fills list's bound bounded nothing.  Each
+    order's fills are in time order, as the account's are: the ones leaving
+    are the front of its list.  Queries already answer as if they never were."""
+    counts: dict[int, list[Any]] = {}
+    for f in fills[:n]:
+        seen = counts.get(id(f.order))
+        if seen is None:
+            counts[id(f.order)] = [f.order, 1]
+        else:
+            seen[1] += 1
+    for o, k in counts.values():
+        if o.trades:
+            del o.trades[:k]
+
+
 def bound(items: list[Any], keep: int) -> int:
     """Cut `items` back to its newest `keep` once it is an eighth past that
     (amortised O(1) per append); returns how many left."""

@@ -287,8 +287,11 @@ def _router(rt: Runtime) -> APIRouter:
             # sent as committed now: the file grows while it is sent
             from fastapi.responses import StreamingResponse
 
-            size, body = store.committed()
-            return StreamingResponse(body, media_type="application/x-ndjson", headers={"Content-Length": str(size)})
+            before, size, body = store.committed()
+            sent = {"Content-Length": str(size)}
+            if before:  # rotated away at snapshots (--journal-rotate-mb): the file starts at seq before + 1
+                sent["X-Journal-Dropped"] = str(before)
+            return StreamingResponse(body, media_type="application/x-ndjson", headers=sent)
         lines = [json.dumps(e.to_json(with_events=False)) for e in list(journal.entries)]  # a copy: appends go on
         headers = {"X-Journal-Dropped": str(journal.dropped)} if journal.dropped else None
         return PlainTextResponse("\n".join(lines) + ("\n" if lines else ""), media_type="application/x-ndjson",

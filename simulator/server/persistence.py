@@ -22,6 +22,14 @@ events as they were rendered when the snapshot was written.
 
 A periodic snapshot holds the sequencers only while the records are taken;
 encoding, hashing and writing run on a writer thread, off the event loop.
+
+The journal's disk is bounded (segments.py): once `journal.jsonl` passes
+`rotate_bytes`, the next snapshot seals it as a segment and starts a new
+one, and sealed segments that end before every kept snapshot are deleted.
+Offsets are run-wide (every byte ever journaled), so a snapshot names the
+same line whatever was rotated since.  A restart then has the newest
+snapshot and the journal after it; a replay from seq 1 only while nothing
+was rotated away (`rotate_bytes` 0 keeps the whole run).
 """
 
 from __future__ import annotations
@@ -37,7 +45,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from simulator.core.sequencer import Journal, JournalEntry
-from simulator.core.state import expand
+from simulator.core.state import Deferred, expand
+
+from .segments import Segments
 
 log = logging.getLogger("kraken_sim")
 JOURNAL = "journal.jsonl"
@@ -47,7 +57,9 @@ SNAPSHOT_SUFFIX = ".state"
 OLD_SUFFIXES = (".pickle",)  # format 1 (pickled venues): listed (to prune and to report), never loaded
 SNAPSHOT_FORMAT = 2
 SNAPSHOTS_KEPT = 2  # the newest and one fallback
+HEADER_ROOM = 1023  # bytes the header line may take (padded with spaces): the body is streamed after it
 DEFAULT_SNAPSHOT_EVERY = 2000
+DEFAULT_ROTATE_BYTES = 64 << 20  # the active journal segment is sealed at the first snapshot past this
 # taking the records costs the loop time (bounded by the live state), writing them costs
 # the writer thread time (growing with history, shared with the loop by the interpreter);
 # the next periodic snapshot waits at least this many times as long as each took, so
@@ -62,13 +74,20 @@ class JournalFile:
     the event loop after every `snapshot_every` entries (never inside the
     command that crossed the threshold), and one on `close()`."""
 
-    def __init__(self, state_dir: str, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY) -> None:
+    def __init__(self, state_dir: str, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+                 rotate_bytes: int = DEFAULT_ROTATE_BYTES) -> None:
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / JOURNAL
+        self.segments = Segments(self.path)
+        self.rotate_bytes = rotate_bytes  # 0: never rotate (the whole run stays on disk)
+        self.rotations = 0
+        self._rotating = threading.Lock()  # a download lists the segments while none is half sealed
         self._fh: IO[str] | None = None
         self.replaying = False
-        self.offset = 0  # bytes in the file (lines are ASCII JSON: len(line) == bytes)
+        # run-wide bytes journaled (lines are ASCII JSON: len(line) == bytes); the active segment starts at `base`
+        self.offset = 0
+        self.base = 0
         self.snapshot_every = snapshot_every
         self.snapshots_written = 0
         self._rt: Any = None
@@ -83,13 +102,20 @@ class JournalFile:
         self.last_write_s = 0.0  # on the writer thread: encode, hash, write, fsync
 
     def exists(self) -> bool:
-        return self.path.is_file() and self.path.stat().st_size > 0
+        return (self.path.is_file() and self.path.stat().st_size > 0) or self.segments.rotated()
 
     def recorded(self) -> bool:
         """Whether a start restores a run (True) or builds a fresh venue.
         Raises StateDirError when the journal is gone but the directory says
         a run was recorded: a fresh venue would silently lose every account."""
+        self.segments.settle()
         repair_tail(self.path)
+        if not self.path.is_file() and self.segments.rotated():
+            raise StateDirError(
+                self.path,
+                "the journal is missing, but sealed journal segments show a run was recorded here (a rotation "
+                "never leaves it missing); restore it from a backup, or empty the state directory to start fresh",
+            )
         if self.exists():
             return True
         what = "empty" if self.path.is_file() else "missing"
@@ -111,8 +137,8 @@ class JournalFile:
         return False
 
     def commands(self) -> list[dict[str, Any]]:
-        """Every journaled command, in order (a torn last line is ignored)."""
-        return list(Journal.read_commands(str(self.path)))
+        """Every journaled command on disk, in order (a torn last line is ignored)."""
+        return [c for p, local in self.segments.tail(self.segments.start()) for c in Journal.read_commands(str(p), local)]
 
     def attach(self, rt: Any) -> None:
         """Snapshots need the runtime (venue and the wiring to refer to)."""
@@ -120,29 +146,49 @@ class JournalFile:
 
     def open(self) -> None:
         if self._fh is None:
+            self.segments.settle()
             repair_tail(self.path)
             fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for appends
-            self.offset = self.path.stat().st_size  # before _fh: `committed` reads them from other threads
+            self.base = self.segments.base()
+            self.offset = self.base + self.path.stat().st_size  # before _fh: `committed` reads them from other threads
             self._fh = fh
 
-    def committed(self, chunk: int = 1 << 16) -> tuple[int, Iterator[bytes]]:
-        """The journal as it stands now: (its length, its bytes).  Only
-        whole, flushed lines: `offset` moves past a line after it is written,
-        so the file may grow while the bytes are sent, never the answer."""
-        size = self.offset if self._fh is not None else self.path.stat().st_size
-        fh = open(self.path, "rb")  # noqa: SIM115 - closed by the generator
+    def committed(self, chunk: int = 1 << 16) -> tuple[int, int, Iterator[bytes]]:
+        """The journal on disk as it stands now: (seqs rotated away before
+        it, its length, its bytes).  Only whole, flushed lines: `offset`
+        moves past a line after it is written, so the file may grow while the
+        bytes are sent, never the answer; a segment deleted meanwhile stays
+        readable (it is open)."""
+        with self._rotating:
+            end = self.offset if self._fh is not None else self.segments.end()
+            files = self.segments.open_all()
+        start = files[0][1] if files else end
+        first = b""
+        if files:
+            fh0 = files[0][0]
+            first = fh0.readline()
+            fh0.seek(0)
+        try:
+            before = int(json.loads(first)["seq"]) - 1 if first.strip() else 0
+        except (ValueError, KeyError, TypeError):
+            before = 0
+        size = max(0, end - start)
 
         def read() -> Iterator[bytes]:
-            with fh:
-                left = size
-                while left > 0:
-                    data = fh.read(min(chunk, left))
-                    if not data:  # truncated under us (a reset): the client sees a short body
-                        return
-                    left -= len(data)
-                    yield data
+            left = size
+            try:
+                for fh, _ in files:
+                    while left > 0:
+                        data = fh.read(min(chunk, left))
+                        if not data:  # this segment ends (or was truncated by a reset): the next one
+                            break
+                        left -= len(data)
+                        yield data
+            finally:
+                for fh, _ in files:
+                    fh.close()
 
-        return size, read()
+        return before, size, read()
 
     def truncate(self) -> None:
         self.close(snapshot=False)  # waits for a snapshot being written: it described the old run
@@ -151,8 +197,9 @@ class JournalFile:
         (self.dir / IDENTITY).unlink(missing_ok=True)
         for p in snapshot_files(self.dir):
             p.unlink(missing_ok=True)
+        self.segments.remove_sealed()
         self.path.write_text("")
-        self.offset = 0
+        self.offset = self.base = 0
         self._snap_seq = 0
         self._since_snapshot = 0
 
@@ -226,6 +273,16 @@ class JournalFile:
             log.exception("snapshot at seq %d failed; restarts replay the journal", seq)
             self._since_snapshot = 0
             return None
+        if self.rotate_bytes and self.offset - self.base >= self.rotate_bytes:
+            # sealed at this snapshot: its line is the sealed segment's last, and once it is
+            # written the segments before the older kept snapshot can go (the writer prunes)
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
+            with self._rotating:
+                self.base = self.segments.seal(self.base)
+            self.open()
+            self.rotations += 1
         took = time.perf_counter() - t0
         self.last_capture_s = took
         self._not_before = time.monotonic() + self.duty * took
@@ -349,6 +406,35 @@ def encode_state(state: dict[str, Any]) -> bytes:
     return json.dumps({"venue": state}, separators=(",", ":"), check_circular=False, default=expand).encode()
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False, default=expand)
+STREAM_DEPTH = 4  # dicts this deep are written key by key; below, each value in one piece
+STREAM_SLICE = 200  # a longer list is written this many items at a time
+
+
+def stream_state(state: dict[str, Any], write: Callable[[bytes], object]) -> None:
+    """`encode_state`'s bytes, written part by part: the body of a large
+    venue was one string and its bytes at once (twice its size, ~70 MB at a
+    day's retention bounds, on top of the records); now one part at a time."""
+
+    def part(x: Any, depth: int) -> None:
+        if type(x) is Deferred:
+            x = x.build()
+        if type(x) is dict and depth < STREAM_DEPTH and all(type(k) is str for k in x):
+            write(b"{")
+            for i, (k, v) in enumerate(x.items()):
+                write((b"," if i else b"") + json.dumps(k).encode() + b":")
+                part(v, depth + 1)
+            write(b"}")
+        elif type(x) is list and len(x) > STREAM_SLICE:
+            for i in range(0, len(x), STREAM_SLICE):  # a long list (history, journal entries) in slices
+                write((b"," if i else b"[") + _ENCODER.encode(x[i : i + STREAM_SLICE])[1:-1].encode())
+            write(b"]")
+        else:
+            write(_ENCODER.encode(x).encode())
+
+    part({"venue": state}, 0)
+
+
 def decode_state(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
@@ -381,8 +467,14 @@ def snapshot_files(state_dir: Path) -> list[Path]:
     return [p for *_, p in sorted(out, reverse=True)]
 
 
-def _line_before(path: Path, offset: int) -> bytes:
-    """The journal line that ends at byte `offset` (b'' if none)."""
+def _line_before(journal: Path, offset: int) -> bytes:
+    """The journal line that ends at run-wide byte `offset` (b'' if none on disk)."""
+    loc = Segments(journal).locate(offset)
+    return b"" if loc is None else _line_before_in(*loc)
+
+
+def _line_before_in(path: Path, offset: int) -> bytes:
+    """The line of the file `path` that ends at byte `offset` (b'' if none)."""
     if offset <= 0 or path.stat().st_size < offset:
         return b""
     with open(path, "rb") as fh:
@@ -399,32 +491,62 @@ def write_snapshot(state_dir: Path, seq: int, offset: int, journal: Path, seed: 
     """Encode records taken at (`seq`, journal byte `offset`), write header +
     body to a temp file, fsync, rename, prune old ones.  Touches no venue
     object: runs on the writer thread while commands go on."""
-    body = encode_state(state)
     line = _line_before(journal, offset)
-    header = {
-        "format": SNAPSHOT_FORMAT,
-        "seq": seq,
-        "offset": offset,
-        "line_sha256": hashlib.sha256(line).hexdigest(),
-        "seed": seed,
-        "body_sha256": hashlib.sha256(body).hexdigest(),
-        "body_len": len(body),
-        "written_at": time.time(),
-    }
     final = state_dir / f"{SNAPSHOT_PREFIX}{seq:012d}{SNAPSHOT_SUFFIX}"
     tmp = final.with_name(final.name + ".tmp")
+    digest = hashlib.sha256()
+    size = 0
     with open(tmp, "wb") as fh:
-        fh.write(json.dumps(header).encode() + b"\n")
-        fh.write(body)
+        fh.write(b" " * HEADER_ROOM + b"\n")  # the header goes here once the body is hashed
+
+        def write(chunk: bytes) -> None:
+            nonlocal size
+            fh.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+
+        stream_state(state, write)
+        header = {
+            "format": SNAPSHOT_FORMAT,
+            "seq": seq,
+            "offset": offset,
+            "line_sha256": hashlib.sha256(line).hexdigest(),
+            "seed": seed,
+            "body_sha256": digest.hexdigest(),
+            "body_len": size,
+            "written_at": time.time(),
+        }
+        head = json.dumps(header).encode()
+        if len(head) > HEADER_ROOM:
+            raise SnapshotError("header too long")
+        fh.seek(0)
+        fh.write(head.ljust(HEADER_ROOM))  # JSON allows the trailing spaces
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, final)
     with _dir_fd(state_dir) as dfd:
         if dfd is not None:
             os.fsync(dfd)
-    for old in snapshot_files(state_dir)[SNAPSHOTS_KEPT:]:
+    kept = snapshot_files(state_dir)
+    for old in kept[SNAPSHOTS_KEPT:]:
         old.unlink(missing_ok=True)
+    prune_journal(journal, kept[:SNAPSHOTS_KEPT])
     return final
+
+
+def prune_journal(journal: Path, snapshots: list[Path]) -> None:
+    """Delete the sealed journal segments no kept snapshot needs: those that
+    end before the oldest kept snapshot's line (a restart uses a snapshot and
+    the journal after it).  Nothing goes while a snapshot is unreadable."""
+    offsets = []
+    for p in snapshots:
+        head = snapshot_header(p)
+        if head is None:
+            return
+        offsets.append(int(head["offset"]))
+    if offsets:
+        for p in Segments(journal).prune(min(offsets)):
+            log.info("journal segment %s deleted: every kept snapshot is after it", p.name)
 
 
 class _dir_fd:
@@ -493,8 +615,8 @@ def read_snapshot(path: Path, journal: Path, seed: int) -> tuple[dict[str, Any],
 
 
 def _journal_end(path: Path) -> tuple[int, int]:
-    """(size in bytes, seq of the last line) of a repaired, non-empty journal."""
-    size = path.stat().st_size
+    """(run-wide size in bytes, seq of the last line) of a repaired, non-empty journal."""
+    size = Segments(path).end()
     line = _line_before(path, size)
     try:
         seq = json.loads(line)["seq"]
@@ -540,10 +662,12 @@ class _CheckedReplay:
     reached the recorded outcome).  Anything else raises StateDirError
     naming the line: the venue would not be the one the journal recorded."""
 
-    def __init__(self, venue: Any, path: Path, offset: int, after_seq: int) -> None:
+    def __init__(self, venue: Any, journal: Path, offset: int, after_seq: int) -> None:
         self.venue = venue
-        self.path = path
-        self.offset = offset
+        self.segments = Segments(journal)
+        self.start = offset  # run-wide
+        self.path = journal  # the segment being read, from `offset` in it
+        self.offset = 0
         self.seq = after_seq  # the last seq replayed (or restored)
         self.read = 0  # lines read from `offset`
         self.current: dict[str, Any] | None = None
@@ -564,7 +688,11 @@ class _CheckedReplay:
         return StateDirError(self.path, f"line {self.line_no()}: {reason}")
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        it = Journal.read_commands(str(self.path), self.offset)
+        for path, local in self.segments.tail(self.start):
+            self.path, self.offset, self.read = path, local, 0
+            yield from self._segment(Journal.read_commands(str(path), local))
+
+    def _segment(self, it: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         while True:
             self.read += 1
             self.current = None
@@ -638,6 +766,14 @@ def restore(rt: Any, store: JournalFile, rebuild: Callable[[], None]) -> dict[st
         offset = int(header["offset"])
         report.update(mode="snapshot", snapshot_seq=int(header["seq"]), snapshot=path.name)
         break
+    if report["mode"] == "full" and store.segments.start() > 0:
+        first = store.segments.first_seq()
+        raise StateDirError(
+            store.path,
+            f"no snapshot checks out ({', '.join(report['rejected_snapshots']) or 'none left'}) and the journal "
+            f"on disk starts at seq {first} (older segments were deleted at snapshots): the commands before it "
+            "are gone; restore a snapshot from a backup, or empty the state directory to start a fresh venue",
+        )
     checked = _CheckedReplay(rt.venue, store.path, offset, report["snapshot_seq"])
     store.replaying = True
     try:

@@ -15,7 +15,7 @@ from typing import Any
 from simulator.core.ids import IdGenerator
 from simulator.core.venue import AccountCredentials, Venue
 
-from .persistence import JournalFile
+from .persistence import DEFAULT_ROTATE_BYTES, JournalFile
 from .services import Services
 from .tokens import WsTokenStore
 
@@ -80,6 +80,9 @@ class Settings:
     history_days: float | None = None  # also drop history older than this many days
     # with state_dir: snapshot the venue every N journaled commands (0: only at a clean stop)
     snapshot_every: int = field(default_factory=lambda: int(os.environ.get("KRAKEN_SIM_SNAPSHOT_EVERY", "2000")))
+    # with state_dir: the journal file is sealed at the first snapshot past this many bytes, and sealed
+    # segments every kept snapshot is past are deleted (persistence.py; 0: the whole run stays on disk)
+    journal_rotate_bytes: int = DEFAULT_ROTATE_BYTES
     # HTTP: a request (head and body) must arrive within this many seconds of the connection
     # opening or of the previous response; an idle keep-alive connection is closed after the other
     http_request_timeout: float = 10.0
@@ -158,11 +161,12 @@ class Runtime:
         self.attach()
 
     def _journal_file(self) -> JournalFile | None:
-        if not self.settings.state_dir:
+        s = self.settings
+        if not s.state_dir:
             return None
         store = self.services.journal_file
         if store is None:
-            store = self.services.journal_file = JournalFile(self.settings.state_dir, self.settings.snapshot_every)
+            store = self.services.journal_file = JournalFile(s.state_dir, s.snapshot_every, s.journal_rotate_bytes)
             store.attach(self)
             self.bus.subscribe(store.write)
         return store

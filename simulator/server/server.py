@@ -25,6 +25,7 @@ from simulator.scenario import Scenario, retention_policy
 from .app import build_app
 from .gcpolicy import CutCollector
 from .httpproto import deadline_protocol
+from .memdiag import MemDiag
 from .runtime import Runtime, Settings
 
 log = logging.getLogger("kraken_sim")
@@ -129,12 +130,14 @@ class VenueServer:
         """Fire engine timers (expiry, dead man's switch...) as venue time passes;
         free the history retention cut (see gcpolicy.CutCollector) now and then."""
         collector = CutCollector()
+        diag = MemDiag()
         turns = 0
         while True:
             await asyncio.sleep(0.02)
             turns += 1
             if turns % 50 == 0:
                 collector.poll(sum(self.rt.venue.spot.retention.dropped.values()))
+                diag.poll()
             for seq in list(self.rt.venue.sequencers.values()):
                 try:
                     seq.poll_timers()

@@ -22,8 +22,12 @@ class T:
     trade_id: int
 
 
-def brute_window(trades: list[T], since: int) -> Window:
-    w = [t for t in trades if t.ts >= since]
+def brute_window(trades: list[T], since: int, to_the_second: bool = False) -> Window:
+    """The figures of the trades at or after `since` (or in a second at or after `since`'s)."""
+    if to_the_second:
+        w = [t for t in trades if t.ts // NS_PER_S >= since // NS_PER_S]
+    else:
+        w = [t for t in trades if t.ts >= since]
     if not w:
         return Window()
     return Window(sum(t.qty for t in w), sum(t.qty * t.price for t in w), len(w), w[0].price,
@@ -43,25 +47,50 @@ steps = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(steps, st.integers(0, 3 * DAY_NS))
+@given(steps, st.integers(0, 3 * DAY_NS), st.integers(0, NS_PER_S - 1))
 @example([("trade", 0, 1, 1), ("jump", 27 * HOUR + 1, 1, 1), ("jump", 0, 1, 1), ("jump", 27 * HOUR, 1, 1),
-          ("jump", 0, 1, 1)], 0)  # back across midnight after the trade left the window
-def test_ticker_figures_equal_a_recomputation(plan: list[tuple[str, int, int, int]], t0: int) -> None:
+          ("jump", 0, 1, 1)], 0, 0)  # across midnight after the trade left the window
+def test_ticker_figures_equal_a_recomputation(plan: list[tuple[str, int, int, int]], t0: int, jitter: int) -> None:
+    """The rolling 24 hours to the second (whole seconds that had trades: a
+    day of trades is not kept one by one), today exactly (it starts on a
+    second).  Reads may come a little behind the newest (a WS update stamped
+    with its command's time after a REST read at the clock's): the window's
+    start never moves back."""
     md = MarketData()
     trades: list[T] = []
-    now = t0
+    now = newest = t0
     for kind, dt, price, qty in plan:
         if kind == "trade":
             now += dt // 30  # trades advance the clock a little
             trades.append(T(now, price, qty, len(trades) + 1))
             continue
         if kind == "jump":
-            now = max(0, now + dt - 10 * HOUR)  # sometimes backwards: no trade is newer than before
-            now = max(now, trades[-1].ts if trades else 0)
-        got = md.ticker("X", trades, now)
-        assert got.day == brute_window(trades, now - DAY_NS)
-        assert got.today == brute_window(trades, now - now % DAY_NS)
+            now += dt
+        newest = max(newest, now)
+        # this read comes up to a second behind the newest one, never before a trade or across midnight
+        at = max(now - jitter * (price % 2), trades[-1].ts if trades else 0, newest - newest % DAY_NS)
+        got = md.ticker("X", trades, at)
+        assert got.day == brute_window(trades, newest - DAY_NS, to_the_second=True)
+        assert got.today == brute_window(trades, at - at % DAY_NS)
         assert got.last is (trades[-1] if trades else None)
+
+
+def test_a_day_of_trades_is_held_as_seconds_not_trades() -> None:
+    """At 50 trades a second the ticker kept every trade of the last 24 hours
+    (4.3 million): now at most one bucket per second, whatever the rate."""
+    md = MarketData()
+    trades: list[T] = []
+    t0 = 5 * DAY_NS
+    per_s = 50
+    for i in range(40 * 60 * per_s):  # 40 minutes
+        trades.append(T(t0 + i * (NS_PER_S // per_s), 100 + i % 7, 1, i + 1))
+        if i % 1000 == 0:
+            md.ticker("X", trades, trades[-1].ts)
+    got = md.ticker("X", trades, trades[-1].ts)
+    assert got.day == brute_window(trades, trades[-1].ts - DAY_NS)
+    held = md.tickers["X"].rolling
+    assert len(held.buckets) <= 40 * 60 + 1
+    assert not hasattr(held, "trades")
 
 
 def brute_candles(points: list[Any], span: int) -> list[tuple[int, Any, Any, Any, Any, int, int]]:

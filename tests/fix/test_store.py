@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from simulator.gateways.fix import store
 from simulator.gateways.fix.registry import SessionRegistry, next_epoch, session_day
 from simulator.gateways.fix.store import FileStore, MessageStore, SessionKey, open_store
 
@@ -103,3 +106,24 @@ def test_resend_plan_gap_fills_admin_and_missing() -> None:
     assert plan_resend({}, 3, 4) == [GapFill(3, 5)]
     assert resend_range(2, 0, 9) == (2, 9) and resend_range(2, 99, 9) == (2, 9)
     assert resend_range(10, 0, 9) is None and resend_range(3, 4, 9) == (3, 4)
+
+
+def test_file_store_keeps_its_file_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long session's messages.jsonl is rewritten with the messages kept for
+    resends once it holds twice as many (it grew by every outbound message),
+    and a reopened store still resends the newest ones and goes on numbering."""
+    monkeypatch.setattr(store, "RESEND_KEEP", 100)
+    s = open_store(KEY, tmp_path)
+    path = next((tmp_path / "sessions").iterdir()) / "messages.jsonl"
+    most = 0
+    for seq in range(1, 1001):
+        s.save_outbound(seq, b"msg %d" % seq)
+        most = max(most, path.read_text().count("\n"))
+    s.close()
+    assert most <= 200, most
+    again = open_store(KEY, tmp_path)
+    assert again.next_sender_seq == 1001
+    held = again.get_range(1, 1000)
+    assert held[-1] == (1000, b"msg 1000") and len(held) >= 100
+    assert [seq for seq, _ in held] == list(range(held[0][0], 1001))
+    again.close()

@@ -2,8 +2,10 @@
 
 ResendRequest is answered from here, and sequence numbers survive reconnects
 (and, with a state directory, process restarts) until the daily reset. On disk
-a session is a directory with `messages.jsonl` (append-only, one outbound
-message a line) and `seqnums.json` (replaced atomically on every change).
+a session is a directory with `messages.jsonl` (appended to, one outbound
+message a line; rewritten with only the messages memory keeps once it holds
+twice as many, so a long session's file stays bounded) and `seqnums.json`
+(replaced atomically on every change).
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ class FileStore(MessageStore):
         directory.mkdir(parents=True, exist_ok=True)
         self._messages_path = directory / "messages.jsonl"
         self._seqnums_path = directory / "seqnums.json"
+        self._lines = 0  # lines in messages.jsonl
         self._load()
         self._fh: IO[str] = open(self._messages_path, "a", encoding="utf-8")  # noqa: SIM115
 
@@ -144,6 +147,7 @@ class FileStore(MessageStore):
         if self._messages_path.exists():
             with open(self._messages_path, encoding="utf-8") as fh:
                 for line in fh:
+                    self._lines += 1
                     try:
                         rec = json.loads(line)
                         self._remember(int(rec["seq"]), rec["raw"].encode("latin-1"))
@@ -154,8 +158,22 @@ class FileStore(MessageStore):
             self._next_sender = max(self._next_sender, max(self._messages) + 1)
 
     def _append_message(self, seq: int, raw: bytes) -> None:
-        self._fh.write(json.dumps({"seq": seq, "raw": raw.decode("latin-1")}) + "\n")
+        self._fh.write(_line(seq, raw))
         self._fh.flush()
+        self._lines += 1
+        if self._lines > 2 * RESEND_KEEP:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Rewrite the file with only the messages kept for resends (temp file,
+        then an atomic rename): amortised O(1) per message, the file bounded."""
+        tmp = self._messages_path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.writelines(_line(seq, self._messages[seq]) for seq in sorted(self._messages))
+        self._fh.close()
+        os.replace(tmp, self._messages_path)
+        self._fh = open(self._messages_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._lines = len(self._messages)
 
     def _save_seqnums(self) -> None:
         data = {
@@ -173,9 +191,14 @@ class FileStore(MessageStore):
     def _truncate_messages(self) -> None:
         self._fh.close()
         self._fh = open(self._messages_path, "w", encoding="utf-8")  # noqa: SIM115
+        self._lines = 0
 
     def close(self) -> None:
         self._fh.close()
+
+
+def _line(seq: int, raw: bytes) -> str:
+    return json.dumps({"seq": seq, "raw": raw.decode("latin-1")}) + "\n"
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
