@@ -21,6 +21,7 @@ Every cut goes through `Retention.cut`, which counts what each list lost
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -117,14 +118,7 @@ def unpin_fills(fills: list[Any], n: int) -> None:
     their ledger entries, so the fills list's bound bounded nothing.  Each
     order's fills are in time order, as the account's are: the ones leaving
     are the front of its list.  Queries already answer as if they never were."""
-    counts: dict[int, list[Any]] = {}
-    for f in fills[:n]:
-        seen = counts.get(id(f.order))
-        if seen is None:
-            counts[id(f.order)] = [f.order, 1]
-        else:
-            seen[1] += 1
-    for o, k in counts.values():
+    for o, k in Counter(f.order for f in fills[:n]).items():  # orders hash by identity
         if o.trades:
             del o.trades[:k]
 

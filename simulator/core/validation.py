@@ -28,7 +28,7 @@ from .commands import (
 )
 from .errors import EngineError, Reject
 from .margin import check_leverage, parse_leverage
-from .numbers import MAX_EXPONENT
+from .numbers import MAX_EXPONENT, BadNumber, bounded
 from .orders import RelPrice
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 DEADLINE_WINDOW_NS = 60 * NS_PER_S  # a deadline at most 60 s ahead (Spot REST/WS `deadline`, FIX ValidUntilTime)
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 MAX_DECIMALS = MAX_EXPONENT  # more fractional digits than any asset has
-_MIN_EXPONENT = -MAX_EXPONENT
 _DIGITS = frozenset("0123456789")
 MAX_DIGITS = 28  # significant digits the engine's Decimal context keeps exactly
 MAX_TEXT = 64  # longest number text read at all
@@ -119,19 +118,21 @@ def check_number(d: Decimal, field: str) -> Decimal:
         if text[0] == "-" and not d:
             raise Invalid(field, Rule.NEGATIVE_ZERO)
         return d
-    if d and d.is_finite():
-        if _MIN_EXPONENT <= d.adjusted() <= MAX_EXPONENT:  # numbers.bounded, inline: every order passes here
-            _, digits, exp = d.as_tuple()
-            assert isinstance(exp, int)
-            zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))  # normalize() would round: count by hand
-            if -(exp + zeros) > MAX_DECIMALS or len(digits) - zeros > MAX_DIGITS:
-                raise Invalid(field, Rule.PRECISION)
-            return d
-        raise Invalid(field, Rule.MAGNITUDE)
     if not d.is_finite():
         raise Invalid(field, Rule.SYNTAX)
-    if d.is_signed():
-        raise Invalid(field, Rule.NEGATIVE_ZERO)
+    if not d:
+        if d.is_signed():
+            raise Invalid(field, Rule.NEGATIVE_ZERO)
+        return d
+    try:
+        bounded(d)
+    except BadNumber:
+        raise Invalid(field, Rule.MAGNITUDE) from None
+    _, digits, exp = d.as_tuple()
+    assert isinstance(exp, int)
+    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))  # normalize() would round: count by hand
+    if -(exp + zeros) > MAX_DECIMALS or len(digits) - zeros > MAX_DIGITS:
+        raise Invalid(field, Rule.PRECISION)
     return d
 
 
@@ -222,20 +223,12 @@ def leverage(value: object, field: str = "leverage") -> int:
 
 def _order(req: OrderRequest, now_ns: int, instruments: InstrumentRegistry | None) -> None:
     qty = check_number(req.qty, "volume")
-    if req.leverage is not None:
-        lev = leverage(req.leverage)
-    else:
-        lev = 0
+    lev = leverage(req.leverage) if req.leverage is not None else 0
     # volume 0 closes the whole margin position (a leveraged or settle-position order)
     if qty <= 0 and not (qty == 0 and not qty.is_signed() and (lev or req.ordertype == "settle-position")):
         raise Invalid("volume", Rule.NOT_POSITIVE)
-    price = req.price
-    if type(price) is Decimal:
-        check_number(price, "price")
-    elif price is not None:
-        _price(price, "price")
-    if req.price2 is not None:
-        _price(req.price2, "price2")
+    _price(req.price, "price")
+    _price(req.price2, "price2")
     if req.display_qty is not None:
         check_number(req.display_qty, "displayvol")
     if req.close is not None:
@@ -332,7 +325,9 @@ def check_command(kind: str, params: Mapping[str, Any], now_ns: int) -> None:
     check_command_with(None, kind, params, now_ns)
 
 
-def check_command_with(instruments: InstrumentRegistry | None, kind: str, params: Mapping[str, Any], now_ns: int) -> None:
+def check_command_with(
+    instruments: InstrumentRegistry | None, kind: str, params: Mapping[str, Any], now_ns: int
+) -> None:
     """`check_command`, and with `instruments` (the Spot sequencer's guard,
     bound with functools.partial) the rules that need them too: a leverage the
     pair does not offer for the order's side."""
