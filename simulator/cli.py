@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print("kraken-sim: --journal-max must be 0 or more", file=sys.stderr)
         return 2
     if args.journal_rotate_mb is not None and not 0 <= args.journal_rotate_mb <= 10**9:
-        print("kraken-sim: --journal-rotate-mb must be 0 or more", file=sys.stderr)
+        print("kraken-sim: --journal-rotate-mb must be between 0 and 1000000000", file=sys.stderr)
         return 2
     bad = _retention_bad(args)
     if bad:

@@ -195,3 +195,11 @@ def test_a_rotation_cut_short_by_a_kill_is_finished_on_the_next_start(
     (state / JOURNAL).unlink()
     os.link(newest, state / JOURNAL)
     assert _restarted(state) == (run["digest"], run["last"])
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "1e12"])
+def test_serve_refuses_a_rotation_size_out_of_range(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from simulator.cli import main
+
+    assert main(["serve", "--journal-rotate-mb", value]) == 2
+    assert "--journal-rotate-mb must be between 0 and 1000000000" in capsys.readouterr().err
