@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import selectors
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -139,5 +140,71 @@ def test_keep_alive_requests_within_the_deadline_are_served(venue: KrakenVenue) 
             first = first or c.sock
             assert c.sock is first  # under both timeouts: the same connection serves the next one
             time.sleep(DEADLINE * 0.6)
+    finally:
+        c.close()
+
+
+def _count(v: KrakenVenue) -> int:
+    inflight = v.runtime.services.inflight
+    return int(v.call(lambda: inflight.count))
+
+
+def _until(v: KrakenVenue, want: int, seconds: float = 3.0) -> int:
+    end = time.monotonic() + seconds
+    n = _count(v)
+    while n != want and time.monotonic() < end:
+        time.sleep(0.01)
+        n = _count(v)
+    return n
+
+
+def test_requests_in_flight_are_counted_until_answered_or_gone(venue: KrakenVenue) -> None:
+    """What the WS fan-out gives way to (issue 15 item 12): an HTTP request counts
+    from its first byte until its response is sent or its connection is gone, and
+    never stays counted (a stuck count would slow every subscriber for good)."""
+    port = _port(venue)
+    assert _until(venue, 0) == 0
+    venue.admin.faults(latency_ms={"rest": [500, 500]})
+    try:  # a request held by injected latency counts while it waits
+        held = threading.Thread(target=_health_time, args=(port,))
+        held.start()
+        assert _until(venue, 1) == 1
+        held.join()
+    finally:
+        venue.admin.faults(latency_ms={"rest": None})
+    assert _until(venue, 0) == 0
+    # two pipelined requests in one write, both answered
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while got.count(b"HTTP/1.1 200") < 2:
+            chunk = s.recv(65536)
+            assert chunk
+            got += chunk
+    assert _until(venue, 0) == 0
+    # half a request, then the client goes away; half a request the deadline closes
+    gone = socket.create_connection(("127.0.0.1", port), timeout=5)
+    gone.sendall(b"POST /0/public/Time HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+    stuck = socket.create_connection(("127.0.0.1", port), timeout=5)
+    stuck.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    assert _until(venue, 2) == 2
+    gone.close()
+    assert _until(venue, 1) == 1
+    assert _until(venue, 0, DEADLINE + 2) == 0  # the deadline closed the other
+    stuck.close()
+    # a WebSocket upgrade is a request until it is upgraded; the open socket is not
+    ws = socket.create_connection(("127.0.0.1", port), timeout=5)
+    ws.sendall(b"GET /v2 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    assert ws.recv(4096).startswith(b"HTTP/1.1 101")
+    assert _until(venue, 0) == 0
+    ws.close()
+
+
+def _health_time(port: int) -> None:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", "/0/public/Time")
+        assert c.getresponse().status == 200
     finally:
         c.close()

@@ -23,8 +23,9 @@ Outbound path (issue 15, item 12: one client must not slow everyone):
   turn, in one flush bounded by FLUSH_CONNS and FLUSH_S for all connections
   woken meanwhile (a heartbeat pass wakes every one): the rest go to the pump.
 - One pump per hub puts bytes on the sockets in bounded slices, and only when
-  the event loop has nothing else ready (a request being read or answered),
-  so order entry on the same loop is never starved.  A slice may take SHARE
+  no request is in progress on the loop (`Inflight`: an HTTP request being
+  read or answered, a WS message or FIX frame being handled; bounded by
+  YIELD_CAP turns), so order entry on the same loop is never starved.  A slice may take SHARE
   times the CPU time the loop's other work took since the last one (between
   SLICE_MIN_S and SLICE_MAX_S), measured by the wall clock: a slice the OS
   preempted ends when the thread is back, so a request that arrived
@@ -190,17 +191,22 @@ class LoopBound(ABC):
     """A hub bound to the event loop its connections live on, with the pump
     that writes every connection's outbound messages."""
 
-    loop: asyncio.AbstractEventLoop | None
-    loop_thread: int | None
     conns: Any  # the open connections (each has `drop`)
-    config: Any  # `max_queue`: messages one connection may be owed before it is dropped
-    _task: asyncio.Task[None] | None
-    _pump: asyncio.Task[None] | None = None
-    _ready: deque[Any]
-    _dirty: deque[Topic]
-    _work: asyncio.Event | None = None
     _round_cpu = 0.0  # CPU time of the round in progress
     _round_loaded = False  # it started behind
+
+    def __init__(self, rt: Runtime, config: Any) -> None:
+        self.rt = rt
+        self.config = config  # `max_queue`: messages one connection may be owed before it is dropped
+        self.inflight = rt.services.inflight  # requests on the loop: the pump gives way to them
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._work: asyncio.Event | None = None
+        self._ready: deque[Any] = deque()  # connections the pump serves next
+        self._dirty: deque[Topic] = deque()  # topics with messages the pump has not yet announced
+        self._woken: deque[Any] = deque()  # connections whose own queue leaves at the next loop turn
 
     @abstractmethod
     def _background(self) -> Coroutine[Any, Any, None]:
@@ -214,9 +220,6 @@ class LoopBound(ABC):
             self._task = self.loop.create_task(self._background())
         if self._pump is None or self._pump.done():
             self._work = asyncio.Event()
-            if not hasattr(self, "_ready"):
-                self._ready = deque()
-                self._dirty = deque()
             self._pump = self.loop.create_task(self._run_pump())
 
     async def shutdown(self) -> None:
@@ -251,8 +254,6 @@ class LoopBound(ABC):
             self.loop.call_soon_threadsafe(self._woke, conn)
 
     def _woke(self, conn: Any) -> None:
-        if not hasattr(self, "_woken"):
-            self._woken: deque[Any] = deque()
         self._woken.append(conn)
         if len(self._woken) == 1 and self.loop is not None:
             self.loop.call_soon(self._flush_woken)
@@ -286,8 +287,6 @@ class LoopBound(ABC):
         if conn.scheduled or conn.busy or conn.closed:
             return
         conn.scheduled = True
-        if not hasattr(self, "_ready"):
-            self._ready, self._dirty = deque(), deque()
         self._ready.append(conn)
         if self._work is not None:
             self._work.set()
@@ -300,15 +299,12 @@ class LoopBound(ABC):
             self.loop.call_soon_threadsafe(self._note_dirty, topic)
 
     def _note_dirty(self, topic: Topic) -> None:
-        if not hasattr(self, "_ready"):
-            self._ready, self._dirty = deque(), deque()
         self._dirty.append(topic)
         if self._work is not None:
             self._work.set()
 
     async def _run_pump(self) -> None:
-        loop = asyncio.get_running_loop()
-        others = getattr(loop, "_ready", None)  # the default loop's run queue: requests waiting to run
+        inflight = self.inflight
         work = self._work
         assert work is not None
         clock = time.thread_time
@@ -327,11 +323,10 @@ class LoopBound(ABC):
                     continue
             t0 = clock()
             await asyncio.sleep(0)
-            if others is not None:
-                waited = 0
-                while others and waited < YIELD_CAP and clock() - t0 < SLICE_MAX_S:
-                    await asyncio.sleep(0)
-                    waited += 1
+            waited = 0
+            while inflight and waited < YIELD_CAP and clock() - t0 < SLICE_MAX_S:
+                await asyncio.sleep(0)
+                waited += 1
             t1 = clock()
             cap = LOADED_SLICE_S if self._round_loaded else SLICE_MAX_S
             try:  # the slice ends by the wall clock: a preempted one stops at once and lets requests in
@@ -346,8 +341,6 @@ class LoopBound(ABC):
     def pump_slice(self, budget: int, until: float = float("inf")) -> int:
         """Send at most `budget` messages, connection by connection, stopping at
         `until` (`time.perf_counter`); returns how many were sent."""
-        if not hasattr(self, "_ready"):
-            self._ready, self._dirty = deque(), deque()
         dirty = self._dirty
         ready = self._ready
         if not ready:  # a new round (the last one is done): every subscriber of a topic reads up to one mark

@@ -16,6 +16,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .inflight import Inflight
+
 
 class DeadlineHttpProtocol(HttpToolsProtocol):
     """HttpToolsProtocol plus the request deadline (see the module docstring).
@@ -25,9 +27,11 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
     connection if the deadline has passed, else sleeps until the new one."""
 
     request_timeout: float = 10.0
+    inflight: Inflight = Inflight()  # replaced per server by `deadline_protocol`
 
     _expires: float | None = None  # None: no request is awaited (one is being served)
     _timer: asyncio.TimerHandle | None = None
+    _requests = 0  # this connection's requests begun and not yet answered (pipelining: several)
 
     def _await_request(self) -> None:
         self._expires = self.loop.time() + self.request_timeout
@@ -55,10 +59,14 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop()
+        self.inflight.count -= self._requests  # an unanswered request ends with its connection
+        self._requests = 0
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._requests += 1
+        self.inflight.count += 1
         if self._expires is None:
             self._await_request()  # a request pipelined behind one in progress gets its own deadline
 
@@ -68,17 +76,23 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
 
     def handle_websocket_upgrade(self) -> None:
         self._stop()  # the socket now belongs to the WS protocol
+        self.inflight.count -= self._requests
+        self._requests = 0
         super().handle_websocket_upgrade()
 
     def on_response_complete(self) -> None:
+        if self._requests:
+            self._requests -= 1
+            self.inflight.count -= 1
         super().on_response_complete()
         if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
             self._await_request()  # waiting for the next request (a pipelined one is already in)
 
 
-def deadline_protocol(request_timeout: float) -> type[DeadlineHttpProtocol]:
-    """The protocol class for uvicorn's `http=` setting, with this deadline."""
-    attrs: dict[str, Any] = {"request_timeout": request_timeout}
+def deadline_protocol(request_timeout: float, inflight: Inflight) -> type[DeadlineHttpProtocol]:
+    """The protocol class for uvicorn's `http=` setting, with this deadline,
+    counting its requests in `inflight`."""
+    attrs: dict[str, Any] = {"request_timeout": request_timeout, "inflight": inflight}
     return type("DeadlineHttpProtocol", (DeadlineHttpProtocol,), attrs)
 
 

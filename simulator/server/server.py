@@ -122,7 +122,7 @@ class VenueServer:
             "ws_max_size": 1 << 20,
             "ws_ping_interval": None,
             "ws_per_message_deflate": False,
-            "http": deadline_protocol(s.http_request_timeout),
+            "http": deadline_protocol(s.http_request_timeout, self.rt.services.inflight),
             "timeout_keep_alive": s.http_idle_timeout,
         }
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.core.venue import AccountCredentials
 
+from .inflight import Inflight
 from .tokens import WsTokenStore
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Services:
     ws_tokens: WsTokenStore  # minted by Spot REST GetWebSocketsToken, checked by Spot WS
     market: MarketManager  # living markets and market-data replays
     dashboard: DashboardFeed
+    inflight: Inflight = field(default_factory=Inflight)  # requests on the loop: the WS fan-out gives way
     on_reset: list[Callable[[], None]] = field(default_factory=list)  # before the venue is rebuilt
     # seeding: who owns the seeded books, and the scenario's named accounts
     market_maker: AccountCredentials | None = None

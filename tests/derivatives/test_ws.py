@@ -15,6 +15,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from simulator.gateways.futures_ws.hub import FuturesConn, Hub, HubConfig
 from simulator.pytest_plugin import KrakenVenue
+from simulator.server.services import Services
 from tests.kit.clients import futures_sign_challenge
 
 Msg = dict[str, Any]
@@ -242,6 +243,7 @@ def test_slow_consumer_queue_is_bounded() -> None:
             seed = 0
 
         connections: dict[str, Any] = {}
+        services = Services(ws_tokens=None, market=None, dashboard=None)  # type: ignore[arg-type]
 
         def new_connection_id(self, protocol: str) -> str:
             return protocol + "-1"

@@ -44,6 +44,29 @@ def test_file_store_survives_reopen(tmp_path: Path) -> None:
     third.close()
 
 
+def test_file_store_writes_seqnums_in_place_and_outbound_messages_only_once(tmp_path: Path) -> None:
+    """The seqnums file is overwritten in place (no temp file and rename per
+    message), an outbound message is one appended line and no seqnums write,
+    and a shorter record after a longer one still reads back (padding)."""
+    s = open_store(KEY, tmp_path)
+    assert isinstance(s, FileStore)
+    d = next((tmp_path / "sessions").iterdir())
+    s.set_next_target_seq(10**12)  # a long record, then a short one
+    s.set_next_target_seq(2)
+    inode = (d / "seqnums.json").stat().st_ino
+    before = (d / "seqnums.json").read_bytes()
+    for seq in range(1, 6):
+        s.save_outbound(seq, b"msg%d" % seq)
+    assert (d / "seqnums.json").read_bytes() == before  # the messages carry their seqnums
+    s.set_next_target_seq(3)
+    assert (d / "seqnums.json").stat().st_ino == inode  # the same file, written in place
+    assert sorted(p.name for p in d.iterdir()) == ["messages.jsonl", "seqnums.json"]  # no temp file left
+    s.close()
+    again = open_store(KEY, tmp_path)
+    assert (again.next_sender_seq, again.next_target_seq) == (6, 3)
+    again.close()
+
+
 def test_file_store_tolerates_torn_last_line(tmp_path: Path) -> None:
     s = open_store(KEY, tmp_path)
     s.save_outbound(1, b"one")

@@ -13,10 +13,12 @@ import json
 import random
 import threading
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from simulator.gateways import spot_ws, ws_common
-from simulator.gateways.ws_common import TOPIC_LOG, Latest, LoopBound, QueuedConnection, Topic
+from simulator.gateways.ws_common import TOPIC_LOG, YIELD_CAP, Latest, LoopBound, QueuedConnection, Topic
+from simulator.server.inflight import Inflight
 
 from .book_replica import Replica
 from .churn import churn, churn_accounts
@@ -30,12 +32,10 @@ class _Config:
 
 class _Hub(LoopBound):
     def __init__(self) -> None:
+        super().__init__(SimpleNamespace(services=SimpleNamespace(inflight=Inflight())), _Config())  # type: ignore[arg-type]
         self.loop = asyncio.get_running_loop()
         self.loop_thread = threading.get_ident()
         self.conns: set[Any] = set()
-        self._task = None
-        self.config = _Config()
-        self.rt = None
         self.bind_loop()
 
     async def _background(self) -> None:
@@ -178,13 +178,41 @@ def test_fan_out_to_1000_subscribers_yields_to_a_request_between_slices(monkeypa
         topic.publish("update", hub)
         await asyncio.sleep(0)
         await asyncio.sleep(0)
-        hops = await _request_hops(wire)
+        with hub.inflight:  # what the HTTP protocol and the WS/FIX readers count
+            hops = await _request_hops(wire)
         start = hops[0]
         assert all(b - a <= slice_sends for a, b in zip([start, *hops], hops, strict=False))
         assert hops[-1] - start <= slice_sends  # the pump deferred to the request's hops
         while len(wire) < 1000:  # and once the loop is free, everyone gets it
             await asyncio.sleep(0)
         assert sorted(wire) == ["update"] * 1000
+        hub._pump.cancel()  # type: ignore[union-attr]
+
+    asyncio.run(go())
+
+
+def test_a_request_that_stays_in_flight_cannot_stall_the_fan_out(monkeypatch: Any) -> None:
+    """The pump gives way to requests in flight for at most YIELD_CAP loop turns
+    per slice: a request that waits for a long time (injected latency, a client
+    that never finishes its body) slows the fan-out, never stops it."""
+    monkeypatch.setattr(ws_common, "SLICE_SENDS", 8)
+
+    async def go() -> None:
+        hub = _Hub()
+        wire: list[str] = []
+        conns = [_Conn(hub, _Ws(wire), f"c{i}") for i in range(100)]
+        topic = Latest()
+        for c in conns:
+            topic.join(c)
+        hub.inflight.count += 1  # a request that never ends
+        topic.publish("update", hub)
+        turns = 0
+        while len(wire) < 100:
+            await asyncio.sleep(0)
+            turns += 1
+        assert sorted(wire) == ["update"] * 100
+        assert turns <= (100 // 8 + 2) * (YIELD_CAP + 2)  # each slice waited its cap, then ran
+        assert turns > YIELD_CAP  # ...and did wait: the request went first
         hub._pump.cancel()  # type: ignore[union-attr]
 
     asyncio.run(go())

@@ -21,6 +21,7 @@ from simulator.gateways.fix.profile import FixProfile, plain_profile
 from simulator.gateways.fix.registry import SessionRegistry, session_day
 from simulator.gateways.fix.session import FixSession, SessionContext
 from simulator.gateways.fix.store import MessageStore, SessionKey
+from simulator.server.inflight import Inflight
 
 log = logging.getLogger(__name__)
 
@@ -194,16 +195,18 @@ async def start_fix_acceptor(
     state_dir: str | Path | None = None,
     profile: FixProfile | None = None,
     profile_selector: Callable[[Msg], FixProfile | None] | None = None,
+    inflight: Inflight | None = None,
 ) -> FixAcceptor:
     """Listen on host:port (0 = a free port, see `.port`); default profile is plain FIX 4.4.
 
     `profile_selector(logon)` may pick another profile per connection (None: `profile`);
     the profiles should agree on the daily reset time, which the acceptor drives.
+    `inflight` counts the frames being processed (the server's, shared with HTTP and WS).
     """
     profile = profile or plain_profile()
     registry = SessionRegistry(Path(state_dir) if state_dir is not None else None)
     ctx = SessionContext(profile, application, clock, registry, NonceTracker(profile.nonce_window_ms),
-                         profile_selector)
+                         profile_selector, inflight or Inflight())
     acceptor = FixAcceptor(ctx, host)
     await acceptor._start(port, ssl)
     return acceptor

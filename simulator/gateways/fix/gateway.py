@@ -98,6 +98,7 @@ class FixGateway:
         self.acceptor = await start_fix_acceptor(
             s.host, s.fix_port, self.application, self.rt.venue.clock,
             state_dir=state_dir, profile=self.kraken, profile_selector=self.select_profile,
+            inflight=self.rt.services.inflight,
         )
         self.rt.urls["fix_port"] = self.acceptor.port
         if s.tls_port is not None:

@@ -14,7 +14,7 @@ import logging
 import operator
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from simulator.core.clock import VenueClock
 from simulator.gateways.fix import logon, tags
@@ -45,6 +45,7 @@ from simulator.gateways.fix.validate import (
     check_msg_type,
     parse_seq_num,
 )
+from simulator.server.inflight import Inflight
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class SessionContext:
     # Picks the profile for a connection from its Logon (one port serving, e.g., a
     # signed Kraken profile and a plain one); None keeps `profile` for every logon.
     select_profile: Callable[[Msg], FixProfile | None] | None = None
+    # Frames being processed count here (the venue's WS fan-out gives way to them).
+    inflight: Inflight = field(default_factory=Inflight)
 
 
 Route = list[tuple[int, str]]
@@ -305,10 +308,11 @@ class FixSession:
                 self._close("connection closed by peer", graceful=self.graceful)
                 return
             self._framer.feed(data)
-            for frame in self._framer.frames():
-                await self._on_frame(frame)
-                if self.is_closed:
-                    return
+            with self._ctx.inflight:
+                for frame in self._framer.frames():
+                    await self._on_frame(frame)
+                    if self.is_closed:
+                        return
 
     def _close(self, reason: str, *, graceful: bool) -> None:
         if self.state is State.CLOSED:

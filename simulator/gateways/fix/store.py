@@ -4,8 +4,14 @@ ResendRequest is answered from here, and sequence numbers survive reconnects
 (and, with a state directory, process restarts) until the daily reset. On disk
 a session is a directory with `messages.jsonl` (appended to, one outbound
 message a line; rewritten with only the messages memory keeps once it holds
-twice as many, so a long session's file stays bounded) and `seqnums.json`
-(replaced atomically on every change).
+twice as many, so a long session's file stays bounded) and `seqnums.json`.
+
+`seqnums.json` is overwritten in place, as QuickFIX/J's FileStore does its
+seqnums file: one positioned write of a record padded to the file's width
+(a temp file and a rename per message cost about 250 us each, twice per
+round trip).  An outbound message does not rewrite it at all: its line in
+`messages.jsonl` carries its seqnum, and loading takes the next sender
+seqnum past the newest message kept.
 """
 
 from __future__ import annotations
@@ -83,11 +89,11 @@ class MessageStore:
                 del msgs[old]
 
     def save_outbound(self, seq: int, raw: bytes) -> None:
-        """Keep an outbound message and advance the next sender seqnum past it."""
+        """Keep an outbound message and advance the next sender seqnum past it
+        (persisted by the message itself: see the module docstring)."""
         self._remember(seq, raw)
         self._next_sender = max(self._next_sender, seq + 1)
         self._append_message(seq, raw)
-        self._save_seqnums()
 
     def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         """Stored messages with begin <= seq <= end, in order."""
@@ -133,6 +139,8 @@ class FileStore(MessageStore):
         self._lines = 0  # lines in messages.jsonl
         self._load()
         self._fh: IO[str] = open(self._messages_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._seq_fd = os.open(self._seqnums_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._seq_width = os.fstat(self._seq_fd).st_size  # records are padded to this; it never shrinks
 
     def _load(self) -> None:
         if self._seqnums_path.exists():
@@ -184,9 +192,10 @@ class FileStore(MessageStore):
             "next_target": self._next_target,
             "session_day": self._session_day,
         }
-        tmp = self._seqnums_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, self._seqnums_path)
+        record = json.dumps(data).encode()
+        if len(record) > self._seq_width:  # the file grows once (longer numbers): round up
+            self._seq_width = (len(record) + 63) & ~63
+        os.pwrite(self._seq_fd, record.ljust(self._seq_width), 0)
 
     def _truncate_messages(self) -> None:
         self._fh.close()
@@ -195,6 +204,9 @@ class FileStore(MessageStore):
 
     def close(self) -> None:
         self._fh.close()
+        if self._seq_fd >= 0:
+            os.close(self._seq_fd)
+            self._seq_fd = -1
 
 
 def _line(seq: int, raw: bytes) -> str:

@@ -138,7 +138,8 @@ class FuturesConn(QueuedConnection):
                     text = (msg.get("bytes") or b"").decode("utf-8", errors="replace")
                 self.in_handle = True
                 try:
-                    hub.handle(self, text)
+                    with hub.inflight:
+                        hub.handle(self, text)
                 except Exception:  # noqa: BLE001 - one bad request must not end the session
                     log.exception("futures ws request failed")
                     self.send({"event": "alert", "message": "Bad websocket message"})
@@ -159,13 +160,9 @@ class Hub(LoopBound):
     """All futures WS connections and the engine → feed fan-out."""
 
     def __init__(self, rt: Runtime, config: HubConfig | None = None) -> None:
-        self.rt = rt
-        self.config = config or HubConfig()
+        super().__init__(rt, config or HubConfig())
         self.lock = threading.RLock()
         self.conns: set[FuturesConn] = set()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.loop_thread: int | None = None
-        self._task: asyncio.Task[None] | None = None
         self.book_seq: dict[str, int] = {}
         self.topics: dict[tuple[str, str], Topic] = {}  # (book | trade, product) -> its stream
         self.ids = IdGenerator(rt.settings.seed ^ 0xC4A1)

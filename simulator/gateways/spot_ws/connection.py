@@ -120,7 +120,8 @@ class WsConnection(QueuedConnection):
                 self.last_recv = time.monotonic()
                 self.in_handle = True
                 try:
-                    await self.handle(text)
+                    with hub.inflight:
+                        await self.handle(text)
                 except Exception:  # noqa: BLE001 - one bad request must not kill the session
                     log.exception("spot ws request failed")
                     method, req_id, time_in = self._current  # the reply keeps its request's id

@@ -62,13 +62,9 @@ class HubConfig:
 
 class Hub(LoopBound):
     def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.config = HubConfig()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.loop_thread = 0
+        super().__init__(rt, HubConfig())
         self.conns: set[WsConnection] = set()
         self.conn_ids = random.Random(rt.settings.seed ^ 0x5EED)
-        self._task: asyncio.Task[None] | None = None
         self.clear()
 
     def clear(self) -> None:
