@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
 import threading
 from decimal import Decimal
 from types import SimpleNamespace
@@ -94,6 +95,17 @@ class _Numbered(Topic):
     __slots__ = ()
 
 
+def _subscribed(n: int, ws: type[_Ws] | None = None) -> tuple[_Hub, list[str], Latest]:
+    """A hub (on the running loop) and `n` connections subscribed to one topic;
+    `wire` is every text sent, in order."""
+    hub = _Hub()
+    wire: list[str] = []
+    topic = Latest()
+    for i in range(n):
+        topic.join(_Conn(hub, (ws or _Ws)(wire), f"c{i}"))
+    return hub, wire, topic
+
+
 async def _request_hops(wire: list[str]) -> list[int]:
     """A request's six loop hops (scheduled now): how many sends the wire had
     when each ran."""
@@ -169,12 +181,7 @@ def test_fan_out_to_1000_subscribers_yields_to_a_request_between_slices(monkeypa
     slice_sends = 8
 
     async def go() -> None:
-        hub = _Hub()
-        wire: list[str] = []
-        conns = [_Conn(hub, _Ws(wire), f"c{i}") for i in range(1000)]
-        topic = Latest()
-        for c in conns:
-            topic.join(c)
+        hub, wire, topic = _subscribed(1000)
         topic.publish("update", hub)
         await asyncio.sleep(0)
         await asyncio.sleep(0)
@@ -191,6 +198,45 @@ def test_fan_out_to_1000_subscribers_yields_to_a_request_between_slices(monkeypa
     asyncio.run(go())
 
 
+def test_a_request_that_arrives_during_a_slice_is_read_before_the_next_one(monkeypatch: Any) -> None:
+    """Bytes that reach a socket while a slice is sending are read (and the
+    request counted in flight) before the pump's next slice: the turn that
+    polls the sockets runs the pump's wake-up first, so the pump waits one
+    more turn before it looks."""
+    monkeypatch.setattr(ws_common, "SLICE_SENDS", 8)
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        client, server = socket.socketpair()
+        server.setblocking(False)
+        seen: list[int] = []
+
+        class _Arriving(_Ws):
+            async def send(self, msg: dict[str, Any]) -> None:
+                await super().send(msg)
+                if len(self.log) == 3:  # mid-slice: a client's request reaches the venue
+                    client.send(b"x")
+
+        def readable() -> None:  # the protocol's data_received: the request starts
+            server.recv(16)
+            seen.append(len(wire))
+            hub.inflight.count += 1
+            loop.call_later(0.01, lambda: setattr(hub.inflight, "count", hub.inflight.count - 1))
+
+        hub, wire, topic = _subscribed(200, _Arriving)
+        loop.add_reader(server.fileno(), readable)
+        topic.publish("update", hub)
+        while len(wire) < 200:
+            await asyncio.sleep(0)
+        loop.remove_reader(server.fileno())
+        client.close()
+        server.close()
+        assert seen == [8]  # read right after the slice it arrived in, not after another one
+        hub._pump.cancel()  # type: ignore[union-attr]
+
+    asyncio.run(go())
+
+
 def test_a_request_that_stays_in_flight_cannot_stall_the_fan_out(monkeypatch: Any) -> None:
     """The pump gives way to requests in flight for at most YIELD_CAP loop turns
     per slice: a request that waits for a long time (injected latency, a client
@@ -198,12 +244,7 @@ def test_a_request_that_stays_in_flight_cannot_stall_the_fan_out(monkeypatch: An
     monkeypatch.setattr(ws_common, "SLICE_SENDS", 8)
 
     async def go() -> None:
-        hub = _Hub()
-        wire: list[str] = []
-        conns = [_Conn(hub, _Ws(wire), f"c{i}") for i in range(100)]
-        topic = Latest()
-        for c in conns:
-            topic.join(c)
+        hub, wire, topic = _subscribed(100)
         hub.inflight.count += 1  # a request that never ends
         topic.publish("update", hub)
         turns = 0
