@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 
 from tests.fix.fixclient import run
+from tests.fix.quickfix_client import Initiator, eventually, no_initiator_outlives_its_test, signed_app
 from tests.fix.test_gateway_derivatives import inside as futures_inside
-from tests.fix.test_quickfix_gateway import App, Initiator, _no_initiator_outlives_its_test, eventually
 from tests.fix.venue import account, inside_spread, next_cl_ord_id
 from tests.kit.clients import FuturesRest
 from tests.spot_rest.helpers import Raw
 
 fix: Any = pytest.importorskip("quickfix")
 
-__all__ = ["_no_initiator_outlives_its_test"]  # the harness's autouse cleanup applies here too
+__all__ = ["no_initiator_outlives_its_test"]  # the harness's autouse cleanup applies here too
 
 FUNDS = {"USD": "1000000", "XBT": "10"}
 FUT_FUNDS = {"USD": "1000000"}
@@ -227,7 +227,7 @@ def test_quickfix_reports_match_rest_for_spot_and_derivatives(kraken_venue: Any,
         return str(D(price) - ticks * D(1).scaleb(min(exp, 0)))
 
     async def body() -> None:
-        app = App(creds)
+        app = signed_app(creds)
         ini = Initiator(tmp_path, v.fix_port, app, sender)
         await ini.start()
         s = Session(ini)
@@ -287,7 +287,7 @@ def test_quickfix_ioc_sweep_reports_each_fill_as_of_itself(kraken_venue: Any, tm
     cl = next_cl_ord_id() if spot else str(uuid.uuid4())
 
     async def body() -> None:
-        ini = Initiator(tmp_path, v.fix_port, App(creds), creds["fix"]["sender_comp_id"])
+        ini = Initiator(tmp_path, v.fix_port, signed_app(creds), creds["fix"]["sender_comp_id"])
         await ini.start()
         s = Session(ini)
         ini.send(_msg("D", [(11, cl), (55, symbol), (54, "1"), (38, "0.02"), (40, "2"), (44, str(high)), (59, "3"),
