@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from kraken.exceptions import KrakenAuthenticationError, KrakenInsufficientAvail
 from kraken.futures import FuturesWSClient, Market, Trade, User
 
 from simulator.pytest_plugin import KrakenVenue
+from tests.kit.inbox import Inbox
 
 
 @pytest.fixture
@@ -125,39 +125,27 @@ def test_ws_client_over_tls(tls_venue: KrakenVenue, monkeypatch: pytest.MonkeyPa
     acct = tls_venue.admin.create_account({}, futures_balances={"USD": "100000"})
     wss = tls_venue.tls["futures_ws"].removeprefix("wss://")
     https = tls_venue.tls["futures_rest"]
-    got: list[dict[str, Any]] = []
-
-    async def on_message(msg: dict[str, Any]) -> None:
-        got.append(msg)
-
-    async def wait_for(pred: Any, timeout: float = 5.0) -> dict[str, Any]:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for m in got:
-                if pred(m):
-                    return m
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"no matching message in {got[-5:]}")
+    inbox = Inbox()
 
     async def main() -> None:
         client = FuturesWSClient(
-            key=acct["futures_api_key"], secret=acct["futures_api_secret"], url=wss, callback=on_message
+            key=acct["futures_api_key"], secret=acct["futures_api_secret"], url=wss, callback=inbox.on_message
         )
         await client.start()
         try:
             await client.subscribe(feed="book", products=["PF_XBTUSD"])
             await client.subscribe(feed="open_orders")
             await client.subscribe(feed="fills")
-            snap = await wait_for(lambda m: m.get("feed") == "book_snapshot")
-            await wait_for(lambda m: m.get("feed") == "open_orders_snapshot")
-            await wait_for(lambda m: m.get("feed") == "fills_snapshot")
+            snap = await inbox.wait_for(lambda m: m.get("feed") == "book_snapshot")
+            await inbox.wait_for(lambda m: m.get("feed") == "open_orders_snapshot")
+            await inbox.wait_for(lambda m: m.get("feed") == "fills_snapshot")
             trade = Trade(key=acct["futures_api_key"], secret=acct["futures_api_secret"], url=https)
             await asyncio.to_thread(
                 trade.create_order, orderType="lmt", size=0.01, symbol="PF_XBTUSD", side="buy", limitPrice=91425
             )
-            fill = await wait_for(lambda m: m.get("feed") == "fills" and "event" not in m)
+            fill = await inbox.wait_for(lambda m: m.get("feed") == "fills" and "event" not in m)
             assert fill["fills"][0]["fill_type"] == "taker" and fill["fills"][0]["qty"] == 0.01
-            delta = await wait_for(lambda m: m.get("feed") == "book" and "event" not in m)
+            delta = await inbox.wait_for(lambda m: m.get("feed") == "book" and "event" not in m)
             assert delta["seq"] == snap["seq"] + 1 and delta["side"] == "sell" and delta["price"] == 91425.0
             assert delta["qty"] == pytest.approx(0.09)
         finally:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.kit.inbox import Inbox
+
 from .churn import churn, churn_accounts
 from .helpers import run
 
@@ -118,25 +120,13 @@ def test_sdk_private_trading_and_executions(kraken_venue):
     if not _has_rest(kraken_venue):
         pytest.skip("REST gateway not present")
     acct = kraken_venue.admin.create_account({"USD": "1000000", "XBT": "10"})
-    got: list[dict[str, Any]] = []
-
-    async def on_message(msg: dict[str, Any]) -> None:
-        got.append(msg)
-
-    async def wait_for(pred, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for m in got:
-                if pred(m):
-                    return m
-            await asyncio.sleep(0.05)
-        raise AssertionError("not received")
+    inbox = Inbox()
 
     async def go():
         client = SpotWSClient(
             key=acct["api_key"],
             secret=acct["api_secret"],
-            callback=on_message,
+            callback=inbox.on_message,
             no_public=True,
             rest_url=kraken_venue.spot_rest,
             auth_ws_url=_base(kraken_venue.spot_ws_auth),
@@ -145,7 +135,7 @@ def test_sdk_private_trading_and_executions(kraken_venue):
         try:
             await client.subscribe(params={"channel": "executions", "snap_trades": True})
             await client.subscribe(params={"channel": "balances"})
-            await wait_for(lambda m: m.get("channel") == "balances" and m.get("type") == "snapshot")
+            await inbox.wait_for(lambda m: m.get("channel") == "balances" and m.get("type") == "snapshot")
             await client.send_message(
                 {
                     "method": "add_order",
@@ -160,15 +150,15 @@ def test_sdk_private_trading_and_executions(kraken_venue):
                     "req_id": 77,
                 }
             )
-            ack = await wait_for(lambda m: m.get("method") == "add_order")
+            ack = await inbox.wait_for(lambda m: m.get("method") == "add_order")
             assert ack["success"] is True and ack["result"]["order_userref"] == 7
             oid = ack["result"]["order_id"]
-            await wait_for(
+            await inbox.wait_for(
                 lambda m: m.get("channel") == "executions" and m["data"] and m["data"][0].get("exec_type") == "new"
             )
             await client.send_message({"method": "cancel_order", "params": {"order_id": [oid]}})
-            await wait_for(lambda m: m.get("method") == "cancel_order" and m.get("success"))
-            ev = await wait_for(
+            await inbox.wait_for(lambda m: m.get("method") == "cancel_order" and m.get("success"))
+            ev = await inbox.wait_for(
                 lambda m: m.get("channel") == "executions" and m["data"] and m["data"][0].get("exec_type") == "canceled"
             )
             assert ev["data"][0]["reason"] == "User requested"

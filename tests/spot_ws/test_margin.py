@@ -6,11 +6,10 @@ python-kraken-sdk's SpotWSClient and the raw wire."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from decimal import Decimal as D
 from typing import Any
 
+from tests.kit.inbox import Inbox
 from tests.spot_rest.helpers import Raw
 
 from .helpers import Client, mint, open_client, run
@@ -165,19 +164,7 @@ def test_sdk_places_margin_order_and_watches_executions(kraken_venue: Any) -> No
 
     quote(kraken_venue)
     acct = margin_account(kraken_venue)
-    got: list[dict[str, Any]] = []
-
-    async def on_message(msg: dict[str, Any]) -> None:
-        got.append(msg)
-
-    async def wait_for(pred: Any, timeout: float = 5.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for m in got:
-                if pred(m):
-                    return m
-            await asyncio.sleep(0.05)
-        raise AssertionError("not received")
+    inbox = Inbox()
 
     def exec_of(kind: str, **match: Any) -> Any:
         return lambda m: m.get("channel") == "executions" and any(
@@ -185,32 +172,32 @@ def test_sdk_places_margin_order_and_watches_executions(kraken_venue: Any) -> No
         )
 
     async def go() -> None:
-        client = SpotWSClient(key=acct["api_key"], secret=acct["api_secret"], callback=on_message, no_public=True,
+        client = SpotWSClient(key=acct["api_key"], secret=acct["api_secret"], callback=inbox.on_message, no_public=True,
                               rest_url=kraken_venue.spot_rest, auth_ws_url=kraken_venue.spot_ws_auth[: -len("/v2")])  # fmt: skip
         await client.start()
         try:
             await client.subscribe(params={"channel": "executions"})
             await client.subscribe(params={"channel": "balances"})
-            await wait_for(lambda m: m.get("channel") == "balances" and m.get("type") == "snapshot")
+            await inbox.wait_for(lambda m: m.get("channel") == "balances" and m.get("type") == "snapshot")
             await client.send_message({"method": "add_order", "params": {
                 "order_type": "market", "side": "sell", "order_qty": 0.3, "symbol": BTC, "margin": True,
             }, "req_id": 11})  # fmt: skip
-            ack = await wait_for(lambda m: m.get("method") == "add_order")
+            ack = await inbox.wait_for(lambda m: m.get("method") == "add_order")
             assert ack["success"] is True, ack
             oid = ack["result"]["order_id"]
-            m = await wait_for(exec_of("trade", order_id=oid))
+            m = await inbox.wait_for(exec_of("trade", order_id=oid))
             [trade] = [d for d in m["data"] if d["exec_type"] == "trade"]
             assert trade["side"] == "sell" and trade["margin_borrow"] is True and trade["position_status"] == "opened"
-            bal = await wait_for(lambda m: m.get("channel") == "balances" and m.get("type") == "update")
+            bal = await inbox.wait_for(lambda m: m.get("channel") == "balances" and m.get("type") == "update")
             assert bal["data"][0]["type"] == "margin"
             # close the short with volume 0 (the whole position), reduce-only
             await client.send_message({"method": "add_order", "params": {
                 "order_type": "market", "side": "buy", "order_qty": 0, "symbol": BTC, "margin": True,
                 "reduce_only": True,
             }, "req_id": 12})  # fmt: skip
-            ack = await wait_for(lambda m: m.get("method") == "add_order" and m.get("req_id") == 12)
+            ack = await inbox.wait_for(lambda m: m.get("method") == "add_order" and m.get("req_id") == 12)
             assert ack["success"] is True, ack
-            m = await wait_for(exec_of("trade", order_id=ack["result"]["order_id"]))
+            m = await inbox.wait_for(exec_of("trade", order_id=ack["result"]["order_id"]))
             [trade] = [d for d in m["data"] if d["exec_type"] == "trade"]
             assert trade["position_status"] == "closed" and trade["last_qty"] == 0.3
         finally:
