@@ -204,6 +204,9 @@ def test_a_request_that_arrives_during_a_slice_is_read_before_the_next_one(monke
     polls the sockets runs the pump's wake-up first, so the pump waits one
     more turn before it looks."""
     monkeypatch.setattr(ws_common, "SLICE_SENDS", 8)
+    monkeypatch.setattr(ws_common, "LOADED_SLICE_S", 10.0)  # slices end by their count here, never by time
+    monkeypatch.setattr(ws_common, "SLICE_MAX_S", 10.0)
+    monkeypatch.setattr(ws_common, "SLICE_MIN_S", 10.0)
 
     async def go() -> None:
         loop = asyncio.get_running_loop()
