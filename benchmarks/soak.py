@@ -57,6 +57,13 @@ not explained by held history, `c`: KiB per held item):
   test run): RSS 59 -> 164 MiB, flat over its last 2 minutes, b +23.9 MiB/h,
   c 0.69, 123,672 of 202,500 items held: 24 h 774 MiB, met (RSS alone,
   linear: 1,419 MiB, the upper bound).
+- `--state-dir`, 60 min, 204 commands/s, every fix in (733k commands; beside
+  benchmark and test runs): RSS 59 -> 240 MiB (+5 MiB over its last 7
+  minutes), bounds at 496 s, b +35.6 MiB/h, c 1.03, 126,087 items held:
+  24 h 1,135 MiB, NOT met (linear: 1,893 MiB); the directory 191 MB at the
+  end (one sealed journal segment, two 47 MB snapshots).  Three of the five
+  closed-order lists (the background makers') were still filling at the end,
+  linearly in time, which the fit counts in `b`.
 
 What made `b`: a retained closed order kept every fill it ever had in its
 `trades` (and each fill its two ledger entries) after the fills list had cut
