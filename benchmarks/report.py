@@ -1,7 +1,7 @@
 """Every benchmark in benchmarks/, one table: each figure beside its same-run
 baseline, and the latest figures written to docs/benchmarks.md.
 
-    python -m benchmarks.report [--full] [--only engine,load] [--soak-minutes 50] [--no-write]
+    python -m benchmarks.report [--full] [--only engine,load [--merge]] [--soak-minutes 50] [--no-write]
 
 Each benchmark runs as its own subprocess (`python -m benchmarks.NAME`), with
 short settings unless `--full` (then each one's own defaults).  Benchmarks this
@@ -9,6 +9,7 @@ report does not know yet are run too (no flags) and their output is kept raw.
 The soak's 24 h projection needs a run past the point where every history list
 is at its bound (about ten minutes) and long enough after it to show the
 plateau (45 minutes or more): `--soak-minutes` sets its length alone.
+`--only X --merge` re-runs X and replaces only its rows and run in the file.
 """
 
 from __future__ import annotations
@@ -176,15 +177,18 @@ def parse_contention(text: str) -> list[Row]:
         return []
     base = f"{idle['p50_ms']:.2f} / {idle['p99_ms']:.2f}"
     rows = []
+    ws = d.get("ws", 0)
     for key, what in (("history", f"history polled ({d.get('orders', 0):,} closed orders)"),
-                      ("fanout", f"{d.get('ws', 0)} public WS subscribers")):
+                      ("fanout_shared", f"{ws} public WS subscribers, at normal priority beside the probe"),
+                      ("fanout", f"{ws} public WS subscribers, at nice 19")):
         r = d.get(key)
         if not r:
             continue
+        judged = key != "fanout_shared"  # the subscribers' own CPU delays the probe: shown, not judged
         worst = max(r.get("ratio_p50", 0.0), r.get("ratio_p99", 0.0))
         rows.append(Row("contention", f"order latency p50 / p99 (ms), {what}", f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f}",
                         "same client, venue idle", base, f"{r['ratio_p50']:.2f}x / {r['ratio_p99']:.2f}x",
-                        "<= 2.00x", worst <= 2.0))
+                        "<= 2.00x" if judged else "", (worst <= 2.0) if judged else None))
     return rows
 
 
@@ -308,6 +312,43 @@ def markdown(rows: list[Row], outputs: dict[str, tuple[int, str, float]], full: 
     return "\n".join(parts)
 
 
+def merge(old: str, rows: list[Row], outputs: dict[str, tuple[int, str, float]], command: str) -> str:
+    """`old` (a report this module wrote) with the rows and runs of the benchmarks
+    just run replaced, in place, and a line saying which were re-run when; the
+    others keep their figures and their own run's date."""
+    names = set(outputs)
+    head, _, runs = old.partition("\n## Runs\n")
+    lines = head.split("\n")
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("| "))
+    last = max(i for i, ln in enumerate(lines) if ln.startswith("| "))
+    kept: list[Row] = []
+    placed = False
+    for ln in lines[first + 2 : last + 1]:  # past the header and its rule
+        cells = [c.strip() for c in ln.strip().strip("|").split("|")]
+        if cells[0] in names:
+            if not placed:
+                kept += rows
+                placed = True
+            continue
+        ok = {"yes": True, "NO": False}.get(cells[7])
+        kept.append(Row(cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], ok))
+    if not placed:
+        kept += rows
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    note = [ln for ln in lines[:first] if not ln.startswith(f"Re-run: {', '.join(sorted(names))} ")]
+    while note and not note[-1]:
+        note.pop()
+    note += [f"Re-run: {', '.join(sorted(names))} by `{command}` on {when}.", ""]
+    sections = ["### " + sec for sec in runs.split("\n### ") if sec.strip()]
+    sections = [sec.removeprefix("### ### ") if sec.startswith("### ### ") else sec for sec in sections]
+    fresh = {}
+    for name, (code, out, secs) in outputs.items():
+        status = "ok" if code == 0 else f"exit {code}"
+        fresh[name] = "\n".join([f"### {name} ({status}, {secs:.0f} s)", "", "```", out.strip()[-6000:], "```", ""])
+    body = [fresh.pop(sec.split()[1], sec) for sec in sections] + list(fresh.values())
+    return "\n".join([*note, table(kept), "", "## Runs", "", *(b.rstrip("\n") + "\n" for b in body)])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="each benchmark's own default settings (slow)")
@@ -315,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per benchmark")
     ap.add_argument("--soak-minutes", type=float, default=None, help="the soak's length (its projection needs 45+)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --only: replace those benchmarks' rows and runs in the file, keep the others")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     a = ap.parse_args(argv)
     names = discover()
@@ -345,7 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     if not a.no_write:
         command = "python -m benchmarks.report" + (" --full" if a.full else "") + (
             f" --soak-minutes {a.soak_minutes:g}" if a.soak_minutes is not None else "")
-        Path(a.out).write_text(markdown(rows, outputs, a.full, command), encoding="utf-8")
+        out_path = Path(a.out)
+        if a.merge and a.only and out_path.exists():
+            text = merge(out_path.read_text(encoding="utf-8"), rows, outputs, f"{command} --only {a.only} --merge")
+        else:
+            text = markdown(rows, outputs, a.full, command)
+        out_path.write_text(text, encoding="utf-8")
         print(f"\nwrote {a.out}", file=sys.stderr)
     return 0 if all(code == 0 for code, _, _ in outputs.values()) else 1
 
