@@ -153,7 +153,8 @@ def _bare_server() -> tuple[str, Any]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    cfg = uvicorn.Config(app, log_level="error", lifespan="off", ws_ping_interval=None)
+    # the venue's WS settings (no permessage-deflate): compression is not what is compared
+    cfg = uvicorn.Config(app, log_level="error", lifespan="off", ws_ping_interval=None, ws_per_message_deflate=False)
     server = uvicorn.Server(cfg)
     t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     t.start()
