@@ -5,14 +5,22 @@ what one `json.dumps` wrote, so every snapshot before it still loads."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
+from typing import Any
 
 from simulator.core.commands import OrderRequest
 from simulator.core.orders import Origin
+from simulator.core.state import expand
 from simulator.core.venue import Venue, VenueConfig
-from simulator.server.persistence import decode_state, encode_state, stream_state
+from simulator.server.persistence import decode_state, stream_state
 
 T0 = 1_767_225_600_000_000_000
+
+
+def encode_state(state: dict[str, Any]) -> bytes:
+    """The body as the snapshots before the stream wrote it: one json.dumps."""
+    return json.dumps({"venue": state}, separators=(",", ":"), check_circular=False, default=expand).encode()
 
 
 def _venue() -> Venue:

@@ -47,7 +47,7 @@ from typing import IO, Any
 from simulator.core.sequencer import Journal, JournalEntry
 from simulator.core.state import Deferred, expand
 
-from .segments import Segments
+from .segments import Segments, line_seq
 
 log = logging.getLogger("kraken_sim")
 JOURNAL = "journal.jsonl"
@@ -168,10 +168,8 @@ class JournalFile:
             fh0 = files[0][0]
             first = fh0.readline()
             fh0.seek(0)
-        try:
-            before = int(json.loads(first)["seq"]) - 1 if first.strip() else 0
-        except (ValueError, KeyError, TypeError):
-            before = 0
+        seq = line_seq(first) if first.strip() else None
+        before = seq - 1 if seq is not None else 0
         size = max(0, end - start)
 
         def read() -> Iterator[bytes]:
@@ -400,21 +398,17 @@ def capture(rt: Any, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
         raise SnapshotError("a sequencer stayed busy") from exc
 
 
-def encode_state(state: dict[str, Any]) -> bytes:
-    """A snapshot body: the venue's records as compact JSON, history parts
-    built as they are written (`Deferred`: see Venue.capture_state)."""
-    return json.dumps({"venue": state}, separators=(",", ":"), check_circular=False, default=expand).encode()
-
-
 _ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False, default=expand)
 STREAM_DEPTH = 4  # dicts this deep are written key by key; below, each value in one piece
 STREAM_SLICE = 200  # a longer list is written this many items at a time
 
 
 def stream_state(state: dict[str, Any], write: Callable[[bytes], object]) -> None:
-    """`encode_state`'s bytes, written part by part: the body of a large
-    venue was one string and its bytes at once (twice its size, ~70 MB at a
-    day's retention bounds, on top of the records); now one part at a time."""
+    """A snapshot body, the venue's records as compact JSON (history parts
+    built as they are written: `Deferred`, see Venue.capture_state), written
+    part by part: the body of a large venue was one string and its bytes at
+    once (twice its size, ~70 MB at a day's retention bounds, on top of the
+    records); now one part at a time, the same bytes."""
 
     def part(x: Any, depth: int) -> None:
         if type(x) is Deferred:

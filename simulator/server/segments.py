@@ -61,11 +61,7 @@ class Segments:
 
     def base(self) -> int:
         """Run-wide offset of the active segment's first byte."""
-        sealed = sealed_files(self.dir)
-        if not sealed:
-            return 0
-        b, p = sealed[-1]
-        return b + p.stat().st_size
+        return self.files()[-1][0]
 
     def files(self) -> list[tuple[int, Path]]:
         """Every segment on disk as (base, path), oldest first, the active one last."""
@@ -139,10 +135,7 @@ class Segments:
                 with open(p, "rb") as fh:
                     line = fh.readline()
                 if line.strip():
-                    try:
-                        return int(json.loads(line)["seq"])
-                    except (ValueError, KeyError, TypeError):
-                        return None
+                    return line_seq(line)
         return None
 
     def open_all(self) -> list[tuple[IO[bytes], int]]:
@@ -159,6 +152,14 @@ class Segments:
                 for fh, _ in opened:
                     fh.close()
         raise FileNotFoundError(self.dir)
+
+
+def line_seq(line: bytes) -> int | None:
+    """The seq of one journal line (None: not a journal line)."""
+    try:
+        return int(json.loads(line)["seq"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _fsync_dir(path: Path) -> None:

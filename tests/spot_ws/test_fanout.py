@@ -23,6 +23,7 @@ from simulator.server.inflight import Inflight
 
 from .book_replica import Replica
 from .churn import churn, churn_accounts
+from .helpers import mint as new_token
 from .helpers import open_client, run
 
 
@@ -389,3 +390,34 @@ def test_a_parked_book_subscriber_is_resynced_once_then_dropped(kraken_venue: An
         await c.ws.close()
 
     run(go())
+
+
+def test_a_ws_request_counts_in_flight_while_its_handler_runs(kraken_venue: Any) -> None:
+    """The WS reader counts a message in `Inflight` (what the pump gives way to)
+    while its handler runs, here held by injected latency, and never after."""
+    inflight = kraken_venue.runtime.services.inflight
+    acct = kraken_venue.admin.create_account({"USD": "100000"})["account_id"]
+    token = new_token(kraken_venue, acct)
+
+    def count() -> int:
+        return int(kraken_venue.call(lambda: inflight.count))
+
+    async def go() -> list[int]:
+        c = await open_client(kraken_venue.spot_ws_auth)
+        seen = [count()]
+        await c.send({"method": "add_order", "req_id": 7, "params": {
+            "order_type": "limit", "side": "buy", "order_qty": 0.001, "limit_price": 1000, "symbol": "BTC/USD",
+            "token": token}})
+        await asyncio.sleep(0.2)  # inside the 0.5 s the handler waits
+        seen.append(await asyncio.to_thread(count))
+        reply = await c.reply("add_order", 7)
+        assert reply["success"], reply
+        seen.append(count())
+        await c.ws.close()
+        return seen
+
+    kraken_venue.admin.faults(latency_ms={"ws": [500, 500]})
+    try:
+        assert run(go()) == [0, 1, 0]
+    finally:
+        kraken_venue.admin.faults(latency_ms={"ws": None})
